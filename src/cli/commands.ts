@@ -1,0 +1,20 @@
+import type { ClaudePaths, Logger } from '../core';
+import type { Style } from './format';
+
+export interface CliContext {
+  paths: ClaudePaths;
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  logger: Logger;
+  style: Style;
+  values: Record<string, string | boolean | undefined>;
+  names: string[];
+  /** pinned clock (MCP_AUTH_NOW), else undefined = Date.now() */
+  now?: number;
+  out: (s: string) => void;
+}
+
+export type Command = (ctx: CliContext) => Promise<number>;
+
+/** Commands other than status and doctor; filled in by their modules. */
+export const commands: Record<string, Command> = {};

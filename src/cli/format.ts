@@ -1,0 +1,83 @@
+import type { AuthState, ServerRow, StatusReason } from '../core';
+
+export interface Style {
+  color: boolean;
+}
+
+const COLORS: Record<AuthState, string> = {
+  'signed-in': '32', expiring: '33', expired: '33', 'needs-auth': '31', blocked: '31', refreshing: '36', 'no-auth': '2', error: '31',
+};
+
+export function paint(style: Style, state: AuthState, text: string): string {
+  return style.color ? `\x1b[${COLORS[state]}m${text}\x1b[0m` : text;
+}
+
+export function duration(ms: number): string {
+  const s = Math.round(Math.abs(ms) / 1000);
+  if (s < 60) return `${s} s`;
+  const m = Math.round(s / 60);
+  if (m < 120) return `${m} min`;
+  const h = Math.round(m / 60);
+  if (h < 48) return `${h} h`;
+  return `${Math.round(h / 24)} d`;
+}
+
+export const REASON_TEXT: Record<StatusReason, string> = {
+  valid: 'token valid',
+  'no-expiry': 'token valid, no expiry',
+  'in-window': 'inside the refresh window',
+  'in-window-no-refresh-token': 'expiring soon, no refresh token (sign-in will be needed)',
+  'expired-refreshable': 'access token expired, refresh token stored',
+  'no-entry': 'never signed in',
+  stub: 'server answered 401; sign-in needed',
+  'signed-out': 'signed out after the refresh token was rejected',
+  'no-refresh-token': 'expired, no refresh token',
+  'cache-entry': 'needs-auth cache entry',
+  'lock-held': 'a refresh is in progress',
+  stdio: 'local (stdio) server',
+  'static-headers': 'static headers',
+  'no-oauth-data': 'no OAuth data',
+  'unsupported-transport': 'transport without OAuth',
+  'store-error': 'credential store unreadable',
+  'cache-error': 'needs-auth cache unreadable',
+  'config-error': 'configuration problem',
+  'entry-invalid': 'stored entry malformed',
+};
+
+/** One line of detail for a row, as in the tree's description. */
+export function detail(row: ServerRow, now: number): string {
+  const s = row.status;
+  const parts: string[] = [];
+  switch (s.state) {
+    case 'signed-in':
+    case 'expiring':
+      parts.push(s.expiresAt !== undefined ? `expires in ${duration(s.expiresAt - now)}` : 'no expiry');
+      if (s.state === 'expiring' && !s.hasRefreshToken) parts.push('no refresh token');
+      break;
+    case 'expired':
+      parts.push(s.expiresAt ? `expired ${duration(now - s.expiresAt)} ago, refreshable` : 'refreshable');
+      break;
+    case 'blocked':
+      parts.push(`stale needs-auth entry (${duration(s.cache?.ageMs ?? 0)} old) blocks new sessions`);
+      break;
+    case 'refreshing':
+      parts.push(`refresh in progress (${s.lock?.holder ?? 'another process'})`);
+      break;
+    case 'error':
+      parts.push(`${s.code}: ${s.message ?? ''}`);
+      break;
+    default:
+      parts.push(REASON_TEXT[s.reason]);
+  }
+  return parts.join(', ');
+}
+
+export function table(rows: string[][]): string {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => visible(r[i] ?? '').length)));
+  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c + ' '.repeat(widths[i] - visible(c).length))).join('  ').trimEnd()).join('\n');
+}
+
+function visible(s: string): string {
+  // eslint-disable-next-line no-control-regex
+  return s.replace(/\x1b\[[0-9;]*m/g, '');
+}

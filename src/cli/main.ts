@@ -1,0 +1,143 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import * as path from 'node:path';
+import { isMcpAuthError, Logger, redact, resolvePaths, type AuthModel, type ClaudePaths } from '../core';
+import { loadModel } from '../core/model';
+import { runDoctor } from './doctor';
+import { detail, paint, table, type Style } from './format';
+import { commands, type CliContext } from './commands';
+
+declare const __VERSION__: string;
+const VERSION = typeof __VERSION__ === 'string' ? __VERSION__ : '0.0.0-dev';
+
+const HELP = `mcp-auth: the OAuth state of Claude Code's MCP servers, for every process on this machine
+
+Usage:
+  mcp-auth status   [--json] [--cwd DIR]               exit 1 when a server needs sign-in, is blocked, or errors
+  mcp-auth refresh  [NAME...|--all] [--force] [--json] exit 0 refreshed/adopted/fresh; 1 failed; 3 lock timeout
+  mcp-auth login    NAME [--no-open] [--timeout S]     sign in with the browser; prints the URL on stderr
+  mcp-auth logout   NAME [--no-revoke]                 revoke and remove this server's tokens
+  mcp-auth invalidate [NAME...|--all]                  clear needs-auth cache entries
+  mcp-auth doctor   [NAME] [--json]                    why each server is in its state; file and lock checks
+
+Global options:
+  --config-dir DIR   Claude Code's config dir (default: $CLAUDE_CONFIG_DIR, else ~/.claude)
+  --cwd DIR          the project folder whose servers to show (default: the current folder)
+  --verbose          log what happens on stderr (tokens are always redacted)
+  --help, --version
+`;
+
+export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        json: { type: 'boolean' }, cwd: { type: 'string' }, 'config-dir': { type: 'string' },
+        verbose: { type: 'boolean' }, help: { type: 'boolean', short: 'h' }, version: { type: 'boolean', short: 'v' },
+        all: { type: 'boolean' }, force: { type: 'boolean' }, 'no-open': { type: 'boolean' },
+        timeout: { type: 'string' }, 'no-revoke': { type: 'boolean' },
+      },
+    });
+  } catch (e) {
+    process.stderr.write(`mcp-auth: usage: ${(e as Error).message}\n`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.version) { process.stdout.write(`${VERSION}\n`); return 0; }
+  const [cmd, ...names] = positionals;
+  if (values.help || !cmd) { process.stdout.write(HELP); return values.help ? 0 : 2; }
+
+  const verbose = values.verbose === true;
+  const logger = new Logger((level, line) => {
+    if (verbose || level === 'warn' || level === 'error') process.stderr.write(`mcp-auth: ${level}: ${line}\n`);
+  });
+  const paths: ClaudePaths = resolvePaths({ env, configDirOverride: values['config-dir'] });
+  const cwd = path.resolve(values.cwd ?? process.cwd());
+  const style: Style = { color: process.stdout.isTTY === true && !env.NO_COLOR && env.TERM !== 'dumb' };
+  // MCP_AUTH_NOW (epoch ms) pins the clock: tests and reproducible reports use it.
+  const now = env.MCP_AUTH_NOW && Number.isFinite(Number(env.MCP_AUTH_NOW)) ? Number(env.MCP_AUTH_NOW) : undefined;
+  const ctx: CliContext = { paths, cwd, env, logger, style, values, names, now, out: (s) => process.stdout.write(s) };
+  try {
+    switch (cmd) {
+      case 'status': return await status(ctx);
+      case 'doctor': return await runDoctor(ctx);
+      default: {
+        const run = commands[cmd];
+        if (!run) { process.stderr.write(`mcp-auth: usage: unknown command "${cmd}" (see mcp-auth --help)\n`); return 2; }
+        return await run(ctx);
+      }
+    }
+  } catch (e) {
+    return reportError(e, verbose);
+  }
+}
+
+export function reportError(e: unknown, verbose: boolean): number {
+  if (isMcpAuthError(e)) {
+    process.stderr.write(redact(`mcp-auth: ${e.code}: ${e.message}\n`));
+    if (verbose && e.stack) process.stderr.write(redact(e.stack) + '\n');
+    return e.code === 'lock-timeout' ? 3 : e.code === 'usage' ? 2 : 1;
+  }
+  process.stderr.write(redact(`mcp-auth: internal: ${(e as Error)?.message ?? String(e)}\n`));
+  if (verbose && e instanceof Error && e.stack) process.stderr.write(redact(e.stack) + '\n');
+  return 1;
+}
+
+export function printIssues(model: AuthModel): void {
+  for (const i of model.issues) process.stderr.write(redact(`mcp-auth: ${i.code}: ${i.message}\n`));
+}
+
+const iso = (ms: number | undefined) => (ms === undefined || !Number.isFinite(ms) ? null : new Date(ms).toISOString());
+
+export function statusJson(model: AuthModel): unknown {
+  return {
+    servers: model.servers.map((r) => ({
+      name: r.config.name,
+      scope: r.config.scope,
+      transport: r.config.transport,
+      url: r.config.url ?? null,
+      state: r.status.state,
+      reason: r.status.state === 'error' ? r.status.code ?? r.status.reason : r.status.reason,
+      expiresAt: iso(r.status.expiresAt),
+      hasRefreshToken: r.status.hasRefreshToken,
+      needsAuthCachedAt: iso(r.status.cache?.timestamp),
+      lockHeldBy: r.status.lock?.held ? r.status.lock.holder ?? 'unknown' : null,
+    })),
+  };
+}
+
+async function status(ctx: CliContext): Promise<number> {
+  const model = await loadModel({ paths: ctx.paths, cwd: ctx.cwd, env: ctx.env, now: ctx.now });
+  printIssues(model);
+  const bad = model.issues.length > 0 || model.servers.some((r) => ['needs-auth', 'blocked', 'error'].includes(r.status.state));
+  if (ctx.values.json) {
+    ctx.out(JSON.stringify(statusJson(model), null, 2) + '\n');
+    return bad ? 1 : 0;
+  }
+  if (model.servers.length === 0) {
+    ctx.out(model.configFiles.length === 0
+      ? 'No Claude Code configuration found (looked for ~/.claude.json, .mcp.json and managed-mcp.json).\n'
+      : 'No MCP servers configured for this folder.\n');
+    return bad ? 1 : 0;
+  }
+  const rows = [['NAME', 'SCOPE', 'STATE', 'DETAIL']];
+  for (const r of model.servers) {
+    rows.push([r.config.name, r.config.scope, paint(ctx.style, r.status.state, r.status.state), redact(detail(r, model.now))]);
+  }
+  ctx.out(table(rows) + '\n');
+  const fixes = model.servers.filter((r) => r.status.state === 'blocked' || r.status.state === 'needs-auth' || r.status.state === 'expired');
+  if (fixes.length) {
+    ctx.out('\n');
+    for (const r of fixes) {
+      const cmd = r.status.state === 'blocked' ? `mcp-auth invalidate ${r.config.name}` : r.status.state === 'expired' ? `mcp-auth refresh ${r.config.name}` : `mcp-auth login ${r.config.name}`;
+      ctx.out(`  ${r.config.name}: ${cmd}\n`);
+    }
+  }
+  return bad ? 1 : 0;
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (e) => { process.exitCode = reportError(e, true); });
+}

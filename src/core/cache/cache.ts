@@ -1,0 +1,89 @@
+import * as fs from 'node:fs';
+import type { ServerConfig } from '../config/types';
+import { McpAuthError, errnoCode } from '../errors';
+import { isPlainObject, readJsonFile, writeFileAtomic } from '../fsutil';
+
+export interface CacheEntry {
+  timestamp: number;
+  ttlMs?: number;
+  [other: string]: unknown;
+}
+
+export interface CacheSnapshot {
+  entries: Record<string, CacheEntry>;
+  /** entries whose shape is wrong, by name (ignored, as Claude Code ignores them, but reported) */
+  invalid: string[];
+  exists: boolean;
+  mtimeMs?: number;
+}
+
+export const DEFAULT_TTL_MS = 15 * 60_000;
+export const LONG_TTL_MS = 4 * 60 * 60_000;
+export const CLOCK_SKEW_MS = 60_000;
+
+export async function readCache(file: string): Promise<CacheSnapshot> {
+  const r = await readJsonFile(file, 'cache');
+  if (!r) return { entries: {}, invalid: [], exists: false };
+  if (!isPlainObject(r.value)) throw new McpAuthError('cache-invalid', `${file}: the needs-auth cache is not a JSON object`, { file });
+  const entries: Record<string, CacheEntry> = {};
+  const invalid: string[] = [];
+  for (const [name, e] of Object.entries(r.value)) {
+    if (isPlainObject(e) && typeof e.timestamp === 'number' && Number.isFinite(e.timestamp)
+      && (e.ttlMs === undefined || (typeof e.ttlMs === 'number' && e.ttlMs >= 0))) entries[name] = e as CacheEntry;
+    else invalid.push(name);
+  }
+  return { entries, invalid, exists: true, mtimeMs: r.mtimeMs };
+}
+
+/** The TTL Claude Code applies to an entry (format doc). */
+export function ttlFor(server: Pick<ServerConfig, 'scope' | 'transport' | 'headers' | 'name'> | undefined, entry: CacheEntry): number {
+  if (typeof entry.ttlMs === 'number') return entry.ttlMs;
+  if (!server) return DEFAULT_TTL_MS;
+  const remote = server.transport === 'http' || server.transport === 'sse';
+  const noStaticHeaders = !server.headers || Object.keys(server.headers).length === 0;
+  if (server.scope === 'plugin' && remote && noStaticHeaders) return LONG_TTL_MS;
+  if (server.name.startsWith('claude.ai ')) return LONG_TTL_MS;
+  return DEFAULT_TTL_MS;
+}
+
+/** Is the entry still in force: within its TTL, and not dated more than the tolerated skew in the future. */
+export function isFresh(entry: CacheEntry, ttlMs: number, now: number): boolean {
+  if (entry.timestamp > now + CLOCK_SKEW_MS) return false;
+  return now - entry.timestamp < ttlMs;
+}
+
+export interface RemoveResult {
+  removed: string[];
+  /** false when there was nothing to remove (the file was left alone) */
+  written: boolean;
+}
+
+/**
+ * Remove some keys from the needs-auth cache: re-read, delete, write atomically (temp + rename) keeping the
+ * file's mode and every other entry. A missing file or no matching key writes nothing. A file that is not
+ * valid JSON is never rewritten (cache-parse).
+ */
+export async function removeCacheEntries(file: string, names: (name: string) => boolean): Promise<RemoveResult> {
+  const r = await readJsonFile(file, 'cache');
+  if (!r) return { removed: [], written: false };
+  if (!isPlainObject(r.value)) throw new McpAuthError('cache-invalid', `${file}: the needs-auth cache is not a JSON object`, { file });
+  const obj = r.value;
+  const removed = Object.keys(obj).filter(names);
+  if (removed.length === 0) return { removed, written: false };
+  for (const k of removed) delete obj[k];
+  let mode = 0o600;
+  try { mode = (await fs.promises.stat(file)).mode & 0o777; } catch { /* raced away */ }
+  try {
+    await writeFileAtomic(file, JSON.stringify(obj), { mode });
+  } catch (e) {
+    throw new McpAuthError('cache-write', `cannot write ${file} (${errnoCode(e) ?? 'error'})`, { file }, { cause: e });
+  }
+  return { removed, written: true };
+}
+
+/** Names whose cache entries belong to `server`: its own name and every other configured name with the same URL. */
+export function cacheNamesFor(server: ServerConfig, all: ServerConfig[]): Set<string> {
+  const names = new Set([server.name]);
+  if (server.url) for (const s of all) if (s.url === server.url) names.add(s.name);
+  return names;
+}

@@ -1,0 +1,223 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { McpAuthError, isMcpAuthError } from '../errors';
+import { isPlainObject, readJsonFile } from '../fsutil';
+import type { ClaudePaths } from '../paths';
+import { expandVars } from './expand';
+import type { ConfigIssue, DiscoveredConfig, OAuthConfig, Scope, ServerConfig, Transport } from './types';
+
+export interface DiscoverOptions {
+  paths: ClaudePaths;
+  cwd: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** Precedence when names collide, highest first (Claude Code: local > project > user; managed is exclusive). */
+const PRECEDENCE: Scope[] = ['local', 'project', 'user', 'plugin'];
+
+/** The folder Claude Code uses as the key of `projects` in ~/.claude.json: the git root, else the cwd. */
+export function projectKeyFor(cwd: string): string {
+  let dir = path.resolve(cwd);
+  for (;;) {
+    if (fs.existsSync(path.join(dir, '.git'))) return dir;
+    const up = path.dirname(dir);
+    if (up === dir) return path.resolve(cwd);
+    dir = up;
+  }
+}
+
+/** Every MCP server Claude Code would load for `cwd`, with the scope that wins each name. */
+export async function discoverServers(opts: DiscoverOptions): Promise<DiscoveredConfig> {
+  const env = opts.env ?? process.env;
+  const issues: ConfigIssue[] = [];
+  const filesRead: string[] = [];
+  const projectKey = projectKeyFor(opts.cwd);
+
+  const read = async (file: string): Promise<Record<string, unknown> | undefined> => {
+    try {
+      const r = await readJsonFile(file, 'config');
+      if (!r) return undefined;
+      filesRead.push(file);
+      if (!isPlainObject(r.value)) {
+        issues.push({ code: 'config-invalid', file, message: `${file}: top level is not a JSON object` });
+        return undefined;
+      }
+      return r.value;
+    } catch (e) {
+      if (isMcpAuthError(e)) {
+        issues.push({ code: e.code as ConfigIssue['code'], file, message: e.message, line: e.details.line });
+        return undefined;
+      }
+      throw e;
+    }
+  };
+
+  // managed: exclusive control when present
+  for (const dir of opts.paths.managedDirs) {
+    const file = path.join(dir, 'managed-mcp.json');
+    const managed = await read(file);
+    if (managed) {
+      const servers = serversFrom(managed.mcpServers, 'managed', file, env, issues);
+      return { servers, filesRead, issues, projectKey };
+    }
+  }
+
+  const byScope = new Map<Scope, ServerConfig[]>();
+  const userCfg = await read(opts.paths.userConfigFile);
+  if (userCfg) {
+    byScope.set('user', serversFrom(userCfg.mcpServers, 'user', opts.paths.userConfigFile, env, issues));
+    const projects = userCfg.projects;
+    if (projects !== undefined && !isPlainObject(projects)) {
+      issues.push({ code: 'config-invalid', file: opts.paths.userConfigFile, message: `${opts.paths.userConfigFile}: "projects" is not an object` });
+    }
+    const proj = isPlainObject(projects) ? projects[projectKey] : undefined;
+    if (isPlainObject(proj)) {
+      byScope.set('local', serversFrom(proj.mcpServers, 'local', opts.paths.userConfigFile, env, issues));
+    }
+  }
+
+  // project scope: every .mcp.json from the cwd up to the root; the closest wins
+  const projectServers = new Map<string, ServerConfig>();
+  const approval = await approvalFor(userCfg, projectKey, read, opts.paths.configDir);
+  let dir = path.resolve(opts.cwd);
+  const chain: string[] = [];
+  for (;;) {
+    chain.push(path.join(dir, '.mcp.json'));
+    const up = path.dirname(dir);
+    if (up === dir) break;
+    dir = up;
+  }
+  for (const file of chain.reverse()) {
+    const cfg = await read(file);
+    if (!cfg) continue;
+    for (const s of serversFrom(cfg.mcpServers, 'project', file, env, issues)) {
+      const verdict = approval(s.name);
+      if (verdict === 'rejected') { projectServers.delete(s.name); continue; }
+      s.approval = verdict;
+      projectServers.set(s.name, s);
+    }
+  }
+  byScope.set('project', [...projectServers.values()]);
+
+  const winners = new Map<string, ServerConfig>();
+  for (const scope of PRECEDENCE) {
+    for (const s of byScope.get(scope) ?? []) if (!winners.has(s.name)) winners.set(s.name, s);
+  }
+  const order = (s: ServerConfig) => ['managed', 'user', 'local', 'project', 'plugin'].indexOf(s.scope);
+  const servers = [...winners.values()].sort((a, b) => order(a) - order(b) || a.name.localeCompare(b.name));
+  return { servers, filesRead, issues, projectKey };
+}
+
+type Approval = 'approved' | 'pending' | 'rejected';
+
+async function approvalFor(
+  userCfg: Record<string, unknown> | undefined,
+  projectKey: string,
+  read: (file: string) => Promise<Record<string, unknown> | undefined>,
+  configDir: string,
+): Promise<(name: string) => Approval> {
+  const sources: Record<string, unknown>[] = [];
+  const projects = userCfg?.projects;
+  if (isPlainObject(projects) && isPlainObject(projects[projectKey])) sources.push(projects[projectKey] as Record<string, unknown>);
+  for (const f of [path.join(projectKey, '.claude', 'settings.local.json'), path.join(projectKey, '.claude', 'settings.json'), path.join(configDir, 'settings.json')]) {
+    const s = await read(f);
+    if (s) sources.push(s);
+  }
+  const list = (k: string) => sources.flatMap((s) => (Array.isArray(s[k]) ? (s[k] as unknown[]).filter((x) => typeof x === 'string') : []));
+  const enabled = new Set(list('enabledMcpjsonServers'));
+  const disabled = new Set(list('disabledMcpjsonServers'));
+  const all = sources.some((s) => s.enableAllProjectMcpServers === true);
+  return (name) => (disabled.has(name) ? 'rejected' : enabled.has(name) || all ? 'approved' : 'pending');
+}
+
+function serversFrom(
+  raw: unknown,
+  scope: Scope,
+  file: string,
+  env: NodeJS.ProcessEnv,
+  issues: ConfigIssue[],
+): ServerConfig[] {
+  if (raw === undefined) return [];
+  if (!isPlainObject(raw)) {
+    issues.push({ code: 'config-invalid', file, message: `${file}: "mcpServers" is not an object` });
+    return [];
+  }
+  const out: ServerConfig[] = [];
+  for (const [name, def] of Object.entries(raw)) {
+    if (!isPlainObject(def)) {
+      issues.push({ code: 'config-invalid', file, message: `${file}: server "${name}" is not an object` });
+      continue;
+    }
+    out.push(parseServer(name, def, scope, file, env));
+  }
+  return out;
+}
+
+export function normalizeTransport(def: Record<string, unknown>): { transport: Transport; rawType?: string } {
+  const t = def.type;
+  if (t === undefined) return { transport: typeof def.url === 'string' && typeof def.command !== 'string' ? 'unknown' : 'stdio' };
+  if (typeof t !== 'string') return { transport: 'unknown' };
+  switch (t) {
+    case 'stdio': return { transport: 'stdio', rawType: t };
+    case 'http': case 'streamable-http': return { transport: 'http', rawType: t };
+    case 'sse': return { transport: 'sse', rawType: t };
+    case 'ws': return { transport: 'ws', rawType: t };
+    case 'sdk': return { transport: 'sdk', rawType: t };
+    default: return { transport: 'unknown', rawType: t };
+  }
+}
+
+export function parseServer(
+  name: string,
+  def: Record<string, unknown>,
+  scope: Scope,
+  file: string,
+  env: NodeJS.ProcessEnv,
+): ServerConfig {
+  const { transport, rawType } = normalizeTransport(def);
+  const s: ServerConfig = { name, scope, file, transport, rawType };
+  if (transport === 'stdio') {
+    if (typeof def.command === 'string') s.command = expandVars(def.command, env);
+    if (Array.isArray(def.args)) s.args = def.args.filter((a): a is string => typeof a === 'string').map((a) => expandVars(a, env));
+    if (typeof def.command !== 'string') s.problem = { code: 'config-invalid', message: 'stdio server without a "command"' };
+    return s;
+  }
+  if (typeof def.url !== 'string') {
+    s.problem = { code: 'config-invalid', message: 'remote server without a "url"' };
+    return s;
+  }
+  s.url = expandVars(def.url, env);
+  try {
+    const u = new URL(s.url);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:' && u.protocol !== 'ws:' && u.protocol !== 'wss:') throw new Error('scheme');
+  } catch {
+    s.problem = { code: 'invalid-url', message: `"url" is not an http(s) URL` };
+  }
+  if (def.headers !== undefined) {
+    if (isPlainObject(def.headers)) {
+      s.headers = {};
+      for (const [k, v] of Object.entries(def.headers)) if (typeof v === 'string') s.headers[k] = expandVars(v, env);
+    } else {
+      s.problem ??= { code: 'config-invalid', message: '"headers" is not an object' };
+    }
+  }
+  if (typeof def.headersHelper === 'string') s.headersHelper = def.headersHelper;
+  if (isPlainObject(def.oauth)) {
+    const o = def.oauth;
+    const oauth: OAuthConfig = {};
+    if (typeof o.clientId === 'string') oauth.clientId = o.clientId;
+    if (typeof o.callbackPort === 'number' && Number.isInteger(o.callbackPort)) oauth.callbackPort = o.callbackPort;
+    if (typeof o.authServerMetadataUrl === 'string') oauth.authServerMetadataUrl = o.authServerMetadataUrl;
+    if (typeof o.scopes === 'string') oauth.scopes = o.scopes;
+    else if (Array.isArray(o.scopes)) oauth.scopes = o.scopes.filter((x) => typeof x === 'string').join(' ');
+    s.oauth = oauth;
+  }
+  return s;
+}
+
+/** Throw a typed error for a server name not in the config (CLI helper). */
+export function findServer(servers: ServerConfig[], name: string): ServerConfig {
+  const s = servers.find((x) => x.name === name);
+  if (!s) throw new McpAuthError('unknown-server', `no MCP server named "${name}" in Claude Code's configuration`, { server: name });
+  return s;
+}

@@ -1,0 +1,47 @@
+export type Scope = 'managed' | 'local' | 'project' | 'user' | 'plugin';
+export type Transport = 'stdio' | 'http' | 'sse' | 'ws' | 'sdk' | 'unknown';
+
+export interface OAuthConfig {
+  clientId?: string;
+  callbackPort?: number;
+  authServerMetadataUrl?: string;
+  scopes?: string;
+}
+
+export interface ServerConfig {
+  name: string;
+  scope: Scope;
+  /** file the definition came from */
+  file: string;
+  transport: Transport;
+  /** the `type` written in the config, before normalisation (e.g. "streamable-http") */
+  rawType?: string;
+  url?: string;
+  /** headers after ${VAR} expansion, in file order */
+  headers?: Record<string, string>;
+  headersHelper?: string;
+  oauth?: OAuthConfig;
+  command?: string;
+  args?: string[];
+  /** project-scope approval as Claude Code would decide it */
+  approval?: 'approved' | 'pending';
+  /** a problem with this one definition (e.g. url not a URL); the server is still listed */
+  problem?: { code: 'invalid-url' | 'config-invalid'; message: string };
+}
+
+export interface ConfigIssue {
+  code: 'config-parse' | 'config-read' | 'config-invalid';
+  file: string;
+  message: string;
+  line?: number;
+}
+
+export interface DiscoveredConfig {
+  servers: ServerConfig[];
+  /** files that were looked at and existed */
+  filesRead: string[];
+  /** problems found; other files were still read */
+  issues: ConfigIssue[];
+  /** the key of ~/.claude.json's `projects` used for local scope */
+  projectKey: string;
+}

@@ -1,0 +1,12 @@
+export * from './errors';
+export * from './log';
+export * from './paths';
+export * from './status';
+export * from './model';
+export * from './config/types';
+export { discoverServers, findServer } from './config/discover';
+export { serverKey, refreshLockName } from './store/key';
+export { openStore, FileStore, KeychainStore, keychainService, keychainAccount, type StoreBackend } from './store/backend';
+export type { TokenEntry, StoreData, StoreSnapshot } from './store/types';
+export { readCache, removeCacheEntries, ttlFor, isFresh, type CacheEntry } from './cache/cache';
+export { acquireLock, inspectLock, refreshLock, storageLock, lockDirOf, ownerFileOf, type LockHolderInfo } from './lock/lock';

@@ -1,0 +1,130 @@
+import { ttlFor, isFresh, type CacheEntry } from './cache/cache';
+import type { ServerConfig } from './config/types';
+import type { LockHolderInfo } from './lock/lock';
+import { entryProblem } from './store/validate';
+import type { TokenEntry } from './store/types';
+
+export type AuthState = 'signed-in' | 'expiring' | 'expired' | 'needs-auth' | 'blocked' | 'refreshing' | 'no-auth' | 'error';
+
+/** Machine codes saying why; words come from src/cli and src/extension. */
+export type StatusReason =
+  | 'valid' | 'no-expiry' | 'in-window' | 'in-window-no-refresh-token' | 'expired-refreshable'
+  | 'no-entry' | 'stub' | 'signed-out' | 'no-refresh-token' | 'cache-entry'
+  | 'lock-held' | 'stdio' | 'static-headers' | 'no-oauth-data' | 'unsupported-transport'
+  | 'store-error' | 'cache-error' | 'config-error' | 'entry-invalid';
+
+export interface StatusSettings {
+  /** Claude Code refreshes when ≤ 300 s remain */
+  refreshWindowMs: number;
+}
+
+export const DEFAULT_SETTINGS: StatusSettings = { refreshWindowMs: 300_000 };
+
+export interface CredentialInput {
+  entry?: unknown;
+  /** the store as a whole could not be read */
+  error?: { code: string; message: string };
+}
+
+export interface CacheInput {
+  entry?: CacheEntry;
+  error?: { code: string; message: string };
+}
+
+export interface CacheInfo {
+  timestamp: number;
+  ttlMs: number;
+  ageMs: number;
+  fresh: boolean;
+}
+
+export interface ServerStatus {
+  state: AuthState;
+  reason: StatusReason;
+  /** error code when state is `error` */
+  code?: string;
+  message?: string;
+  expiresAt?: number;
+  hasRefreshToken: boolean;
+  cache?: CacheInfo;
+  lock?: LockHolderInfo;
+  scope?: string;
+  clientId?: string;
+  /** where the client came from: dynamic registration (stored), static config */
+  client?: 'dynamic' | 'static';
+}
+
+/** The one place that decides a server's state. Pure: no I/O, `now` injected. */
+export function computeStatus(
+  server: ServerConfig,
+  credential: CredentialInput,
+  cacheEntry: CacheInput,
+  lock: LockHolderInfo | undefined,
+  now: number,
+  settings: StatusSettings = DEFAULT_SETTINGS,
+): ServerStatus {
+  const base = { hasRefreshToken: false } as const;
+  if (server.problem) {
+    return { ...base, state: 'error', reason: 'config-error', code: server.problem.code, message: server.problem.message };
+  }
+  if (server.transport === 'stdio' || server.transport === 'sdk') return { ...base, state: 'no-auth', reason: 'stdio' };
+  if (server.transport !== 'http' && server.transport !== 'sse') return { ...base, state: 'no-auth', reason: 'unsupported-transport' };
+  if (credential.error) {
+    return { ...base, state: 'error', reason: 'store-error', code: credential.error.code, message: credential.error.message };
+  }
+  if (cacheEntry.error) {
+    return { ...base, state: 'error', reason: 'cache-error', code: cacheEntry.error.code, message: cacheEntry.error.message };
+  }
+  const raw = credential.entry;
+  if (raw !== undefined) {
+    const problem = entryProblem(raw);
+    if (problem) return { ...base, state: 'error', reason: 'entry-invalid', code: 'store-invalid', message: problem };
+  }
+  const entry = raw as TokenEntry | undefined;
+  let cache: CacheInfo | undefined;
+  if (cacheEntry.entry) {
+    const ttlMs = ttlFor(server, cacheEntry.entry);
+    cache = { timestamp: cacheEntry.entry.timestamp, ttlMs, ageMs: now - cacheEntry.entry.timestamp, fresh: isFresh(cacheEntry.entry, ttlMs, now) };
+  }
+  const hasRefreshToken = typeof entry?.refreshToken === 'string' && entry.refreshToken.length > 0;
+  const extra = {
+    hasRefreshToken,
+    cache,
+    lock: lock?.held ? lock : undefined,
+    expiresAt: typeof entry?.expiresAt === 'number' ? entry.expiresAt : undefined,
+    clientId: entry?.clientId ?? server.oauth?.clientId,
+    client: entry?.clientId ? ('dynamic' as const) : server.oauth?.clientId ? ('static' as const) : undefined,
+  };
+
+  if (lock?.held && !lock.stale) return { ...extra, state: 'refreshing', reason: 'lock-held' };
+
+  // What the stored token alone says.
+  let token: { state: AuthState; reason: StatusReason };
+  if (!entry) {
+    const hasStaticAuth = server.headers && Object.keys(server.headers).some((h) => h.toLowerCase() === 'authorization');
+    if (hasStaticAuth || server.headersHelper) token = { state: 'no-auth', reason: 'static-headers' };
+    else if (server.oauth || cache?.fresh) token = { state: 'needs-auth', reason: cache?.fresh ? 'cache-entry' : 'no-entry' };
+    else token = { state: 'no-auth', reason: 'no-oauth-data' };
+  } else if (!entry.accessToken) {
+    if (hasRefreshToken) token = { state: 'expired', reason: 'expired-refreshable' };
+    else if (entry.discoveryState?.tokenlessRejectedAt !== undefined) token = { state: 'needs-auth', reason: 'stub' };
+    else if (entry.expiresAt === 0) token = { state: 'needs-auth', reason: 'signed-out' };
+    else token = { state: 'needs-auth', reason: 'stub' };
+  } else if (extra.expiresAt === undefined) {
+    token = { state: 'signed-in', reason: 'no-expiry' };
+  } else {
+    const left = extra.expiresAt - now;
+    if (left > settings.refreshWindowMs) token = { state: 'signed-in', reason: 'valid' };
+    else if (left > 0) token = { state: 'expiring', reason: hasRefreshToken ? 'in-window' : 'in-window-no-refresh-token' };
+    else if (hasRefreshToken) token = { state: 'expired', reason: 'expired-refreshable' };
+    else token = { state: 'needs-auth', reason: 'no-refresh-token' };
+  }
+
+  const usable = token.state === 'signed-in' || token.state === 'expiring' || token.state === 'expired';
+  if (cache?.fresh && usable) return { ...extra, state: 'blocked', reason: 'cache-entry' };
+  return { ...extra, ...token };
+}
+
+export function needsAttention(s: AuthState): boolean {
+  return s === 'needs-auth' || s === 'blocked';
+}

@@ -1,0 +1,89 @@
+import { spawn, spawnSync } from 'node:child_process';
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+export const ROOT = path.resolve(__dirname, '..', '..', '..');
+export const CLI = path.join(ROOT, 'dist', 'cli.js');
+export const FIXTURES = path.join(ROOT, 'test', 'fixtures');
+
+export interface TempHome {
+  home: string;
+  claudeDir: string;
+  project: string;
+  env: NodeJS.ProcessEnv;
+  cleanup(): void;
+}
+
+/** A throwaway HOME; with a fixture name, a copy of test/fixtures/<name> with __HOME__ replaced. */
+export function makeHome(fixture?: string): TempHome {
+  const home = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'mcp-auth-home-')));
+  if (fixture) {
+    fs.cpSync(path.join(FIXTURES, fixture), home, { recursive: true });
+    const cj = path.join(home, '.claude.json');
+    if (fs.existsSync(cj)) fs.writeFileSync(cj, fs.readFileSync(cj, 'utf8').split('__HOME__').join(home));
+    for (const f of ['.claude/.credentials.json']) if (fs.existsSync(path.join(home, f))) fs.chmodSync(path.join(home, f), 0o600);
+  }
+  fs.mkdirSync(path.join(home, '.claude'), { recursive: true });
+  const project = path.join(home, 'work', 'proj');
+  fs.mkdirSync(project, { recursive: true });
+  return {
+    home,
+    claudeDir: path.join(home, '.claude'),
+    project,
+    env: cleanEnv(home),
+    cleanup: () => fs.rmSync(home, { recursive: true, force: true }),
+  };
+}
+
+/** The environment for our CLI and for `claude`: a throwaway HOME, no Claude Code variables of the machine. */
+export function cleanEnv(home: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (k.startsWith('CLAUDE') || k.startsWith('ANTHROPIC') || k.startsWith('MCP_') || k === 'NO_COLOR') continue;
+    env[k] = v;
+  }
+  return {
+    ...env, HOME: home, USERPROFILE: home, CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+    MCP_AUTH_MANAGED_DIR: path.join(home, 'no-managed'), XDG_CONFIG_HOME: path.join(home, '.config'), ...extra,
+  };
+}
+
+export interface RunResult { code: number; stdout: string; stderr: string; ms: number }
+
+export function runCli(args: string[], opts: { env: NodeJS.ProcessEnv; cwd?: string; input?: string }): RunResult {
+  const t = Date.now();
+  const r = spawnSync(process.execPath, [CLI, ...args], { env: opts.env, cwd: opts.cwd, encoding: 'utf8', input: opts.input ?? '', timeout: 60_000 });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr, ms: Date.now() - t };
+}
+
+export function runCliAsync(args: string[], opts: { env: NodeJS.ProcessEnv; cwd?: string }): Promise<RunResult> {
+  const t = Date.now();
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args], { env: opts.env, cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('close', (code, sig) => resolve({ code: code ?? (sig ? 128 : -1), stdout, stderr, ms: Date.now() - t }));
+  });
+}
+
+/** sha256 of every file under dir (relative path → hash), to prove nothing was written. */
+export function hashTree(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (d: string) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.isFile()) {
+        try { out[path.relative(dir, p)] = crypto.createHash('sha256').update(fs.readFileSync(p)).digest('hex'); } catch { out[path.relative(dir, p)] = 'unreadable'; }
+      }
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+export const CLAUDE_BIN = path.join(ROOT, 'node_modules', '.bin', 'claude');

@@ -1,0 +1,73 @@
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { discoverServers } from '../../../src/core/config/discover';
+import { resolvePaths } from '../../../src/core/paths';
+import { makeHome } from '../../helpers/home';
+
+test('discover: scopes, precedence local > project > user, approval, ${VAR} expansion', async () => {
+  const h = makeHome('home');
+  try {
+    const paths = resolvePaths({ env: {}, home: h.home, managedDirs: [path.join(h.home, 'none')] });
+    const r = await discoverServers({ paths, cwd: h.project, env: { TEAM: 'blue', API_TOKEN: 't0ken-123456' } });
+    const by = Object.fromEntries(r.servers.map((s) => [s.name, s]));
+    assert.deepEqual(r.issues, []);
+    assert.equal(by.override.scope, 'local');
+    assert.equal(by.override.url, 'http://127.0.0.1:9/override-local');
+    assert.equal(by['proj-sse'].scope, 'project');
+    assert.equal(by['proj-sse'].approval, 'approved');
+    assert.equal(by['proj-sse'].url, 'http://127.0.0.1:9/proj');
+    assert.equal(by['proj-pending'].approval, 'pending');
+    assert.deepEqual(by.headers.headers, { Authorization: 'Bearer t0ken-123456', 'X-Team': 'blue' });
+    assert.equal(by.expired.transport, 'http');
+    assert.equal(by.expired.rawType, 'streamable-http');
+    assert.equal(by.files.transport, 'stdio');
+    assert.equal(r.servers.length, 13);
+  } finally { h.cleanup(); }
+});
+
+test('discover: managed-mcp.json takes exclusive control', async () => {
+  const h = makeHome('home');
+  try {
+    const paths = resolvePaths({ env: {}, home: h.home, managedDirs: [path.join(h.home, 'managed')] });
+    const r = await discoverServers({ paths, cwd: h.project, env: {} });
+    assert.deepEqual(r.servers.map((s) => [s.name, s.scope]), [['corp', 'managed'], ['corp-tools', 'managed']]);
+  } finally { h.cleanup(); }
+});
+
+test('discover: a closer .mcp.json wins, a disabled server is dropped, a malformed file is reported and the rest still read', async () => {
+  const h = makeHome();
+  try {
+    const sub = path.join(h.project, 'a', 'b');
+    fs.mkdirSync(sub, { recursive: true });
+    fs.writeFileSync(path.join(h.project, '.mcp.json'), JSON.stringify({ mcpServers: { s: { type: 'http', url: 'http://far/x' }, off: { type: 'http', url: 'http://o' } } }));
+    fs.writeFileSync(path.join(h.project, 'a', '.mcp.json'), JSON.stringify({ mcpServers: { s: { type: 'http', url: 'http://near/x' } } }));
+    fs.writeFileSync(path.join(h.home, '.claude.json'), JSON.stringify({ mcpServers: { u: { type: 'http', url: 'http://u' } }, projects: { [h.project]: { enableAllProjectMcpServers: true, disabledMcpjsonServers: ['off'] } } }));
+    fs.writeFileSync(path.join(sub, '.mcp.json'), '{"mcpServers": {"broken": ');
+    fs.mkdirSync(path.join(h.project, '.git'));
+    const paths = resolvePaths({ env: {}, home: h.home, managedDirs: [] });
+    const r = await discoverServers({ paths, cwd: sub, env: {} });
+    const by = Object.fromEntries(r.servers.map((s) => [s.name, s]));
+    assert.equal(by.s.url, 'http://near/x');
+    assert.equal(by.off, undefined);
+    assert.ok(by.u);
+    assert.equal(r.issues.length, 1);
+    assert.equal(r.issues[0].code, 'config-parse');
+    assert.match(r.issues[0].message, /\.mcp\.json:1:\d+: not valid JSON/);
+  } finally { h.cleanup(); }
+});
+
+test('discover: non-object mcpServers and a url that is not a URL are reported per place', async () => {
+  const h = makeHome();
+  try {
+    fs.writeFileSync(path.join(h.project, '.mcp.json'), JSON.stringify({ mcpServers: ['x'] }));
+    fs.writeFileSync(path.join(h.home, '.claude.json'), JSON.stringify({ mcpServers: { bad: { type: 'http', url: 'not a url' }, ok: { type: 'http', url: 'https://ok/mcp' } } }));
+    const paths = resolvePaths({ env: {}, home: h.home, managedDirs: [] });
+    const r = await discoverServers({ paths, cwd: h.project, env: {} });
+    assert.deepEqual(r.issues.map((i) => i.code), ['config-invalid']);
+    const bad = r.servers.find((s) => s.name === 'bad');
+    assert.equal(bad?.problem?.code, 'invalid-url');
+    assert.equal(r.servers.find((s) => s.name === 'ok')?.problem, undefined);
+  } finally { h.cleanup(); }
+});

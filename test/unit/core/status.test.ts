@@ -1,0 +1,74 @@
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { computeStatus, type AuthState, type StatusReason } from '../../../src/core/status';
+import type { ServerConfig } from '../../../src/core/config/types';
+import type { LockHolderInfo } from '../../../src/core/lock/lock';
+
+const NOW = 1_800_000_000_000;
+const W = 300_000;
+const http: ServerConfig = { name: 'demo', scope: 'user', file: '/x/.claude.json', transport: 'http', url: 'http://127.0.0.1:1/mcp' };
+const tok = (extra: Record<string, unknown>) => ({ accessToken: 'at-123456', refreshToken: 'rt-123456', ...extra });
+const fresh = { timestamp: NOW - 60_000 };
+const held: LockHolderInfo = { held: true, stale: false, ageMs: 1000, holder: 'x' };
+
+interface Row { name: string; server?: ServerConfig; entry?: unknown; cache?: { timestamp: number; ttlMs?: number }; lock?: LockHolderInfo; storeErr?: boolean; cacheErr?: boolean; state: AuthState; reason: StatusReason }
+const rows: Row[] = [
+  { name: 'valid beyond the window', entry: tok({ expiresAt: NOW + W + 1 }), state: 'signed-in', reason: 'valid' },
+  { name: 'exactly at the window edge is expiring (Claude Code refreshes when <= 300 s remain)', entry: tok({ expiresAt: NOW + W }), state: 'expiring', reason: 'in-window' },
+  { name: 'one ms before expiry', entry: tok({ expiresAt: NOW + 1 }), state: 'expiring', reason: 'in-window' },
+  { name: 'expiring without refresh token', entry: tok({ expiresAt: NOW + 1000, refreshToken: undefined }), state: 'expiring', reason: 'in-window-no-refresh-token' },
+  { name: 'exactly at expiry is expired', entry: tok({ expiresAt: NOW }), state: 'expired', reason: 'expired-refreshable' },
+  { name: 'expired, no refresh token', entry: tok({ expiresAt: NOW - 1, refreshToken: undefined }), state: 'needs-auth', reason: 'no-refresh-token' },
+  { name: 'empty refresh token counts as none', entry: tok({ expiresAt: NOW - 1, refreshToken: '' }), state: 'needs-auth', reason: 'no-refresh-token' },
+  { name: 'no expiresAt never expires', entry: tok({}), state: 'signed-in', reason: 'no-expiry' },
+  { name: 'stub written after a 401', entry: { accessToken: '', discoveryState: { tokenlessRejectedAt: NOW - 5 } }, state: 'needs-auth', reason: 'stub' },
+  { name: 'signed out after invalid_grant', entry: { accessToken: '', expiresAt: 0, clientId: 'c' }, state: 'needs-auth', reason: 'signed-out' },
+  { name: 'empty access token with refresh token is refreshable', entry: { accessToken: '', refreshToken: 'rt-123456', expiresAt: 0 }, state: 'expired', reason: 'expired-refreshable' },
+  { name: 'no entry, oauth config', server: { ...http, oauth: { clientId: 'x' } }, state: 'needs-auth', reason: 'no-entry' },
+  { name: 'no entry, no oauth data', state: 'no-auth', reason: 'no-oauth-data' },
+  { name: 'no entry, fresh cache entry', cache: fresh, state: 'needs-auth', reason: 'cache-entry' },
+  { name: 'static Authorization header', server: { ...http, headers: { authorization: 'Bearer x' } }, state: 'no-auth', reason: 'static-headers' },
+  { name: 'stdio', server: { name: 's', scope: 'user', file: 'f', transport: 'stdio', command: 'x' }, state: 'no-auth', reason: 'stdio' },
+  { name: 'valid token + fresh cache entry = blocked', entry: tok({ expiresAt: NOW + 3600_000 }), cache: fresh, state: 'blocked', reason: 'cache-entry' },
+  { name: 'expired refreshable + fresh cache entry = blocked', entry: tok({ expiresAt: NOW - 1 }), cache: fresh, state: 'blocked', reason: 'cache-entry' },
+  { name: 'needs-auth + fresh cache entry stays needs-auth', entry: { accessToken: '', discoveryState: { tokenlessRejectedAt: 1 } }, cache: fresh, state: 'needs-auth', reason: 'stub' },
+  { name: 'cache entry past its 15 min TTL is ignored', entry: tok({ expiresAt: NOW + 3600_000 }), cache: { timestamp: NOW - 15 * 60_000 }, state: 'signed-in', reason: 'valid' },
+  { name: 'cache entry 1 ms inside its TTL blocks', entry: tok({ expiresAt: NOW + 3600_000 }), cache: { timestamp: NOW - 15 * 60_000 + 1 }, state: 'blocked', reason: 'cache-entry' },
+  { name: 'ttlMs overrides the default', entry: tok({ expiresAt: NOW + 3600_000 }), cache: { timestamp: NOW - 91_000, ttlMs: 90_000 }, state: 'signed-in', reason: 'valid' },
+  { name: 'cache entry 59 s in the future (tolerated skew) blocks', entry: tok({ expiresAt: NOW + 3600_000 }), cache: { timestamp: NOW + 59_000 }, state: 'blocked', reason: 'cache-entry' },
+  { name: 'cache entry 61 s in the future is beyond the skew and ignored', entry: tok({ expiresAt: NOW + 3600_000 }), cache: { timestamp: NOW + 61_000 }, state: 'signed-in', reason: 'valid' },
+  { name: 'lock held and fresh = refreshing', entry: tok({ expiresAt: NOW - 1 }), lock: held, state: 'refreshing', reason: 'lock-held' },
+  { name: 'stale lock is not refreshing', entry: tok({ expiresAt: NOW - 1 }), lock: { ...held, stale: true }, state: 'expired', reason: 'expired-refreshable' },
+  { name: 'store unreadable = error', storeErr: true, state: 'error', reason: 'store-error' },
+  { name: 'cache unreadable = error', entry: tok({}), cacheErr: true, state: 'error', reason: 'cache-error' },
+  { name: 'expiresAt of the wrong type = error', entry: tok({ expiresAt: 'soon' }), state: 'error', reason: 'entry-invalid' },
+  { name: 'entry not an object = error', entry: 'x', state: 'error', reason: 'entry-invalid' },
+  { name: 'bad url = error', server: { ...http, problem: { code: 'invalid-url', message: 'x' } }, state: 'error', reason: 'config-error' },
+];
+
+for (const r of rows) {
+  test(`computeStatus: ${r.name}`, () => {
+    const s = computeStatus(
+      r.server ?? http,
+      r.storeErr ? { error: { code: 'store-parse', message: 'x' } } : { entry: r.entry },
+      r.cacheErr ? { error: { code: 'cache-parse', message: 'x' } } : { entry: r.cache },
+      r.lock,
+      NOW,
+      { refreshWindowMs: W },
+    );
+    assert.equal(s.state, r.state);
+    assert.equal(s.reason, r.reason);
+  });
+}
+
+test('computeStatus: plugin http server without static headers gets the 4 h TTL', () => {
+  const plugin: ServerConfig = { ...http, name: 'plugin:p:s', scope: 'plugin' };
+  const s = computeStatus(plugin, { entry: tok({ expiresAt: NOW + 3600_000 }) }, { entry: { timestamp: NOW - 3 * 3600_000 } }, undefined, NOW);
+  assert.equal(s.state, 'blocked');
+  assert.equal(s.cache?.ttlMs, 4 * 3600_000);
+});
+
+test('computeStatus: a custom refresh window is honoured', () => {
+  const s = computeStatus(http, { entry: tok({ expiresAt: NOW + 400_000 }) }, {}, undefined, NOW, { refreshWindowMs: 600_000 });
+  assert.equal(s.state, 'expiring');
+});
