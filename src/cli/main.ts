@@ -6,6 +6,8 @@ import { loadModel } from '../core/model';
 import { runDoctor } from './doctor';
 import { detail, paint, table, type Style } from './format';
 import { commands, type CliContext } from './commands';
+import './refresh';
+import './auth';
 
 declare const __VERSION__: string;
 const VERSION = typeof __VERSION__ === 'string' ? __VERSION__ : '0.0.0-dev';

@@ -1,0 +1,79 @@
+import { execFile } from 'node:child_process';
+import { McpAuthError, openStore, redact } from '../core';
+import { readCache, removeCacheEntries } from '../core/cache/cache';
+import { login } from '../core/login';
+import { logout } from '../core/logout';
+import { commands, type CliContext } from './commands';
+import { duration } from './format';
+import { netSettings, selectServers } from './refresh';
+
+/** Open a URL in the user's browser without a shell (execFile with the URL as one argument). */
+export function openBrowser(url: string, env: NodeJS.ProcessEnv = process.env): void {
+  const [cmd, args] = env.BROWSER ? [env.BROWSER, [url]]
+    : process.platform === 'darwin' ? ['open', [url]]
+    : process.platform === 'win32' ? ['rundll32', ['url.dll,FileProtocolHandler', url]]
+    : ['xdg-open', [url]];
+  try {
+    const child = execFile(cmd, args as string[], { windowsHide: true }, () => {});
+    child.on('error', () => {});
+    child.unref();
+  } catch { /* the URL is printed anyway */ }
+}
+
+async function oneServer(ctx: CliContext) {
+  if (ctx.names.length !== 1) throw new McpAuthError('usage', 'name exactly one server');
+  const { all, chosen } = await selectServers(ctx, false);
+  return { all, server: chosen[0] };
+}
+
+commands.login = async (ctx) => {
+  const { all, server } = await oneServer(ctx);
+  const store = openStore(ctx.paths, { env: ctx.env });
+  const timeoutS = ctx.values.timeout !== undefined ? Number(ctx.values.timeout) : 300;
+  if (!Number.isFinite(timeoutS) || timeoutS <= 0) throw new McpAuthError('usage', '--timeout takes a number of seconds');
+  const net = netSettings(ctx);
+  const r = await login(server, { paths: ctx.paths, store, logger: ctx.logger, allServers: all, env: ctx.env, httpTimeoutMs: net.httpTimeoutMs }, {
+    timeoutMs: timeoutS * 1000,
+    onAuthorizationUrl: (url) => {
+      process.stderr.write(`Sign in to ${server.name} in your browser:\n${url}\n`);
+      if (!ctx.values['no-open']) openBrowser(url, ctx.env);
+    },
+  });
+  const exp = r.expiresAt ? `, expires in ${duration(r.expiresAt - Date.now())}` : '';
+  ctx.out(r.result === 'adopted'
+    ? `${server.name}: signed in by another process; using its token${exp}\n`
+    : `${server.name}: signed in${exp}${r.registeredClient ? ' (new client registered)' : ''}${r.clearedCacheEntries.length ? `; cleared needs-auth entry ${r.clearedCacheEntries.join(', ')}` : ''}\n`);
+  return 0;
+};
+
+commands.logout = async (ctx) => {
+  const { server } = await oneServer(ctx);
+  const store = openStore(ctx.paths, { env: ctx.env });
+  const r = await logout(server, { paths: ctx.paths, store, logger: ctx.logger, httpTimeoutMs: netSettings(ctx).httpTimeoutMs }, { revoke: !ctx.values['no-revoke'] });
+  if (!r.removed) { ctx.out(`${server.name}: no stored token\n`); return 0; }
+  if (r.revokeError) process.stderr.write(redact(`mcp-auth: ${r.revokeError.code}: ${r.revokeError.message} (tokens removed locally)\n`));
+  ctx.out(`${server.name}: signed out${r.revoked.length ? ` (revoked ${r.revoked.join(' and ').replace(/_/g, ' ')})` : ''}\n`);
+  return r.revokeError ? 1 : 0;
+};
+
+commands.invalidate = async (ctx) => {
+  const file = ctx.paths.needsAuthCacheFile;
+  let match: (n: string) => boolean;
+  if (ctx.values.all) {
+    match = () => true;
+  } else {
+    if (ctx.names.length === 0) throw new McpAuthError('usage', 'name the servers whose needs-auth entries to clear, or pass --all');
+    const { all, chosen } = await selectServers(ctx, false);
+    const names = new Set<string>();
+    for (const s of chosen) {
+      names.add(s.name);
+      if (s.url) for (const o of all) if (o.url === s.url) names.add(o.name);
+    }
+    match = (n) => names.has(n);
+  }
+  await readCache(file); // a cache that is not valid JSON is reported, never rewritten
+  const r = await removeCacheEntries(file, match);
+  if (ctx.values.json) ctx.out(JSON.stringify({ removed: r.removed }) + '\n');
+  else ctx.out(r.removed.length ? `removed needs-auth entries: ${r.removed.join(', ')}\n` : 'no needs-auth entries to remove\n');
+  return 0;
+};

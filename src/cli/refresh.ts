@@ -1,0 +1,62 @@
+import { discoverServers, McpAuthError, openStore, type ServerConfig } from '../core';
+import { refreshServer, type CrashPoint, type RefreshOutcome } from '../core/refresh';
+import { commands, type CliContext } from './commands';
+import { duration } from './format';
+import { redact } from '../core/log';
+
+/** Settings shared by the commands that talk to servers; env variables make them reachable in CI and tests. */
+export function netSettings(ctx: CliContext) {
+  const num = (v: string | undefined, d: number) => (v !== undefined && Number.isFinite(Number(v)) && Number(v) > 0 ? Number(v) : d);
+  return {
+    lockTimeoutMs: num(ctx.env.MCP_AUTH_LOCK_TIMEOUT, 30) * 1000,
+    httpTimeoutMs: num(ctx.env.MCP_AUTH_HTTP_TIMEOUT, 15) * 1000,
+    testHooks: {
+      crashAt: (ctx.env.MCP_AUTH_TEST_CRASH_AT || undefined) as CrashPoint | undefined,
+      noLock: ctx.env.MCP_AUTH_TEST_NO_LOCK === '1',
+    },
+  };
+}
+
+export async function selectServers(ctx: CliContext, allowAll: boolean): Promise<{ all: ServerConfig[]; chosen: ServerConfig[] }> {
+  const cfg = await discoverServers({ paths: ctx.paths, cwd: ctx.cwd, env: ctx.env });
+  for (const i of cfg.issues) process.stderr.write(redact(`mcp-auth: ${i.code}: ${i.message}\n`));
+  const remote = cfg.servers.filter((s) => s.transport === 'http' || s.transport === 'sse');
+  if (ctx.names.length === 0 || (allowAll && ctx.values.all)) return { all: cfg.servers, chosen: remote };
+  const chosen = ctx.names.map((n) => {
+    const s = cfg.servers.find((x) => x.name === n);
+    if (!s) throw new McpAuthError('unknown-server', `no MCP server named "${n}" in Claude Code's configuration`, { server: n });
+    return s;
+  });
+  return { all: cfg.servers, chosen };
+}
+
+commands.refresh = async (ctx) => {
+  const { all, chosen } = await selectServers(ctx, true);
+  const store = openStore(ctx.paths, { env: ctx.env });
+  const explicit = ctx.names.length > 0;
+  const net = netSettings(ctx);
+  const results: RefreshOutcome[] = [];
+  for (const s of chosen) {
+    const r = await refreshServer(s, {
+      paths: ctx.paths, store, logger: ctx.logger, allServers: all, ...net,
+      now: ctx.now !== undefined ? () => ctx.now! : undefined,
+    }, { force: ctx.values.force === true });
+    // with --all / no names, servers that were never signed in are not ours to report as failures
+    if (!explicit && r.result === 'failed' && r.code === 'no-credentials') continue;
+    results.push(r);
+  }
+  const now = ctx.now ?? Date.now();
+  if (ctx.values.json) {
+    ctx.out(JSON.stringify({ results: results.map((r) => ({ name: r.name, result: r.result, code: r.code ?? null, expiresAt: r.expiresAt ? new Date(r.expiresAt).toISOString() : null, clearedCacheEntries: r.clearedCacheEntries ?? [] })) }, null, 2) + '\n');
+  } else {
+    if (results.length === 0) ctx.out('Nothing to refresh.\n');
+    for (const r of results) {
+      const exp = r.expiresAt ? `, expires in ${duration(r.expiresAt - now)}` : '';
+      const cleared = r.clearedCacheEntries?.length ? `; cleared needs-auth entry ${r.clearedCacheEntries.join(', ')}` : '';
+      ctx.out(r.result === 'failed' ? `${r.name}: failed (${r.code})\n` : `${r.name}: ${r.result}${exp}${cleared}\n`);
+    }
+  }
+  for (const r of results) if (r.result === 'failed') process.stderr.write(redact(`mcp-auth: ${r.code}: ${r.message}\n`));
+  if (results.some((r) => r.code === 'lock-timeout')) return 3;
+  return results.some((r) => r.result === 'failed') ? 1 : 0;
+};

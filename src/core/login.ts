@@ -1,0 +1,270 @@
+import * as crypto from 'node:crypto';
+import * as http from 'node:http';
+import * as path from 'node:path';
+import type { AddressInfo } from 'node:net';
+import * as oauth from 'oauth4webapi';
+import { removeCacheEntries, cacheNamesFor } from './cache/cache';
+import type { ServerConfig } from './config/types';
+import { McpAuthError, isMcpAuthError } from './errors';
+import { acquireLock, type LockSpec } from './lock/lock';
+import { nullLogger, rememberSecret, type Logger } from './log';
+import { clientAuth, makeHttp, requestOptions, toMcpAuthError, toTokenSet, type AuthorizationServer, type TokenSet } from './oauth/client';
+import { discoverFromServer, sameIssuer, type Discovered } from './oauth/discovery';
+import type { FetchLike } from './oauth/http';
+import type { ClaudePaths } from './paths';
+import type { StoreBackend } from './store/backend';
+import { serverKey } from './store/key';
+import type { TokenEntry } from './store/types';
+import { updateEntry } from './store/write';
+
+export interface LoginDeps {
+  paths: ClaudePaths;
+  store: StoreBackend;
+  logger?: Logger;
+  fetch?: FetchLike;
+  now?: () => number;
+  httpTimeoutMs?: number;
+  allServers?: ServerConfig[];
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface LoginOptions {
+  /** called with the authorization URL as soon as it is known (print it; open a browser) */
+  onAuthorizationUrl: (url: string) => void | Promise<void>;
+  /** whole sign-in, ms (default 5 min) */
+  timeoutMs?: number;
+  /** turns the loopback redirect into one the user's browser can reach (VS Code remote: asExternalUri) */
+  externalRedirect?: (local: string) => Promise<string>;
+  signal?: AbortSignal;
+}
+
+export interface LoginOutcome {
+  name: string;
+  /** signed-in: we ran the browser flow; adopted: another process's sign-in finished while we waited */
+  result: 'signed-in' | 'adopted';
+  expiresAt?: number;
+  registeredClient: boolean;
+  clearedCacheEntries: string[];
+}
+
+/** Our own per-server lock that makes one interactive sign-in serve every process (not a Claude Code lock). */
+export function loginLock(secureDir: string, key: string): LockSpec {
+  return { target: path.join(secureDir, `mcp-auth-login-${key.replace(/[^a-zA-Z0-9]/g, '_')}`), stale: 60_000, update: 5_000 };
+}
+
+const usable = (e: TokenEntry | undefined, now: number) =>
+  !!e && !!e.accessToken && (e.expiresAt === undefined || e.expiresAt > now);
+
+function constantTimeEqual(a: string, b: string): boolean {
+  const ha = crypto.createHash('sha256').update(a).digest();
+  const hb = crypto.createHash('sha256').update(b).digest();
+  return crypto.timingSafeEqual(ha, hb) && a.length === b.length;
+}
+
+/** The browser sign-in (authorization code + PKCE S256 + state + resource), stored in Claude Code's format. */
+export async function login(server: ServerConfig, deps: LoginDeps, opts: LoginOptions): Promise<LoginOutcome> {
+  const log = (deps.logger ?? nullLogger).child(`login ${server.name}`);
+  const now = deps.now ?? Date.now;
+  if (server.transport !== 'http' && server.transport !== 'sse') throw new McpAuthError('not-remote', `${server.name} is not a remote server`);
+  if (server.problem) throw new McpAuthError(server.problem.code, server.problem.message);
+  const key = serverKey(server);
+  const timeoutMs = opts.timeoutMs ?? 300_000;
+  const started = now();
+
+  // One sign-in per server across processes: wait for anyone else's, then reuse what it stored.
+  const lock = await acquireLock(loginLock(deps.paths.secureDir, key), { timeoutMs, logger: log, onWait: () => log.info('another sign-in for this server is in progress; waiting for it') });
+  try {
+    const snap = await deps.store.read();
+    const existing = snap.data.mcpOAuth?.[key];
+    const storeWritten = snap.mtimeMs ?? 0;
+    if (usable(existing, now()) && storeWritten >= started) {
+      const cleared = await clearCache(server, deps);
+      return { name: server.name, result: 'adopted', expiresAt: existing!.expiresAt, registeredClient: false, clearedCacheEntries: cleared };
+    }
+    return await interactive(existing, snap.data.mcpOAuthClientConfig?.[key]?.clientSecret);
+  } finally {
+    await lock.release();
+  }
+
+  async function interactive(existing: TokenEntry | undefined, staticSecret: unknown): Promise<LoginOutcome> {
+    const httpFetch = makeHttp({ fetch: deps.fetch, timeoutMs: deps.httpTimeoutMs });
+    const d: Discovered = await discoverFromServer(server, httpFetch);
+    const as = d.as;
+    if (!as.authorization_endpoint || !as.token_endpoint) throw new McpAuthError('discovery-failed', 'the authorization server metadata lacks authorization or token endpoint');
+    if (as.code_challenge_methods_supported && !as.code_challenge_methods_supported.includes('S256')) {
+      throw new McpAuthError('discovery-failed', 'the authorization server does not support PKCE S256');
+    }
+
+    // client: the stored one (same issuer), else the configured static id, else dynamic registration
+    const envPort = Number(deps.env?.MCP_OAUTH_CALLBACK_PORT ?? '');
+    let clientId: string | undefined;
+    let clientSecret: string | undefined;
+    let redirectUri: string | undefined;
+    let registered = false;
+    if (existing?.clientId && (!existing.issuer || sameIssuer(existing.issuer, as.issuer))) {
+      clientId = existing.clientId;
+      clientSecret = existing.clientSecret;
+      redirectUri = existing.redirectUri;
+      log.info('reusing the stored client');
+    } else if (server.oauth?.clientId) {
+      clientId = server.oauth.clientId;
+      clientSecret = typeof staticSecret === 'string' ? staticSecret : undefined;
+    }
+    let port = Number.isInteger(envPort) && envPort > 0 ? envPort : server.oauth?.callbackPort ?? (redirectUri ? Number(new URL(redirectUri).port) || 0 : 0);
+
+    // the loopback listener, on 127.0.0.1 only
+    const cb = await startCallbackServer(port, log);
+    try {
+      port = cb.port;
+      if (!redirectUri || Number(new URL(redirectUri).port) !== port) redirectUri = `http://localhost:${port}/callback`;
+      const browserRedirect = opts.externalRedirect ? await opts.externalRedirect(redirectUri) : redirectUri;
+      if (!clientId) {
+        if (!as.registration_endpoint) throw new McpAuthError('registration-failed', 'no client id configured and the authorization server offers no dynamic registration');
+        const reg = await register(as, browserRedirect, d.scope, httpFetch);
+        clientId = reg.client_id;
+        clientSecret = typeof reg.client_secret === 'string' ? reg.client_secret : undefined;
+        registered = true;
+        log.info('registered a client (RFC 7591)');
+      }
+      rememberSecret(clientSecret);
+      const client: oauth.Client = { client_id: clientId };
+      const verifier = oauth.generateRandomCodeVerifier();
+      const state = oauth.generateRandomState();
+      rememberSecret(verifier);
+      const url = new URL(as.authorization_endpoint!);
+      url.searchParams.set('response_type', 'code');
+      url.searchParams.set('client_id', clientId);
+      url.searchParams.set('redirect_uri', browserRedirect);
+      url.searchParams.set('code_challenge', await oauth.calculatePKCECodeChallenge(verifier));
+      url.searchParams.set('code_challenge_method', 'S256');
+      url.searchParams.set('state', state);
+      url.searchParams.set('resource', d.resource);
+      if (d.scope) url.searchParams.set('scope', d.scope);
+      await opts.onAuthorizationUrl(url.href);
+
+      const params = await cb.waitForCallback(Math.max(1, timeoutMs - (now() - started)), opts.signal);
+      const gotState = params.get('state') ?? '';
+      if (!constantTimeEqual(gotState, state)) throw new McpAuthError('state-mismatch', 'the sign-in callback carried a wrong "state" (not the request we made)');
+      let checked: URLSearchParams;
+      try {
+        checked = oauth.validateAuthResponse(as, client, params, oauth.skipStateCheck);
+      } catch (e) {
+        const err = e as { code?: string; error?: string; message?: string; cause?: unknown };
+        if (err.code === oauth.AUTHORIZATION_RESPONSE_ERROR) throw new McpAuthError('authorization-denied', `the authorization server refused: ${(err as { error?: string }).error ?? ''}`);
+        if (/iss/.test(err.message ?? '')) throw new McpAuthError('issuer-mismatch', 'the callback "iss" does not match the authorization server (RFC 9207)');
+        throw toMcpAuthError(e, 'sign-in callback');
+      }
+      const auth = clientAuth(as, { clientId, clientSecret });
+      let tokens: TokenSet;
+      try {
+        const res = await oauth.authorizationCodeGrantRequest(as, client, auth, checked, browserRedirect, verifier, {
+          additionalParameters: { resource: d.resource }, ...requestOptions(httpFetch, as.token_endpoint!),
+        });
+        tokens = toTokenSet(await oauth.processAuthorizationCodeResponse(as, client, res));
+      } catch (e) { throw toMcpAuthError(e, 'token endpoint'); }
+      const expiresAt = tokens.expiresIn !== undefined ? now() + Math.round(tokens.expiresIn * 1000) : undefined;
+      await updateEntry(deps.store, deps.paths, key, (cur) => {
+        const next: TokenEntry = {
+          ...(cur ?? {}),
+          serverName: server.name,
+          serverUrl: server.url,
+          accessToken: tokens.accessToken,
+          ...(tokens.refreshToken ? { refreshToken: tokens.refreshToken } : {}),
+          ...(expiresAt !== undefined ? { expiresAt } : {}),
+          ...(tokens.scope ?? d.scope ? { scope: tokens.scope ?? d.scope } : {}),
+          clientId,
+          ...(clientSecret && registered ? { clientSecret } : {}),
+          issuer: as.issuer,
+          redirectUri: browserRedirect,
+          discoveryState: { ...(cur?.discoveryState ?? {}), ...d.discoveryState },
+        };
+        if (!tokens.refreshToken) delete next.refreshToken;
+        if (expiresAt === undefined) delete next.expiresAt;
+        if (next.discoveryState) delete next.discoveryState.tokenlessRejectedAt;
+        return next;
+      }, { logger: log });
+      const cleared = await clearCache(server, deps);
+      return { name: server.name, result: 'signed-in', expiresAt, registeredClient: registered, clearedCacheEntries: cleared };
+    } finally {
+      await cb.close();
+    }
+  }
+}
+
+async function clearCache(server: ServerConfig, deps: LoginDeps): Promise<string[]> {
+  const names = cacheNamesFor(server, deps.allServers ?? [server]);
+  try {
+    return (await removeCacheEntries(deps.paths.needsAuthCacheFile, (n) => names.has(n))).removed;
+  } catch (e) {
+    (deps.logger ?? nullLogger).warn('could not clear the needs-auth cache', e);
+    return [];
+  }
+}
+
+async function register(as: AuthorizationServer, redirectUri: string, scope: string | undefined, httpFetch: FetchLike): Promise<oauth.OmitSymbolProperties<oauth.Client>> {
+  try {
+    const res = await oauth.dynamicClientRegistrationRequest(as, {
+      client_name: 'Claude Code (mcp-auth)',
+      redirect_uris: [redirectUri],
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'none',
+      ...(scope ? { scope } : {}),
+    } as Partial<oauth.OmitSymbolProperties<oauth.Client>>, requestOptions(httpFetch, as.registration_endpoint!));
+    return await oauth.processDynamicClientRegistrationResponse(res);
+  } catch (e) {
+    const m = toMcpAuthError(e, 'client registration');
+    throw isMcpAuthError(m) && m.code !== 'timeout' && m.code !== 'network' && m.code !== 'insecure-endpoint' ? new McpAuthError('registration-failed', m.message) : m;
+  }
+}
+
+const DONE_PAGE = `<!doctype html><meta charset="utf-8"><title>Signed in</title>
+<body style="font-family:system-ui,sans-serif;margin:4em auto;max-width:32em;text-align:center">
+<h1>You are signed in</h1><p>MCP Auth Status stored the token where Claude Code reads it. You can close this tab.</p></body>`;
+const FAIL_PAGE = `<!doctype html><meta charset="utf-8"><title>Sign-in failed</title>
+<body style="font-family:system-ui,sans-serif;margin:4em auto;max-width:32em;text-align:center">
+<h1>Sign-in did not complete</h1><p>Go back to your terminal or VS Code for details. You can close this tab.</p></body>`;
+
+interface CallbackServer {
+  port: number;
+  waitForCallback(timeoutMs: number, signal?: AbortSignal): Promise<URLSearchParams>;
+  close(): Promise<void>;
+}
+
+/** A one-shot HTTP listener on 127.0.0.1 for the redirect; closed as soon as the sign-in ends. */
+async function startCallbackServer(port: number, log: Logger): Promise<CallbackServer> {
+  let resolveParams!: (p: URLSearchParams) => void;
+  const got = new Promise<URLSearchParams>((r) => (resolveParams = r));
+  let answered = false;
+  const srv = http.createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    if (url.pathname !== '/callback' || answered) {
+      res.writeHead(404, { 'content-type': 'text/plain' });
+      res.end('not found');
+      return;
+    }
+    answered = true;
+    const ok = url.searchParams.has('code') && !url.searchParams.has('error');
+    res.writeHead(ok ? 200 : 400, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+    res.end(ok ? DONE_PAGE : FAIL_PAGE);
+    resolveParams(url.searchParams);
+  });
+  await new Promise<void>((resolve, reject) => {
+    srv.once('error', (e) => reject(new McpAuthError('internal', `cannot listen on 127.0.0.1:${port} for the sign-in callback (${(e as NodeJS.ErrnoException).code})`)));
+    srv.listen(port, '127.0.0.1', () => resolve());
+  });
+  const actual = (srv.address() as AddressInfo).port;
+  log.debug(`callback listener on 127.0.0.1:${actual}`);
+  return {
+    port: actual,
+    async waitForCallback(timeoutMs, signal) {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new McpAuthError('login-timeout', `no sign-in completed within ${Math.round(timeoutMs / 1000)} s`)), timeoutMs);
+        signal?.addEventListener('abort', () => reject(new McpAuthError('login-timeout', 'sign-in cancelled')));
+      });
+      try { return await Promise.race([got, timeout]); } finally { clearTimeout(timer); }
+    },
+    close: () => new Promise<void>((r) => { srv.closeAllConnections(); srv.close(() => r()); }),
+  };
+}

@@ -1,0 +1,145 @@
+import * as oauth from 'oauth4webapi';
+import { McpAuthError, isMcpAuthError, type ErrorCode } from '../errors';
+import { rememberSecret } from '../log';
+import { assertSecureEndpoint, boundedFetch, isLoopbackHost, type FetchLike, type HttpOptions } from './http';
+
+export type AuthorizationServer = oauth.AuthorizationServer;
+
+/** Options every oauth4webapi call gets: our bounded fetch, and http allowed only for loopback. */
+export function requestOptions(http: FetchLike, url: string | URL): { [oauth.customFetch]: FetchLike; [oauth.allowInsecureRequests]: boolean } {
+  const u = new URL(url);
+  return { [oauth.customFetch]: http, [oauth.allowInsecureRequests]: u.protocol === 'http:' && isLoopbackHost(u.hostname) };
+}
+
+/** Map anything oauth4webapi or fetch throws to one of our codes. */
+export function toMcpAuthError(e: unknown, what: string): McpAuthError {
+  if (isMcpAuthError(e)) return e;
+  if (e instanceof oauth.ResponseBodyError) {
+    const code: ErrorCode = e.error === 'invalid_grant' ? 'invalid-grant' : e.status >= 500 ? 'server-error' : 'bad-response';
+    return new McpAuthError(code, `${what}: ${e.status} ${e.error}${e.error_description ? ` (${e.error_description})` : ''}`, { status: e.status, oauthError: e.error });
+  }
+  const err = e as { code?: string; message?: string; cause?: unknown };
+  if (err?.code === oauth.RESPONSE_IS_NOT_CONFORM) {
+    const status = (err.cause as Response | undefined)?.status;
+    return new McpAuthError(status && status >= 500 ? 'server-error' : 'bad-response', `${what}: unexpected HTTP ${status ?? 'status'}`, { status });
+  }
+  if (err?.code === oauth.JSON_ATTRIBUTE_COMPARISON && /issuer/.test(err.message ?? '')) {
+    return new McpAuthError('issuer-mismatch', `${what}: the metadata's "issuer" does not match the expected issuer`);
+  }
+  if (typeof err?.code === 'string' && err.code.startsWith('OAUTH_')) {
+    return new McpAuthError('bad-response', `${what}: ${err.message ?? err.code}`);
+  }
+  if (err instanceof TypeError || (err as Error)?.name === 'UnsupportedOperationError') {
+    return new McpAuthError('bad-response', `${what}: ${err.message}`);
+  }
+  return new McpAuthError('internal', `${what}: ${err?.message ?? String(e)}`);
+}
+
+/**
+ * RFC 8414 metadata (path-inserted well-known), then OpenID Connect discovery, for an issuer. The document's
+ * `issuer` must equal the expected issuer exactly (oauth4webapi checks it).
+ */
+export async function discoverAuthorizationServer(issuer: string, http: FetchLike): Promise<AuthorizationServer> {
+  const url = assertSecureEndpoint(issuer, 'authorization server');
+  let last: unknown;
+  for (const algorithm of ['oauth2', 'oidc'] as const) {
+    try {
+      const res = await oauth.discoveryRequest(url, { algorithm, ...requestOptions(http, url) });
+      if (res.status === 404) { last = new McpAuthError('discovery-failed', `no ${algorithm === 'oauth2' ? 'RFC 8414' : 'OpenID'} metadata at ${url.origin}`); continue; }
+      return checkEndpoints(await oauth.processDiscoveryResponse(url, res));
+    } catch (e) {
+      const m = toMcpAuthError(e, `metadata of ${url.origin}`);
+      if (m.code === 'issuer-mismatch' || m.code === 'insecure-endpoint' || m.code === 'timeout') throw m;
+      last = m;
+    }
+  }
+  throw isMcpAuthError(last) ? new McpAuthError('discovery-failed', last.message) : new McpAuthError('discovery-failed', `no authorization server metadata for ${issuer}`);
+}
+
+/** Metadata from an explicit URL (config `oauth.authServerMetadataUrl`), issuer checked against `expectedIssuer` when known. */
+export async function fetchMetadataUrl(metadataUrl: string, expectedIssuer: string | undefined, http: FetchLike): Promise<AuthorizationServer> {
+  const url = assertSecureEndpoint(metadataUrl, 'metadata URL');
+  let res: Response;
+  try {
+    res = await http(url, { headers: { accept: 'application/json' } });
+  } catch (e) { throw toMcpAuthError(e, `metadata ${url.href}`); }
+  if (res.status !== 200) throw new McpAuthError('discovery-failed', `metadata ${url.href}: HTTP ${res.status}`);
+  let doc: unknown;
+  try { doc = await res.json(); } catch { throw new McpAuthError('bad-response', `metadata ${url.href} is not JSON`); }
+  if (!doc || typeof doc !== 'object' || typeof (doc as { issuer?: unknown }).issuer !== 'string') {
+    throw new McpAuthError('bad-response', `metadata ${url.href} has no "issuer"`);
+  }
+  const as = doc as AuthorizationServer;
+  if (expectedIssuer && as.issuer !== expectedIssuer) throw new McpAuthError('issuer-mismatch', `metadata ${url.href}: issuer ${as.issuer} is not ${expectedIssuer}`);
+  return checkEndpoints(as);
+}
+
+function checkEndpoints(as: AuthorizationServer): AuthorizationServer {
+  for (const k of ['token_endpoint', 'revocation_endpoint', 'registration_endpoint', 'authorization_endpoint'] as const) {
+    const v = as[k];
+    if (v !== undefined) {
+      if (typeof v !== 'string') throw new McpAuthError('bad-response', `metadata "${k}" is not a string`);
+      assertSecureEndpoint(v, k.replace(/_/g, ' '));
+    }
+  }
+  return as;
+}
+
+export interface ClientCredentials {
+  clientId: string;
+  clientSecret?: string;
+}
+
+/** Client authentication as the MCP SDK chooses it: basic when supported and we have a secret, else post, else none. */
+export function clientAuth(as: AuthorizationServer, creds: ClientCredentials): oauth.ClientAuth {
+  if (!creds.clientSecret) return oauth.None();
+  rememberSecret(creds.clientSecret);
+  const methods = as.token_endpoint_auth_methods_supported;
+  if (!methods || methods.includes('client_secret_basic')) return oauth.ClientSecretBasic(creds.clientSecret);
+  if (methods.includes('client_secret_post')) return oauth.ClientSecretPost(creds.clientSecret);
+  return oauth.None();
+}
+
+export interface TokenSet {
+  accessToken: string;
+  refreshToken?: string;
+  /** seconds, as sent */
+  expiresIn?: number;
+  scope?: string;
+}
+
+/** POST grant_type=refresh_token (RFC 6749 §6) with RFC 8707 `resource`. */
+export async function refreshGrant(
+  as: AuthorizationServer,
+  creds: ClientCredentials,
+  refreshToken: string,
+  resource: string | undefined,
+  http: FetchLike,
+): Promise<TokenSet> {
+  if (!as.token_endpoint) throw new McpAuthError('bad-response', 'the authorization server has no token endpoint');
+  rememberSecret(refreshToken);
+  const client: oauth.Client = { client_id: creds.clientId };
+  try {
+    const res = await oauth.refreshTokenGrantRequest(as, client, clientAuth(as, creds), refreshToken, {
+      additionalParameters: resource ? { resource } : undefined,
+      ...requestOptions(http, as.token_endpoint),
+    });
+    return toTokenSet(await oauth.processRefreshTokenResponse(as, client, res));
+  } catch (e) {
+    throw toMcpAuthError(e, 'token endpoint');
+  }
+}
+
+export function toTokenSet(r: oauth.TokenEndpointResponse): TokenSet {
+  if (typeof r.access_token !== 'string' || r.access_token.length === 0) throw new McpAuthError('bad-response', 'token response without access_token');
+  rememberSecret(r.access_token);
+  rememberSecret(r.refresh_token);
+  if (r.expires_in !== undefined && (!Number.isFinite(r.expires_in) || r.expires_in <= 0)) {
+    throw new McpAuthError('bad-response', 'token response with a non-positive "expires_in"');
+  }
+  return { accessToken: r.access_token, refreshToken: r.refresh_token, expiresIn: r.expires_in, scope: r.scope };
+}
+
+export function makeHttp(opts: HttpOptions = {}): FetchLike {
+  return boundedFetch(opts);
+}

@@ -1,0 +1,47 @@
+import type { ClaudePaths } from '../paths';
+import { acquireLock, storageLock, type AcquireOptions } from '../lock/lock';
+import type { StoreBackend } from './backend';
+import type { StoreData, TokenEntry } from './types';
+import { McpAuthError } from '../errors';
+import { entryProblem } from './validate';
+
+export interface WriteHooks {
+  /** test-only: between the temp write and the rename */
+  beforeRename?: () => void;
+  /** test-only: skip the storage lock (to prove the tests can fail) */
+  noLock?: boolean;
+}
+
+/**
+ * Change one entry of `mcpOAuth` under Claude Code's storage lock: re-read the whole store, let `mutate`
+ * return the new entry (or undefined to delete it, or null to leave the store untouched), write atomically.
+ * Every other key of the store is carried over as read.
+ */
+export async function updateEntry(
+  store: StoreBackend,
+  paths: ClaudePaths,
+  key: string,
+  mutate: (current: TokenEntry | undefined, data: StoreData) => TokenEntry | undefined | null,
+  lockOpts: AcquireOptions = {},
+  hooks: WriteHooks = {},
+): Promise<{ written: boolean; entry: TokenEntry | undefined; mtimeMs?: number }> {
+  const lock = hooks.noLock ? undefined : await acquireLock(storageLock(paths.secureDir), { timeoutMs: 30_000, ...lockOpts });
+  try {
+    const snap = await store.read();
+    const data = snap.data;
+    const all = (data.mcpOAuth ?? {}) as Record<string, TokenEntry>;
+    const current = Object.prototype.hasOwnProperty.call(all, key) ? all[key] : undefined;
+    if (current !== undefined && entryProblem(current)) {
+      throw new McpAuthError('store-invalid', `the stored entry "${key}" is malformed (${entryProblem(current)}); not touching it`);
+    }
+    const next = mutate(current, data);
+    if (next === null) return { written: false, entry: current };
+    const mcpOAuth = { ...all };
+    if (next === undefined) delete mcpOAuth[key];
+    else mcpOAuth[key] = next;
+    await store.write({ ...data, mcpOAuth }, { beforeRename: hooks.beforeRename });
+    return { written: true, entry: next };
+  } finally {
+    await lock?.release();
+  }
+}

@@ -1,0 +1,47 @@
+import { test, before, after } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { makeHome, runCliAsync } from '../helpers/home';
+import { startStack, cliLogin, writeServers, entryOf, callWhoami, type Stack } from '../helpers/oauth';
+
+let stack: Stack;
+before(async () => { stack = await startStack(); });
+after(async () => { await stack.close(); });
+
+test('login: the URL on stderr, the browser step, a stored entry in Claude Code\'s shape that the MCP server accepts', async () => {
+  const h = makeHome();
+  try {
+    writeServers(h, { demo: { type: 'http', url: stack.mcpUrl } });
+    fs.writeFileSync(path.join(h.claudeDir, 'mcp-needs-auth-cache.json'), JSON.stringify({ demo: { timestamp: Date.now() }, other: { timestamp: 1 } }));
+    const r = await cliLogin(h, 'demo', ['--timeout', '30']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /Sign in to demo in your browser:\nhttp:\/\/127\.0\.0\.1:\d+\/auth\?/);
+    const u = new URL(r.authUrl!);
+    assert.equal(u.searchParams.get('code_challenge_method'), 'S256');
+    assert.equal(u.searchParams.get('resource'), stack.mcpUrl);
+    assert.ok(u.searchParams.get('state'));
+    assert.match(u.searchParams.get('redirect_uri')!, /^http:\/\/localhost:\d+\/callback$/);
+    const { key, entry } = entryOf(h, 'demo');
+    assert.match(key, /^demo\|[0-9a-f]{16}$/);
+    assert.equal(entry.serverName, 'demo');
+    assert.equal(entry.serverUrl, stack.mcpUrl);
+    assert.equal(entry.issuer, stack.issuer);
+    assert.ok(entry.accessToken && entry.refreshToken && entry.clientId);
+    assert.ok(entry.expiresAt > Date.now() + 3000_000 && entry.expiresAt < Date.now() + 3700_000, 'expiresAt in epoch ms');
+    assert.equal(entry.discoveryState.authorizationServerUrl, stack.issuer);
+    assert.equal(fs.statSync(path.join(h.claudeDir, '.credentials.json')).mode & 0o777, 0o600);
+    assert.deepEqual(Object.keys(JSON.parse(fs.readFileSync(path.join(h.claudeDir, 'mcp-needs-auth-cache.json'), 'utf8'))), ['other']);
+    const who = await callWhoami(stack.mcpUrl, entry.accessToken);
+    assert.equal(who.sub, 'test-user');
+    assert.ok(!r.stderr.includes(entry.accessToken) && !r.stdout.includes(entry.refreshToken));
+    const st = await runCliAsync(['status', '--json'], { env: h.env, cwd: h.project });
+    assert.equal(JSON.parse(st.stdout).servers[0].state, 'signed-in');
+    // a second login reuses the registered client
+    const regs = stack.counters.registrations;
+    const again = await cliLogin(h, 'demo', ['--timeout', '30']);
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(stack.counters.registrations, regs);
+    assert.equal(entryOf(h, 'demo').entry.clientId, entry.clientId);
+  } finally { h.cleanup(); }
+});
