@@ -36,18 +36,23 @@ commands.refresh = async (ctx) => {
   const explicit = ctx.names.length > 0;
   const net = netSettings(ctx);
   const results: RefreshOutcome[] = [];
+  const elapsed = new Map<RefreshOutcome, number>();
+  const finished = new Map<RefreshOutcome, string>();
   for (const s of chosen) {
+    const t0 = performance.now();
     const r = await refreshServer(s, {
       paths: ctx.paths, store, logger: ctx.logger, allServers: all, ...net,
       now: ctx.now !== undefined ? () => ctx.now! : undefined,
     }, { force: ctx.values.force === true });
+    elapsed.set(r, Math.round(performance.now() - t0));
+    finished.set(r, new Date().toISOString());
     // with --all / no names, servers that were never signed in are not ours to report as failures
     if (!explicit && r.result === 'failed' && r.code === 'no-credentials') continue;
     results.push(r);
   }
   const now = ctx.now ?? Date.now();
   if (ctx.values.json) {
-    ctx.out(JSON.stringify({ results: results.map((r) => ({ name: r.name, result: r.result, code: r.code ?? null, expiresAt: r.expiresAt ? new Date(r.expiresAt).toISOString() : null, clearedCacheEntries: r.clearedCacheEntries ?? [] })) }, null, 2) + '\n');
+    ctx.out(JSON.stringify({ results: results.map((r) => ({ name: r.name, result: r.result, code: r.code ?? null, expiresAt: r.expiresAt ? new Date(r.expiresAt).toISOString() : null, clearedCacheEntries: r.clearedCacheEntries ?? [], elapsedMs: elapsed.get(r) ?? null, finishedAt: finished.get(r) ?? null })) }, null, 2) + '\n');
   } else {
     if (results.length === 0) ctx.out('Nothing to refresh.\n');
     for (const r of results) {

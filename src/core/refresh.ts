@@ -87,9 +87,21 @@ export async function refreshServer(server: ServerConfig, deps: RefreshDeps, opt
   let waited = false;
   try {
     if (!deps.testHooks?.noLock) {
+      // While waiting, every change in the folder (the holder's store write) is a chance to adopt the new
+      // token without taking the lock at all: waiters do not queue behind each other.
+      let adoptable: TokenEntry | undefined;
       lock = await acquireLock(refreshLock(deps.paths.secureDir, key), {
         timeoutMs: deps.lockTimeoutMs ?? 30_000, logger: log, onWait: () => { waited = true; },
+        stopWaiting: async () => {
+          const e = await readEntry(deps.store, key);
+          if (e && e.refreshToken !== rt0 && e.accessToken && (!due(e) || opts.force)) adoptable = e;
+          return adoptable !== undefined;
+        },
       });
+      if (!lock) {
+        log.info('adopted the token another process stored (without taking the lock)');
+        return await finish({ name, result: 'adopted', expiresAt: adoptable?.expiresAt, waitedMs: now() - t0 }, false);
+      }
     }
     crash(deps, 'after-lock');
     const e1 = await readEntry(deps.store, key);

@@ -54,6 +54,12 @@ export interface AcquireOptions {
   logger?: Logger;
   /** called once if we find we are waiting */
   onWait?: (info: LockHolderInfo) => void;
+  /**
+   * Checked at every wake-up while waiting (a change in the lock's folder, or the poll). When it answers
+   * true, waiting stops and acquireLock returns undefined: what we waited for has happened (e.g. another
+   * process stored the fresh token), so the lock is not needed any more.
+   */
+  stopWaiting?: () => Promise<boolean>;
 }
 
 export interface HeldLock {
@@ -120,7 +126,9 @@ function reclaimDeadOwner(spec: LockSpec, log: Logger): boolean {
  * Take a lock exactly as Claude Code does (proper-lockfile, realpath:false, its stale/update values),
  * retrying every pollMs and whenever the lock's folder changes, until timeoutMs.
  */
-export async function acquireLock(spec: LockSpec, opts: AcquireOptions = {}): Promise<HeldLock> {
+export async function acquireLock(spec: LockSpec, opts: AcquireOptions & { stopWaiting?: undefined }): Promise<HeldLock>;
+export async function acquireLock(spec: LockSpec, opts?: AcquireOptions): Promise<HeldLock | undefined>;
+export async function acquireLock(spec: LockSpec, opts: AcquireOptions = {}): Promise<HeldLock | undefined> {
   const log = opts.logger ?? nullLogger;
   const timeoutMs = opts.timeoutMs ?? 30_000;
   const pollMs = opts.pollMs ?? 50;
@@ -167,6 +175,7 @@ export async function acquireLock(spec: LockSpec, opts: AcquireOptions = {}): Pr
           watcher.on('error', () => {});
         } catch { /* polling only */ }
       }
+      if (waited && opts.stopWaiting && (await opts.stopWaiting().catch(() => false))) return undefined;
       const left = deadline - Date.now();
       if (left <= 0) {
         throw new McpAuthError('lock-timeout', `timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${lockDirOf(spec)} (held by ${info.holder ?? 'unknown'})`);
@@ -198,7 +207,7 @@ function writeOwner(spec: LockSpec): boolean {
 
 /** Run fn while holding the lock; release in finally. */
 export async function withLock<T>(spec: LockSpec, opts: AcquireOptions, fn: (lock: HeldLock) => Promise<T>): Promise<T> {
-  const lock = await acquireLock(spec, opts);
+  const lock = (await acquireLock(spec, { ...opts, stopWaiting: undefined }))!;
   try {
     return await fn(lock);
   } finally {
