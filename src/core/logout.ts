@@ -47,8 +47,15 @@ export async function logout(
           const res = await oauth.revocationRequest(as, { client_id: clientId }, auth, token, {
             additionalParameters: { token_type_hint: hint }, ...requestOptions(http, as.revocation_endpoint),
           });
-          await oauth.processRevocationResponse(res);
-          out.revoked.push(hint);
+          try {
+            await oauth.processRevocationResponse(res);
+            out.revoked.push(hint);
+          } catch (e) {
+            // RFC 7009 §2.2.1: an AS may not revoke some token types (e.g. self-contained JWT access tokens,
+            // which die with their grant once the refresh token is revoked). Not a failure.
+            if (e instanceof oauth.ResponseBodyError && e.error === 'unsupported_token_type' && hint === 'access_token') continue;
+            throw e;
+          }
         }
       }
     } catch (e) {

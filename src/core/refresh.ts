@@ -70,6 +70,7 @@ export async function refreshServer(server: ServerConfig, deps: RefreshDeps, opt
   if (server.transport !== 'http' && server.transport !== 'sse') return fail(new McpAuthError('not-remote', `${name} is not a remote server`));
   if (server.problem) return fail(new McpAuthError(server.problem.code, server.problem.message));
   const key = serverKey(server);
+  const expired = (e: TokenEntry) => typeof e.expiresAt === 'number' && e.expiresAt <= now();
   const due = (e: TokenEntry) => opts.force || !e.accessToken || (typeof e.expiresAt === 'number' && e.expiresAt - now() <= windowMs);
 
   let e0: TokenEntry | undefined;
@@ -94,7 +95,7 @@ export async function refreshServer(server: ServerConfig, deps: RefreshDeps, opt
         timeoutMs: deps.lockTimeoutMs ?? 30_000, logger: log, onWait: () => { waited = true; },
         stopWaiting: async () => {
           const e = await readEntry(deps.store, key);
-          if (e && e.refreshToken !== rt0 && e.accessToken && (!due(e) || opts.force)) adoptable = e;
+          if (e && e.refreshToken !== rt0 && e.accessToken && !expired(e)) adoptable = e;
           return adoptable !== undefined;
         },
       });
@@ -107,7 +108,9 @@ export async function refreshServer(server: ServerConfig, deps: RefreshDeps, opt
     const e1 = await readEntry(deps.store, key);
     if (!e1) return fail(new McpAuthError('no-credentials', `the stored token for ${name} was removed meanwhile`));
     const waitedMs = waited ? now() - t0 : undefined;
-    if (e1.refreshToken !== rt0 && e1.accessToken && (!due(e1) || opts.force)) {
+    // Someone rotated since we read: their token is the current generation. Adopt it while it is still
+    // valid, even inside the window (short-lived tokens would otherwise be refreshed once per process).
+    if (e1.refreshToken !== rt0 && e1.accessToken && !expired(e1)) {
       log.info('adopted the token another process stored');
       return await finish({ name, result: 'adopted', expiresAt: e1.expiresAt, waitedMs }, false);
     }
