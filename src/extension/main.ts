@@ -1,2 +1,61 @@
-export function activate(): void {}
+import * as vscode from 'vscode';
+import { Logger, type AuthModel } from '../core';
+import { registerCommands } from './commands';
+import { RefreshScheduler } from './scheduler';
+import { AuthModelService } from './service';
+import { AuthStatusBar } from './statusBar';
+import { ServersTree } from './tree';
+import { FileWatchers } from './watchers';
+
+export interface McpAuthApi {
+  /** the current model (for tests and other extensions) */
+  model(): AuthModel | undefined;
+  reload(): Promise<AuthModel>;
+  statusBar(): { visible: boolean; text: string };
+  onDidChange: vscode.Event<AuthModel>;
+}
+
+/** Composition root: build every service, push every disposable. No network, only the few file reads. */
+export function activate(context: vscode.ExtensionContext): McpAuthApi {
+  const started = performance.now();
+  const output = vscode.window.createOutputChannel('MCP Auth', { log: true });
+  const log = new Logger((level, line) => {
+    switch (level) {
+      case 'trace': output.trace(line); break;
+      case 'debug': output.debug(line); break;
+      case 'info': output.info(line); break;
+      case 'warn': output.warn(line); break;
+      default: output.error(line);
+    }
+  });
+  const service = new AuthModelService(log);
+  const tree = new ServersTree(service);
+  const view = vscode.window.createTreeView('mcpAuth.servers', { treeDataProvider: tree, showCollapseAll: false });
+  const statusBar = new AuthStatusBar(service);
+  const watchers = new FileWatchers(service, log);
+  const scheduler = new RefreshScheduler(service, log);
+  context.subscriptions.push(output, service, tree, view, statusBar, watchers, scheduler);
+  registerCommands(context, { service, log, output });
+
+  context.subscriptions.push(
+    service.onDidChange((m) => {
+      const state = m.configFiles.length === 0 ? 'noConfig' : m.servers.length === 0 ? 'noServers' : 'ok';
+      void vscode.commands.executeCommand('setContext', 'mcpAuth.state', state);
+      const bad = m.servers.filter((r) => r.status.state === 'needs-auth' || r.status.state === 'blocked').length;
+      view.badge = bad ? { value: bad, tooltip: vscode.l10n.t('{0} MCP server(s) need attention', bad) } : undefined;
+    }),
+    vscode.workspace.onDidChangeConfiguration((e) => {
+      if (e.affectsConfiguration('mcpAuth')) { service.reconfigure(); watchers.rewatch(); statusBar.update(); service.schedule(0); }
+    }),
+  );
+  void service.reload().then(() => log.info(`activated in ${(performance.now() - started).toFixed(1)} ms (first model loaded)`), () => {});
+  log.info(`activation took ${(performance.now() - started).toFixed(1)} ms`);
+  return {
+    model: () => service.model,
+    reload: () => service.reload(),
+    statusBar: () => ({ visible: statusBar.visible, text: statusBar.text }),
+    onDidChange: service.onDidChange,
+  };
+}
+
 export function deactivate(): void {}

@@ -1,0 +1,60 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { Logger } from '../core';
+import type { AuthModelService } from './service';
+
+/**
+ * The files are the bus: watch the folders that hold the credential store, the needs-auth cache,
+ * ~/.claude.json and each workspace's .mcp.json; any change → a debounced reload. Every window does this,
+ * so a write by any process (another window, the CLI, Claude Code) reaches all of them with no IPC.
+ * A 30 s tick also reloads, so time-driven changes (expiring → expired) show without any file change.
+ */
+export class FileWatchers implements vscode.Disposable {
+  private watchers = new Map<string, fs.FSWatcher>();
+  private readonly tick: NodeJS.Timeout;
+  private readonly subs: vscode.Disposable[] = [];
+
+  constructor(private readonly service: AuthModelService, private readonly log: Logger) {
+    this.rewatch();
+    this.tick = setInterval(() => { this.rewatch(); service.schedule(0); }, 30_000);
+    this.subs.push(vscode.workspace.onDidChangeWorkspaceFolders(() => { this.rewatch(); service.schedule(); }));
+  }
+
+  private folders(): string[] {
+    const p = this.service.paths;
+    const set = new Set([p.secureDir, p.configDir, path.dirname(p.userConfigFile), path.dirname(p.credentialsFile)]);
+    for (const f of vscode.workspace.workspaceFolders ?? []) set.add(f.uri.fsPath);
+    return [...set];
+  }
+
+  /** (Re)create watchers; a folder that does not exist yet is watched through its parent until it appears. */
+  rewatch(): void {
+    const want = new Set<string>();
+    for (const f of this.folders()) want.add(fs.existsSync(f) ? f : path.dirname(f));
+    for (const [dir, w] of this.watchers) if (!want.has(dir)) { w.close(); this.watchers.delete(dir); }
+    for (const dir of want) {
+      if (this.watchers.has(dir) || !fs.existsSync(dir)) continue;
+      try {
+        const w = fs.watch(dir, { persistent: false }, (_ev, file) => {
+          const name = String(file ?? '');
+          if (name.includes('.tmp.') || name.endsWith('.owner') || name.endsWith('.reclaim')) return;
+          this.service.schedule();
+          if (!fs.existsSync(path.join(dir, name))) return;
+          if (name === '.claude') this.rewatch();
+        });
+        w.on('error', () => { w.close(); this.watchers.delete(dir); });
+        this.watchers.set(dir, w);
+      } catch (e) {
+        this.log.debug(`cannot watch ${dir}: ${(e as Error).message}`);
+      }
+    }
+  }
+
+  dispose(): void {
+    clearInterval(this.tick);
+    for (const w of this.watchers.values()) w.close();
+    this.watchers.clear();
+    for (const s of this.subs) s.dispose();
+  }
+}

@@ -1,0 +1,132 @@
+/* eslint-disable @typescript-eslint/no-explicit-any */
+/**
+ * A real VS Code (code-server from npm, on Node 24 from npm) with our .vsix installed, a throwaway HOME
+ * seeded from test/fixtures/home (time-shifted to now), the oauth-stack for the refreshable servers, and
+ * headless Debian Chromium driven by playwright-core. See ../shared/vscode-e2e.md for the recipe.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { createRequire } from 'node:module';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { ROOT, FIXTURES, cleanEnv, runCliAsync } from '../helpers/home';
+import { cliLogin, writeServers, patchEntry, type Stack } from '../helpers/oauth';
+
+export const EXT_ID = 'mcp-auth-status.mcp-auth-status';
+
+export function setup(): string {
+  const out = execFileSync('bash', [path.join(ROOT, 'test/e2e/setup.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  return out.trim().split('\n').pop()!;
+}
+
+export function buildVsix(): string {
+  execFileSync('npm', ['run', '--silent', 'package'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+  return path.join(ROOT, 'mcp-auth-status.vsix');
+}
+
+export function playwright(cache: string): any {
+  return createRequire(path.join(cache, 'cs', 'package.json'))('playwright-core');
+}
+
+const FIXTURE_NOW = 1795550000000;
+
+/** Copy the fixture HOME and move every timestamp in it by (now - the fixture's now). */
+export function fixtureHome(): { home: string; project: string } {
+  const home = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'mcp-auth-e2e-home-')));
+  fs.cpSync(path.join(FIXTURES, 'home'), home, { recursive: true });
+  const cj = path.join(home, '.claude.json');
+  fs.writeFileSync(cj, fs.readFileSync(cj, 'utf8').split('__HOME__').join(home));
+  const delta = Date.now() - FIXTURE_NOW;
+  const credsFile = path.join(home, '.claude', '.credentials.json');
+  const creds = JSON.parse(fs.readFileSync(credsFile, 'utf8'));
+  for (const e of Object.values<any>(creds.mcpOAuth)) {
+    if (typeof e.expiresAt === 'number' && e.expiresAt > 0) e.expiresAt += delta;
+    if (e.discoveryState?.tokenlessRejectedAt) e.discoveryState.tokenlessRejectedAt += delta;
+  }
+  fs.writeFileSync(credsFile, JSON.stringify(creds, null, 2), { mode: 0o600 });
+  const cacheFile = path.join(home, '.claude', 'mcp-needs-auth-cache.json');
+  const cache = JSON.parse(fs.readFileSync(cacheFile, 'utf8'));
+  for (const e of Object.values<any>(cache)) e.timestamp += delta;
+  fs.writeFileSync(cacheFile, JSON.stringify(cache));
+  fs.rmSync(path.join(home, 'managed'), { recursive: true, force: true });
+  return { home, project: path.join(home, 'work', 'proj') };
+}
+
+/** Add the live servers (on the oauth-stack) to a HOME: `live` signed in then expired, `fresh-login` never signed in. */
+export async function addLiveServers(home: string, project: string, stack: Stack): Promise<void> {
+  const h = { home, claudeDir: path.join(home, '.claude'), project, env: cleanEnv(home), cleanup() {} };
+  writeServers(h, { live: { type: 'http', url: stack.mcpUrl } });
+  const r = await cliLogin(h, 'live', ['--timeout', '30']);
+  if (r.code !== 0) throw new Error(`seeding login failed: ${r.stderr}`);
+  patchEntry(h, 'live', { expiresAt: Date.now() - 60_000 });
+  writeServers(h, { 'fresh-login': { type: 'http', url: `${stack.issuer}/mcp`, oauth: { scopes: 'mcp' } } });
+  void runCliAsync;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as net.AddressInfo).port; s.close(() => resolve(p)); });
+  });
+}
+
+export interface CodeServer {
+  url: string;
+  base: string;
+  stop(): void;
+  log: string;
+}
+
+export const SETTINGS = {
+  'workbench.startupEditor': 'none', 'workbench.secondarySideBar.defaultVisibility': 'hidden', 'chat.disableAIFeatures': true,
+  'workbench.tips.enabled': false, 'extensions.autoCheckUpdates': false, 'extensions.autoUpdate': false, 'telemetry.telemetryLevel': 'off',
+  'update.mode': 'none', 'workbench.enableExperiments': false, 'git.enabled': false, 'security.workspace.trust.enabled': false,
+  'workbench.colorTheme': 'Default Dark Modern', 'window.commandCenter': false, 'workbench.layoutControl.enabled': false,
+};
+
+/** Start code-server (its own process group) with the .vsix installed, HOME = the fixture HOME. */
+export async function startCodeServer(o: { cache: string; home: string; folder: string; vsix?: string; smoke?: boolean; env?: NodeJS.ProcessEnv }): Promise<CodeServer> {
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'mcp-auth-cs-'));
+  const node24 = path.join(o.cache, 'node24', 'node_modules', 'node', 'bin');
+  const cs = path.join(o.cache, 'cs', 'node_modules', '.bin', 'code-server');
+  const env: NodeJS.ProcessEnv = {
+    ...cleanEnv(o.home), PATH: `${node24}:${process.env.PATH}`, XDG_CONFIG_HOME: path.join(work, 'xdg', 'config'),
+    XDG_DATA_HOME: path.join(work, 'xdg', 'data'), XDG_CACHE_HOME: path.join(work, 'xdg', 'cache'), ...o.env,
+  };
+  const udd = path.join(work, 'udd');
+  const exts = path.join(work, 'exts');
+  fs.mkdirSync(path.join(udd, 'User'), { recursive: true });
+  fs.mkdirSync(exts, { recursive: true });
+  fs.writeFileSync(path.join(udd, 'User', 'settings.json'), JSON.stringify(SETTINGS, null, 2));
+  if (o.vsix) execFileSync(cs, ['--extensions-dir', exts, '--user-data-dir', udd, '--install-extension', o.vsix], { env, stdio: 'ignore' });
+  const port = await freePort();
+  const args = ['--auth', 'none', '--bind-addr', `127.0.0.1:${port}`, '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust',
+    '--user-data-dir', udd, '--extensions-dir', exts, '--config', path.join(work, 'cs.yaml'), '--reconnection-grace-time', '30'];
+  if (o.smoke) args.push('--vscode-option', 'enable-smoke-test-driver');
+  const child: ChildProcess = spawn(cs, args, { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  child.stdout!.on('data', (d) => (log += d));
+  child.stderr!.on('data', (d) => (log += d));
+  const base = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try { if ((await fetch(`${base}/healthz`)).ok) break; } catch { /* not yet */ }
+    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`code-server did not start:\n${log}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    url: `${base}/?folder=${encodeURIComponent(o.folder)}`,
+    base,
+    get log() { return log; },
+    stop: () => { try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ } fs.rmSync(work, { recursive: true, force: true }); },
+  };
+}
+
+export const CHROME_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+export async function launchBrowser(cache: string): Promise<{ context: any; close(): Promise<void> }> {
+  const pw = playwright(cache);
+  const udd = fs.mkdtempSync(path.join(os.tmpdir(), 'mcp-auth-chrome-'));
+  const context = await pw.chromium.launchPersistentContext(udd, { executablePath: '/usr/bin/chromium', headless: true, viewport: { width: 1400, height: 860 }, args: CHROME_ARGS });
+  return { context, close: async () => { await context.close().catch(() => {}); fs.rmSync(udd, { recursive: true, force: true }); } };
+}

@@ -1,0 +1,65 @@
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { present, statusBarText, contextValueOf, humanDuration } from '../../../src/extension/present';
+import type { ServerRow } from '../../../src/core';
+
+const NOW = 1_800_000_000_000;
+const row = (name: string, status: Partial<ServerRow['status']>, extra: Partial<ServerRow> = {}): ServerRow => ({
+  config: { name, scope: 'user', file: '/h/.claude.json', transport: 'http', url: `https://x/${name}` },
+  key: `${name}|0123456789abcdef`,
+  status: { state: 'signed-in', reason: 'valid', hasRefreshToken: true, ...status },
+  ...extra,
+});
+
+test('present: description, icon and inline-action context per state', () => {
+  const cases: [ServerRow, string, string, RegExp][] = [
+    [row('a', { expiresAt: NOW + 12 * 60_000 }), 'expires in 12 min', 'pass-filled', /^mcpServer\.signed-in\.hasToken\.refreshable$/],
+    [row('b', { state: 'expiring', reason: 'in-window', expiresAt: NOW + 90_000 }), 'expires in 2 min', 'clock', /^mcpServer\.expiring/],
+    [row('c', { state: 'expired', reason: 'expired-refreshable', expiresAt: NOW - 1 }), 'expired, refreshable', 'history', /refreshable/],
+    [row('d', { state: 'needs-auth', reason: 'stub', hasRefreshToken: false }), 'needs sign-in', 'key', /^mcpServer\.needs-auth$/],
+    [row('e', { state: 'blocked', reason: 'cache-entry', cache: { timestamp: NOW - 240_000, ttlMs: 900_000, ageMs: 240_000, fresh: true } }), 'blocked by stale needs-auth entry (4 min old)', 'circle-slash', /^mcpServer\.blocked\.hasToken/],
+    [row('f', { state: 'refreshing', reason: 'lock-held' }), 'refreshing…', 'sync~spin', /^mcpServer\.refreshing/],
+    [row('g', { state: 'no-auth', reason: 'stdio', hasRefreshToken: false }, { key: undefined }), 'local (stdio)', 'circle-outline', /^mcpServer\.no-auth$/],
+    [row('h', { state: 'error', reason: 'store-error', code: 'store-parse', message: 'x', hasRefreshToken: false }), 'error: store-parse', 'error', /^mcpServer\.error$/],
+  ];
+  for (const [r, desc, icon, ctx] of cases) {
+    const p = present(r, NOW);
+    assert.equal(p.description, desc, r.config.name);
+    assert.equal(p.icon, icon, r.config.name);
+    assert.match(p.contextValue, ctx, r.config.name);
+    assert.ok(p.tooltip.startsWith(`**${r.config.name}**`));
+  }
+});
+
+test('present: the tooltip names URL, scope, file, expiry, client, cache entry age and lock holder', () => {
+  const p = present(row('demo', {
+    state: 'blocked', reason: 'cache-entry', expiresAt: NOW + 3600_000, client: 'dynamic', clientId: 'cid',
+    cache: { timestamp: NOW - 60_000, ttlMs: 900_000, ageMs: 60_000, fresh: true },
+    lock: { held: true, stale: false, holder: 'mcp-auth pid 7 on h' },
+  }), NOW);
+  for (const s of ['URL: https://x/demo', 'Scope: user', '.claude.json', 'Access token expires', 'dynamically registered', 'Needs-auth cache entry: 1 min old, TTL 15 min', 'new Claude Code sessions skip this server', 'Refresh lock held by mcp-auth pid 7 on h']) {
+    assert.ok(p.tooltip.replace(/\\/g, '').includes(s), `${s} in ${p.tooltip}`);
+  }
+});
+
+test('statusBarText: hidden when all is well; counts needs-auth and blocked', () => {
+  assert.equal(statusBarText([row('a', {})]), undefined);
+  assert.equal(statusBarText([row('a', { state: 'needs-auth' }), row('b', { state: 'needs-auth' })])?.text, '$(warning) MCP: 2 need sign-in');
+  assert.equal(statusBarText([row('a', { state: 'needs-auth' })])?.text, '$(warning) MCP: 1 needs sign-in');
+  assert.equal(statusBarText([row('a', { state: 'blocked' })])?.text, '$(warning) MCP: 1 blocked');
+  assert.equal(statusBarText([row('a', { state: 'blocked' }), row('b', { state: 'needs-auth' }), row('c', { state: 'expired' })])?.count, 2);
+});
+
+test('contextValueOf and humanDuration edges', () => {
+  assert.equal(contextValueOf(row('x', { state: 'needs-auth', hasRefreshToken: false, clientId: 'c' })), 'mcpServer.needs-auth.hasToken');
+  assert.equal(humanDuration(59_499), '59 s');
+  assert.equal(humanDuration(60_000), '1 min');
+  assert.equal(humanDuration(-5), '0 s');
+  assert.equal(humanDuration(3 * 86400_000), '3 d');
+});
+
+test('the extension\'s pure modules load in plain Node; vscode itself does not (the proof the core is clean)', () => {
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  assert.throws(() => require('vscode'), /Cannot find module 'vscode'/);
+  assert.ok(require('../../../src/core/index'));
+});

@@ -1,0 +1,104 @@
+/**
+ * Runs inside a real VS Code extension host (code-server, extensionTestsPath). Prints TAP-like lines and
+ * "N passed, N failed"; rejects when anything failed (code-server then exits the run with code 1).
+ */
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { McpAuthApi } from '../../src/extension/main';
+
+const info = JSON.parse(process.env.MCP_AUTH_TEST_INFO ?? '{}') as { home: string; expected: Record<string, string> };
+
+async function until<T>(what: string, fn: () => T | undefined | false, ms = 15_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export async function run(): Promise<void> {
+  let passed = 0;
+  let failed = 0;
+  const t = async (name: string, fn: () => Promise<void>) => {
+    try { await fn(); passed++; console.log(`ok - ${name}`); } catch (e) { failed++; console.log(`not ok - ${name}: ${(e as Error).stack ?? e}`); }
+  };
+  const claudeDir = path.join(info.home, '.claude');
+  const cacheFile = path.join(claudeDir, 'mcp-needs-auth-cache.json');
+  const storeFile = path.join(claudeDir, '.credentials.json');
+  let api!: McpAuthApi;
+
+  await t('the extension activates and loads the fixture model', async () => {
+    const ext = vscode.extensions.all.find((e) => e.packageJSON.name === 'mcp-auth-status');
+    assert.ok(ext, 'extension present');
+    api = (await ext.activate()) as McpAuthApi;
+    assert.ok(ext.isActive);
+    await until('a model', () => api.model());
+  });
+
+  await t('every command in package.json is registered', async () => {
+    const all = await vscode.commands.getCommands(true);
+    const ext = vscode.extensions.all.find((e) => e.packageJSON.name === 'mcp-auth-status')!;
+    for (const c of ext.packageJSON.contributes.commands as { command: string }[]) assert.ok(all.includes(c.command), c.command);
+  });
+
+  await t('the tree model has each fixture server in its state', async () => {
+    const m = await api.reload();
+    const states = Object.fromEntries(m.servers.map((r) => [r.config.name, r.status.state]));
+    for (const [name, state] of Object.entries(info.expected)) assert.equal(states[name], state, `${name}: ${states[name]}`);
+  });
+
+  await t('Clear Stale Entry on the blocked row removes its cache entry, and only that', async () => {
+    const before = JSON.parse(fs.readFileSync(cacheFile, 'utf8'));
+    assert.ok(before.blocked);
+    const removed = await vscode.commands.executeCommand<string[]>('mcpAuth.clearServerEntry', { name: 'blocked' });
+    assert.deepEqual(removed, ['blocked']);
+    const after = JSON.parse(fs.readFileSync(cacheFile, 'utf8'));
+    assert.equal(after.blocked, undefined);
+    delete before.blocked;
+    assert.deepEqual(after, before);
+    await until('blocked → signed-in', () => api.model()?.servers.find((r) => r.config.name === 'blocked')?.status.state === 'signed-in');
+  });
+
+  await t('Refresh on the expired live server refreshes against the real authorization server and updates the store', async () => {
+    const key = Object.keys(JSON.parse(fs.readFileSync(storeFile, 'utf8')).mcpOAuth).find((k) => k.startsWith('live|'))!;
+    const rt0 = JSON.parse(fs.readFileSync(storeFile, 'utf8')).mcpOAuth[key].refreshToken;
+    const out = await vscode.commands.executeCommand<{ result: string }>('mcpAuth.refreshServer', { name: 'live' });
+    assert.ok(out && (out.result === 'refreshed' || out.result === 'adopted'), JSON.stringify(out));
+    const e = JSON.parse(fs.readFileSync(storeFile, 'utf8')).mcpOAuth[key];
+    assert.notEqual(e.refreshToken, rt0);
+    assert.ok(e.expiresAt > Date.now() + 600_000);
+    await until('live → signed-in', () => api.model()?.servers.find((r) => r.config.name === 'live')?.status.state === 'signed-in');
+  });
+
+  await t('the status-bar item follows the cache file on disk (no command involved)', async () => {
+    // leave only servers that are fine, then write and remove a needs-auth entry from outside
+    const cj = path.join(info.home, '.claude.json');
+    const conf = JSON.parse(fs.readFileSync(cj, 'utf8'));
+    conf.mcpServers = { live: conf.mcpServers.live };
+    conf.projects = {};
+    fs.writeFileSync(cj, JSON.stringify(conf, null, 2));
+    fs.rmSync(path.join(info.home, 'work', 'proj', '.mcp.json'), { force: true });
+    await until('status bar hidden', () => api.model()?.servers.length === 1 && !api.statusBar().visible);
+    fs.writeFileSync(cacheFile, JSON.stringify({ live: { timestamp: Date.now() + 5000 } }));
+    await until('status bar shown', () => api.statusBar().visible && api.statusBar().text.includes('1 blocked'));
+    fs.writeFileSync(cacheFile, '{}');
+    await until('status bar hidden again', () => !api.statusBar().visible);
+  });
+
+  await t('Copy Diagnostics is redacted', async () => {
+    const text = await vscode.commands.executeCommand<string>('mcpAuth.copyDiagnostics');
+    assert.match(text ?? '', /live \[signed-in\]/);
+    const store = JSON.parse(fs.readFileSync(storeFile, 'utf8'));
+    for (const e of Object.values<{ accessToken?: string; refreshToken?: string }>(store.mcpOAuth)) {
+      if (e.accessToken) assert.ok(!text!.includes(e.accessToken));
+      if (e.refreshToken) assert.ok(!text!.includes(e.refreshToken));
+    }
+  });
+
+  console.log(`${passed} passed, ${failed} failed`);
+  if (failed) throw new Error(`${failed} extension test(s) failed`);
+}
