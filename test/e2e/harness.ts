@@ -82,6 +82,8 @@ export const SETTINGS = {
   'workbench.tips.enabled': false, 'extensions.autoCheckUpdates': false, 'extensions.autoUpdate': false, 'telemetry.telemetryLevel': 'off',
   'update.mode': 'none', 'workbench.enableExperiments': false, 'git.enabled': false, 'security.workspace.trust.enabled': false,
   'workbench.colorTheme': 'Default Dark Modern', 'window.commandCenter': false, 'workbench.layoutControl.enabled': false,
+  // the tests drive every refresh themselves; proactive refresh is covered by its own test
+  'mcpAuth.proactiveRefresh': false,
 };
 
 /** Start code-server (its own process group) with the .vsix installed, HOME = the fixture HOME. */

@@ -37,6 +37,7 @@ export async function run(): Promise<void> {
     api = (await ext.activate()) as McpAuthApi;
     assert.ok(ext.isActive);
     await until('a model', () => api.model());
+    console.log(`ok - activation of our code took ${api.activationMs.toFixed(1)} ms (goal <= 30 ms)`);
   });
 
   await t('every command in package.json is registered', async () => {
