@@ -223,7 +223,7 @@ test('UI: tree, status bar, palette, inline refresh, two windows, sign-in from t
         await waitRow(page, view, 'fresh-login', (d) => /^expires in/.test(d), 60_000);
       } catch (e) {
         const notes = await page.locator('.notification-list-item-message').allInnerTexts().catch(() => []);
-        throw new Error(`${(e as Error).message}\nsign-in tab went through:\n${seen.join('\n')}\nnow at ${p.url()}\n${(await p.content()).slice(0, 500)}\nnotifications: ${notes.join(' | ')}\nauth requests: ${authRequests.join('\n')}`);
+        throw new Error(`${(e as Error).message}\nsign-in tab went through:\n${seen.join('\n')}\nnow at ${p.url()}\n${(await p.content()).slice(0, 500)}\nnotifications: ${notes.join(' | ')}\nauth requests: ${authRequests.join('\n')}`, { cause: e });
       }
       await p.waitForURL(/\/callback\?/, { timeout: 10_000 }).catch(() => {});
       assert.match(await p.content(), /You are signed in/);
