@@ -89,6 +89,11 @@ export function reportError(e: unknown, verbose: boolean): number {
 
 export function printIssues(model: AuthModel): void {
   for (const i of model.issues) process.stderr.write(redact(`mcp-auth: ${i.code}: ${i.message}\n`));
+  for (const r of model.servers) {
+    if (r.status.state === 'error' && r.status.reason === 'entry-invalid') {
+      process.stderr.write(redact(`mcp-auth: ${r.status.code}: ${r.config.name}: the stored entry is malformed (${r.status.message})\n`));
+    }
+  }
 }
 
 const iso = (ms: number | undefined) => (ms === undefined || !Number.isFinite(ms) ? null : new Date(ms).toISOString());

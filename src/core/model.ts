@@ -64,7 +64,12 @@ export async function loadModel(opts: LoadOptions): Promise<AuthModel> {
       storeError = { code: e.code, message: e.message };
       issues.push({ code: e.code, message: e.message, file: e.details.file, line: e.details.line });
     }
-    try { cacheSnap = await readCache(opts.paths.needsAuthCacheFile); } catch (e) {
+    try {
+      cacheSnap = await readCache(opts.paths.needsAuthCacheFile);
+      for (const name of cacheSnap.invalid) {
+        issues.push({ code: 'cache-invalid', message: `${opts.paths.needsAuthCacheFile}: entry "${name}" is malformed (ignored, as Claude Code ignores it)`, file: opts.paths.needsAuthCacheFile });
+      }
+    } catch (e) {
       if (!isMcpAuthError(e)) throw e;
       cacheError = { code: e.code, message: e.message };
       issues.push({ code: e.code, message: e.message, file: e.details.file, line: e.details.line });

@@ -49,7 +49,7 @@ export async function discoverAuthorizationServer(issuer: string, http: FetchLik
       return checkEndpoints(await oauth.processDiscoveryResponse(url, res));
     } catch (e) {
       const m = toMcpAuthError(e, `metadata of ${url.origin}`);
-      if (m.code === 'issuer-mismatch' || m.code === 'insecure-endpoint' || m.code === 'timeout') throw m;
+      if (['issuer-mismatch', 'insecure-endpoint', 'timeout', 'response-too-large', 'redirect-loop', 'network'].includes(m.code)) throw m;
       last = m;
     }
   }

@@ -22,6 +22,12 @@ export class FileStore implements StoreBackend {
   constructor(readonly file: string) {}
   get location(): string { return this.file; }
   async read(): Promise<StoreSnapshot> {
+    // The store itself must be a regular file: a symbolic link could point our writes anywhere.
+    try {
+      if ((await fs.promises.lstat(this.file)).isSymbolicLink()) {
+        throw new McpAuthError('store-read', `${this.file} is a symbolic link; refusing to follow it (make it a regular file, mode 0600)`, { file: this.file });
+      }
+    } catch (e) { if (e instanceof McpAuthError) throw e; }
     const r = await readJsonFile(this.file, 'store');
     if (!r) return { data: {}, exists: false, location: this.file };
     return { data: validateStore(r.value, this.file), exists: true, mtimeMs: r.mtimeMs, mode: r.mode, location: this.file };
