@@ -14,7 +14,7 @@ after(async () => { await stack.close(); });
 function listeners(port: number): string[] {
   const out: string[] = [];
   for (const f of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    let text = '';
+    let text: string;
     try { text = fs.readFileSync(f, 'utf8'); } catch { continue; }
     for (const line of text.split('\n').slice(1)) {
       const cols = line.trim().split(/\s+/);
