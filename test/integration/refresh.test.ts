@@ -48,7 +48,9 @@ test(`race: ${N} processes refresh one expired entry → 1 refresh, 0 reuses, 1 
     const before = unrelated(h);
     const rt0 = entryOf(h, 'demo').entry.refreshToken;
     Object.assign(stack.counters, { tokenRequests: {}, reusesDetected: 0, grantsRevoked: 0 });
-    stack.mode.tokenDelayMs = 200;
+    // the first POST is held long enough that every process has read the old token and is waiting (a
+    // process starting after the write would rightly say `fresh`, not `adopted`)
+    stack.mode.tokenDelayMs = 2500;
     const results = await race(h, N);
     const outcomes = results.map((r) => JSON.parse(r.stdout).results[0].result as string);
     assert.deepEqual(results.map((r) => r.code), Array(N).fill(0), results.map((r) => r.stderr).join('\n'));

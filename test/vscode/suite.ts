@@ -90,6 +90,24 @@ export async function run(): Promise<void> {
     await until('status bar hidden again', () => !api.statusBar().visible);
   });
 
+  await t('proactive refresh: a token entering the window is refreshed by the window itself, through the lock', async () => {
+    const store = JSON.parse(fs.readFileSync(storeFile, 'utf8'));
+    const key = Object.keys(store.mcpOAuth).find((k) => k.startsWith('live|'))!;
+    store.mcpOAuth[key].expiresAt = Date.now() + 60_000; // inside the 300 s window
+    const rt0 = store.mcpOAuth[key].refreshToken;
+    fs.writeFileSync(storeFile, JSON.stringify(store, null, 2), { mode: 0o600 });
+    await vscode.workspace.getConfiguration('mcpAuth').update('proactiveRefresh', true, vscode.ConfigurationTarget.Global);
+    try {
+      await until('the scheduler refreshed live', () => {
+        const e = JSON.parse(fs.readFileSync(storeFile, 'utf8')).mcpOAuth[key];
+        return e.refreshToken !== rt0 && e.expiresAt > Date.now() + 600_000;
+      }, 30_000);
+      await until('live → signed-in', () => api.model()?.servers.find((r) => r.config.name === 'live')?.status.state === 'signed-in');
+    } finally {
+      await vscode.workspace.getConfiguration('mcpAuth').update('proactiveRefresh', false, vscode.ConfigurationTarget.Global);
+    }
+  });
+
   await t('Copy Diagnostics is redacted', async () => {
     const text = await vscode.commands.executeCommand<string>('mcpAuth.copyDiagnostics');
     assert.match(text ?? '', /live \[signed-in\]/);
