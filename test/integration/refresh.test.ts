@@ -179,6 +179,27 @@ test('invalid_grant for the current generation → signed out exactly as Claude 
   } finally { h.cleanup(); }
 });
 
+test('a stale lock left by a dead Claude Code (no owner file) is reclaimed once, race-free: 8 processes → 1 refresh, 0 reuses', { timeout: 60_000 }, async () => {
+  const h = await signedInHome();
+  try {
+    patchEntry(h, 'demo', { expiresAt: Date.now() - 1000 });
+    const { key } = entryOf(h, 'demo');
+    const lockDir = path.join(h.claudeDir, `mcp-refresh-${key.replace(/[^a-zA-Z0-9]/g, '_')}.lock.lock`);
+    fs.mkdirSync(lockDir);
+    const old = new Date(Date.now() - 120_000);
+    fs.utimesSync(lockDir, old, old);
+    Object.assign(stack.counters, { tokenRequests: {}, reusesDetected: 0, grantsRevoked: 0 });
+    stack.mode.tokenDelayMs = 1500;
+    const results = await race(h, 8);
+    assert.deepEqual(results.map((r) => r.code), Array(8).fill(0), results.map((r) => r.stderr).join('\n'));
+    const outcomes = results.map((r) => JSON.parse(r.stdout).results[0].result as string);
+    assert.equal(outcomes.filter((o) => o === 'refreshed').length, 1, outcomes.join(','));
+    assert.equal(stack.counters.tokenRequests.refresh_token, 1);
+    assert.equal(stack.counters.reusesDetected, 0);
+    assert.deepEqual(fs.readdirSync(h.claudeDir).filter((n) => /\.lock|\.stale\.|\.reclaim/.test(n)), []);
+  } finally { h.cleanup(); }
+});
+
 test('lock timeout → exit 3 with lock-timeout', { timeout: 60_000 }, async () => {
   const h = await signedInHome();
   try {

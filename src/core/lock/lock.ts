@@ -68,6 +68,9 @@ export interface HeldLock {
   readonly compromised: Error | undefined;
 }
 
+/** proper-lockfile needs a stale value; ours is checked by reclaim() (proper-lockfile caps update at stale/2). */
+const NEVER_STALE = 2 ** 31 - 1;
+
 function pidAlive(pid: number): boolean {
   try { process.kill(pid, 0); return true; } catch (e) { return errnoCode(e) === 'EPERM'; }
 }
@@ -92,12 +95,14 @@ export function inspectLock(spec: LockSpec, now = Date.now()): LockHolderInfo {
 }
 
 /**
- * Reclaim a lock whose recorded owner is a dead process of ours on this host. Race-free among reclaimers:
- * a reclaim mutex (mkdir) admits one; it re-checks under the mutex that the owner file still belongs to
- * this very lock directory (inode) and names a dead pid, removes the owner file first and then the
- * directory. A lock without an owner file (Claude Code's) is never reclaimed here, only by staleness.
+ * Reclaim a lock that is stale (heartbeat older than its `stale`, as Claude Code and proper-lockfile judge
+ * it) or whose recorded owner is a dead process of ours on this host. proper-lockfile's own stale reclaim
+ * is not safe when several processes reclaim at once (proper-lockfile#121: B removes the fresh lock A just
+ * took), so we never let it reclaim: a reclaim mutex (mkdir) admits one reclaimer, which re-checks under
+ * the mutex that the very same directory (inode) is still stale or dead-owned, moves it aside with an atomic
+ * rename, then removes it. Everyone else just retries the normal mkdir.
  */
-function reclaimDeadOwner(spec: LockSpec, log: Logger): boolean {
+function reclaim(spec: LockSpec, log: Logger): boolean {
   const dir = lockDirOf(spec);
   const mutex = `${dir}.reclaim`;
   try {
@@ -108,11 +113,19 @@ function reclaimDeadOwner(spec: LockSpec, log: Logger): boolean {
     return false;
   }
   try {
+    let st: fs.Stats;
+    try { st = fs.statSync(dir); } catch { return true; } // already gone: retry at once
     const info = inspectLock(spec);
-    if (!info.held || !info.ownerDead || !info.owner) return false;
-    log.warn(`reclaiming ${path.basename(dir)}: holder pid ${info.owner.pid} is gone`);
-    fs.rmSync(ownerFileOf(spec), { force: true });
-    fs.rmdirSync(dir);
+    if (!info.held || !info.stale) return false;
+    const again = fs.statSync(dir);
+    if (again.ino !== st.ino) return false; // replaced meanwhile: not ours to touch
+    log.warn(info.ownerDead && info.owner
+      ? `reclaiming ${path.basename(dir)}: holder pid ${info.owner.pid} is gone`
+      : `reclaiming ${path.basename(dir)}: stale (no heartbeat for ${Math.round((info.ageMs ?? 0) / 1000)} s)`);
+    const aside = `${dir}.stale.${process.pid}.${Date.now()}`;
+    fs.renameSync(dir, aside);
+    if (info.owner) fs.rmSync(ownerFileOf(spec), { force: true });
+    fs.rmSync(aside, { recursive: true, force: true });
     return true;
   } catch (e) {
     log.debug(`reclaim of ${path.basename(dir)} failed: ${errnoCode(e) ?? e}`);
@@ -144,8 +157,9 @@ export async function acquireLock(spec: LockSpec, opts: AcquireOptions = {}): Pr
       try {
         const release = await lockfile.lock(spec.target, {
           realpath: false,
-          stale: spec.stale,
-          update: spec.update,
+          // staleness is judged and reclaimed by reclaim() above; proper-lockfile only takes and heartbeats
+          stale: NEVER_STALE,
+          update: spec.update ?? Math.floor(spec.stale / 2),
           retries: 0,
           onCompromised: (err) => {
             compromised = err;
@@ -165,7 +179,7 @@ export async function acquireLock(spec: LockSpec, opts: AcquireOptions = {}): Pr
         if (errnoCode(e) !== 'ELOCKED') throw e;
       }
       const info = inspectLock(spec);
-      if (info.ownerDead && reclaimDeadOwner(spec, log)) continue;
+      if (info.stale && reclaim(spec, log)) continue;
       if (!waited) {
         waited = true;
         opts.onWait?.(info);
