@@ -10,6 +10,9 @@ import type { AuthModelService } from './service';
  * so a write by any process (another window, the CLI, Claude Code) reaches all of them with no IPC.
  * A 30 s tick also reloads, so time-driven changes (expiring → expired) show without any file change.
  */
+/** Claude Code's files, and the lock directories that make a row show `refreshing`. */
+const RELEVANT = /^(\.mcp\.json|\.claude\.json|\.credentials\.json|mcp-needs-auth-cache\.json|\.claude|settings(\.local)?\.json|managed-mcp\.json|mcp-refresh-.*\.lock)$/;
+
 export class FileWatchers implements vscode.Disposable {
   private watchers = new Map<string, fs.FSWatcher>();
   private readonly tick: NodeJS.Timeout;
@@ -37,9 +40,11 @@ export class FileWatchers implements vscode.Disposable {
       if (this.watchers.has(dir) || !fs.existsSync(dir)) continue;
       try {
         const w = fs.watch(dir, { persistent: false }, (_ev, file) => {
-          const name = String(file ?? '');
-          if (name.includes('.tmp.') || name.endsWith('.owner') || name.endsWith('.reclaim')) return;
+          const name = file === null || file === undefined ? undefined : String(file);
+          // only the files that matter (a workspace root sees every save and build otherwise)
+          if (name !== undefined && !RELEVANT.test(name)) return;
           this.service.schedule();
+          if (name === undefined) return;
           if (!fs.existsSync(path.join(dir, name))) return;
           if (name === '.claude') this.rewatch();
         });
