@@ -27,6 +27,10 @@ test('real Claude Code: the keys it writes equal the keys we compute; its stubs 
     await add('-s', 'user', 'u-stdio', '--', process.execPath, '-e', '1');
     const addJson = await runClaude(['mcp', 'add-json', '-s', 'user', 'u-streamable', JSON.stringify({ type: 'streamable-http', url: `${B}/u2` })], { env, cwd: h.project });
     assert.equal(addJson.code, 0, addJson.stderr);
+    const pending = await runClaude(['mcp', 'list'], { env, cwd: h.project });
+    assert.match(pending.stdout, /p-sse: .*Pending approval/);
+    const before = await discoverServers({ paths: resolvePaths({ env, home: h.home, managedDirs: [] }), cwd: h.project, env });
+    assert.equal(before.servers.find((x) => x.name === 'p-sse')?.approval, 'pending', 'we agree it is pending');
     // approve the project servers as a user would (trust the folder, enable all .mcp.json servers)
     const cj = path.join(h.home, '.claude.json');
     const conf = JSON.parse(fs.readFileSync(cj, 'utf8'));
@@ -45,6 +49,8 @@ test('real Claude Code: the keys it writes equal the keys we compute; its stubs 
     const ours = cfg.servers.filter((s) => s.transport !== 'stdio').map((s) => serverKey(s)).sort();
     assert.equal(written.length, 7, `Claude Code wrote ${written.join(', ')}\n${list.stdout}`);
     assert.deepEqual(written, ours);
+    // Claude Code connected to the project servers, so they were approved: we must agree
+    for (const n of ['p-sse', 'p-http']) assert.equal(cfg.servers.find((x) => x.name === n)?.approval, 'approved', n);
     const cache = JSON.parse(fs.readFileSync(path.join(h.claudeDir, 'mcp-needs-auth-cache.json'), 'utf8'));
     assert.ok(Object.keys(cache).length >= 1);
 

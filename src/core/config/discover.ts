@@ -110,15 +110,26 @@ export async function discoverServers(opts: DiscoverOptions): Promise<Discovered
 
 type Approval = 'approved' | 'pending' | 'rejected';
 
+/**
+ * Project-scope approval as Claude Code 2.1.328 decides it (seen: see the issue notes): the folder must be
+ * trusted (`hasTrustDialogAccepted` on it or a parent in ~/.claude.json), and the lists come from the
+ * settings files (.claude/settings.local.json, .claude/settings.json, the user's settings.json); the same
+ * lists in the ~/.claude.json project entry alone did not approve a server.
+ */
 async function approvalFor(
   userCfg: Record<string, unknown> | undefined,
   projectKey: string,
   read: (file: string) => Promise<Record<string, unknown> | undefined>,
   configDir: string,
 ): Promise<(name: string) => Approval> {
+  const projects = isPlainObject(userCfg?.projects) ? (userCfg!.projects as Record<string, unknown>) : {};
+  let trusted = false;
+  for (let dir = projectKey; ; dir = path.dirname(dir)) {
+    const p = projects[dir];
+    if (isPlainObject(p) && p.hasTrustDialogAccepted === true) { trusted = true; break; }
+    if (path.dirname(dir) === dir) break;
+  }
   const sources: Record<string, unknown>[] = [];
-  const projects = userCfg?.projects;
-  if (isPlainObject(projects) && isPlainObject(projects[projectKey])) sources.push(projects[projectKey] as Record<string, unknown>);
   for (const f of [path.join(projectKey, '.claude', 'settings.local.json'), path.join(projectKey, '.claude', 'settings.json'), path.join(configDir, 'settings.json')]) {
     const s = await read(f);
     if (s) sources.push(s);
@@ -127,7 +138,7 @@ async function approvalFor(
   const enabled = new Set(list('enabledMcpjsonServers'));
   const disabled = new Set(list('disabledMcpjsonServers'));
   const all = sources.some((s) => s.enableAllProjectMcpServers === true);
-  return (name) => (disabled.has(name) ? 'rejected' : enabled.has(name) || all ? 'approved' : 'pending');
+  return (name) => (disabled.has(name) ? 'rejected' : trusted && (enabled.has(name) || all) ? 'approved' : 'pending');
 }
 
 function serversFrom(

@@ -43,13 +43,16 @@ test('discover: a closer .mcp.json wins, a disabled server is dropped, a malform
     fs.mkdirSync(sub, { recursive: true });
     fs.writeFileSync(path.join(h.project, '.mcp.json'), JSON.stringify({ mcpServers: { s: { type: 'http', url: 'http://far/x' }, off: { type: 'http', url: 'http://o' } } }));
     fs.writeFileSync(path.join(h.project, 'a', '.mcp.json'), JSON.stringify({ mcpServers: { s: { type: 'http', url: 'http://near/x' } } }));
-    fs.writeFileSync(path.join(h.home, '.claude.json'), JSON.stringify({ mcpServers: { u: { type: 'http', url: 'http://u' } }, projects: { [h.project]: { enableAllProjectMcpServers: true, disabledMcpjsonServers: ['off'] } } }));
+    fs.writeFileSync(path.join(h.home, '.claude.json'), JSON.stringify({ mcpServers: { u: { type: 'http', url: 'http://u' } }, projects: { [h.home]: { hasTrustDialogAccepted: true } } }));
+    fs.mkdirSync(path.join(h.project, '.claude'));
+    fs.writeFileSync(path.join(h.project, '.claude', 'settings.json'), JSON.stringify({ enableAllProjectMcpServers: true, disabledMcpjsonServers: ['off'] }));
     fs.writeFileSync(path.join(sub, '.mcp.json'), '{"mcpServers": {"broken": ');
     fs.mkdirSync(path.join(h.project, '.git'));
     const paths = resolvePaths({ env: {}, home: h.home, managedDirs: [] });
     const r = await discoverServers({ paths, cwd: sub, env: {} });
     const by = Object.fromEntries(r.servers.map((s) => [s.name, s]));
     assert.equal(by.s.url, 'http://near/x');
+    assert.equal(by.s.approval, 'approved', 'trust is inherited from a parent folder');
     assert.equal(by.off, undefined);
     assert.ok(by.u);
     assert.equal(r.issues.length, 1);
