@@ -1,4 +1,3 @@
-import { extractWWWAuthenticateParams } from '@modelcontextprotocol/sdk/client/auth.js';
 import { McpAuthError, isMcpAuthError } from '../errors';
 import type { DiscoveryState, TokenEntry } from '../store/types';
 import type { ServerConfig } from '../config/types';
@@ -24,6 +23,8 @@ export async function probeResource(serverUrl: string, http: FetchLike, headers:
   } catch (e) { throw toMcpAuthError(e, `MCP server ${url.origin}`); }
   const out: ResourceChallenge = { status: res.status };
   if (res.status === 401) {
+    // loaded on first use: the MCP SDK's auth module (and zod) would otherwise cost every CLI start ~20 ms
+    const { extractWWWAuthenticateParams } = await import('@modelcontextprotocol/sdk/client/auth.js');
     const p = extractWWWAuthenticateParams(res);
     if (p.resourceMetadataUrl) out.resourceMetadataUrl = p.resourceMetadataUrl.href;
     if (p.scope) out.scope = p.scope;
