@@ -50,7 +50,7 @@ export function fixtureHome(): { home: string; project: string } {
   for (const e of Object.values<any>(cache)) e.timestamp += delta;
   fs.writeFileSync(cacheFile, JSON.stringify(cache));
   fs.rmSync(path.join(home, 'managed'), { recursive: true, force: true });
-  return { home, project: path.join(home, 'work', 'proj') };
+  return { home, project: path.join(home, 'code', 'proj') };
 }
 
 /** Add the live servers (on the oauth-stack) to a HOME: `live` signed in then expired, `fresh-login` never signed in. */

@@ -26,7 +26,7 @@ export function makeHome(fixture?: string): TempHome {
     for (const f of ['.claude/.credentials.json']) if (fs.existsSync(path.join(home, f))) fs.chmodSync(path.join(home, f), 0o600);
   }
   fs.mkdirSync(path.join(home, '.claude'), { recursive: true });
-  const project = path.join(home, 'work', 'proj');
+  const project = path.join(home, 'code', 'proj');
   fs.mkdirSync(project, { recursive: true });
   return {
     home,

@@ -37,6 +37,16 @@ function unrelated(h: TempHome) {
   return { rest, futureField: s.mcpOAuth[key].futureField };
 }
 
+/** A refresh lock held by "Claude Code" (a proper-lockfile directory, no owner file), heartbeat `ageMs` old. */
+function foreignLock(h: TempHome, ageMs: number): string {
+  const { key } = entryOf(h, 'demo');
+  const lockDir = path.join(h.claudeDir, `mcp-refresh-${key.replace(/[^a-zA-Z0-9]/g, '_')}.lock.lock`);
+  fs.mkdirSync(lockDir);
+  const t = new Date(Date.now() - ageMs);
+  fs.utimesSync(lockDir, t, t);
+  return lockDir;
+}
+
 async function race(h: TempHome, n: number, env: NodeJS.ProcessEnv = h.env) {
   return Promise.all(Array.from({ length: n }, () => runCliAsync(['refresh', 'demo', '--json'], { env, cwd: h.project })));
 }
@@ -183,11 +193,7 @@ test('a stale lock left by a dead Claude Code (no owner file) is reclaimed once,
   const h = await signedInHome();
   try {
     patchEntry(h, 'demo', { expiresAt: Date.now() - 1000 });
-    const { key } = entryOf(h, 'demo');
-    const lockDir = path.join(h.claudeDir, `mcp-refresh-${key.replace(/[^a-zA-Z0-9]/g, '_')}.lock.lock`);
-    fs.mkdirSync(lockDir);
-    const old = new Date(Date.now() - 120_000);
-    fs.utimesSync(lockDir, old, old);
+    foreignLock(h, 120_000);
     Object.assign(stack.counters, { tokenRequests: {}, reusesDetected: 0, grantsRevoked: 0 });
     stack.mode.tokenDelayMs = 1500;
     const results = await race(h, 8);
@@ -204,10 +210,7 @@ test('lock timeout → exit 3 with lock-timeout', { timeout: 60_000 }, async () 
   const h = await signedInHome();
   try {
     patchEntry(h, 'demo', { expiresAt: Date.now() - 1000 });
-    const { key } = entryOf(h, 'demo');
-    // a lock held by "Claude Code" (no owner file), heartbeat fresh
-    const lockDir = path.join(h.claudeDir, `mcp-refresh-${key.replace(/[^a-zA-Z0-9]/g, '_')}.lock.lock`);
-    fs.mkdirSync(lockDir);
+    const lockDir = foreignLock(h, 0); // heartbeat fresh: alive
     const r = await runCliAsync(['refresh', 'demo'], { env: { ...h.env, MCP_AUTH_LOCK_TIMEOUT: '1' }, cwd: h.project });
     assert.equal(r.code, 3, r.stderr);
     assert.match(r.stderr, /^mcp-auth: lock-timeout: /m);

@@ -82,7 +82,7 @@ export async function run(): Promise<void> {
     conf.mcpServers = { live: conf.mcpServers.live };
     conf.projects = {};
     fs.writeFileSync(cj, JSON.stringify(conf, null, 2));
-    fs.rmSync(path.join(info.home, 'work', 'proj', '.mcp.json'), { force: true });
+    fs.rmSync(path.join(info.home, 'code', 'proj', '.mcp.json'), { force: true });
     await until('status bar hidden', () => api.model()?.servers.length === 1 && !api.statusBar().visible);
     fs.writeFileSync(cacheFile, JSON.stringify({ live: { timestamp: Date.now() + 5000 } }));
     await until('status bar shown', () => api.statusBar().visible && api.statusBar().text.includes('1 blocked'));
