@@ -105,7 +105,7 @@ export async function refreshServer(server: ServerConfig, deps: RefreshDeps, opt
       }
     }
     crash(deps, 'after-lock');
-    const e1 = await readEntry(deps.store, key);
+    const { entry: e1, staticSecret: e1StaticSecret } = await readEntryAndSecret(deps.store, key);
     if (!e1) return fail(new McpAuthError('no-credentials', `the stored token for ${name} was removed meanwhile`));
     const waitedMs = waited ? now() - t0 : undefined;
     // Someone rotated since we read: their token is the current generation. Adopt it while it is still
@@ -119,7 +119,7 @@ export async function refreshServer(server: ServerConfig, deps: RefreshDeps, opt
     if (!rt) return fail(new McpAuthError('no-refresh-token', `${name} has no refresh token any more: sign in again`));
     rememberSecret(rt);
 
-    const creds = { clientId: e1.clientId ?? server.oauth?.clientId ?? '', clientSecret: e1.clientSecret ?? (await staticSecret(deps.store, key)) };
+    const creds = { clientId: e1.clientId ?? server.oauth?.clientId ?? '', clientSecret: e1.clientSecret ?? e1StaticSecret };
     if (!creds.clientId) return fail(new McpAuthError('no-credentials', `no client id stored or configured for ${name}`));
     let tokens: TokenSet;
     try {
@@ -184,20 +184,20 @@ export async function refreshServer(server: ServerConfig, deps: RefreshDeps, opt
   }
 }
 
-/** The static client secret Claude Code keeps in mcpOAuthClientConfig. */
-async function staticSecret(store: StoreBackend, key: string): Promise<string | undefined> {
+/** One read of the store: the entry, and the static client secret Claude Code keeps in mcpOAuthClientConfig. */
+async function readEntryAndSecret(store: StoreBackend, key: string): Promise<{ entry: TokenEntry | undefined; staticSecret: string | undefined }> {
   const snap = await store.read();
   const s = snap.data.mcpOAuthClientConfig?.[key]?.clientSecret;
-  return typeof s === 'string' ? s : undefined;
+  const e = snap.data.mcpOAuth?.[key];
+  if (e !== undefined) {
+    const problem = entryProblem(e);
+    if (problem) throw new McpAuthError('store-invalid', `the stored entry "${key}" is malformed (${problem})`);
+  }
+  return { entry: e, staticSecret: typeof s === 'string' ? s : undefined };
 }
 
 async function readEntry(store: StoreBackend, key: string): Promise<TokenEntry | undefined> {
-  const snap = await store.read();
-  const e = snap.data.mcpOAuth?.[key];
-  if (e === undefined) return undefined;
-  const problem = entryProblem(e);
-  if (problem) throw new McpAuthError('store-invalid', `the stored entry "${key}" is malformed (${problem})`);
-  return e;
+  return (await readEntryAndSecret(store, key)).entry;
 }
 
 /**

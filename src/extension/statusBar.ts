@@ -6,6 +6,7 @@ import { statusBarText } from './present';
 export class AuthStatusBar implements vscode.Disposable {
   private readonly item = vscode.window.createStatusBarItem('mcpAuth.status', vscode.StatusBarAlignment.Left, 50);
   private readonly sub: vscode.Disposable;
+  private shown = false;
   constructor(private readonly service: AuthModelService) {
     this.item.name = vscode.l10n.t('MCP Auth');
     this.item.command = 'mcpAuth.showProblems';
@@ -15,12 +16,13 @@ export class AuthStatusBar implements vscode.Disposable {
   }
   update(): void {
     const s = this.service.model && this.service.settings.statusBar ? statusBarText(this.service.model.servers, (m, ...a) => vscode.l10n.t(m, ...a)) : undefined;
+    this.shown = s !== undefined;
     if (!s) { this.item.hide(); return; }
     this.item.text = s.text;
     this.item.tooltip = s.tooltip;
     this.item.show();
   }
-  get visible(): boolean { return this.item.text !== '' && this.service.model !== undefined && statusBarText(this.service.model.servers) !== undefined && this.service.settings.statusBar; }
+  get visible(): boolean { return this.shown; }
   get text(): string { return this.item.text; }
   dispose(): void { this.sub.dispose(); this.item.dispose(); }
 }

@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { makeHome, runCliAsync, hashTree, type TempHome } from '../helpers/home';
 import { startStack, cliLogin, browse, writeServers, entryOf, callWhoami, readStore, writeStore, type Stack } from '../helpers/oauth';
 import { runClaude } from '../helpers/claude';
+import { serverKey } from '../../src/core/store/key';
 
 let stack: Stack;
 before(async () => { stack = await startStack(); });
@@ -192,4 +193,28 @@ test('hostile: a token response without access_token → bad-response', async ()
   const h = homeWith({ evil: { type: 'http', url: stack.mcpUrl } });
   stack.mode.tokenBody = JSON.stringify({ token_type: 'bearer', expires_in: 3600 });
   try { await expectRefused(h, 'bad-response', { browse: true }); } finally { h.cleanup(); stack.mode.tokenBody = null; }
+});
+
+test('a static confidential client (oauth.clientId in the config, secret in mcpOAuthClientConfig): sign-in and refresh use it, no registration', { timeout: 60_000 }, async () => {
+  const url = stack.mcpUrl;
+  const h = homeWith({ conf: { type: 'http', url, oauth: { clientId: 'mcp-auth-confidential' } } });
+  try {
+    const key = serverKey({ name: 'conf', transport: 'http', rawType: 'http', url });
+    writeStore(h, { mcpOAuthClientConfig: { [key]: { clientSecret: 'confidential-secret-for-tests' } } });
+    const regs = stack.counters.registrations;
+    const r = await cliLogin(h, 'conf', ['--timeout', '30']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(stack.counters.registrations, regs, 'no dynamic registration');
+    const { entry } = entryOf(h, 'conf');
+    assert.equal(entry.clientId, 'mcp-auth-confidential');
+    assert.equal(entry.clientSecret, undefined, 'the static secret stays in mcpOAuthClientConfig');
+    assert.equal(readStore(h).mcpOAuthClientConfig[key].clientSecret, 'confidential-secret-for-tests');
+    const s = readStore(h);
+    s.mcpOAuth[key].expiresAt = Date.now() - 1000;
+    writeStore(h, s);
+    const ref = await runCliAsync(['refresh', 'conf', '--json'], { env: h.env, cwd: h.project });
+    assert.equal(ref.code, 0, ref.stderr);
+    assert.equal(JSON.parse(ref.stdout).results[0].result, 'refreshed');
+    assert.ok(!ref.stderr.includes('confidential-secret-for-tests') && !r.stderr.includes('confidential-secret-for-tests'));
+  } finally { h.cleanup(); }
 });
