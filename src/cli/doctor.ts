@@ -5,7 +5,7 @@ import { loadModel } from '../core/model';
 import { inspectLock } from '../core/lock/lock';
 import type { CliContext } from './commands';
 import { duration, paint, REASON_TEXT } from './format';
-import { printIssues } from './main';
+import { printIssues } from './report';
 
 export interface DoctorCheck {
   check: string;

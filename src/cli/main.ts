@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { isMcpAuthError, Logger, redact, resolvePaths, type AuthModel, type ClaudePaths } from '../core';
 import { loadModel } from '../core/model';
 import { runDoctor } from './doctor';
+import { printIssues } from './report';
 import { detail, paint, table, type Style } from './format';
 import { commands, type CliContext } from './commands';
 import './refresh';
@@ -85,15 +86,6 @@ export function reportError(e: unknown, verbose: boolean): number {
   process.stderr.write(redact(`mcp-auth: internal: ${(e as Error)?.message ?? String(e)}\n`));
   if (verbose && e instanceof Error && e.stack) process.stderr.write(redact(e.stack) + '\n');
   return 1;
-}
-
-export function printIssues(model: AuthModel): void {
-  for (const i of model.issues) process.stderr.write(redact(`mcp-auth: ${i.code}: ${i.message}\n`));
-  for (const r of model.servers) {
-    if (r.status.state === 'error' && r.status.reason === 'entry-invalid') {
-      process.stderr.write(redact(`mcp-auth: ${r.status.code}: ${r.config.name}: the stored entry is malformed (${r.status.message})\n`));
-    }
-  }
 }
 
 const iso = (ms: number | undefined) => (ms === undefined || !Number.isFinite(ms) ? null : new Date(ms).toISOString());

@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ROOT, FIXTURES, cleanEnv, runCliAsync } from '../helpers/home';
+import { ROOT, FIXTURES, cleanEnv } from '../helpers/home';
 import { cliLogin, writeServers, patchEntry, type Stack } from '../helpers/oauth';
 
 export const EXT_ID = 'mcp-auth-status.mcp-auth-status';
@@ -61,7 +61,6 @@ export async function addLiveServers(home: string, project: string, stack: Stack
   if (r.code !== 0) throw new Error(`seeding login failed: ${r.stderr}`);
   patchEntry(h, 'live', { expiresAt: Date.now() - 60_000 });
   writeServers(h, { 'fresh-login': { type: 'http', url: `${stack.issuer}/mcp`, oauth: { scopes: 'mcp' } } });
-  void runCliAsync;
 }
 
 export async function freePort(): Promise<number> {

@@ -7,9 +7,9 @@ import { test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ROOT, FIXTURES } from '../helpers/home';
+import { ROOT, FIXTURES, runCliAsync, cleanEnv } from '../helpers/home';
 import { startStack, type Stack } from '../helpers/oauth';
-import { setup, fixtureHome, addLiveServers, startCodeServer, launchBrowser } from './harness';
+import { setup, fixtureHome, addLiveServers, startCodeServer, launchBrowser, buildVsix } from './harness';
 
 let cache: string;
 let stack: Stack;
@@ -56,9 +56,6 @@ test('extension integration tests in a real VS Code extension host', { timeout: 
 });
 
 // ---- UI scenarios (issue: end-to-end in a real VS Code in a real browser) ------------------------------
-import { buildVsix } from './harness';
-import { runCliAsync, cleanEnv } from '../helpers/home';
-import { browse } from '../helpers/oauth';
 
 const SHOTS = path.join(ROOT, 'media', 'readme');
 const STATUS_ID = 'mcp-auth-status.mcp-auth-status.mcpAuth.status';
@@ -229,7 +226,6 @@ test('UI: tree, status bar, palette, inline refresh, two windows, sign-in from t
       assert.match(await p.content(), /You are signed in/);
       assert.ok(seen.some((u) => /\/callback\?code=/.test(u)) || /\/callback\?code=/.test(p.url()), seen.join('\n'));
       await p.close().catch(() => {});
-      void browse;
     });
   } finally {
     await b.close();

@@ -96,7 +96,7 @@ test('bad input: a symlinked store pointing elsewhere → store-read, the target
   } finally { h.cleanup(); }
 });
 
-test('bad input: a read-only config dir → refresh fails with a code and changes nothing (as non-root)', { skip: false }, async () => {
+test('bad input: a read-only config dir → refresh fails with a code and changes nothing (as non-root)', async () => {
   const h = makeHome();
   try {
     seed(h);
