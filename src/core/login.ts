@@ -8,7 +8,7 @@ import type { ServerConfig } from './config/types';
 import { McpAuthError, isMcpAuthError } from './errors';
 import { acquireLock, type LockSpec } from './lock/lock';
 import { nullLogger, rememberSecret, type Logger } from './log';
-import { clientAuth, makeHttp, requestOptions, toMcpAuthError, toTokenSet, type AuthorizationServer, type TokenSet } from './oauth/client';
+import { clientAuth, makeHttp, processTokenResponse, requestOptions, toMcpAuthError, type AuthorizationServer, type TokenSet } from './oauth/client';
 import { discoverFromServer, sameIssuer, type Discovered } from './oauth/discovery';
 import type { FetchLike } from './oauth/http';
 import type { ClaudePaths } from './paths';
@@ -155,13 +155,15 @@ export async function login(server: ServerConfig, deps: LoginDeps, opts: LoginOp
         throw toMcpAuthError(e, 'sign-in callback');
       }
       const auth = clientAuth(as, { clientId, clientSecret });
-      let tokens: TokenSet;
+      let res: Response;
       try {
-        const res = await oauth.authorizationCodeGrantRequest(as, client, auth, checked, browserRedirect, verifier, {
+        res = await oauth.authorizationCodeGrantRequest(as, client, auth, checked, browserRedirect, verifier, {
           additionalParameters: { resource: d.resource }, ...requestOptions(httpFetch, as.token_endpoint!),
         });
-        tokens = toTokenSet(await oauth.processAuthorizationCodeResponse(as, client, res));
       } catch (e) { throw toMcpAuthError(e, 'token endpoint'); }
+      // a 200 is stored whatever else is odd in it (the code is spent): see processTokenResponse
+      const tokens: TokenSet = await processTokenResponse(res, (r) => oauth.processAuthorizationCodeResponse(as, client, r));
+      for (const w of tokens.warnings) log.warn(`the token response was odd (${w}); stored anyway`);
       const expiresAt = tokens.expiresIn !== undefined ? now() + Math.round(tokens.expiresIn * 1000) : undefined;
       await updateEntry(deps.store, deps.paths, key, (cur) => {
         const next: TokenEntry = {

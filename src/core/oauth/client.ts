@@ -100,12 +100,20 @@ export function clientAuth(as: AuthorizationServer, creds: ClientCredentials): o
   return oauth.None();
 }
 
+/** Something odd in a 200 token response that we stored anyway (the refresh token sent is spent by then). */
+export type TokenWarning =
+  | 'no-token-type' | 'unknown-token-type' | 'expires-in-not-positive' | 'expires-in-invalid'
+  | 'id-token-not-validated' | 'no-access-token' | 'scope-invalid' | 'refresh-token-invalid';
+
 export interface TokenSet {
+  /** '' when a 200 answer carried a refresh token but no access token (stored as expired, refreshable) */
   accessToken: string;
   refreshToken?: string;
-  /** seconds, as sent */
+  /** seconds, as sent; 0 when the server sent a value ≤ 0 (stored as expiring now) */
   expiresIn?: number;
   scope?: string;
+  /** what was odd in the answer; empty for a conforming one */
+  warnings: TokenWarning[];
 }
 
 /** POST grant_type=refresh_token (RFC 6749 §6) with RFC 8707 `resource`. */
@@ -119,25 +127,78 @@ export async function refreshGrant(
   if (!as.token_endpoint) throw new McpAuthError('bad-response', 'the authorization server has no token endpoint');
   rememberSecret(refreshToken);
   const client: oauth.Client = { client_id: creds.clientId };
+  let res: Response;
   try {
-    const res = await oauth.refreshTokenGrantRequest(as, client, clientAuth(as, creds), refreshToken, {
+    res = await oauth.refreshTokenGrantRequest(as, client, clientAuth(as, creds), refreshToken, {
       additionalParameters: resource ? { resource } : undefined,
       ...requestOptions(http, as.token_endpoint),
     });
-    return toTokenSet(await oauth.processRefreshTokenResponse(as, client, res));
   } catch (e) {
     throw toMcpAuthError(e, 'token endpoint');
   }
+  return processTokenResponse(res, (r) => oauth.processRefreshTokenResponse(as, client, r));
+}
+
+/**
+ * Validate a token endpoint response with oauth4webapi; when a **200** answer fails that validation, take
+ * it anyway as long as it carries a token. Once the authorization server has answered 200, the refresh
+ * token (or code) we sent is spent: rejecting the answer would keep the spent token in the store, and the
+ * next refresh — ours or Claude Code's — would replay it and get the whole grant revoked. So whatever is
+ * odd (no or an unknown `token_type`, `expires_in` ≤ 0, an `id_token` that does not parse) becomes a
+ * warning, and only an answer with neither an access token nor a refresh token is an error.
+ */
+export async function processTokenResponse(res: Response, validate: (r: Response) => Promise<oauth.TokenEndpointResponse>): Promise<TokenSet> {
+  const copy = res.status === 200 ? res.clone() : undefined;
+  try {
+    return toTokenSet(await validate(res));
+  } catch (e) {
+    if (!copy || e instanceof oauth.ResponseBodyError) throw toMcpAuthError(e, 'token endpoint');
+    let body: unknown;
+    try { body = await copy.json(); } catch { throw new McpAuthError('bad-response', 'token endpoint: a 200 answer that is not JSON'); }
+    return lenientTokenSet(body);
+  }
+}
+
+function lenientTokenSet(body: unknown): TokenSet {
+  if (!body || typeof body !== 'object' || Array.isArray(body)) throw new McpAuthError('bad-response', 'token endpoint: a 200 answer that is not a JSON object');
+  const b = body as Record<string, unknown>;
+  const warnings: TokenWarning[] = [];
+  const str = (v: unknown) => (typeof v === 'string' && v.length > 0 ? v : undefined);
+  const accessToken = str(b.access_token);
+  const refreshToken = str(b.refresh_token);
+  if (b.refresh_token !== undefined && !refreshToken) warnings.push('refresh-token-invalid');
+  if (!accessToken && !refreshToken) throw new McpAuthError('bad-response', 'token endpoint: a 200 answer without access_token');
+  if (!accessToken) warnings.push('no-access-token');
+  rememberSecret(accessToken);
+  rememberSecret(refreshToken);
+  if (b.token_type === undefined) warnings.push('no-token-type');
+  else if (typeof b.token_type !== 'string' || !['bearer', 'dpop'].includes(b.token_type.toLowerCase())) warnings.push('unknown-token-type');
+  let expiresIn: number | undefined;
+  if (b.expires_in !== undefined) {
+    const n = typeof b.expires_in === 'string' && b.expires_in.trim() !== '' ? Number(b.expires_in) : b.expires_in;
+    if (typeof n !== 'number' || !Number.isFinite(n)) { warnings.push('expires-in-invalid'); expiresIn = 0; }
+    else if (n <= 0) { warnings.push('expires-in-not-positive'); expiresIn = 0; }
+    else expiresIn = n;
+  }
+  if (b.id_token !== undefined) warnings.push('id-token-not-validated');
+  let scope: string | undefined;
+  if (b.scope !== undefined) {
+    if (typeof b.scope === 'string') scope = b.scope; else warnings.push('scope-invalid');
+  }
+  return { accessToken: accessToken ?? '', refreshToken, expiresIn, scope, warnings };
 }
 
 export function toTokenSet(r: oauth.TokenEndpointResponse): TokenSet {
   if (typeof r.access_token !== 'string' || r.access_token.length === 0) throw new McpAuthError('bad-response', 'token response without access_token');
   rememberSecret(r.access_token);
   rememberSecret(r.refresh_token);
-  if (r.expires_in !== undefined && (!Number.isFinite(r.expires_in) || r.expires_in <= 0)) {
-    throw new McpAuthError('bad-response', 'token response with a non-positive "expires_in"');
+  const warnings: TokenWarning[] = [];
+  let expiresIn = r.expires_in;
+  if (expiresIn !== undefined && (!Number.isFinite(expiresIn) || expiresIn <= 0)) {
+    warnings.push(Number.isFinite(expiresIn) ? 'expires-in-not-positive' : 'expires-in-invalid');
+    expiresIn = 0;
   }
-  return { accessToken: r.access_token, refreshToken: r.refresh_token, expiresIn: r.expires_in, scope: r.scope };
+  return { accessToken: r.access_token, refreshToken: r.refresh_token, expiresIn, scope: r.scope, warnings };
 }
 
 export function makeHttp(opts: HttpOptions = {}): FetchLike {
