@@ -15,7 +15,7 @@ import type { ClaudePaths } from './paths';
 import type { StoreBackend } from './store/backend';
 import { serverKey } from './store/key';
 import type { TokenEntry } from './store/types';
-import { updateEntry } from './store/write';
+import { persistGrantResult } from './store/write';
 
 export interface LoginDeps {
   paths: ClaudePaths;
@@ -165,7 +165,7 @@ export async function login(server: ServerConfig, deps: LoginDeps, opts: LoginOp
       const tokens: TokenSet = await processTokenResponse(res, (r) => oauth.processAuthorizationCodeResponse(as, client, r));
       for (const w of tokens.warnings) log.warn(`the token response was odd (${w}); stored anyway`);
       const expiresAt = tokens.expiresIn !== undefined ? now() + Math.round(tokens.expiresIn * 1000) : undefined;
-      await updateEntry(deps.store, deps.paths, key, (cur) => {
+      await persistGrantResult(deps.store, deps.paths, key, (cur) => {
         const next: TokenEntry = {
           ...(cur ?? {}),
           serverName: server.name,

@@ -45,3 +45,32 @@ export async function updateEntry(
     await lock?.release();
   }
 }
+
+/**
+ * Persist what a 200 token answer gave us. The grant we sent is spent by then, so the write must land:
+ * retry the write (lock timeout, disk) a bounded number of times — never the request. The last failure is
+ * thrown as `store-write`.
+ */
+export async function persistGrantResult(
+  store: StoreBackend,
+  paths: ClaudePaths,
+  key: string,
+  mutate: (current: TokenEntry | undefined, data: StoreData) => TokenEntry | undefined | null,
+  lockOpts: AcquireOptions = {},
+  hooks: WriteHooks & { attempts?: number; retryDelayMs?: number } = {},
+): Promise<{ written: boolean; entry: TokenEntry | undefined }> {
+  const attempts = hooks.attempts ?? 4;
+  let last: unknown;
+  for (let i = 0; i < attempts; i++) {
+    try {
+      return await updateEntry(store, paths, key, mutate, { timeoutMs: 15_000, ...lockOpts }, hooks);
+    } catch (e) {
+      last = e;
+      if (e instanceof McpAuthError && e.code === 'store-invalid') break; // the entry itself is malformed: no retry helps
+      lockOpts.logger?.warn(`could not store the new token (attempt ${i + 1} of ${attempts}); retrying the write, not the request`, e);
+      if (i + 1 < attempts) await new Promise((r) => setTimeout(r, (hooks.retryDelayMs ?? 250) * (i + 1)));
+    }
+  }
+  const why = last instanceof McpAuthError ? `${last.code}: ${last.message}` : String((last as Error)?.message ?? last);
+  throw new McpAuthError('store-write', `the authorization server issued new tokens but they could not be stored (${why}); the refresh token in the store is spent — sign in again if this persists`, {}, { cause: last });
+}
