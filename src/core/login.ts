@@ -101,14 +101,18 @@ export async function login(server: ServerConfig, deps: LoginDeps, opts: LoginOp
     let clientSecret: string | undefined;
     let redirectUri: string | undefined;
     let registered = false;
+    // A static client's secret lives in mcpOAuthClientConfig, never in the mcpOAuth entry: whenever the client
+    // in use is the configured static one, that is where its secret comes from (first sign-in or not).
+    const secretOf = (id: string, stored: string | undefined) =>
+      id === server.oauth?.clientId && typeof staticSecret === 'string' ? staticSecret : stored;
     if (existing?.clientId && (!existing.issuer || sameIssuer(existing.issuer, as.issuer))) {
       clientId = existing.clientId;
-      clientSecret = existing.clientSecret;
+      clientSecret = secretOf(clientId, existing.clientSecret);
       redirectUri = existing.redirectUri;
       log.info('reusing the stored client');
     } else if (server.oauth?.clientId) {
       clientId = server.oauth.clientId;
-      clientSecret = typeof staticSecret === 'string' ? staticSecret : undefined;
+      clientSecret = secretOf(clientId, undefined);
     }
     let port = Number.isInteger(envPort) && envPort > 0 ? envPort : server.oauth?.callbackPort ?? (redirectUri ? Number(new URL(redirectUri).port) || 0 : 0);
 
