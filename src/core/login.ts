@@ -144,10 +144,12 @@ export async function login(server: ServerConfig, deps: LoginDeps, opts: LoginOp
       url.searchParams.set('state', state);
       url.searchParams.set('resource', d.resource);
       if (d.scope) url.searchParams.set('scope', d.scope);
+      cb.expectState(state);
       await opts.onAuthorizationUrl(url.href);
 
       const params = await cb.waitForCallback(Math.max(1, timeoutMs - (now() - started)), opts.signal);
       const gotState = params.get('state') ?? '';
+      // the listener hands over only the callback with our state; checked again here all the same
       if (!constantTimeEqual(gotState, state)) throw new McpAuthError('state-mismatch', 'the sign-in callback carried a wrong "state" (not the request we made)');
       let checked: URLSearchParams;
       try {
@@ -189,6 +191,7 @@ export async function login(server: ServerConfig, deps: LoginDeps, opts: LoginOp
         if (next.discoveryState) delete next.discoveryState.tokenlessRejectedAt;
         return next;
       }, { logger: log });
+      cb.finish(true); // only now does the browser hear "You are signed in"; any failure before gets the failure page (close)
       const cleared = await clearCache(server, deps);
       return { name: server.name, result: 'signed-in', expiresAt, registeredClient: registered, clearedCacheEntries: cleared };
     } finally {
@@ -224,35 +227,75 @@ async function register(as: AuthorizationServer, redirectUri: string, scope: str
   }
 }
 
-const DONE_PAGE = `<!doctype html><meta charset="utf-8"><title>Signed in</title>
+const page = (title: string, h1: string, p: string) => `<!doctype html><meta charset="utf-8"><title>${title}</title>
 <body style="font-family:system-ui,sans-serif;margin:4em auto;max-width:32em;text-align:center">
-<h1>You are signed in</h1><p>MCP Auth Status stored the token where Claude Code reads it. You can close this tab.</p></body>`;
-const FAIL_PAGE = `<!doctype html><meta charset="utf-8"><title>Sign-in failed</title>
-<body style="font-family:system-ui,sans-serif;margin:4em auto;max-width:32em;text-align:center">
-<h1>Sign-in did not complete</h1><p>Go back to your terminal or VS Code for details. You can close this tab.</p></body>`;
+<h1>${h1}</h1><p>${p}</p></body>`;
+const DONE_PAGE = page('Signed in', 'You are signed in', 'MCP Auth Status stored the token where Claude Code reads it. You can close this tab.');
+const FAIL_PAGE = page('Sign-in failed', 'Sign-in did not complete', 'Go back to your terminal or VS Code for details. You can close this tab.');
+/** for a request that is not the redirect of the sign-in in progress: says nothing about what was expected */
+const BAD_PAGE = page('Not recognised', 'This link is not part of a sign-in in progress', 'You can close this tab.');
+const SLOW_PAGE = page('Still finishing', 'Sign-in is still finishing', 'Go back to your terminal or VS Code to see whether it completed. You can close this tab.');
+
+/** The longest the browser's request for the redirect is held open while the code is exchanged and stored. */
+const HOLD_MAX_MS = 120_000;
 
 interface CallbackServer {
   port: number;
+  /** only a callback carrying this state ends the wait; any other request to /callback gets a 400 */
+  expectState(state: string): void;
   waitForCallback(timeoutMs: number, signal?: AbortSignal): Promise<URLSearchParams>;
+  /** answer the held redirect request: the success page only once the token is stored */
+  finish(ok: boolean): void;
+  /** answers a still-held request with the failure page, then stops listening */
   close(): Promise<void>;
 }
 
-/** A one-shot HTTP listener on 127.0.0.1 for the redirect; closed as soon as the sign-in ends. */
+/**
+ * The listener on 127.0.0.1 for the redirect; closed as soon as the sign-in ends. Requests to /callback
+ * without this sign-in's `state` (forged, stale, another tab's, or an `error` with no or a wrong state) are
+ * answered 400 and ignored: they cannot end the sign-in. The matching request is held open until finish().
+ */
 async function startCallbackServer(port: number, log: Logger): Promise<CallbackServer> {
   let resolveParams!: (p: URLSearchParams) => void;
   const got = new Promise<URLSearchParams>((r) => (resolveParams = r));
-  let answered = false;
+  let expected: string | undefined;
+  let matched = false;
+  let ignored = 0;
+  let held: { res: http.ServerResponse; timer: NodeJS.Timeout; flushed: Promise<void> } | undefined;
+
+  const answer = (res: http.ServerResponse, status: number, body: string): Promise<void> => new Promise((resolve) => {
+    if (res.writableEnded || res.destroyed) return resolve();
+    res.on('close', () => resolve());
+    res.writeHead(status, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+    res.end(body, () => resolve());
+  });
+  const answerHeld = (status: number, body: string) => {
+    if (!held) return;
+    clearTimeout(held.timer);
+    const { res } = held;
+    held = { ...held, flushed: answer(res, status, body) };
+  };
+
   const srv = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-    if (url.pathname !== '/callback' || answered) {
+    if (url.pathname !== '/callback' || matched) {
       res.writeHead(404, { 'content-type': 'text/plain' });
       res.end('not found');
       return;
     }
-    answered = true;
-    const ok = url.searchParams.has('code') && !url.searchParams.has('error');
-    res.writeHead(ok ? 200 : 400, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
-    res.end(ok ? DONE_PAGE : FAIL_PAGE);
+    const state = url.searchParams.get('state');
+    if (expected === undefined || state === null || !constantTimeEqual(state, expected)) {
+      // never say why: no hint about the expected value to whoever is probing
+      if (ignored++ === 0) log.warn('ignored a request to the sign-in callback that is not the redirect of this sign-in; still waiting');
+      else log.debug('ignored another request to the sign-in callback');
+      void answer(res, 400, BAD_PAGE);
+      return;
+    }
+    matched = true;
+    // held until the token is stored (finish) or the sign-in ends (close); bounded in any case
+    const timer = setTimeout(() => answerHeld(202, SLOW_PAGE), HOLD_MAX_MS);
+    timer.unref();
+    held = { res, timer, flushed: Promise.resolve() };
     resolveParams(url.searchParams);
   });
   await new Promise<void>((resolve, reject) => {
@@ -263,6 +306,7 @@ async function startCallbackServer(port: number, log: Logger): Promise<CallbackS
   log.debug(`callback listener on 127.0.0.1:${actual}`);
   return {
     port: actual,
+    expectState(state) { expected = state; },
     async waitForCallback(timeoutMs, signal) {
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<never>((_, reject) => {
@@ -271,6 +315,16 @@ async function startCallbackServer(port: number, log: Logger): Promise<CallbackS
       });
       try { return await Promise.race([got, timeout]); } finally { clearTimeout(timer); }
     },
-    close: () => new Promise<void>((r) => { srv.closeAllConnections(); srv.close(() => r()); }),
+    finish(ok) { answerHeld(ok ? 200 : 400, ok ? DONE_PAGE : FAIL_PAGE); },
+    async close() {
+      if (held && !held.res.writableEnded) answerHeld(400, FAIL_PAGE);
+      if (held) {
+        // let the last page reach the browser, but not for long
+        let t: NodeJS.Timeout | undefined;
+        await Promise.race([held.flushed, new Promise<void>((r) => { t = setTimeout(r, 2_000); })]);
+        clearTimeout(t);
+      }
+      await new Promise<void>((r) => { srv.closeAllConnections(); srv.close(() => r()); });
+    },
   };
 }

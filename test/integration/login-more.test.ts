@@ -124,9 +124,9 @@ const asMeta = (issuer: string, extra: Record<string, unknown> = {}) => ({
   response_types_supported: ['code'], code_challenge_methods_supported: ['S256'], ...extra,
 });
 
-async function expectRefused(h: TempHome, code: string, extra: Parameters<typeof cliLogin>[3] = {}) {
+async function expectRefused(h: TempHome, code: string, extra: Parameters<typeof cliLogin>[3] = {}, timeoutS = 20) {
   const before = hashTree(h.home);
-  const r = await cliLogin(h, 'evil', ['--timeout', '20'], { browse: false, ...extra });
+  const r = await cliLogin(h, 'evil', ['--timeout', String(timeoutS)], { browse: false, ...extra });
   assert.notEqual(r.code, 0);
   assert.match(r.stderr, new RegExp(`^mcp-auth: ${code}: `, 'm'), r.stderr);
   assert.ok(!/\n\s+at /.test(r.stderr), 'no stack trace');
@@ -170,18 +170,22 @@ test('hostile: a response body over 1 MiB → response-too-large', async () => {
 });
 
 /** Follow the real AS to the callback, tamper with the callback's query, deliver it. */
-function tamper(change: (q: URLSearchParams) => void) {
+function tamper(change: (q: URLSearchParams) => void, statuses: number[] = []) {
   return async (u: string) => {
     const stop = await browse(u, { stopAt: (x) => x.pathname === '/callback' });
     const cb = new URL(stop.url);
     change(cb.searchParams);
-    await fetch(cb).then((r) => r.text()).catch(() => '');
+    await fetch(cb).then((r) => { statuses.push(r.status); return r.text(); }).catch(() => '');
   };
 }
 
-test('hostile: a callback with a wrong state → state-mismatch', async () => {
+test('hostile: a callback with a wrong state is answered 400 and ignored; with no real one the sign-in times out', async () => {
   const h = homeWith({ evil: { type: 'http', url: stack.mcpUrl } });
-  try { await expectRefused(h, 'state-mismatch', { onUrl: tamper((q) => q.set('state', 'forged-state')) }); } finally { h.cleanup(); }
+  const statuses: number[] = [];
+  try {
+    await expectRefused(h, 'login-timeout', { onUrl: tamper((q) => q.set('state', 'forged-state'), statuses) }, 3);
+    assert.deepEqual(statuses, [400]);
+  } finally { h.cleanup(); }
 });
 
 test('hostile: an iss that is not the authorization server (RFC 9207) → issuer-mismatch', async () => {
