@@ -162,3 +162,37 @@ test('callback: "You are signed in" only once the token is stored (held while Cl
     h.cleanup();
   }
 });
+
+// ---- an odd 200 from the real authorization server is stored, with a warning ----------------------------
+
+const oddAnswers: { name: string; fields: Record<string, unknown>; warning: RegExp; expiresNow?: boolean }[] = [
+  { name: 'no token_type', fields: { token_type: null }, warning: /no-token-type/ },
+  { name: 'an unknown token_type', fields: { token_type: 'mac' }, warning: /unknown-token-type/ },
+  { name: 'expires_in: 0', fields: { expires_in: 0 }, warning: /expires-in-not-positive/, expiresNow: true },
+  { name: 'an id_token that does not parse', fields: { id_token: 'not-a-jwt' }, warning: /id-token-not-validated/ },
+];
+
+for (const odd of oddAnswers) {
+  test(`sign-in: the AS's real 200 for the code has ${odd.name} → exit 0, stored, a warning, the token works`, { timeout: 60_000 }, async () => {
+    const h = homeWith({ demo: { type: 'http', url: stack.mcpUrl } });
+    stack.mode.tokenMutate = { fields: odd.fields, grantTypes: ['authorization_code'] };
+    try {
+      const codes0 = stack.counters.tokenRequests.authorization_code ?? 0;
+      const t0 = Date.now();
+      const r = await cliLogin(h, 'demo', ['--timeout', '30']);
+      const t1 = Date.now();
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal((stack.counters.tokenRequests.authorization_code ?? 0) - codes0, 1, 'one code exchange');
+      const warn = r.stderr.split('\n').filter((l) => /^mcp-auth: warn: /.test(l) && odd.warning.test(l));
+      assert.equal(warn.length, 1, r.stderr);
+      const { entry } = entryOf(h, 'demo');
+      assert.ok(entry.accessToken && entry.refreshToken);
+      noSecretsIn(r, entry);
+      assert.ok(!/eyJ[A-Za-z0-9_-]{5,}\./.test(r.stderr + r.stdout), 'no JWT in the output');
+      if (odd.expiresNow) assert.ok(entry.expiresAt >= t0 && entry.expiresAt <= t1, 'expiresAt ≈ now');
+      else assert.ok(entry.expiresAt > Date.now() + 3000_000, 'expiresAt from expires_in');
+      stack.mode.tokenMutate = null;
+      assert.equal((await callWhoami(stack.mcpUrl, entry.accessToken)).sub, 'test-user');
+    } finally { stack.mode.tokenMutate = null; h.cleanup(); }
+  });
+}
