@@ -11,12 +11,16 @@ const common = {
   format: 'cjs',
   sourcemap: !production,
   minify: production,
+  // always: folds the __TEST_HOOKS__ branches away, so no test switch ships (src/core/build.ts)
+  minifySyntax: true,
   logLevel: 'warning',
-  define: { __VERSION__: JSON.stringify(pkg.version) },
+  define: { __VERSION__: JSON.stringify(pkg.version), __TEST_HOOKS__: 'false' },
   logOverride: { 'import-is-undefined': 'error' },
 };
 await Promise.all([
   esbuild.build({ ...common, entryPoints: ['src/extension/main.ts'], outfile: 'dist/extension.js', external: ['vscode'] }),
   esbuild.build({ ...common, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js' }),
+  // the CLI with its test switches (crash points, no lock, pinned clock), for the tests only; never shipped
+  esbuild.build({ ...common, entryPoints: ['src/cli/main.ts'], outfile: 'out/test-cli/cli.js', define: { ...common.define, __TEST_HOOKS__: 'true' } }),
 ]);
 chmodSync('dist/cli.js', 0o755);

@@ -49,7 +49,8 @@ commands.login = async (ctx) => {
 commands.logout = async (ctx) => {
   const { server } = await oneServer(ctx);
   const store = openStore(ctx.paths, { env: ctx.env });
-  const r = await logout(server, { paths: ctx.paths, store, logger: ctx.logger, httpTimeoutMs: netSettings(ctx).httpTimeoutMs }, { revoke: !ctx.values['no-revoke'] });
+  const net = netSettings(ctx);
+  const r = await logout(server, { paths: ctx.paths, store, logger: ctx.logger, httpTimeoutMs: net.httpTimeoutMs, lockTimeoutMs: net.lockTimeoutMs }, { revoke: !ctx.values['no-revoke'] });
   if (!r.removed) { ctx.out(`${server.name}: no stored token\n`); return 0; }
   if (r.revokeError) process.stderr.write(redact(`mcp-auth: ${r.revokeError.code}: ${r.revokeError.message} (tokens removed locally)\n`));
   ctx.out(`${server.name}: signed out${r.revoked.length ? ` (revoked ${r.revoked.join(' and ').replace(/_/g, ' ')})` : ''}\n`);

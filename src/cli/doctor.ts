@@ -2,7 +2,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { redact, type AuthModel, type ServerRow } from '../core';
 import { loadModel } from '../core/model';
-import { inspectLock } from '../core/lock/lock';
+import { inspectLock, removeOrphanOwner, type LockSpec } from '../core/lock/lock';
+import { readTokenNotes, type TokenNote } from '../core/notes';
 import type { CliContext } from './commands';
 import { duration, paint, REASON_TEXT } from './format';
 import { printIssues } from './report';
@@ -42,8 +43,24 @@ export function fixFor(row: ServerRow): string | undefined {
   }
 }
 
+/** The lock an owner file (`<target>.lock.owner`) belongs to, with the stale value Claude Code uses for it. */
+function lockSpecOfOwnerFile(file: string): LockSpec {
+  const target = file.slice(0, -'.lock.owner'.length);
+  return path.basename(target) === '.storage-write' ? { target, stale: 15_000 } : { target, stale: 60_000, update: 5_000 };
+}
+
+/**
+ * Remove owner files of ours that describe no current lock and whose process is gone (left by an mcp-auth
+ * killed with SIGKILL, or by versions before 0.1.1 on SIGTERM/SIGINT). Returns the file names removed.
+ */
+export function removeOrphanOwnerFiles(secureDir: string): string[] {
+  let names: string[];
+  try { names = fs.readdirSync(secureDir); } catch { return []; }
+  return names.filter((n) => n.endsWith('.lock.owner') && removeOrphanOwner(lockSpecOfOwnerFile(path.join(secureDir, n))));
+}
+
 /** Explain each server's state; check file modes and locks. Reads only. */
-export function buildDoctor(model: AuthModel, paths: CliContext['paths']): DoctorReport {
+export function buildDoctor(model: AuthModel, paths: CliContext['paths'], notes: Record<string, TokenNote> = {}): DoctorReport {
   const now = model.now;
   const at = (ms: number) => new Date(ms).toISOString();
   const servers: DoctorServer[] = model.servers.map((r) => {
@@ -65,6 +82,8 @@ export function buildDoctor(model: AuthModel, paths: CliContext['paths']): Docto
       } else {
         lines.push('no needs-auth cache entry');
       }
+      const note = notes[r.key];
+      if (note) lines.push(`the authorization server's last token answer (${at(note.at)}) was odd: ${note.warnings.join(', ')}; it was stored anyway (the refresh token sent is spent once the server answers 200)`);
       if (s.lock?.held) lines.push(`refresh lock held by ${s.lock.holder}, heartbeat ${duration(s.lock.ageMs ?? 0)} ago${s.lock.stale ? ' (stale)' : ''}`);
       else lines.push('refresh lock free');
     }
@@ -90,8 +109,10 @@ export function buildDoctor(model: AuthModel, paths: CliContext['paths']): Docto
         checks.push({ check: 'lock', ok: !info.stale, message: `${n}: held by ${info.holder}, heartbeat ${duration(info.ageMs ?? 0)} ago${info.stale ? ' — stale, will be reclaimed by the next refresh' : ''}` });
       }
     } else if (n.endsWith('.lock.owner')) {
-      const dir = full.slice(0, -'.owner'.length);
-      if (!fs.existsSync(dir)) checks.push({ check: 'lock-owner', ok: false, message: `${n}: owner file without its lock (left by a crash; harmless)` });
+      const info = inspectLock(lockSpecOfOwnerFile(full), now);
+      if (info.orphanOwner) {
+        checks.push({ check: 'lock-owner', ok: false, message: `${n}: an owner file that describes no current lock (pid ${info.orphanOwner.pid} was interrupted). Risk: an older mcp-auth could take it for the owner of a lock Claude Code takes later at this path, reclaim that live lock, and send the same refresh token twice (grant revoked). mcp-auth doctor removes it once that process is gone.` });
+      }
     } else if (/^\.credentials\.json\.tmp\./.test(n)) {
       checks.push({ check: 'temp-file', ok: false, message: `${n}: temporary file left by an interrupted write (harmless; the store itself is intact)` });
     }
@@ -105,7 +126,9 @@ export function buildDoctor(model: AuthModel, paths: CliContext['paths']): Docto
 export async function runDoctor(ctx: CliContext): Promise<number> {
   const model = await loadModel({ paths: ctx.paths, cwd: ctx.cwd, env: ctx.env, now: ctx.now });
   printIssues(model);
-  const report = buildDoctor(model, ctx.paths);
+  const removed = removeOrphanOwnerFiles(ctx.paths.secureDir);
+  const report = buildDoctor(model, ctx.paths, await readTokenNotes(ctx.paths));
+  for (const n of removed) report.checks.push({ check: 'lock-owner', ok: true, message: `${n}: removed an owner file left by an interrupted mcp-auth (an older mcp-auth could have taken it for the owner of a lock Claude Code takes later at this path)` });
   const only = ctx.names[0];
   if (only) {
     report.servers = report.servers.filter((s) => s.name === only);

@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import * as path from 'node:path';
 import { isMcpAuthError, Logger, redact, resolvePaths, type AuthModel, type ClaudePaths } from '../core';
 import { loadModel } from '../core/model';
+import { TEST_HOOKS } from '../core/build';
 import { runDoctor } from './doctor';
 import { printIssues } from './report';
 import { detail, paint, table, type Style } from './format';
@@ -59,8 +60,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   const paths: ClaudePaths = resolvePaths({ env, configDirOverride: values['config-dir'] });
   const cwd = path.resolve(values.cwd ?? process.cwd());
   const style: Style = { color: process.stdout.isTTY === true && !env.NO_COLOR && env.TERM !== 'dumb' };
-  // MCP_AUTH_NOW (epoch ms) pins the clock: tests and reproducible reports use it.
-  const now = env.MCP_AUTH_NOW && Number.isFinite(Number(env.MCP_AUTH_NOW)) ? Number(env.MCP_AUTH_NOW) : undefined;
+  // MCP_AUTH_NOW (epoch ms) pins the clock, in the test build only.
+  const now = TEST_HOOKS && env.MCP_AUTH_NOW && Number.isFinite(Number(env.MCP_AUTH_NOW)) ? Number(env.MCP_AUTH_NOW) : undefined;
   const ctx: CliContext = { paths, cwd, env, logger, style, values, names, now, out: (s) => process.stdout.write(s) };
   try {
     switch (cmd) {

@@ -3,6 +3,7 @@ import { refreshServer, type CrashPoint, type RefreshOutcome } from '../core/ref
 import { commands, type CliContext } from './commands';
 import { duration } from './format';
 import { redact } from '../core/log';
+import { TEST_HOOKS } from '../core/build';
 
 /** Settings shared by the commands that talk to servers; env variables make them reachable in CI and tests. */
 export function netSettings(ctx: CliContext) {
@@ -10,10 +11,10 @@ export function netSettings(ctx: CliContext) {
   return {
     lockTimeoutMs: num(ctx.env.MCP_AUTH_LOCK_TIMEOUT, 30) * 1000,
     httpTimeoutMs: num(ctx.env.MCP_AUTH_HTTP_TIMEOUT, 15) * 1000,
-    testHooks: {
+    testHooks: TEST_HOOKS ? {
       crashAt: (ctx.env.MCP_AUTH_TEST_CRASH_AT || undefined) as CrashPoint | undefined,
       noLock: ctx.env.MCP_AUTH_TEST_NO_LOCK === '1',
-    },
+    } : undefined,
   };
 }
 
@@ -52,7 +53,7 @@ commands.refresh = async (ctx) => {
   }
   const now = ctx.now ?? Date.now();
   if (ctx.values.json) {
-    ctx.out(JSON.stringify({ results: results.map((r) => ({ name: r.name, result: r.result, code: r.code ?? null, expiresAt: r.expiresAt ? new Date(r.expiresAt).toISOString() : null, clearedCacheEntries: r.clearedCacheEntries ?? [], elapsedMs: elapsed.get(r) ?? null, finishedAt: finished.get(r) ?? null })) }, null, 2) + '\n');
+    ctx.out(JSON.stringify({ results: results.map((r) => ({ name: r.name, result: r.result, code: r.code ?? null, expiresAt: r.expiresAt ? new Date(r.expiresAt).toISOString() : null, clearedCacheEntries: r.clearedCacheEntries ?? [], warnings: r.warnings ?? [], elapsedMs: elapsed.get(r) ?? null, finishedAt: finished.get(r) ?? null })) }, null, 2) + '\n');
   } else {
     if (results.length === 0) ctx.out('Nothing to refresh.\n');
     for (const r of results) {
@@ -62,6 +63,9 @@ commands.refresh = async (ctx) => {
     }
   }
   for (const r of results) if (r.result === 'failed') process.stderr.write(redact(`mcp-auth: ${r.code}: ${r.message}\n`));
+  for (const r of results) {
+    if (r.warnings?.length) process.stderr.write(`mcp-auth: warning: ${r.name}: the authorization server's answer was odd (${r.warnings.join(', ')}); the new token was stored anyway\n`);
+  }
   if (results.some((r) => r.code === 'lock-timeout')) return 3;
   return results.some((r) => r.result === 'failed') ? 1 : 0;
 };

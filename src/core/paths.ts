@@ -1,5 +1,6 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { TEST_HOOKS } from './build';
 
 /** Where Claude Code keeps its files, resolved exactly as Claude Code resolves them (format doc). */
 export interface ClaudePaths {
@@ -52,6 +53,6 @@ export function resolvePaths(inputs: PathInputs = {}): ClaudePaths {
     credentialsFile: path.join(secureDir, '.credentials.json'),
     needsAuthCacheFile: path.join(configDir, 'mcp-needs-auth-cache.json'),
     configDirEnv,
-    managedDirs: inputs.managedDirs ?? (env.MCP_AUTH_MANAGED_DIR ? [env.MCP_AUTH_MANAGED_DIR] : defaultManagedDirs(platform)),
+    managedDirs: inputs.managedDirs ?? (TEST_HOOKS && env.MCP_AUTH_MANAGED_DIR ? [env.MCP_AUTH_MANAGED_DIR] : defaultManagedDirs(platform)),
   };
 }

@@ -3,16 +3,19 @@ import type { ServerConfig } from './config/types';
 import { McpAuthError, isMcpAuthError, type ErrorCode } from './errors';
 import { acquireLock, refreshLock, type HeldLock } from './lock/lock';
 import { nullLogger, rememberSecret, type Logger } from './log';
+import { recordTokenWarnings } from './notes';
 import { authServerForEntry } from './oauth/discovery';
-import { refreshGrant, type TokenSet } from './oauth/client';
+import { makeHttp, refreshGrant, type TokenSet, type TokenWarning } from './oauth/client';
 import { type FetchLike } from './oauth/http';
-import { makeHttp } from './oauth/client';
+import { revokeTokens } from './oauth/revoke';
 import type { ClaudePaths } from './paths';
 import type { StoreBackend } from './store/backend';
 import { serverKey } from './store/key';
 import type { TokenEntry } from './store/types';
-import { updateEntry } from './store/write';
+import { persistGrantResult, updateEntry } from './store/write';
 import { entryProblem } from './store/validate';
+import { isRefreshDue, noteIssued } from './timing';
+import { TEST_HOOKS } from './build';
 
 export type RefreshResult = 'refreshed' | 'adopted' | 'fresh' | 'failed';
 
@@ -26,9 +29,11 @@ export interface RefreshOutcome {
   clearedCacheEntries?: string[];
   /** ms spent waiting for another process's refresh */
   waitedMs?: number;
+  /** what was odd in the authorization server's 200 answer (stored anyway) */
+  warnings?: TokenWarning[];
 }
 
-export type CrashPoint = 'after-lock' | 'after-post' | 'after-response' | 'mid-write';
+export type CrashPoint = 'after-lock' | 'after-post' | 'after-response' | 'mid-write' | 'pause-after-lock';
 
 export interface RefreshDeps {
   paths: ClaudePaths;
@@ -41,147 +46,246 @@ export interface RefreshDeps {
   httpTimeoutMs?: number;
   /** remove a fresh needs-auth entry when the store was written after it (design: auto-unblock) */
   autoClearStaleEntries?: boolean;
-  /** all configured servers (to clear cache entries of names sharing the URL) */
+  /** all configured servers (to clear cache entries of names sharing the key) */
   allServers?: ServerConfig[];
-  /** test-only hooks: crash points, running without the refresh lock */
+  /** test-only hooks: crash points, running without the refresh lock (never set by the shipped CLI) */
   testHooks?: { crashAt?: CrashPoint; noLock?: boolean };
 }
 
+/**
+ * Refresh tokens this process sent and got a 200 for, but could not store (the write failed even after
+ * its retries). They are spent at the authorization server: this process never sends them again (another
+ * process may still store a newer generation, which lifts the ban because the stored token changes).
+ */
+const spentUnstored = new Map<string, string>();
+
 const crash = (deps: RefreshDeps, at: CrashPoint) => {
-  if (deps.testHooks?.crashAt === at) process.kill(process.pid, 'SIGKILL');
+  if (TEST_HOOKS && deps.testHooks?.crashAt === at) process.kill(process.pid, 'SIGKILL');
 };
 
+/** Everything one refresh needs, built once. */
+interface Run {
+  server: ServerConfig;
+  deps: RefreshDeps;
+  key: string;
+  log: Logger;
+  now: () => number;
+  windowMs: number;
+  http: FetchLike;
+  force: boolean;
+}
+
+const usable = (e: TokenEntry | undefined, now: number): e is TokenEntry =>
+  !!e && !!e.accessToken && (typeof e.expiresAt !== 'number' || e.expiresAt > now);
+
 /**
- * The coordinated refresh of one server (design.md): read; if not due, done without a lock; else take
- * Claude Code's refresh lock, re-read, adopt a token another process stored, or POST with the current
- * refresh token; persist under the storage lock; clear this server's needs-auth entries; release.
+ * The coordinated refresh of one server (design.md), in four steps: decide (is a refresh due, without a
+ * lock); wait or adopt (take Claude Code's refresh lock, or adopt the token its holder stores meanwhile);
+ * post (with the refresh token read under the lock, only while the lock is still ours); persist (a 200 is
+ * final: store it, retrying the write, never the request), then clear this server's needs-auth entries.
  */
 export async function refreshServer(server: ServerConfig, deps: RefreshDeps, opts: { force?: boolean } = {}): Promise<RefreshOutcome> {
   const log = (deps.logger ?? nullLogger).child(`refresh ${server.name}`);
-  const now = deps.now ?? Date.now;
-  const windowMs = deps.refreshWindowMs ?? 300_000;
-  const http = makeHttp({ fetch: deps.fetch, timeoutMs: deps.httpTimeoutMs });
-  const name = server.name;
-  const fail = (e: unknown): RefreshOutcome => {
-    const m = isMcpAuthError(e) ? e : new McpAuthError('internal', (e as Error)?.message ?? String(e));
-    log.warn('failed', m);
-    return { name, result: 'failed', code: m.code, message: m.message };
+  const run: Run = {
+    server, deps, log, key: '', now: deps.now ?? Date.now, windowMs: deps.refreshWindowMs ?? 300_000,
+    http: makeHttp({ fetch: deps.fetch, timeoutMs: deps.httpTimeoutMs }), force: opts.force === true,
   };
-  if (server.transport !== 'http' && server.transport !== 'sse') return fail(new McpAuthError('not-remote', `${name} is not a remote server`));
-  if (server.problem) return fail(new McpAuthError(server.problem.code, server.problem.message));
-  const key = serverKey(server);
-  const expired = (e: TokenEntry) => typeof e.expiresAt === 'number' && e.expiresAt <= now();
-  const due = (e: TokenEntry) => opts.force || !e.accessToken || (typeof e.expiresAt === 'number' && e.expiresAt - now() <= windowMs);
-
-  let e0: TokenEntry | undefined;
   try {
-    e0 = await readEntry(deps.store, key);
-  } catch (e) { return fail(e); }
-  if (!e0) return fail(new McpAuthError('no-credentials', `no stored token for ${name}: sign in first (mcp-auth login ${name})`));
-  if (!due(e0)) return finish({ name, result: 'fresh', expiresAt: e0.expiresAt }, false);
-  if (!e0.refreshToken) return fail(new McpAuthError('no-refresh-token', `${name} has no refresh token: sign in again (mcp-auth login ${name})`));
-  const rt0 = e0.refreshToken;
-  rememberSecret(rt0);
+    if (server.transport !== 'http' && server.transport !== 'sse') throw new McpAuthError('not-remote', `${server.name} is not a remote server`);
+    if (server.problem) throw new McpAuthError(server.problem.code, server.problem.message);
+    run.key = serverKey(server);
 
-  let lock: HeldLock | undefined;
-  const t0 = now();
-  let waited = false;
-  try {
-    if (!deps.testHooks?.noLock) {
-      // While waiting, every change in the folder (the holder's store write) is a chance to adopt the new
-      // token without taking the lock at all: waiters do not queue behind each other.
-      let adoptable: TokenEntry | undefined;
-      lock = await acquireLock(refreshLock(deps.paths.secureDir, key), {
-        timeoutMs: deps.lockTimeoutMs ?? 30_000, logger: log, onWait: () => { waited = true; },
-        stopWaiting: async () => {
-          const e = await readEntry(deps.store, key);
-          if (e && e.refreshToken !== rt0 && e.accessToken && !expired(e)) adoptable = e;
-          return adoptable !== undefined;
-        },
-      });
-      if (!lock) {
-        log.info('adopted the token another process stored (without taking the lock)');
-        return await finish({ name, result: 'adopted', expiresAt: adoptable?.expiresAt, waitedMs: now() - t0 }, false);
-      }
-    }
-    crash(deps, 'after-lock');
-    const { entry: e1, staticSecret: e1StaticSecret } = await readEntryAndSecret(deps.store, key);
-    if (!e1) return fail(new McpAuthError('no-credentials', `the stored token for ${name} was removed meanwhile`));
-    const waitedMs = waited ? now() - t0 : undefined;
-    // Someone rotated since we read: their token is the current generation. Adopt it while it is still
-    // valid, even inside the window (short-lived tokens would otherwise be refreshed once per process).
-    if (e1.refreshToken !== rt0 && e1.accessToken && !expired(e1)) {
-      log.info('adopted the token another process stored');
-      return await finish({ name, result: 'adopted', expiresAt: e1.expiresAt, waitedMs }, false);
-    }
-    if (!due(e1) && !opts.force) return await finish({ name, result: 'adopted', expiresAt: e1.expiresAt, waitedMs }, false);
-    const rt = e1.refreshToken;
-    if (!rt) return fail(new McpAuthError('no-refresh-token', `${name} has no refresh token any more: sign in again`));
-    rememberSecret(rt);
+    // 1. decide
+    const e0 = await readEntry(deps.store, run.key);
+    if (!e0) throw new McpAuthError('no-credentials', `no stored token for ${server.name}`);
+    if (!run.force && !isRefreshDue(e0, run.now(), run.windowMs)) return await finish(run, { name: server.name, result: 'fresh', expiresAt: e0.expiresAt }, false);
+    if (!e0.refreshToken) throw new McpAuthError('no-refresh-token', `${server.name} has no refresh token`);
+    refuseSpent(run, e0.refreshToken);
+    rememberSecret(e0.refreshToken);
 
-    const creds = { clientId: e1.clientId ?? server.oauth?.clientId ?? '', clientSecret: e1.clientSecret ?? e1StaticSecret };
-    if (!creds.clientId) return fail(new McpAuthError('no-credentials', `no client id stored or configured for ${name}`));
-    let tokens: TokenSet;
+    // 2. wait or adopt
+    const t0 = run.now();
+    const got = await lockOrAdopt(run, e0.refreshToken);
+    if ('adopted' in got) return await finish(run, { name: server.name, result: 'adopted', expiresAt: got.adopted.expiresAt, waitedMs: run.now() - t0 }, false);
+    const lock = got.lock;
     try {
-      const as = await authServerForEntry(server, e1, http);
-      const postFetch: FetchLike | undefined = deps.testHooks?.crashAt === 'after-post'
-        ? async (input, init) => { const p = http(input, init); setTimeout(() => crash(deps, 'after-post'), 50); return p; }
-        : http;
-      tokens = await refreshGrant(as, creds, rt, server.url, postFetch!);
-    } catch (e) {
-      if (isMcpAuthError(e) && e.code === 'invalid-grant') return await onInvalidGrant(rt, e);
-      return fail(e);
+      crash(deps, 'after-lock');
+      // test-only: hold the lock for a while (the test ends this process with a signal meanwhile)
+      if (TEST_HOOKS && deps.testHooks?.crashAt === 'pause-after-lock') await new Promise((r) => setTimeout(r, 30_000));
+      const { entry: e1, staticSecret } = await readEntryAndSecret(deps.store, run.key);
+      if (!e1) throw new McpAuthError('no-credentials', `the stored token for ${server.name} was removed meanwhile`);
+      const waitedMs = got.waited ? run.now() - t0 : undefined;
+      // Someone rotated since we read: theirs is the current generation. Adopt it while it is valid, even
+      // inside the window (short-lived tokens would otherwise be refreshed once per process).
+      if (e1.refreshToken !== e0.refreshToken && usable(e1, run.now())) {
+        log.info('adopted the token another process stored');
+        return await finish(run, { name: server.name, result: 'adopted', expiresAt: e1.expiresAt, waitedMs }, false);
+      }
+      if (!run.force && !isRefreshDue(e1, run.now(), run.windowMs)) return await finish(run, { name: server.name, result: 'adopted', expiresAt: e1.expiresAt, waitedMs }, false);
+      const rt = e1.refreshToken;
+      if (!rt) throw new McpAuthError('no-refresh-token', `${server.name} has no refresh token any more`);
+      refuseSpent(run, rt);
+      rememberSecret(rt);
+
+      // 3. post
+      const clientId = e1.clientId ?? server.oauth?.clientId;
+      if (!clientId) throw new McpAuthError('no-credentials', `no client id stored or configured for ${server.name}`);
+      // the configured static client's secret lives in mcpOAuthClientConfig; a registered client's in the entry
+      const creds = { clientId, clientSecret: clientId === server.oauth?.clientId ? staticSecret ?? e1.clientSecret : e1.clientSecret };
+      const as = await authServerForEntry(server, e1, run.http);
+      lock?.assertHeld('the token request');
+      let tokens: TokenSet;
+      try {
+        tokens = await refreshGrant(as, creds, rt, server.url, postFetch(run));
+      } catch (e) {
+        if (isMcpAuthError(e) && e.code === 'invalid-grant') return await onInvalidGrant(run, rt, e);
+        throw e;
+      }
+      crash(deps, 'after-response');
+
+      // 4. persist
+      return await persist(run, lock, rt, tokens, () => revokeTokens(as, creds, tokens, run.http), waitedMs);
+    } finally {
+      if (lock?.compromised) log.warn('the refresh lock was compromised while held');
+      await lock?.release();
     }
-    crash(deps, 'after-response');
-    const expiresAt = tokens.expiresIn !== undefined ? now() + Math.round(tokens.expiresIn * 1000) : undefined;
-    await updateEntry(deps.store, deps.paths, key, (cur) => {
-      const base = cur ?? e1;
-      const next: TokenEntry = { ...base, accessToken: tokens.accessToken, refreshToken: tokens.refreshToken ?? rt };
-      if (expiresAt !== undefined) next.expiresAt = expiresAt; else delete next.expiresAt;
+  } catch (e) {
+    return failed(run, e);
+  }
+}
+
+function failed(run: Run, e: unknown): RefreshOutcome {
+  const m = isMcpAuthError(e) ? e : new McpAuthError('internal', (e as Error)?.message ?? String(e));
+  run.log.warn('failed', m);
+  return { name: run.server.name, result: 'failed', code: m.code, message: m.message };
+}
+
+function refuseSpent(run: Run, rt: string): void {
+  if (spentUnstored.get(run.key) === rt) {
+    throw new McpAuthError('store-write', `the stored refresh token of ${run.server.name} was already spent by this process (its answer could not be stored); not sending it again`);
+  }
+}
+
+/**
+ * Take the refresh lock. While waiting, every change in the folder (the holder's store write) is a chance
+ * to adopt the new token without taking the lock at all: waiters do not queue behind each other. On the
+ * keychain each look is a `security` process, so it looks at most once a second there.
+ */
+async function lockOrAdopt(run: Run, rt0: string): Promise<{ lock: HeldLock | undefined; waited: boolean } | { adopted: TokenEntry }> {
+  if (TEST_HOOKS && run.deps.testHooks?.noLock) return { lock: undefined, waited: false };
+  let adoptable: TokenEntry | undefined;
+  let waited = false;
+  let lastLook = 0;
+  const minGapMs = run.deps.store.kind === 'keychain' ? 1000 : 0;
+  const lock = await acquireLock(refreshLock(run.deps.paths.secureDir, run.key), {
+    timeoutMs: run.deps.lockTimeoutMs ?? 30_000, logger: run.log, onWait: () => { waited = true; },
+    stopWaiting: async () => {
+      if (Date.now() - lastLook < minGapMs) return false;
+      lastLook = Date.now();
+      const e = await readEntry(run.deps.store, run.key);
+      if (e && e.refreshToken !== rt0 && usable(e, run.now())) adoptable = e;
+      return adoptable !== undefined;
+    },
+  });
+  if (lock) return { lock, waited };
+  run.log.info('adopted the token another process stored (without taking the lock)');
+  return { adopted: adoptable! };
+}
+
+function postFetch(run: Run): FetchLike {
+  if (TEST_HOOKS && run.deps.testHooks?.crashAt === 'after-post') {
+    return async (input, init) => { const p = run.http(input, init); setTimeout(() => crash(run.deps, 'after-post'), 50); return p; };
+  }
+  return run.http;
+}
+
+/**
+ * Store a 200 answer. It is final: the refresh token we sent is spent. The new refresh token is stored (or
+ * the old one kept when none came back) whatever else was odd in the answer. The entry is only updated while
+ * it still holds the generation we refreshed: an entry that was removed (signed out) is not recreated — the
+ * tokens we got are revoked instead — and a newer generation stored by someone else is kept.
+ */
+async function persist(run: Run, lock: HeldLock | undefined, rt: string, tokens: TokenSet, revoke: () => Promise<unknown>, waitedMs: number | undefined): Promise<RefreshOutcome> {
+  const { deps, log, key, server } = run;
+  const issuedAt = run.now();
+  const expiresAt = tokens.expiresIn !== undefined ? issuedAt + Math.round(tokens.expiresIn * 1000) : undefined;
+  for (const w of tokens.warnings) log.warn(`the token answer was odd (${w}); stored anyway: the refresh token sent is spent`);
+  let fate = 'stored' as 'stored' | 'gone' | 'superseded';
+  let current = undefined as TokenEntry | undefined;
+  try {
+    await persistGrantResult(deps.store, deps.paths, key, (cur) => {
+      current = cur;
+      if (!cur || (!cur.accessToken && !cur.refreshToken)) { fate = 'gone'; return null; }
+      if (cur.refreshToken !== rt) { fate = 'superseded'; return null; }
+      fate = 'stored';
+      const next: TokenEntry = { ...cur, accessToken: tokens.accessToken, refreshToken: tokens.refreshToken ?? rt };
+      if (expiresAt !== undefined) next.expiresAt = tokens.accessToken ? expiresAt : 0;
+      else if (tokens.accessToken) delete next.expiresAt;
+      else next.expiresAt = 0;
       if (tokens.scope) next.scope = tokens.scope;
       if (next.discoveryState && 'tokenlessRejectedAt' in next.discoveryState) {
         next.discoveryState = { ...next.discoveryState };
         delete next.discoveryState.tokenlessRejectedAt;
       }
       return next;
-    }, { logger: log }, { beforeRename: deps.testHooks?.crashAt === 'mid-write' ? () => crash(deps, 'mid-write') : undefined });
-    log.info(`refreshed; expires ${expiresAt ? new Date(expiresAt).toISOString() : 'never'}`);
-    return await finish({ name, result: 'refreshed', expiresAt, waitedMs }, true);
+    }, { logger: log, timeoutMs: Math.min(deps.lockTimeoutMs ?? 15_000, 15_000) }, {
+      guard: () => lock?.assertHeld('storing the new token'),
+      beforeRename: TEST_HOOKS && deps.testHooks?.crashAt === 'mid-write' ? () => crash(deps, 'mid-write') : undefined,
+    });
   } catch (e) {
-    return fail(e);
-  } finally {
-    if (lock?.compromised) log.warn('the refresh lock was compromised while held');
-    await lock?.release();
-  }
-
-  async function onInvalidGrant(rtUsed: string, err: McpAuthError): Promise<RefreshOutcome> {
-    // Someone may have rotated the token under us (e.g. Claude Code's 401 path, which takes no refresh lock).
-    const e3 = await readEntry(deps.store, key);
-    if (e3 && e3.refreshToken && e3.refreshToken !== rtUsed && e3.accessToken) {
-      log.info('invalid_grant, but a newer generation is stored: adopted');
-      return finish({ name, result: 'adopted', expiresAt: e3.expiresAt }, false);
+    if (isMcpAuthError(e) && e.code === 'lock-lost') {
+      log.error('the refresh lock was lost before the new token could be stored; the answer is discarded (its holder now owns the refresh)', e);
+      throw e;
     }
-    // Same generation: signed out, exactly as Claude Code marks it (entry kept, client kept).
-    await updateEntry(deps.store, deps.paths, key, (cur) => {
-      if (!cur || cur.refreshToken !== rtUsed) return null;
-      const next: TokenEntry = { ...cur, accessToken: '', expiresAt: 0 };
-      delete next.refreshToken;
-      return next;
-    }, { logger: log });
-    log.warn('the refresh token was rejected (invalid_grant): signed out', err);
-    return { name, result: 'failed', code: 'invalid-grant', message: `${name}: the authorization server rejected the refresh token; sign in again (mcp-auth login ${name})` };
+    spentUnstored.set(key, rt);
+    log.error('THE NEW TOKEN COULD NOT BE STORED: the refresh token in the store is spent; this process will not send it again', e);
+    throw isMcpAuthError(e) && e.code === 'store-write' ? e : new McpAuthError('store-write', `the new token for ${server.name} could not be stored: ${(e as Error)?.message ?? e}`, {}, { cause: e });
   }
+  if (fate === 'gone') {
+    log.warn('the entry was removed while the refresh was under way (signed out): not recreating it; revoking what the server just issued');
+    await revoke().catch((e) => log.warn('could not revoke the tokens issued to a signed-out entry', e));
+    throw new McpAuthError('no-credentials', `${server.name} was signed out while the refresh was under way`);
+  }
+  if (fate === 'superseded') {
+    log.warn('a newer generation was stored while the refresh was under way: kept it');
+    return await finish(run, { name: server.name, result: 'adopted', expiresAt: current?.expiresAt, waitedMs }, false);
+  }
+  noteIssued(tokens.accessToken, issuedAt, expiresAt);
+  if (tokens.warnings.length) await recordTokenWarnings(deps.paths, key, tokens.warnings, issuedAt).catch(() => {});
+  log.info(`refreshed; expires ${expiresAt ? new Date(expiresAt).toISOString() : 'never'}`);
+  const out: RefreshOutcome = { name: server.name, result: 'refreshed', expiresAt, waitedMs };
+  if (tokens.warnings.length) out.warnings = tokens.warnings;
+  return await finish(run, out, true);
+}
 
-  /** Success paths: clear this server's needs-auth entries (always after our own write; else only stale ones). */
-  async function finish(out: RefreshOutcome, wroteToken: boolean): Promise<RefreshOutcome> {
-    try {
-      const cleared = await clearNeedsAuth(server, deps, wroteToken);
-      if (cleared.length) out.clearedCacheEntries = cleared;
-    } catch (e) {
-      log.warn('could not clear the needs-auth cache entry', e);
-    }
-    return out;
+async function onInvalidGrant(run: Run, rtUsed: string, err: McpAuthError): Promise<RefreshOutcome> {
+  const { deps, log, key, server } = run;
+  // Someone may have rotated the token under us (e.g. Claude Code's 401 path, which takes no refresh lock).
+  const e3 = await readEntry(deps.store, key);
+  if (e3 && e3.refreshToken && e3.refreshToken !== rtUsed && e3.accessToken) {
+    log.info('invalid_grant, but a newer generation is stored: adopted');
+    return finish(run, { name: server.name, result: 'adopted', expiresAt: e3.expiresAt }, false);
   }
+  // Same generation: signed out, exactly as Claude Code marks it (entry kept, client kept).
+  await updateEntry(deps.store, deps.paths, key, (cur) => {
+    if (!cur || cur.refreshToken !== rtUsed) return null;
+    const next: TokenEntry = { ...cur, accessToken: '', expiresAt: 0 };
+    delete next.refreshToken;
+    return next;
+  }, { logger: log });
+  log.warn('the refresh token was rejected (invalid_grant): signed out', err);
+  return { name: server.name, result: 'failed', code: 'invalid-grant', message: `${server.name}: the authorization server rejected the refresh token` };
+}
+
+/** Success paths: clear this server's needs-auth entries (always after our own write; else only stale ones). */
+async function finish(run: Run, out: RefreshOutcome, wroteToken: boolean): Promise<RefreshOutcome> {
+  try {
+    const cleared = await clearNeedsAuth(run.server, run.deps, wroteToken);
+    if (cleared.length) out.clearedCacheEntries = cleared;
+  } catch (e) {
+    run.log.warn('could not clear the needs-auth cache entry', e);
+  }
+  return out;
 }
 
 /** One read of the store: the entry, and the static client secret Claude Code keeps in mcpOAuthClientConfig. */

@@ -2,6 +2,7 @@ import { ttlFor, isFresh, type CacheEntry } from './cache/cache';
 import type { ServerConfig } from './config/types';
 import type { LockHolderInfo } from './lock/lock';
 import { entryProblem } from './store/validate';
+import { refreshDueAt } from './timing';
 import type { TokenEntry } from './store/types';
 
 export type AuthState = 'signed-in' | 'expiring' | 'expired' | 'needs-auth' | 'blocked' | 'refreshing' | 'no-auth' | 'error';
@@ -45,6 +46,8 @@ export interface ServerStatus {
   code?: string;
   message?: string;
   expiresAt?: number;
+  /** from when a refresh is due (timing.ts: the window, shortened for short-lived tokens) */
+  refreshDueAt?: number;
   hasRefreshToken: boolean;
   cache?: CacheInfo;
   lock?: LockHolderInfo;
@@ -87,13 +90,13 @@ export function computeStatus(
     cache = { timestamp: cacheEntry.entry.timestamp, ttlMs, ageMs: now - cacheEntry.entry.timestamp, fresh: isFresh(cacheEntry.entry, ttlMs, now) };
   }
   const hasRefreshToken = typeof entry?.refreshToken === 'string' && entry.refreshToken.length > 0;
-  const extra = {
+  const extra: Omit<ServerStatus, 'state' | 'reason'> = {
     hasRefreshToken,
     cache,
     lock: lock?.held ? lock : undefined,
     expiresAt: typeof entry?.expiresAt === 'number' ? entry.expiresAt : undefined,
     clientId: entry?.clientId ?? server.oauth?.clientId,
-    client: entry?.clientId ? ('dynamic' as const) : server.oauth?.clientId ? ('static' as const) : undefined,
+    client: entry?.clientId ? 'dynamic' : server.oauth?.clientId ? 'static' : undefined,
   };
 
   if (lock?.held && !lock.stale) return { ...extra, state: 'refreshing', reason: 'lock-held' };
@@ -114,7 +117,9 @@ export function computeStatus(
     token = { state: 'signed-in', reason: 'no-expiry' };
   } else {
     const left = extra.expiresAt - now;
-    if (left > settings.refreshWindowMs) token = { state: 'signed-in', reason: 'valid' };
+    const dueAt = refreshDueAt(entry, settings.refreshWindowMs) ?? Infinity;
+    extra.refreshDueAt = dueAt;
+    if (left > 0 && now < dueAt) token = { state: 'signed-in', reason: 'valid' };
     else if (left > 0) token = { state: 'expiring', reason: hasRefreshToken ? 'in-window' : 'in-window-no-refresh-token' };
     else if (hasRefreshToken) token = { state: 'expired', reason: 'expired-refreshable' };
     else token = { state: 'needs-auth', reason: 'no-refresh-token' };

@@ -33,7 +33,8 @@ export class RefreshScheduler implements vscode.Disposable {
         const jitter = Math.floor(Math.random() * 5000);
         this.pending.set(id, setTimeout(() => void this.run(row.config.name, id), jitter));
       } else if (s.state === 'signed-in' && s.expiresAt !== undefined) {
-        soonest = Math.min(soonest, s.expiresAt - this.service.settings.refreshWindowMs);
+        // when the refresh falls due (short-lived tokens: half their lifetime, not the whole window)
+        soonest = Math.min(soonest, s.refreshDueAt ?? s.expiresAt - this.service.settings.refreshWindowMs);
       }
     }
     if (this.nextCheck) clearTimeout(this.nextCheck);

@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import type { ServerConfig } from '../config/types';
 import { McpAuthError, errnoCode } from '../errors';
 import { isPlainObject, readJsonFile, writeFileAtomic } from '../fsutil';
+import { serverKey } from '../store/key';
 
 export interface CacheEntry {
   timestamp: number;
@@ -81,9 +82,15 @@ export async function removeCacheEntries(file: string, names: (name: string) => 
   return { removed, written: true };
 }
 
-/** Names whose cache entries belong to `server`: its own name and every other configured name with the same URL. */
+/**
+ * The needs-auth cache names a stored token of `server` answers for: the names of the configured servers
+ * whose credential key is the same (Claude Code keys the cache by name only). A server that merely shares
+ * the URL — with other headers, so another key and another token — keeps its entry.
+ */
 export function cacheNamesFor(server: ServerConfig, all: ServerConfig[]): Set<string> {
   const names = new Set([server.name]);
-  if (server.url) for (const s of all) if (s.url === server.url) names.add(s.name);
+  if (!server.url) return names;
+  const key = serverKey(server);
+  for (const s of all) if (s.url === server.url && s.name !== server.name && serverKey(s) === key) names.add(s.name);
   return names;
 }

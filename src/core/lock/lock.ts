@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as lockfile from 'proper-lockfile';
+import onExit from 'signal-exit';
 import { McpAuthError, errnoCode } from '../errors';
 import { nullLogger, type Logger } from '../log';
 import { refreshLockName } from '../store/key';
@@ -25,17 +26,45 @@ export function refreshLock(secureDir: string, key: string): LockSpec {
 export const lockDirOf = (spec: LockSpec): string => `${spec.target}.lock`;
 export const ownerFileOf = (spec: LockSpec): string => `${lockDirOf(spec)}.owner`;
 
+/**
+ * Which lock directory a holder took. ext4 hands a freed inode to the next `mkdir` of the same path, so an
+ * inode alone can name a lock Claude Code took after ours was removed; the birth time tells them apart.
+ */
+export interface DirIdentity {
+  dev: number;
+  ino: number;
+  /** 0 where the file system does not report a birth time */
+  birthtimeMs: number;
+}
+
+export function dirIdentity(st: fs.Stats): DirIdentity {
+  return { dev: st.dev, ino: st.ino, birthtimeMs: st.birthtimeMs > 0 ? st.birthtimeMs : 0 };
+}
+
+/** Same directory: same device and inode, and the same birth time where both are known. */
+export function sameDir(a: DirIdentity, b: DirIdentity): boolean {
+  return a.dev === b.dev && a.ino === b.ino && (a.birthtimeMs === 0 || b.birthtimeMs === 0 || a.birthtimeMs === b.birthtimeMs);
+}
+
+function currentIdentity(dir: string): DirIdentity | undefined {
+  try { return dirIdentity(fs.statSync(dir)); } catch { return undefined; }
+}
+
 export interface LockOwner {
   pid: number;
   host: string;
   startedAt: number;
-  /** inode of the lock directory this owner file belongs to */
+  /** the lock directory this owner file belongs to */
   ino: number;
+  dev?: number;
+  birthtimeMs?: number;
   tool: 'mcp-auth';
 }
 
 export interface LockHolderInfo {
   held: boolean;
+  /** an owner file of ours lies beside the lock but describes another (or no) lock directory */
+  orphanOwner?: LockOwner;
   stale: boolean;
   /** age of the lock directory's heartbeat, ms */
   ageMs?: number;
@@ -66,6 +95,13 @@ export interface HeldLock {
   release(): Promise<void>;
   /** set when proper-lockfile reported the lock compromised (heartbeat failed, someone removed it) */
   readonly compromised: Error | undefined;
+  /**
+   * The lock is still ours: not reported compromised, and the lock directory on disk is the very one we
+   * created. Checked just before a POST and just before a rename.
+   */
+  stillHeld(): boolean;
+  /** throws McpAuthError('lock-lost') unless stillHeld() */
+  assertHeld(what: string): void;
 }
 
 /** proper-lockfile needs a stale value; ours is checked by reclaim() (proper-lockfile caps update at stale/2). */
@@ -82,16 +118,47 @@ function readOwner(file: string): LockOwner | undefined {
   } catch { return undefined; }
 }
 
+/**
+ * Does an owner file describe this lock directory? Inode and device must match, and the birth time where
+ * the file system has one. Without a birth time the inode alone is trusted only once the directory has had
+ * no heartbeat for longer than its update interval (a live holder — ours or Claude Code's — refreshes it
+ * every `update` ms, a dead one cannot).
+ */
+function ownerDescribes(owner: LockOwner, st: fs.Stats, spec: LockSpec, now: number): boolean {
+  const id = dirIdentity(st);
+  if (owner.ino !== id.ino || (owner.dev !== undefined && owner.dev !== id.dev)) return false;
+  if (id.birthtimeMs > 0) return owner.birthtimeMs !== undefined && owner.birthtimeMs === id.birthtimeMs;
+  return now - st.mtimeMs > (spec.update ?? spec.stale / 2) + 1_000;
+}
+
 /** Who holds a lock, without touching it. */
 export function inspectLock(spec: LockSpec, now = Date.now()): LockHolderInfo {
-  let st: fs.Stats;
-  try { st = fs.statSync(lockDirOf(spec)); } catch { return { held: false, stale: false }; }
-  const ageMs = Math.max(0, now - st.mtimeMs);
   const owner = readOwner(ownerFileOf(spec));
-  const ownerMatches = owner !== undefined && owner.ino === st.ino;
+  let st: fs.Stats;
+  try { st = fs.statSync(lockDirOf(spec)); } catch { return { held: false, stale: false, orphanOwner: owner }; }
+  const ageMs = Math.max(0, now - st.mtimeMs);
+  const ownerMatches = owner !== undefined && ownerDescribes(owner, st, spec, now);
   const ownerDead = ownerMatches && owner.host === os.hostname() && !pidAlive(owner.pid);
   const holder = ownerMatches ? `mcp-auth pid ${owner.pid} on ${owner.host}` : 'another process (Claude Code or an older mcp-auth)';
-  return { held: true, stale: ageMs > spec.stale || ownerDead, ageMs, owner: ownerMatches ? owner : undefined, ownerDead, holder };
+  return {
+    held: true, stale: ageMs > spec.stale || ownerDead, ageMs, owner: ownerMatches ? owner : undefined, ownerDead, holder,
+    orphanOwner: owner && !ownerMatches ? owner : undefined,
+  };
+}
+
+/**
+ * Remove an owner file that describes no current lock directory and whose process is gone. Such a file is
+ * left when an mcp-auth holder died in a way no handler sees (SIGKILL, power loss). This version never trusts
+ * it for a lock taken later (see ownerDescribes), but an older mcp-auth would: it could take the dead
+ * owner for the holder of Claude Code's live lock and reclaim it, and two processes would then send the
+ * same refresh token. Returns true when the file was removed.
+ */
+export function removeOrphanOwner(spec: LockSpec): boolean {
+  const info = inspectLock(spec);
+  const o = info.orphanOwner;
+  if (!o || (o.host === os.hostname() && pidAlive(o.pid) && o.pid !== process.pid)) return false;
+  if (o.host !== os.hostname()) return false;
+  try { fs.rmSync(ownerFileOf(spec), { force: true }); return true; } catch { return false; }
 }
 
 /**
@@ -113,18 +180,20 @@ function reclaim(spec: LockSpec, log: Logger): boolean {
     return false;
   }
   try {
-    let st: fs.Stats;
-    try { st = fs.statSync(dir); } catch { return true; } // already gone: retry at once
+    const before = currentIdentity(dir);
+    if (!before) return true; // already gone: retry at once
     const info = inspectLock(spec);
     if (!info.held || !info.stale) return false;
-    const again = fs.statSync(dir);
-    if (again.ino !== st.ino) return false; // replaced meanwhile: not ours to touch
+    // re-check just before the reclaim: the very same directory (inode and birth time), still stale
+    const again = currentIdentity(dir);
+    if (!again || !sameDir(again, before) || again.birthtimeMs !== before.birthtimeMs) return false; // replaced meanwhile: not ours to touch
+    if (!inspectLock(spec).stale) return false;
     log.warn(info.ownerDead && info.owner
       ? `reclaiming ${path.basename(dir)}: holder pid ${info.owner.pid} is gone`
       : `reclaiming ${path.basename(dir)}: stale (no heartbeat for ${Math.round((info.ageMs ?? 0) / 1000)} s)`);
     const aside = `${dir}.stale.${process.pid}.${Date.now()}`;
     fs.renameSync(dir, aside);
-    if (info.owner) fs.rmSync(ownerFileOf(spec), { force: true });
+    if (info.owner || info.orphanOwner) fs.rmSync(ownerFileOf(spec), { force: true });
     fs.rmSync(aside, { recursive: true, force: true });
     return true;
   } catch (e) {
@@ -155,23 +224,38 @@ export async function acquireLock(spec: LockSpec, opts: AcquireOptions = {}): Pr
   try {
     for (;;) {
       try {
+        const held: { id?: DirIdentity } = {};
         const release = await lockfile.lock(spec.target, {
           realpath: false,
           // staleness is judged and reclaimed by reclaim() above; proper-lockfile only takes and heartbeats
           stale: NEVER_STALE,
           update: spec.update ?? Math.floor(spec.stale / 2),
           retries: 0,
+          // proper-lockfile removes the directory on release and at exit, and touches it every `update` ms,
+          // without asking whether it is still the one it created: never let it touch someone else's lock
+          fs: guardedFs(lockDirOf(spec), () => held.id, log),
           onCompromised: (err) => {
             compromised = err;
             log.warn(`lock ${path.basename(lockDirOf(spec))} compromised`, err);
           },
         });
-        const owner = writeOwner(spec);
+        const taken = held.id = currentIdentity(lockDirOf(spec));
+        const owner = taken ? writeOwner(spec, taken) : false;
+        const stillHeld = () => {
+          if (compromised || !taken) return false;
+          const now = currentIdentity(lockDirOf(spec));
+          return now !== undefined && sameDir(now, taken) && now.birthtimeMs === taken.birthtimeMs;
+        };
         return {
           get compromised() { return compromised; },
+          stillHeld,
+          assertHeld(what: string) {
+            if (!stillHeld()) throw new McpAuthError('lock-lost', `${path.basename(lockDirOf(spec))} is no longer ours (${compromised ? 'reported compromised' : 'the directory was removed or replaced'}); stopped before ${what}`);
+          },
           async release() {
             // owner file first: a crash between the two leaves a lock with no owner, reclaimed by staleness
-            if (owner) fs.rmSync(ownerFileOf(spec), { force: true });
+            if (owner) removeOwnFile(ownerFileOf(spec));
+            // the guarded fs skips the rmdir when the directory is no longer the one we created
             try { await release(); } catch (e) { log.debug(`release of ${path.basename(lockDirOf(spec))}: ${errnoCode(e) ?? e}`); }
           },
         };
@@ -205,18 +289,72 @@ export async function acquireLock(spec: LockSpec, opts: AcquireOptions = {}): Pr
   }
 }
 
-function writeOwner(spec: LockSpec): boolean {
+/** Owner files this process wrote and has not removed yet; removed on every way out (exit, signals). */
+const ownFiles = new Set<string>();
+let exitHookInstalled = false;
+
+function removeOwnFile(file: string): void {
+  ownFiles.delete(file);
   try {
-    const ino = fs.statSync(lockDirOf(spec)).ino;
-    const owner: LockOwner = { pid: process.pid, host: os.hostname(), startedAt: Date.now(), ino, tool: 'mcp-auth' };
-    const file = ownerFileOf(spec);
+    // only our own: another process may have written this path since (after a reclaim)
+    if (readOwner(file)?.pid === process.pid) fs.rmSync(file, { force: true });
+  } catch { /* gone */ }
+}
+
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  // signal-exit (what proper-lockfile uses to remove its lock directories) runs this on a normal exit, an
+  // uncaught error, and SIGINT/SIGTERM/SIGHUP, before the signal is re-raised.
+  onExit(() => { for (const f of [...ownFiles]) removeOwnFile(f); });
+}
+
+function writeOwner(spec: LockSpec, id: DirIdentity): boolean {
+  installExitHook();
+  const file = ownerFileOf(spec);
+  try {
+    const owner: LockOwner = { pid: process.pid, host: os.hostname(), startedAt: Date.now(), ino: id.ino, dev: id.dev, birthtimeMs: id.birthtimeMs, tool: 'mcp-auth' };
     const tmp = `${file}.${process.pid}.tmp`;
+    ownFiles.add(file);
     fs.writeFileSync(tmp, JSON.stringify(owner), { mode: 0o600 });
     fs.renameSync(tmp, file);
     return true;
   } catch {
+    ownFiles.delete(file);
     return false;
   }
+}
+
+type Cb = (err?: NodeJS.ErrnoException | null) => void;
+
+/**
+ * The file-system calls proper-lockfile makes, refusing to heartbeat or remove a lock directory that is not
+ * the one we created (`taken`: undefined while taking it). A refused heartbeat reads as ENOENT, which
+ * proper-lockfile reports as compromised; a refused removal is skipped.
+ */
+function guardedFs(dir: string, taken: () => DirIdentity | undefined, log: Logger) {
+  const ours = (): boolean => {
+    const t = taken();
+    if (!t) return true;
+    const now = currentIdentity(dir);
+    return now !== undefined && sameDir(now, t) && now.birthtimeMs === t.birthtimeMs;
+  };
+  const refused = (what: string) => {
+    log.warn(`not ${what} ${path.basename(dir)}: it is no longer the lock this process took`);
+    return Object.assign(new Error(`${dir} is not ours`), { code: 'ENOENT' });
+  };
+  return {
+    mkdir: (p: string, cb: Cb) => fs.mkdir(p, cb),
+    stat: (p: string, cb: (e: NodeJS.ErrnoException | null, st: fs.Stats) => void) => fs.stat(p, cb),
+    realpath: (p: string, cb: (e: NodeJS.ErrnoException | null, r: string) => void) => fs.realpath(p, cb),
+    utimes: (p: string, a: Date, m: Date, cb: Cb) => (ours() ? fs.utimes(p, a, m, cb) : cb(refused('touching'))),
+    rmdir: (p: string, cb: Cb) => {
+      if (ours()) return fs.rmdir(p, cb);
+      refused('removing');
+      cb(null);
+    },
+    rmdirSync: (p: string) => { if (ours()) fs.rmdirSync(p); },
+  };
 }
 
 /** Run fn while holding the lock; release in finally. */

@@ -6,6 +6,11 @@ import { McpAuthError } from '../errors';
 import { entryProblem } from './validate';
 
 export interface WriteHooks {
+  /**
+   * Called just before the store is replaced (right before the rename; for the keychain, before the write):
+   * throw to stop without writing, e.g. McpAuthError('lock-lost') when the caller's refresh lock is gone.
+   */
+  guard?: () => void;
   /** test-only: between the temp write and the rename */
   beforeRename?: () => void;
   /** test-only: skip the storage lock (to prove the tests can fail) */
@@ -39,7 +44,10 @@ export async function updateEntry(
     const mcpOAuth = { ...all };
     if (next === undefined) delete mcpOAuth[key];
     else mcpOAuth[key] = next;
-    await store.write({ ...data, mcpOAuth }, { beforeRename: hooks.beforeRename });
+    // the storage lock and the caller's own lock must still be ours at the moment the store is replaced
+    const check = () => { lock?.assertHeld('writing the store'); hooks.guard?.(); };
+    check();
+    await store.write({ ...data, mcpOAuth }, { beforeRename: () => { check(); hooks.beforeRename?.(); } });
     return { written: true, entry: next };
   } finally {
     await lock?.release();
@@ -66,7 +74,7 @@ export async function persistGrantResult(
       return await updateEntry(store, paths, key, mutate, { timeoutMs: 15_000, ...lockOpts }, hooks);
     } catch (e) {
       last = e;
-      if (e instanceof McpAuthError && e.code === 'store-invalid') break; // the entry itself is malformed: no retry helps
+      if (e instanceof McpAuthError && (e.code === 'store-invalid' || e.code === 'lock-lost')) throw e; // no retry helps
       lockOpts.logger?.warn(`could not store the new token (attempt ${i + 1} of ${attempts}); retrying the write, not the request`, e);
       if (i + 1 < attempts) await new Promise((r) => setTimeout(r, (hooks.retryDelayMs ?? 250) * (i + 1)));
     }
