@@ -5,7 +5,13 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 export const ROOT = path.resolve(__dirname, '..', '..', '..');
+/** The CLI as shipped (no test switches in it). */
 export const CLI = path.join(ROOT, 'dist', 'cli.js');
+/** The same CLI built with its test switches (esbuild.mjs): crash points, no lock, a pinned clock, managed dir. */
+export const TEST_CLI = path.join(ROOT, 'out', 'test-cli', 'cli.js');
+/** Runs that set a test switch need the test build; every other run uses what ships. */
+export const cliFor = (env: NodeJS.ProcessEnv): string =>
+  Object.keys(env).some((k) => k.startsWith('MCP_AUTH_TEST_') || k === 'MCP_AUTH_NOW') ? TEST_CLI : CLI;
 export const FIXTURES = path.join(ROOT, 'test', 'fixtures');
 
 export interface TempHome {
@@ -54,14 +60,14 @@ export interface RunResult { code: number; stdout: string; stderr: string; ms: n
 
 export function runCli(args: string[], opts: { env: NodeJS.ProcessEnv; cwd?: string; input?: string }): RunResult {
   const t = Date.now();
-  const r = spawnSync(process.execPath, [CLI, ...args], { env: opts.env, cwd: opts.cwd, encoding: 'utf8', input: opts.input ?? '', timeout: 60_000 });
+  const r = spawnSync(process.execPath, [cliFor(opts.env), ...args], { env: opts.env, cwd: opts.cwd, encoding: 'utf8', input: opts.input ?? '', timeout: 60_000 });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr, ms: Date.now() - t };
 }
 
 export function runCliAsync(args: string[], opts: { env: NodeJS.ProcessEnv; cwd?: string }): Promise<RunResult> {
   const t = Date.now();
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: opts.env, cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [cliFor(opts.env), ...args], { env: opts.env, cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));

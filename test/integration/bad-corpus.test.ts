@@ -153,9 +153,6 @@ const hostile: [string, Mode, string][] = [
   ['metadata with a plain-http token endpoint elsewhere', { meta: (b) => ({ issuer: b, token_endpoint: 'http://tokens.example.com/token' }) }, 'insecure-endpoint'],
   ['10 MB metadata', { metaRaw: (res) => { res.writeHead(200, { 'content-type': 'application/json' }); res.end(`{"issuer":"x","pad":"${'x'.repeat(10 * 1024 * 1024)}"}`); } }, 'response-too-large'],
   ['slow-loris metadata (one byte a second)', { metaRaw: (res) => { res.writeHead(200, { 'content-type': 'application/json' }); const t = setInterval(() => { if (!res.write(' ')) clearInterval(t); }, 1000); res.on('close', () => clearInterval(t)); } }, 'timeout'],
-  ['token response with a negative expires_in', { token: tokenJson({ access_token: 'a-new-123456', token_type: 'Bearer', expires_in: -5 }) }, 'bad-response'],
-  ['token response with a non-numeric expires_in', { token: tokenJson({ access_token: 'a-new-123456', token_type: 'Bearer', expires_in: 'soon' }) }, 'bad-response'],
-  ['token response with token_type mac', { token: tokenJson({ access_token: 'a-new-123456', token_type: 'mac', expires_in: 60 }) }, 'bad-response'],
   ['token response that is not JSON', { token: (res) => { res.writeHead(200, { 'content-type': 'text/html' }); res.end('<html>login</html>'); } }, 'bad-response'],
   ['10 MB token response', { token: (res) => { res.writeHead(200, { 'content-type': 'application/json' }); res.end(`{"access_token":"${'x'.repeat(10 * 1024 * 1024)}"}`); } }, 'response-too-large'],
   ['token response without access_token', { token: tokenJson({ token_type: 'Bearer', expires_in: 60 }) }, 'bad-response'],
@@ -167,6 +164,45 @@ for (const [name, m, code] of hostile) {
     const h = hostileHome();
     try {
       await expectRefused(h, ['refresh', 'demo'], code, { MCP_AUTH_HTTP_TIMEOUT: '2' });
+    } finally { h.cleanup(); mode = {}; }
+  });
+}
+
+/**
+ * A 200 answer is final: the refresh token sent is spent once the server answers 200, so whatever else is
+ * odd in it, what it carries is stored (the old refresh token kept when no new one came) and the oddity is a
+ * warning. Rejecting it would leave the spent token in the store for the next refresh to replay.
+ */
+const odd: [string, Record<string, unknown>, string, { at: string; rt: string; expires: 'now' | 'later' | 'zero' }][] = [
+  ['a negative expires_in', { access_token: 'a-new-123456', refresh_token: 'r-new-123456', token_type: 'Bearer', expires_in: -5 }, 'expires-in-not-positive', { at: 'a-new-123456', rt: 'r-new-123456', expires: 'now' }],
+  ['a non-numeric expires_in', { access_token: 'a-new-123456', refresh_token: 'r-new-123456', token_type: 'Bearer', expires_in: 'soon' }, 'expires-in-invalid', { at: 'a-new-123456', rt: 'r-new-123456', expires: 'now' }],
+  ['token_type mac', { access_token: 'a-new-123456', refresh_token: 'r-new-123456', token_type: 'mac', expires_in: 60 }, 'unknown-token-type', { at: 'a-new-123456', rt: 'r-new-123456', expires: 'later' }],
+  ['no token_type and no new refresh token', { access_token: 'a-new-123456', expires_in: 60 }, 'no-token-type', { at: 'a-new-123456', rt: 'rt-old-123456', expires: 'later' }],
+  ['an id_token that does not parse', { access_token: 'a-new-123456', refresh_token: 'r-new-123456', token_type: 'Bearer', expires_in: 60, id_token: 'not.a.jwt' }, 'id-token-not-validated', { at: 'a-new-123456', rt: 'r-new-123456', expires: 'later' }],
+  ['a refresh token but no access token', { refresh_token: 'r-new-123456', token_type: 'Bearer', expires_in: 60 }, 'no-access-token', { at: '', rt: 'r-new-123456', expires: 'zero' }],
+];
+for (const [name, body, warning, want] of odd) {
+  test(`odd 200 during refresh: ${name} → stored anyway with warning ${warning} (the refresh token sent is spent)`, { timeout: 30_000 }, async () => {
+    mode = { token: tokenJson(body) };
+    const h = hostileHome();
+    try {
+      const t0 = Date.now();
+      const r = await runCliAsync(['refresh', 'demo', '--json'], { env: { ...h.env, MCP_AUTH_HTTP_TIMEOUT: '2' }, cwd: h.project });
+      assert.equal(r.code, 0, r.stderr);
+      const out = JSON.parse(r.stdout).results[0];
+      assert.equal(out.result, 'refreshed');
+      assert.deepEqual(out.warnings, [warning]);
+      assert.match(r.stderr, new RegExp(`warning: demo: .*${warning}`));
+      assert.ok(!r.stderr.includes('a-new-123456') && !r.stderr.includes('r-new-123456'), 'no token in the output');
+      const e = JSON.parse(fs.readFileSync(path.join(h.claudeDir, '.credentials.json'), 'utf8')).mcpOAuth[KEY];
+      assert.equal(e.accessToken, want.at);
+      assert.equal(e.refreshToken, want.rt);
+      if (want.expires === 'now') assert.ok(e.expiresAt >= t0 && e.expiresAt <= Date.now(), 'stored as expiring now');
+      if (want.expires === 'later') assert.ok(e.expiresAt > Date.now() + 50_000);
+      if (want.expires === 'zero') assert.equal(e.expiresAt, 0);
+      // and doctor says so afterwards
+      const d = await runCliAsync(['doctor', 'demo'], { env: h.env, cwd: h.project });
+      assert.match(d.stdout, new RegExp(`last token answer .* was odd: ${warning}`));
     } finally { h.cleanup(); mode = {}; }
   });
 }

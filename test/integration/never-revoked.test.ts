@@ -1,0 +1,304 @@
+/**
+ * "Never the cause of a revoked grant": each defect found in review, reproduced with real processes against
+ * the real authorization server (oidc-provider: single-use refresh tokens, reuse revokes the grant). Every
+ * test here failed on the code before its fix.
+ */
+import { test, before, after, beforeEach } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { makeHome, runCliAsync, TEST_CLI, ROOT, type TempHome } from '../helpers/home';
+import { startStack, cliLogin, writeServers, entryOf, callWhoami, patchEntry, readStore, writeStore, type Stack } from '../helpers/oauth';
+
+let stack: Stack;
+before(async () => { stack = await startStack(); });
+after(async () => { await stack.close(); });
+beforeEach(() => {
+  Object.assign(stack.mode, { tokenDelayMs: 0, tokenDelayAfterMs: 0, tokenStatus: 0, tokenHang: false, tokenBody: null, tokenMutate: null, accessTokenTTL: 3600 });
+  Object.assign(stack.counters, { tokenRequests: {}, tokenSuccess: {}, tokenErrors: {}, reusesDetected: 0, grantsRevoked: 0, revocations: 0 });
+});
+
+const HOLDER = path.join(ROOT, 'out', 'test', 'helpers', 'cc-holder.js');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+async function waitFor(what: string, cond: () => boolean, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+const refreshes = () => stack.counters.tokenRequests.refresh_token ?? 0;
+
+async function signedInHome(servers: Record<string, unknown> = {}): Promise<TempHome> {
+  const h = makeHome();
+  writeServers(h, { demo: { type: 'http', url: stack.mcpUrl }, ...servers });
+  const r = await cliLogin(h, 'demo', ['--timeout', '30']);
+  assert.equal(r.code, 0, r.stderr);
+  Object.assign(stack.counters, { tokenRequests: {}, reusesDetected: 0, grantsRevoked: 0, revocations: 0 });
+  return h;
+}
+
+function lockPaths(h: TempHome) {
+  const { key } = entryOf(h, 'demo');
+  const dir = path.join(h.claudeDir, `mcp-refresh-${key.replace(/[^a-zA-Z0-9]/g, '_')}.lock.lock`);
+  return { key, dir, owner: `${dir}.owner` };
+}
+
+/** One Claude Code process refreshing `demo` with proper-lockfile exactly as Claude Code does. */
+function startHolder(h: TempHome, key: string, holdMs = 0): { child: ChildProcess; locked: Promise<number>; done: Promise<Record<string, unknown>> } {
+  const child = spawn(process.execPath, [HOLDER, h.claudeDir, key, `${stack.issuer}/token`, stack.mcpUrl, String(holdMs)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stderr!.on('data', (d) => (err += d));
+  const locked = new Promise<number>((resolve, reject) => {
+    child.stdout!.on('data', (d) => {
+      out += d;
+      const m = /^locked (\d+)$/m.exec(out);
+      if (m) resolve(Number(m[1]));
+    });
+    child.on('close', () => reject(new Error(`holder ended before locking: ${out} ${err}`)));
+  });
+  const done = new Promise<Record<string, unknown>>((resolve) => child.on('close', () => {
+    const last = out.trim().split('\n').pop() ?? '{}';
+    resolve(last.startsWith('{') ? JSON.parse(last) : { out, err });
+  }));
+  return { child, locked, done };
+}
+
+function deadPid(): number {
+  const r = spawnSync(process.execPath, ['-e', '0']);
+  return r.pid;
+}
+
+test('1a: an mcp-auth holder ended by SIGTERM leaves no owner file, so a Claude Code lock taken later on the same path is waited for, not reclaimed: 1 refresh, 0 reuses', { timeout: 60_000 }, async () => {
+  const h = await signedInHome();
+  try {
+    patchEntry(h, 'demo', { expiresAt: Date.now() - 1000 });
+    const { key, dir, owner } = lockPaths(h);
+    // an mcp-auth refresh that holds the refresh lock is stopped (a window closing, Ctrl-C)
+    const ours = spawn(process.execPath, [TEST_CLI, 'refresh', 'demo'], { env: { ...h.env, MCP_AUTH_TEST_CRASH_AT: 'pause-after-lock' }, cwd: h.project, stdio: 'ignore' });
+    await waitFor('our lock and its owner file', () => fs.existsSync(dir) && fs.existsSync(owner));
+    const inoOurs = fs.statSync(dir).ino;
+    const exited = new Promise((r) => ours.on('close', r));
+    ours.kill('SIGTERM');
+    await exited;
+    assert.equal(fs.existsSync(dir), false, 'proper-lockfile removed the lock directory on SIGTERM');
+    const ownerLeft = fs.existsSync(owner);
+    // Claude Code now takes the same lock (ext4 hands it the freed inode) and refreshes slowly
+    stack.mode.tokenDelayMs = 2000;
+    const cc = startHolder(h, key, 5500);
+    const inoCc = await cc.locked;
+    // another mcp-auth process wants to refresh meanwhile
+    const r = await runCliAsync(['refresh', 'demo', '--json'], { env: h.env, cwd: h.project });
+    const holder = await cc.done;
+    const c = JSON.stringify({ counters: stack.counters, holder, stderr: r.stderr, sameInode: inoOurs === inoCc });
+    assert.equal(stack.counters.reusesDetected, 0, c);
+    assert.equal(stack.counters.grantsRevoked, 0, c);
+    assert.equal(refreshes(), 1, c);
+    assert.equal(holder.status, 200, c);
+    assert.equal(holder.compromised, null, `Claude Code's lock was never taken from it: ${c}`);
+    assert.equal(JSON.parse(r.stdout).results[0].result, 'adopted', c);
+    assert.equal(ownerLeft, false, 'the owner file was removed on SIGTERM');
+    assert.equal((await callWhoami(stack.mcpUrl, entryOf(h, 'demo').entry.accessToken)).sub, 'test-user');
+  } finally { h.cleanup(); }
+});
+
+test('1b: an owner file left by a SIGKILLed holder (dead pid, the inode Claude Code\'s lock gets next) is not trusted: 1 refresh, 0 reuses', { timeout: 60_000 }, async () => {
+  const h = await signedInHome();
+  try {
+    patchEntry(h, 'demo', { expiresAt: Date.now() - 1000 });
+    const { key, dir, owner } = lockPaths(h);
+    stack.mode.tokenDelayMs = 2000;
+    const cc = startHolder(h, key, 5500);
+    await cc.locked;
+    // What a SIGKILLed mcp-auth leaves when ext4 hands its freed inode to Claude Code's next mkdir of the
+    // same path: an owner file with a dead pid naming this very inode — but the earlier birth time.
+    const st = fs.statSync(dir);
+    fs.writeFileSync(owner, JSON.stringify({ pid: deadPid(), host: os.hostname(), startedAt: Date.now() - 5000, ino: st.ino, dev: st.dev, birthtimeMs: st.birthtimeMs - 5000, tool: 'mcp-auth' }));
+    const r = await runCliAsync(['refresh', 'demo', '--json'], { env: h.env, cwd: h.project });
+    const holder = await cc.done;
+    const c = JSON.stringify({ counters: stack.counters, holder, stderr: r.stderr });
+    assert.equal(stack.counters.reusesDetected, 0, c);
+    assert.equal(stack.counters.grantsRevoked, 0, c);
+    assert.equal(refreshes(), 1, c);
+    assert.equal(holder.compromised, null, c);
+    assert.equal(JSON.parse(r.stdout).results[0].result, 'adopted', c);
+  } finally { h.cleanup(); }
+});
+
+test('1c: doctor removes an orphan owner file of a process that is gone, and says what it risked', async () => {
+  const h = await signedInHome();
+  try {
+    const { owner } = lockPaths(h);
+    fs.writeFileSync(owner, JSON.stringify({ pid: deadPid(), host: os.hostname(), startedAt: 1, ino: 1, birthtimeMs: 1, tool: 'mcp-auth' }));
+    const r = await runCliAsync(['doctor'], { env: h.env, cwd: h.project });
+    assert.match(r.stdout, /removed an owner file left by an interrupted mcp-auth .*Claude Code takes later/);
+    assert.equal(fs.existsSync(owner), false);
+  } finally { h.cleanup(); }
+});
+
+for (const [label, fields] of [
+  ['no token_type', { token_type: null }],
+  ['an unknown token_type', { token_type: 'N_A' }],
+  ['expires_in 0', { expires_in: 0 }],
+  ['an id_token that does not parse', { id_token: 'not-a-jwt' }],
+] as const) {
+  test(`2: the real AS rotates and answers 200 with ${label} → stored anyway; the next refresh uses the new token: 0 reuses, grant alive`, { timeout: 60_000 }, async () => {
+    const h = await signedInHome();
+    try {
+      const rt0 = entryOf(h, 'demo').entry.refreshToken;
+      stack.mode.tokenMutate = { fields };
+      const first = await runCliAsync(['refresh', 'demo', '--force', '--json'], { env: h.env, cwd: h.project });
+      stack.mode.tokenMutate = null;
+      assert.equal(first.code, 0, first.stderr);
+      assert.equal(JSON.parse(first.stdout).results[0].result, 'refreshed');
+      assert.match(first.stderr, /warning: demo: the authorization server's answer was odd/);
+      const rt1 = entryOf(h, 'demo').entry.refreshToken;
+      assert.notEqual(rt1, rt0, 'the new refresh token is stored');
+      const second = await runCliAsync(['refresh', 'demo', '--force', '--json'], { env: h.env, cwd: h.project });
+      assert.equal(second.code, 0, second.stderr);
+      const c = JSON.stringify(stack.counters);
+      assert.equal(stack.counters.reusesDetected, 0, c);
+      assert.equal(stack.counters.grantsRevoked, 0, c);
+      assert.equal(refreshes(), 2, c);
+      assert.equal((await callWhoami(stack.mcpUrl, entryOf(h, 'demo').entry.accessToken)).sub, 'test-user');
+    } finally { h.cleanup(); }
+  });
+}
+
+/** Claude Code holding the storage lock (fresh heartbeat) for `ms`. */
+function holdStorageLock(h: TempHome, ms: number): Promise<void> {
+  const dir = path.join(h.claudeDir, '.storage-write.lock');
+  fs.mkdirSync(dir);
+  const t = setInterval(() => { const now = new Date(); try { fs.utimesSync(dir, now, now); } catch { /* released */ } }, 500);
+  return sleep(ms).then(() => { clearInterval(t); fs.rmdirSync(dir); });
+}
+
+test('2c: the store cannot be written after a 200 → the write is retried, never the request; when it finally lands, 1 request', { timeout: 60_000 }, async () => {
+  const h = await signedInHome();
+  try {
+    patchEntry(h, 'demo', { expiresAt: Date.now() - 1000 });
+    stack.mode.tokenDelayAfterMs = 500;
+    const run = runCliAsync(['refresh', 'demo', '--json'], { env: { ...h.env, MCP_AUTH_LOCK_TIMEOUT: '1' }, cwd: h.project });
+    await waitFor('the refresh request to reach the AS', () => refreshes() === 1); // the answer is on its way
+    const held = holdStorageLock(h, 2500);
+    const r = await run;
+    await held;
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(JSON.parse(r.stdout).results[0].result, 'refreshed');
+    assert.equal(refreshes(), 1);
+    assert.match(r.stderr, /retrying the write, not the request/);
+    assert.equal((await callWhoami(stack.mcpUrl, entryOf(h, 'demo').entry.accessToken)).sub, 'test-user');
+  } finally { h.cleanup(); }
+});
+
+test('2d: the store stays unwritable → store-write, loudly, and the same process never sends the spent token again', { timeout: 60_000 }, async () => {
+  const h = await signedInHome();
+  try {
+    patchEntry(h, 'demo', { expiresAt: Date.now() - 1000 });
+    stack.mode.tokenDelayAfterMs = 500;
+    // `refresh demo demo`: two refreshes of the same server in one process
+    const run = runCliAsync(['refresh', 'demo', 'demo', '--json'], { env: { ...h.env, MCP_AUTH_LOCK_TIMEOUT: '1' }, cwd: h.project });
+    await waitFor('the refresh request to reach the AS', () => refreshes() === 1);
+    const held = holdStorageLock(h, 9000);
+    const r = await run;
+    await held;
+    assert.equal(r.code, 1, r.stderr);
+    const results = JSON.parse(r.stdout).results;
+    assert.deepEqual(results.map((x: { code: string }) => x.code), ['store-write', 'store-write']);
+    assert.match(r.stderr, /THE NEW TOKEN COULD NOT BE STORED/);
+    assert.equal(refreshes(), 1, `one request: the spent token was not sent again (${r.stderr})`);
+  } finally { h.cleanup(); }
+});
+
+test('3a: logout while another process\'s refresh answer is on its way → logout waits, revokes the new tokens, and the entry stays gone', { timeout: 60_000 }, async () => {
+  const h = await signedInHome();
+  try {
+    patchEntry(h, 'demo', { expiresAt: Date.now() - 1000 });
+    const { dir } = lockPaths(h);
+    stack.mode.tokenDelayAfterMs = 1500;
+    const refresh = runCliAsync(['refresh', 'demo', '--json'], { env: h.env, cwd: h.project });
+    await waitFor('the refresh to hold its lock', () => fs.existsSync(dir));
+    await waitFor('the refresh request to reach the AS', () => refreshes() === 1);
+    const logout = await runCliAsync(['logout', 'demo'], { env: h.env, cwd: h.project });
+    const r = await refresh;
+    assert.equal(logout.code, 0, logout.stderr);
+    assert.equal(r.code, 0, r.stderr);
+    const store = readStore(h);
+    assert.deepEqual(Object.keys(store.mcpOAuth ?? {}).filter((k) => k.startsWith('demo|')), [], 'signed out stays signed out');
+    const st = JSON.parse((await runCliAsync(['status', '--json'], { env: h.env, cwd: h.project })).stdout);
+    assert.notEqual(st.servers.find((s: { name: string }) => s.name === 'demo').state, 'signed-in');
+    assert.ok(stack.counters.revocations >= 1, JSON.stringify(stack.counters));
+  } finally { h.cleanup(); }
+});
+
+test('3b: an entry removed under an in-flight refresh (a sign-out that took no lock) is not recreated; what the refresh got is revoked', { timeout: 60_000 }, async () => {
+  const h = await signedInHome();
+  try {
+    patchEntry(h, 'demo', { expiresAt: Date.now() - 1000 });
+    stack.mode.tokenDelayAfterMs = 1500;
+    const refresh = runCliAsync(['refresh', 'demo', '--json'], { env: h.env, cwd: h.project });
+    await waitFor('the refresh request to reach the AS', () => refreshes() === 1);
+    const s = readStore(h);
+    const { key } = entryOf(h, 'demo');
+    delete s.mcpOAuth[key];
+    writeStore(h, s);
+    const r = await refresh;
+    assert.equal(r.code, 1);
+    assert.equal(JSON.parse(r.stdout).results[0].code, 'no-credentials');
+    assert.deepEqual(Object.keys(readStore(h).mcpOAuth ?? {}), [], 'not recreated');
+    assert.ok(stack.counters.revocations >= 1, `the new tokens were revoked: ${JSON.stringify(stack.counters)}`);
+  } finally { h.cleanup(); }
+});
+
+test('4: a refresh lock replaced while the answer is on its way → lock-lost: nothing written, and the new holder\'s lock is left alone', { timeout: 60_000 }, async () => {
+  const h = await signedInHome();
+  try {
+    patchEntry(h, 'demo', { expiresAt: Date.now() - 1000 });
+    const before = fs.readFileSync(path.join(h.claudeDir, '.credentials.json'), 'utf8');
+    const { dir } = lockPaths(h);
+    stack.mode.tokenDelayAfterMs = 1500;
+    const refresh = runCliAsync(['refresh', 'demo', '--json'], { env: h.env, cwd: h.project });
+    await waitFor('the refresh request to reach the AS', () => refreshes() === 1);
+    // someone judged our lock stale and took it over: a new directory at the same path
+    fs.rmdirSync(dir);
+    fs.mkdirSync(dir);
+    const theirs = fs.statSync(dir);
+    const r = await refresh;
+    assert.equal(r.code, 1, r.stdout);
+    assert.equal(JSON.parse(r.stdout).results[0].code, 'lock-lost');
+    assert.equal(fs.readFileSync(path.join(h.claudeDir, '.credentials.json'), 'utf8'), before, 'nothing written');
+    assert.ok(fs.existsSync(dir), 'the other holder\'s lock directory is still there');
+    assert.equal(fs.statSync(dir).ino, theirs.ino);
+    fs.rmdirSync(dir);
+  } finally { h.cleanup(); }
+});
+
+test('5: tokens that live no longer than the 300-s window are not refreshed on every pass (no refresh storm)', { timeout: 60_000 }, async () => {
+  stack.mode.accessTokenTTL = 20;
+  const h = await signedInHome();
+  try {
+    for (let i = 0; i < 6; i++) {
+      const r = await runCliAsync(['refresh', 'demo', '--json'], { env: h.env, cwd: h.project });
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(JSON.parse(r.stdout).results[0].result, 'fresh', `pass ${i}`);
+    }
+    assert.equal(refreshes(), 0, 'a 20-s token with 20 s left is not due: it is due at half its lifetime');
+    const st = JSON.parse((await runCliAsync(['status', '--json'], { env: h.env, cwd: h.project })).stdout);
+    assert.equal(st.servers.find((s: { name: string }) => s.name === 'demo').state, 'signed-in');
+  } finally { h.cleanup(); }
+});
+
+test('8: after storing the token of key K only the needs-auth entries of names with key K are cleared, not every name sharing the URL', { timeout: 60_000 }, async () => {
+  const h = await signedInHome({ teamed: { type: 'http', url: stack.mcpUrl, headers: { 'X-Team': 'blue' } } });
+  try {
+    const cache = path.join(h.claudeDir, 'mcp-needs-auth-cache.json');
+    fs.writeFileSync(cache, JSON.stringify({ demo: { timestamp: Date.now() }, teamed: { timestamp: Date.now() } }));
+    const r = await runCliAsync(['refresh', 'demo', '--force', '--json'], { env: h.env, cwd: h.project });
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout).results[0].clearedCacheEntries, ['demo']);
+    assert.deepEqual(Object.keys(JSON.parse(fs.readFileSync(cache, 'utf8'))), ['teamed']);
+  } finally { h.cleanup(); }
+});
