@@ -5,7 +5,7 @@ export interface Style {
 }
 
 const COLORS: Record<AuthState, string> = {
-  'signed-in': '32', expiring: '33', expired: '33', 'needs-auth': '31', blocked: '31', refreshing: '36', 'no-auth': '2', error: '31',
+  'signed-in': '32', expiring: '33', expired: '33', 'needs-auth': '31', blocked: '31', refreshing: '36', 'no-auth': '2', 'not-approved': '2', error: '31',
 };
 
 export function paint(style: Style, state: AuthState, text: string): string {
@@ -42,6 +42,7 @@ export const REASON_TEXT: Record<StatusReason, string> = {
   'cache-error': 'needs-auth cache unreadable',
   'config-error': 'configuration problem',
   'entry-invalid': 'stored entry malformed',
+  'awaiting-approval': 'from .mcp.json, awaiting approval in Claude Code (run `claude` in this folder); mcp-auth does not act on it',
 };
 
 /** One line of detail for a row, as in the tree's description. */

@@ -1,4 +1,4 @@
-import { discoverServers, McpAuthError, openStore, type ServerConfig } from '../core';
+import { discoverServers, openStore, serverToActOn, type ServerConfig } from '../core';
 import { refreshServer, type CrashPoint, type RefreshOutcome } from '../core/refresh';
 import { commands, type CliContext } from './commands';
 import { duration } from './format';
@@ -21,13 +21,10 @@ export function netSettings(ctx: CliContext) {
 export async function selectServers(ctx: CliContext, allowAll: boolean): Promise<{ all: ServerConfig[]; chosen: ServerConfig[] }> {
   const cfg = await discoverServers({ paths: ctx.paths, cwd: ctx.cwd, env: ctx.env });
   for (const i of cfg.issues) process.stderr.write(redact(`mcp-auth: ${i.code}: ${i.message}\n`));
-  const remote = cfg.servers.filter((s) => s.transport === 'http' || s.transport === 'sse');
+  // a .mcp.json server awaiting approval is never acted on: left out of "all", refused by name (not-approved)
+  const remote = cfg.servers.filter((s) => (s.transport === 'http' || s.transport === 'sse') && s.approval !== 'pending');
   if (ctx.names.length === 0 || (allowAll && ctx.values.all)) return { all: cfg.servers, chosen: remote };
-  const chosen = ctx.names.map((n) => {
-    const s = cfg.servers.find((x) => x.name === n);
-    if (!s) throw new McpAuthError('unknown-server', `no MCP server named "${n}" in Claude Code's configuration`, { server: n });
-    return s;
-  });
+  const chosen = ctx.names.map((n) => serverToActOn(cfg, n));
   return { all: cfg.servers, chosen };
 }
 

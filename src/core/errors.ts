@@ -3,7 +3,7 @@ export type ErrorCode =
   | 'config-parse' | 'config-invalid' | 'config-read'
   | 'store-parse' | 'store-invalid' | 'store-read' | 'store-write' | 'keychain-locked' | 'keychain-error'
   | 'cache-parse' | 'cache-invalid' | 'cache-read' | 'cache-write'
-  | 'invalid-url' | 'unknown-server' | 'not-remote' | 'no-credentials' | 'no-refresh-token'
+  | 'invalid-url' | 'unknown-server' | 'not-approved' | 'not-remote' | 'no-credentials' | 'no-refresh-token'
   | 'lock-timeout' | 'lock-compromised' | 'lock-lost'
   | 'invalid-grant' | 'server-error' | 'network' | 'timeout' | 'bad-response' | 'response-too-large'
   | 'discovery-failed' | 'issuer-mismatch' | 'insecure-endpoint' | 'redirect-loop'

@@ -4,7 +4,7 @@ export * from './paths';
 export * from './status';
 export * from './model';
 export * from './config/types';
-export { discoverServers, findServer } from './config/discover';
+export { assertApproved, discoverServers, findServer, serverToActOn } from './config/discover';
 export { serverKey, refreshLockName } from './store/key';
 export { openStore, FileStore, KeychainStore, keychainService, keychainAccount, type StoreBackend } from './store/backend';
 export type { TokenEntry, StoreData, StoreSnapshot } from './store/types';

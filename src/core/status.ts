@@ -5,14 +5,15 @@ import { entryProblem } from './store/validate';
 import { refreshDueAt } from './timing';
 import type { TokenEntry } from './store/types';
 
-export type AuthState = 'signed-in' | 'expiring' | 'expired' | 'needs-auth' | 'blocked' | 'refreshing' | 'no-auth' | 'error';
+/** `not-approved`: a .mcp.json server Claude Code has not approved for this folder (it does not connect it; we never act on it). */
+export type AuthState = 'signed-in' | 'expiring' | 'expired' | 'needs-auth' | 'blocked' | 'refreshing' | 'no-auth' | 'not-approved' | 'error';
 
 /** Machine codes saying why; words come from src/cli and src/extension. */
 export type StatusReason =
   | 'valid' | 'no-expiry' | 'in-window' | 'in-window-no-refresh-token' | 'expired-refreshable'
   | 'no-entry' | 'stub' | 'signed-out' | 'no-refresh-token' | 'cache-entry'
   | 'lock-held' | 'stdio' | 'static-headers' | 'no-oauth-data' | 'unsupported-transport'
-  | 'store-error' | 'cache-error' | 'config-error' | 'entry-invalid';
+  | 'store-error' | 'cache-error' | 'config-error' | 'entry-invalid' | 'awaiting-approval';
 
 export interface StatusSettings {
   /** Claude Code refreshes when ≤ 300 s remain */
@@ -67,6 +68,7 @@ export function computeStatus(
   settings: StatusSettings = DEFAULT_SETTINGS,
 ): ServerStatus {
   const base = { hasRefreshToken: false } as const;
+  if (server.approval === 'pending') return { ...base, state: 'not-approved', reason: 'awaiting-approval' };
   if (server.problem) {
     return { ...base, state: 'error', reason: 'config-error', code: server.problem.code, message: server.problem.message };
   }

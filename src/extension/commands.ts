@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { isMcpAuthError, redact, type Logger, type ServerRow } from '../core';
+import { assertApproved, isMcpAuthError, redact, type Logger, type ServerRow } from '../core';
 import { refreshServer, type RefreshOutcome } from '../core/refresh';
 import { removeCacheEntries, cacheNamesFor } from '../core/cache/cache';
 import { login } from '../core/login';
@@ -31,11 +31,13 @@ export function registerCommands(context: vscode.ExtensionContext, deps: Command
     context.subscriptions.push(vscode.commands.registerCommand(id, (...args: never[]) => runCommand(id, () => fn(...args), deps)));
 
   const rows = async () => (service.model ?? (await service.reload())).servers;
+  // every caller acts on the row it returns: a .mcp.json server awaiting approval is refused (not-approved)
   const rowOf = async (target: Target, pick: (r: ServerRow) => boolean, placeHolder: string): Promise<ServerRow | undefined> => {
     const all = await rows();
-    if (target && 'kind' in target && target.kind === 'server') return all.find((r) => r.config.name === target.row.config.name) ?? target.row;
-    if (target && 'name' in target) return all.find((r) => r.config.name === target.name);
-    const candidates = all.filter(pick);
+    const checked = (r: ServerRow | undefined) => { if (r) assertApproved(r.config); return r; };
+    if (target && 'kind' in target && target.kind === 'server') return checked(all.find((r) => r.config.name === target.row.config.name) ?? target.row);
+    if (target && 'name' in target) return checked(all.find((r) => r.config.name === target.name));
+    const candidates = all.filter((r) => r.config.approval !== 'pending' && pick(r));
     if (candidates.length === 0) { void vscode.window.showInformationMessage(t('No MCP server fits.')); return undefined; }
     const chosen = await vscode.window.showQuickPick(candidates.map((r) => ({ label: r.config.name, description: describe(r, Date.now(), t), detail: r.config.url, row: r })), { placeHolder });
     return chosen?.row;

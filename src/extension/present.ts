@@ -38,6 +38,7 @@ const ICONS: Record<AuthState, { icon: string; color?: string }> = {
   blocked: { icon: 'circle-slash', color: 'errorForeground' },
   refreshing: { icon: 'sync~spin' },
   'no-auth': { icon: 'circle-outline', color: 'disabledForeground' },
+  'not-approved': { icon: 'debug-pause', color: 'disabledForeground' },
   error: { icon: 'error', color: 'errorForeground' },
 };
 
@@ -58,6 +59,8 @@ export function describe(row: ServerRow, now: number, t: Translate = plainT): st
       return t('refreshing…');
     case 'no-auth':
       return s.reason === 'stdio' ? t('local (stdio)') : s.reason === 'static-headers' ? t('static headers') : t('no OAuth');
+    case 'not-approved':
+      return t('awaiting approval in Claude Code');
     case 'error':
       return t('error: {0}', s.code ?? 'unknown');
   }

@@ -55,3 +55,104 @@ export async function start401Server(): Promise<{ base: string; requests: string
   const base = `http://127.0.0.1:${(srv.address() as AddressInfo).port}`;
   return { base, requests, close: () => new Promise((r) => { srv.closeAllConnections(); srv.close(() => r()); }) };
 }
+
+/**
+ * A loopback MCP endpoint without auth (streamable HTTP, stateless) offering one tool, `whoami`, that answers
+ * `label`. `requests` counts every HTTP request it saw, `toolCalls` the calls of `whoami`.
+ */
+export async function startPlainMcp(label: string): Promise<{ url: string; requests: string[]; toolCalls: number; close(): Promise<void> }> {
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  const { McpServer } = require('@modelcontextprotocol/sdk/server/mcp.js') as typeof import('@modelcontextprotocol/sdk/server/mcp.js');
+  const { StreamableHTTPServerTransport } = require('@modelcontextprotocol/sdk/server/streamableHttp.js') as typeof import('@modelcontextprotocol/sdk/server/streamableHttp.js');
+  /* eslint-enable @typescript-eslint/no-require-imports */
+  const state = { requests: [] as string[], toolCalls: 0 };
+  const srv = http.createServer((req, res) => {
+    state.requests.push(`${req.method} ${req.url}`);
+    if (!(req.url ?? '').startsWith('/mcp')) { req.resume(); res.writeHead(404); res.end(); return; }
+    let raw = '';
+    req.on('data', (d) => (raw += d));
+    req.on('end', () => {
+      void (async () => {
+        const mcp = new McpServer({ name: `plain-${label}`, version: '1.0.0' });
+        mcp.registerTool('whoami', { description: 'Which endpoint answered' }, async () => {
+          state.toolCalls++;
+          return { content: [{ type: 'text' as const, text: `ENDPOINT-${label}` }] };
+        });
+        const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
+        res.on('close', () => { void transport.close(); void mcp.close(); });
+        await mcp.connect(transport);
+        await transport.handleRequest(req, res, raw ? JSON.parse(raw) : undefined);
+      })().catch((e) => { if (!res.headersSent) res.writeHead(500); res.end(String(e)); });
+    });
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${(srv.address() as AddressInfo).port}/mcp`;
+  return {
+    url,
+    get requests() { return state.requests; },
+    get toolCalls() { return state.toolCalls; },
+    close: () => new Promise((r) => { srv.closeAllConnections(); srv.close(() => r()); }),
+  };
+}
+
+/**
+ * A stand-in for the Anthropic Messages API (see claude-session-recipe.md): a scripted model that calls the first
+ * offered `mcp__…` tool, then answers with the tool's result; `NO-MCP-TOOL` when none is offered. `toolsSeen`
+ * holds the `tools[].name` of every streamed request.
+ */
+export async function startFakeMessagesApi(): Promise<{ base: string; toolsSeen: string[][]; close(): Promise<void> }> {
+  const toolsSeen: string[][] = [];
+  const srv = http.createServer((req, res) => {
+    let raw = '';
+    req.on('data', (d) => (raw += d));
+    req.on('end', () => {
+      const url = new URL(req.url ?? '/', 'http://x');
+      if (req.method !== 'POST' || url.pathname !== '/v1/messages') {
+        res.writeHead(url.pathname.endsWith('count_tokens') ? 200 : 404, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ input_tokens: 1 }));
+        return;
+      }
+      let body: { stream?: boolean; tools?: { name: string }[]; messages?: { content: unknown }[]; model?: string } = {};
+      try { body = JSON.parse(raw); } catch { /* keep empty */ }
+      const tools = (body.tools ?? []).map((t) => t.name);
+      const last = body.messages?.[body.messages.length - 1];
+      const parts = Array.isArray(last?.content) ? (last.content as { type: string; content?: unknown }[]) : [];
+      const result = parts.find((p) => p.type === 'tool_result');
+      const mcpTool = tools.find((n) => n.startsWith('mcp__'));
+      const usage = { input_tokens: 1, output_tokens: 1 };
+      const model = body.model ?? 'claude-test';
+      let block: Record<string, unknown>;
+      if (result) {
+        const text = typeof result.content === 'string' ? result.content : JSON.stringify(result.content);
+        block = { type: 'text', text: `TOOL-RESULT ${text}` };
+      } else if (mcpTool && body.stream) {
+        block = { type: 'tool_use', id: `toolu_${toolsSeen.length}`, name: mcpTool, input: {} };
+      } else {
+        block = { type: 'text', text: 'NO-MCP-TOOL' };
+      }
+      if (!body.stream) {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ id: 'msg_plain', type: 'message', role: 'assistant', model, content: [block.type === 'tool_use' ? { type: 'text', text: 'ok' } : block], stop_reason: 'end_turn', stop_sequence: null, usage }));
+        return;
+      }
+      toolsSeen.push(tools);
+      const ev = (type: string, data: Record<string, unknown>) => res.write(`event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`);
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+      ev('message_start', { message: { id: `msg_${toolsSeen.length}`, type: 'message', role: 'assistant', model, content: [], stop_reason: null, stop_sequence: null, usage } });
+      if (block.type === 'tool_use') {
+        ev('content_block_start', { index: 0, content_block: block });
+        ev('content_block_delta', { index: 0, delta: { type: 'input_json_delta', partial_json: '{}' } });
+      } else {
+        ev('content_block_start', { index: 0, content_block: { type: 'text', text: '' } });
+        ev('content_block_delta', { index: 0, delta: { type: 'text_delta', text: block.text } });
+      }
+      ev('content_block_stop', { index: 0 });
+      ev('message_delta', { delta: { stop_reason: block.type === 'tool_use' ? 'tool_use' : 'end_turn', stop_sequence: null }, usage });
+      ev('message_stop', {});
+      res.end();
+    });
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const base = `http://127.0.0.1:${(srv.address() as AddressInfo).port}`;
+  return { base, toolsSeen, close: () => new Promise((r) => { srv.closeAllConnections(); srv.close(() => r()); }) };
+}

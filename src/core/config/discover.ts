@@ -13,7 +13,7 @@ export interface DiscoverOptions {
 }
 
 /** Precedence when names collide, highest first (Claude Code: local > project > user; managed is exclusive). */
-const PRECEDENCE: Scope[] = ['local', 'project', 'user', 'plugin'];
+const PRECEDENCE: Scope[] = ['local', 'project', 'user', 'plugin']; // project: approved servers only
 
 /** The folder Claude Code uses as the key of `projects` in ~/.claude.json: the git root, else the cwd. */
 export function projectKeyFor(cwd: string): string {
@@ -58,7 +58,7 @@ export async function discoverServers(opts: DiscoverOptions): Promise<Discovered
     const managed = await read(file);
     if (managed) {
       const servers = serversFrom(managed.mcpServers, 'managed', file, env, issues);
-      return { servers, filesRead, issues, projectKey };
+      return { servers, filesRead, issues, projectKey, notLoaded: [] };
     }
   }
 
@@ -91,21 +91,29 @@ export async function discoverServers(opts: DiscoverOptions): Promise<Discovered
     const cfg = await read(file);
     if (!cfg) continue;
     for (const s of serversFrom(cfg.mcpServers, 'project', file, env, issues)) {
-      const verdict = approval(s.name);
-      if (verdict === 'rejected') { projectServers.delete(s.name); continue; }
-      s.approval = verdict;
+      s.approval = approval(s.name);
       projectServers.set(s.name, s);
     }
   }
-  byScope.set('project', [...projectServers.values()]);
+  // Only an approved .mcp.json server takes part in the precedence (seen with 2.1.328: `claude mcp list`, `mcp get`,
+  // `mcp login` and `mcp logout` use the user-scope server of the same name while the project one is pending or
+  // rejected, and never contact the project one's URL).
+  byScope.set('project', [...projectServers.values()].filter((s) => s.approval === 'approved'));
 
   const winners = new Map<string, ServerConfig>();
   for (const scope of PRECEDENCE) {
     for (const s of byScope.get(scope) ?? []) if (!winners.has(s.name)) winners.set(s.name, s);
   }
+  // A pending server with a name of its own is listed ("Pending approval" in `claude mcp list`); a rejected one is not.
+  const notLoaded: ServerConfig[] = [];
+  for (const s of projectServers.values()) {
+    if (s.approval === 'approved') continue;
+    if (s.approval === 'pending' && !winners.has(s.name)) winners.set(s.name, s);
+    else notLoaded.push(s);
+  }
   const order = (s: ServerConfig) => ['managed', 'user', 'local', 'project', 'plugin'].indexOf(s.scope);
   const servers = [...winners.values()].sort((a, b) => order(a) - order(b) || a.name.localeCompare(b.name));
-  return { servers, filesRead, issues, projectKey };
+  return { servers, filesRead, issues, projectKey, notLoaded };
 }
 
 type Approval = 'approved' | 'pending' | 'rejected';
@@ -230,5 +238,27 @@ export function parseServer(
 export function findServer(servers: ServerConfig[], name: string): ServerConfig {
   const s = servers.find((x) => x.name === name);
   if (!s) throw new McpAuthError('unknown-server', `no MCP server named "${name}" in Claude Code's configuration`, { server: name });
+  return s;
+}
+
+/**
+ * Refuse to act (refresh, sign in, sign out, clear its needs-auth entry) on a .mcp.json server Claude Code has not
+ * approved for this folder, as `claude mcp login|logout` refuse it: its URL comes from a repository the user never
+ * accepted.
+ */
+export function assertApproved(s: ServerConfig): void {
+  if (s.approval === 'pending') {
+    throw new McpAuthError('not-approved', `"${s.name}" is from ${s.file} and awaiting approval in Claude Code; run \`claude\` in this folder to review it first`, { server: s.name, file: s.file });
+  }
+  if (s.approval === 'rejected') {
+    throw new McpAuthError('not-approved', `"${s.name}" is from ${s.file} and was rejected in Claude Code (disabledMcpjsonServers); run \`claude mcp reset-project-choices\` to review it again`, { server: s.name, file: s.file });
+  }
+}
+
+/** The server a command may act on under `name`: unknown-server if none, not-approved for an unapproved .mcp.json one. */
+export function serverToActOn(cfg: Pick<DiscoveredConfig, 'servers' | 'notLoaded'>, name: string): ServerConfig {
+  const s = cfg.servers.find((x) => x.name === name) ?? cfg.notLoaded.find((x) => x.name === name);
+  if (!s) throw new McpAuthError('unknown-server', `no MCP server named "${name}" in Claude Code's configuration`, { server: name });
+  assertApproved(s);
   return s;
 }

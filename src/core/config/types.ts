@@ -23,8 +23,12 @@ export interface ServerConfig {
   oauth?: OAuthConfig;
   command?: string;
   args?: string[];
-  /** project-scope approval as Claude Code would decide it */
-  approval?: 'approved' | 'pending';
+  /**
+   * project scope only: approval as Claude Code's `claude mcp list` decides it. Only an approved project server
+   * stands in for a user/local one of the same name; a pending one is listed (when nothing else has the name) but
+   * never acted on; a rejected one is never listed (see DiscoveredConfig.notLoaded).
+   */
+  approval?: 'approved' | 'pending' | 'rejected';
   /** a problem with this one definition (e.g. url not a URL); the server is still listed */
   problem?: { code: 'invalid-url' | 'config-invalid'; message: string };
 }
@@ -44,4 +48,9 @@ export interface DiscoveredConfig {
   issues: ConfigIssue[];
   /** the key of ~/.claude.json's `projects` used for local scope */
   projectKey: string;
+  /**
+   * .mcp.json servers Claude Code leaves out for this folder: rejected ones, and pending ones whose name another
+   * scope's server has. Never acted on; kept so that naming one gives `not-approved`, not `unknown-server`.
+   */
+  notLoaded: ServerConfig[];
 }

@@ -2,7 +2,9 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { discoverServers } from '../../../src/core/config/discover';
+import { discoverServers, serverToActOn } from '../../../src/core/config/discover';
+import type { McpAuthError } from '../../../src/core/errors';
+import { computeStatus } from '../../../src/core/status';
 import { resolvePaths } from '../../../src/core/paths';
 import { makeHome } from '../../helpers/home';
 
@@ -72,5 +74,43 @@ test('discover: non-object mcpServers and a url that is not a URL are reported p
     const bad = r.servers.find((s) => s.name === 'bad');
     assert.equal(bad?.problem?.code, 'invalid-url');
     assert.equal(r.servers.find((s) => s.name === 'ok')?.problem, undefined);
+  } finally { h.cleanup(); }
+});
+
+test('discover: a pending or rejected .mcp.json server never shadows a user/local one; naming an unapproved one is not-approved', async () => {
+  const h = makeHome();
+  try {
+    fs.writeFileSync(path.join(h.home, '.claude.json'), JSON.stringify({
+      mcpServers: { demo: { type: 'http', url: 'http://a/mcp' }, off: { type: 'http', url: 'http://a/off' }, ok: { type: 'http', url: 'http://a/ok' } },
+      projects: { [h.project]: { hasTrustDialogAccepted: true } },
+    }));
+    fs.writeFileSync(path.join(h.project, '.mcp.json'), JSON.stringify({ mcpServers: {
+      demo: { type: 'http', url: 'http://b/mcp' }, off: { type: 'http', url: 'http://b/off' }, ok: { type: 'http', url: 'http://b/ok' },
+      lone: { type: 'http', url: 'http://b/lone' }, gone: { type: 'http', url: 'http://b/gone' },
+    } }));
+    fs.mkdirSync(path.join(h.project, '.claude'));
+    fs.writeFileSync(path.join(h.project, '.claude', 'settings.local.json'), JSON.stringify({ enabledMcpjsonServers: ['ok'], disabledMcpjsonServers: ['off', 'gone'] }));
+    const paths = resolvePaths({ env: {}, home: h.home, managedDirs: [] });
+    const r = await discoverServers({ paths, cwd: h.project, env: {} });
+    const by = Object.fromEntries(r.servers.map((s) => [s.name, s]));
+    assert.deepEqual(r.servers.map((s) => s.name).sort(), ['demo', 'lone', 'off', 'ok']);
+    assert.deepEqual([by.demo.scope, by.demo.url], ['user', 'http://a/mcp'], 'pending does not shadow');
+    assert.deepEqual([by.off.scope, by.off.url], ['user', 'http://a/off'], 'rejected does not shadow');
+    assert.deepEqual([by.ok.scope, by.ok.url, by.ok.approval], ['project', 'http://b/ok', 'approved'], 'approved does');
+    assert.equal(by.lone.approval, 'pending', 'a pending server with a name of its own is listed');
+    assert.deepEqual(r.notLoaded.map((s) => [s.name, s.approval]).sort(), [['demo', 'pending'], ['gone', 'rejected'], ['off', 'rejected']]);
+
+    assert.equal(serverToActOn(r, 'demo').url, 'http://a/mcp');
+    assert.equal(serverToActOn(r, 'ok').url, 'http://b/ok');
+    assert.throws(() => serverToActOn(r, 'lone'), (e: McpAuthError) => e.code === 'not-approved' && /awaiting approval/.test(e.message));
+    assert.throws(() => serverToActOn(r, 'gone'), (e: McpAuthError) => e.code === 'not-approved' && /rejected/.test(e.message));
+    assert.throws(() => serverToActOn(r, 'nope'), (e: McpAuthError) => e.code === 'unknown-server');
+    const st = computeStatus(by.lone, {}, {}, undefined, 0);
+    assert.deepEqual([st.state, st.reason], ['not-approved', 'awaiting-approval']);
+
+    // without trust, an enabled server is pending as well, and still shadows nothing
+    fs.writeFileSync(path.join(h.home, '.claude.json'), JSON.stringify({ mcpServers: { ok: { type: 'http', url: 'http://a/ok' } } }));
+    const u = await discoverServers({ paths, cwd: h.project, env: {} });
+    assert.equal(u.servers.find((s) => s.name === 'ok')?.url, 'http://a/ok');
   } finally { h.cleanup(); }
 });
