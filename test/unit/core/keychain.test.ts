@@ -4,23 +4,14 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { KeychainStore, FileStore } from '../../../src/core/store/backend';
 import { makeHome } from '../../helpers/home';
+import { fakeSecurity } from '../../helpers/fake-security';
 
-/**
- * A stand-in for /usr/bin/security (this is Linux): a script that records its argv (one per line) and stdin,
- * and answers as the real tool does (exit 44 = no item, 36 = locked). It proves the calls go through
- * execFile/spawn with separate arguments and that the secret travels on stdin, not in argv.
+/*
+ * The calls go to a stand-in for /usr/bin/security (test/helpers/fake-security.ts): it records its argv (one
+ * argument a line) and stdin, keeps the item in a file, and answers as the real tool does (exit 44 = no item,
+ * 36 = locked). It proves the calls go through execFile/spawn with separate arguments and that the secret
+ * travels on stdin, not in argv.
  */
-function fakeSecurity(dir: string, behaviour: { exit?: number; item?: string }): string {
-  const file = path.join(dir, 'security');
-  fs.writeFileSync(file, `#!/bin/sh
-for a in "$@"; do printf '%s\\n' "$a"; done >> "${dir}/argv.log"
-echo --- >> "${dir}/argv.log"
-if [ "$1" = "-i" ]; then cat > "${dir}/stdin.log"; exit 0; fi
-${behaviour.item !== undefined ? `printf '%s\\n' '${behaviour.item}'` : ''}
-exit ${behaviour.exit ?? 0}
-`, { mode: 0o755 });
-  return file;
-}
 
 test('keychain: read through find-generic-password with separate arguments; the keychain wins over the file', async () => {
   const h = makeHome();
