@@ -3,23 +3,46 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { KeychainStore, FileStore } from '../../../src/core/store/backend';
+import type { StoreData } from '../../../src/core/store/types';
 import { makeHome } from '../../helpers/home';
+import { fakeSecurity, fakeKeychainItems, itemKey } from '../../helpers/fake-security';
 
-/**
- * A stand-in for /usr/bin/security (this is Linux): a script that records its argv (one per line) and stdin,
- * and answers as the real tool does (exit 44 = no item, 36 = locked). It proves the calls go through
- * execFile/spawn with separate arguments and that the secret travels on stdin, not in argv.
+/*
+ * The calls go to a stand-in for /usr/bin/security (test/helpers/fake-security.ts): it records its argv, keeps
+ * the item in a file so that a write can be read back, and cuts interactive lines at 4095 bytes the way the
+ * real tool's readline does.
  */
-function fakeSecurity(dir: string, behaviour: { exit?: number; item?: string }): string {
-  const file = path.join(dir, 'security');
-  fs.writeFileSync(file, `#!/bin/sh
-for a in "$@"; do printf '%s\\n' "$a"; done >> "${dir}/argv.log"
-echo --- >> "${dir}/argv.log"
-if [ "$1" = "-i" ]; then cat > "${dir}/stdin.log"; exit 0; fi
-${behaviour.item !== undefined ? `printf '%s\\n' '${behaviour.item}'` : ''}
-exit ${behaviour.exit ?? 0}
-`, { mode: 0o755 });
-  return file;
+
+const SERVICE = 'Claude Code-credentials-1a2b3c4d';
+
+function argvLog(dir: string): string {
+  try { return fs.readFileSync(path.join(dir, 'argv.log'), 'utf8'); } catch { return ''; }
+}
+/** The invocations recorded in argv.log, each a list of arguments. */
+function invocations(dir: string): string[][] {
+  return argvLog(dir).split('---\n').filter((s) => s !== '').map((s) => s.replace(/\n$/, '').split('\n'));
+}
+
+/** A store of a realistic size: a claude.ai login and `n` MCP entries. */
+function bigStore(n: number): StoreData {
+  const mcpOAuth: NonNullable<StoreData['mcpOAuth']> = {};
+  for (let i = 0; i < n; i++) {
+    mcpOAuth[`server-${i}|${(0x1000000000000000 + i).toString(16)}`] = {
+      serverName: `server-${i}`, serverUrl: `https://mcp-${i}.example.com/mcp`,
+      accessToken: `at-${i}-${'A'.repeat(120)}`, refreshToken: `rt-${i}-${'R'.repeat(80)}`,
+      expiresAt: 1795555344627, scope: 'mcp read write', clientId: `client-${i}-${'c'.repeat(20)}`,
+      issuer: `https://auth-${i}.example.com`, redirectUri: 'http://localhost:54041/callback',
+      discoveryState: { authorizationServerUrl: `https://auth-${i}.example.com`, oauthMetadataFound: true, authServerMetadataUrl: null },
+    };
+  }
+  return {
+    claudeAiOauth: { accessToken: `sk-ant-oat01-${'o'.repeat(100)}`, refreshToken: `sk-ant-ort01-${'r'.repeat(100)}`, expiresAt: 1795555344627, scopes: ['user:inference', 'user:profile'], subscriptionType: 'max' },
+    mcpOAuth,
+  };
+}
+
+function store(h: { home: string; claudeDir: string }, sec: string, timeoutMs?: number): KeychainStore {
+  return new KeychainStore(SERVICE, 'alice', new FileStore(path.join(h.claudeDir, '.credentials.json')), sec, timeoutMs === undefined ? {} : { timeoutMs });
 }
 
 test('keychain: read through find-generic-password with separate arguments; the keychain wins over the file', async () => {
@@ -30,8 +53,7 @@ test('keychain: read through find-generic-password with separate arguments; the 
     const store = new KeychainStore('Claude Code-credentials', 'alice', new FileStore(path.join(h.claudeDir, '.credentials.json')), sec);
     const snap = await store.read();
     assert.equal(snap.data.mcpOAuth?.['a|1'].accessToken, 'kc-token-123');
-    const argv = fs.readFileSync(path.join(h.home, 'argv.log'), 'utf8').split('\n');
-    assert.deepEqual(argv.slice(0, 6), ['find-generic-password', '-a', 'alice', '-w', '-s', 'Claude Code-credentials']);
+    assert.deepEqual(invocations(h.home)[0], ['find-generic-password', '-a', 'alice', '-w', '-s', 'Claude Code-credentials']);
   } finally { h.cleanup(); }
 });
 
@@ -47,18 +69,165 @@ test('keychain: exit 44 (no item) falls back to the file; 36 (locked) is keychai
   } finally { h.cleanup(); }
 });
 
-test('keychain: the write goes through `security -i` on stdin as hex, never in argv', async () => {
+test('keychain: a small store round-trips through `security -i` on stdin; the secret is never in argv', async () => {
   const h = makeHome();
   try {
-    const sec = fakeSecurity(h.home, {});
-    const store = new KeychainStore('Claude Code-credentials-1a2b3c4d', 'alice', new FileStore(path.join(h.claudeDir, '.credentials.json')), sec);
-    await store.write({ mcpOAuth: { 'a|1': { accessToken: 'secret-at-value' } } });
-    const argv = fs.readFileSync(path.join(h.home, 'argv.log'), 'utf8');
-    assert.equal(argv.trim(), '-i\n---');
-    assert.ok(!argv.includes('secret-at-value'));
+    const sec = fakeSecurity(h.home);
+    const s = store(h, sec);
+    const data = { mcpOAuth: { 'a|1': { accessToken: 'secret-at-value' } } };
+    await s.write(data);
+    const calls = invocations(h.home);
+    assert.deepEqual(calls[0], ['-i']);
+    assert.deepEqual(calls[1], ['find-generic-password', '-a', 'alice', '-w', '-s', SERVICE], 'the write is read back');
+    const hex = Buffer.from('secret-at-value').toString('hex');
+    assert.ok(!argvLog(h.home).includes('secret-at-value') && !argvLog(h.home).includes(hex));
     const stdin = fs.readFileSync(path.join(h.home, 'stdin.log'), 'utf8');
     const m = /^add-generic-password -U -a "alice" -s "Claude Code-credentials-1a2b3c4d" -X "([0-9a-f]+)"\n$/.exec(stdin);
     assert.ok(m, stdin);
-    assert.deepEqual(JSON.parse(Buffer.from(m[1], 'hex').toString('utf8')), { mcpOAuth: { 'a|1': { accessToken: 'secret-at-value' } } });
+    assert.deepEqual(JSON.parse(Buffer.from(m[1], 'hex').toString('utf8')), data);
+    assert.deepEqual((await s.read()).data, data);
+  } finally { h.cleanup(); }
+});
+
+test('keychain: a store over 4 KB (claudeAiOauth + 10 MCP entries) round-trips whole (as an argv argument, like Claude Code)', async () => {
+  const h = makeHome();
+  try {
+    const sec = fakeSecurity(h.home);
+    const s = store(h, sec);
+    const data = bigStore(10);
+    assert.ok(JSON.stringify(data).length * 2 > 4096, 'the hex line is longer than security -i reads');
+    await s.write(data);
+    const item = fakeKeychainItems(h.home).get(itemKey(SERVICE, 'alice'));
+    assert.ok(item, 'the item was written');
+    assert.deepEqual(JSON.parse(item.toString('utf8')), data, 'the item holds the whole store, not a truncated one');
+    assert.deepEqual((await s.read()).data, data);
+    const calls = invocations(h.home);
+    assert.deepEqual(calls[0].slice(0, 7), ['add-generic-password', '-U', '-a', 'alice', '-s', SERVICE, '-X']);
+    assert.equal(calls[0].length, 8);
+    assert.ok(!argvLog(h.home).includes('sk-ant-oat01'), 'only hex, never the plain text, is in argv');
+  } finally { h.cleanup(); }
+});
+
+test('keychain: the stand-in really cuts a long `security -i` line (what the old write ran into)', async () => {
+  const h = makeHome();
+  try {
+    const sec = fakeSecurity(h.home);
+    const hex = Buffer.from(JSON.stringify(bigStore(10))).toString('hex');
+    const { spawnSync } = await import('node:child_process');
+    const r = spawnSync(sec, ['-i'], { input: `add-generic-password -U -a "alice" -s "${SERVICE}" -X "${hex}"\n`, encoding: 'utf8' });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /unknown command/);
+    const item = fakeKeychainItems(h.home).get(itemKey(SERVICE, 'alice'));
+    assert.ok(item && item.length > 0 && item.length < hex.length / 2, 'a truncated item is left behind');
+  } finally { h.cleanup(); }
+});
+
+test('keychain: a line of exactly 4095 bytes still fits security -i', async () => {
+  const h = makeHome();
+  try {
+    const sec = fakeSecurity(h.home);
+    const head = `add-generic-password -U -a "alice" -s "${SERVICE}" -X "`;
+    const hex = 'ab'.repeat((4095 - head.length - 1) >> 1);
+    const line = `${head}${hex}"`;
+    const { spawnSync } = await import('node:child_process');
+    const r = spawnSync(sec, ['-i'], { input: `${line.padEnd(4095, ' ')}\n`, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(fakeKeychainItems(h.home).get(itemKey(SERVICE, 'alice'))?.toString('hex'), hex);
+  } finally { h.cleanup(); }
+});
+
+test('keychain: a child flooding stderr (1 MB) does not hang the write', { timeout: 20_000 }, async () => {
+  const h = makeHome();
+  try {
+    const sec = fakeSecurity(h.home, { stderrBytes: 1024 * 1024 });
+    const s = store(h, sec);
+    await s.write({ mcpOAuth: { 'a|1': { accessToken: 'secret-at-value' } } });
+    await s.write(bigStore(10));
+    assert.deepEqual((await s.read()).data, bigStore(10));
+  } finally { h.cleanup(); }
+});
+
+test('keychain: a child that never finishes is killed and the write fails with store-write', { timeout: 20_000 }, async () => {
+  const h = makeHome();
+  try {
+    const sec = fakeSecurity(h.home, { hang: true });
+    const s = store(h, sec, 500);
+    const t0 = Date.now();
+    await assert.rejects(s.write({ mcpOAuth: { 'a|1': { accessToken: 'secret-at-value' } } }), (e: { code: string }) => e.code === 'store-write');
+    assert.ok(Date.now() - t0 < 10_000);
+  } finally { h.cleanup(); }
+});
+
+test('keychain: a read-back that differs from what was written is store-write (and the error holds no secret)', async () => {
+  const h = makeHome();
+  try {
+    const sec = fakeSecurity(h.home, { readBack: '{"mcpOAuth":{"a|1":{"accessToken":"someone-else"}}}' });
+    const s = store(h, sec);
+    for (const data of [{ mcpOAuth: { 'a|1': { accessToken: 'secret-at-value' } } }, bigStore(10)]) {
+      await assert.rejects(s.write(data), (e: Error & { code: string }) => {
+        assert.equal(e.code, 'store-write');
+        assert.ok(!e.message.includes('secret-at-value') && !e.message.includes('someone-else') && !e.message.includes('AAAA'), e.message);
+        return true;
+      });
+    }
+  } finally { h.cleanup(); }
+});
+
+test('keychain: a failing security -i is store-write, with no secret (nor its hex) in the message', async () => {
+  const h = makeHome();
+  try {
+    const sec = path.join(h.home, 'security');
+    // Echoes the line back on stderr, as `security` does for an unknown command.
+    fs.writeFileSync(sec, '#!/bin/sh\ncat >&2\nexit 1\n', { mode: 0o755 });
+    const s = store(h, sec);
+    await assert.rejects(s.write({ mcpOAuth: { 'a|1': { accessToken: 'secret-at-value' } } }), (e: Error & { code: string }) => {
+      assert.equal(e.code, 'store-write');
+      assert.ok(!e.message.includes('secret-at-value') && !e.message.includes(Buffer.from('secret-at-value').toString('hex')), e.message);
+      return true;
+    });
+  } finally { h.cleanup(); }
+});
+
+test('keychain: non-ASCII text is written as \\u escapes, so `find-generic-password -w` prints it as it is', async () => {
+  const h = makeHome();
+  try {
+    const sec = fakeSecurity(h.home);
+    const s = store(h, sec);
+    const data = { mcpOAuth: { 'café|1': { accessToken: 'secret-é-☃-\u007f' } } };
+    await s.write(data);
+    const item = fakeKeychainItems(h.home).get(itemKey(SERVICE, 'alice'))!;
+    assert.ok(item.every((c) => c >= 0x20 && c <= 0x7e), item.toString('latin1'));
+    assert.deepEqual((await s.read()).data, data);
+  } finally { h.cleanup(); }
+});
+
+test('keychain: an item Claude Code wrote with non-ASCII bytes (printed as hex by -w) is still read', async () => {
+  const h = makeHome();
+  try {
+    const text = '{"mcpOAuth":{"café|1":{"accessToken":"tok-☃"}}}';
+    const sec = fakeSecurity(h.home, { item: text });
+    const s = store(h, sec);
+    assert.deepEqual((await s.read()).data, JSON.parse(text));
+  } finally { h.cleanup(); }
+});
+
+test('keychain: the switch to the argv path is at a 4032-byte line, as in Claude Code', async () => {
+  const h = makeHome();
+  try {
+    const sec = fakeSecurity(h.home);
+    const s = store(h, sec);
+    const head = `add-generic-password -U -a "alice" -s "${SERVICE}" -X ""\n`.length;
+    const base = JSON.stringify({ mcpOAuth: { 'a|1': { accessToken: '' } } }).length;
+    // The hex is an even number of digits: the longest line that still goes to -i, and the next one.
+    const fits = 4032 - ((4032 - head) % 2);
+    assert.ok(fits + 2 > 4032);
+    for (const lineLen of [fits, fits + 2]) {
+      fs.rmSync(path.join(h.home, 'argv.log'), { force: true });
+      const data = { mcpOAuth: { 'a|1': { accessToken: 'x'.repeat((lineLen - head) / 2 - base) } } };
+      assert.equal(head + 2 * JSON.stringify(data).length, lineLen);
+      await s.write(data);
+      assert.equal(invocations(h.home)[0][0], lineLen <= 4032 ? '-i' : 'add-generic-password', String(lineLen));
+      assert.deepEqual((await s.read()).data, data);
+    }
   } finally { h.cleanup(); }
 });
