@@ -3,7 +3,8 @@ import * as path from 'node:path';
 import { redact, type AuthModel, type ServerRow } from '../core';
 import { loadModel } from '../core/model';
 import { inspectLock, removeOrphanOwner, type LockSpec } from '../core/lock/lock';
-import { readTokenNotes, type TokenNote } from '../core/notes';
+import { sha256Hex } from '../core/fsutil';
+import { readSpentMarks, readTokenNotes, type TokenNote } from '../core/notes';
 import type { CliContext } from './commands';
 import { duration, paint, REASON_TEXT } from './format';
 import { printIssues } from './report';
@@ -128,6 +129,15 @@ export async function runDoctor(ctx: CliContext): Promise<number> {
   printIssues(model);
   const removed = removeOrphanOwnerFiles(ctx.paths.secureDir);
   const report = buildDoctor(model, ctx.paths, await readTokenNotes(ctx.paths));
+  const spent = await readSpentMarks(ctx.paths);
+  for (const s of report.servers) {
+    const key = model.servers.find((r) => r.config.name === s.name)?.key;
+    const mark = key ? spent[key] : undefined;
+    const entry = key ? model.store?.data.mcpOAuth?.[key] : undefined;
+    if (mark && entry?.refreshToken && sha256Hex(entry.refreshToken).startsWith(mark.fingerprint)) {
+      s.lines.push(`the stored refresh token was sent at ${new Date(mark.at).toISOString()} and answered 200, but the answer could not be stored: it is spent, and mcp-auth will not send it again (sign in again)`);
+    }
+  }
   for (const n of removed) report.checks.push({ check: 'lock-owner', ok: true, message: `${n}: removed an owner file left by an interrupted mcp-auth (an older mcp-auth could have taken it for the owner of a lock Claude Code takes later at this path)` });
   const only = ctx.names[0];
   if (only) {

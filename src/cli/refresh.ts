@@ -14,6 +14,7 @@ export function netSettings(ctx: CliContext) {
     testHooks: TEST_HOOKS ? {
       crashAt: (ctx.env.MCP_AUTH_TEST_CRASH_AT || undefined) as CrashPoint | undefined,
       noLock: ctx.env.MCP_AUTH_TEST_NO_LOCK === '1',
+      pauseMs: ctx.env.MCP_AUTH_TEST_PAUSE_MS ? Number(ctx.env.MCP_AUTH_TEST_PAUSE_MS) : undefined,
     } : undefined,
   };
 }
@@ -61,7 +62,9 @@ commands.refresh = async (ctx) => {
   }
   for (const r of results) if (r.result === 'failed') process.stderr.write(redact(`mcp-auth: ${r.code}: ${r.message}\n`));
   for (const r of results) {
-    if (r.warnings?.length) process.stderr.write(`mcp-auth: warning: ${r.name}: the authorization server's answer was odd (${r.warnings.join(', ')}); the new token was stored anyway\n`);
+    const odd = r.warnings?.filter((w) => w !== 'lock-lost') ?? [];
+    if (odd.length) process.stderr.write(`mcp-auth: warning: ${r.name}: the authorization server's answer was odd (${odd.join(', ')}); the new token was stored anyway\n`);
+    if (r.warnings?.includes('lock-lost')) process.stderr.write(`mcp-auth: warning: ${r.name}: lock-lost: the refresh lock was taken over while the answer was on its way; the new token was stored anyway and the other holder's lock left alone\n`);
   }
   if (results.some((r) => r.code === 'lock-timeout')) return 3;
   return results.some((r) => r.result === 'failed') ? 1 : 0;

@@ -4,7 +4,7 @@ export type ErrorCode =
   | 'store-parse' | 'store-invalid' | 'store-read' | 'store-write' | 'keychain-locked' | 'keychain-error'
   | 'cache-parse' | 'cache-invalid' | 'cache-read' | 'cache-write'
   | 'invalid-url' | 'unknown-server' | 'not-approved' | 'not-remote' | 'no-credentials' | 'no-refresh-token'
-  | 'lock-timeout' | 'lock-compromised' | 'lock-lost'
+  | 'lock-timeout' | 'lock-compromised' | 'lock-lost' | 'token-spent'
   | 'invalid-grant' | 'server-error' | 'network' | 'timeout' | 'bad-response' | 'response-too-large'
   | 'discovery-failed' | 'issuer-mismatch' | 'insecure-endpoint' | 'redirect-loop'
   | 'state-mismatch' | 'authorization-denied' | 'login-timeout' | 'registration-failed'

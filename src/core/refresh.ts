@@ -3,7 +3,7 @@ import type { ServerConfig } from './config/types';
 import { McpAuthError, isMcpAuthError, type ErrorCode } from './errors';
 import { acquireLock, refreshLock, type HeldLock } from './lock/lock';
 import { nullLogger, rememberSecret, type Logger } from './log';
-import { recordTokenWarnings } from './notes';
+import { isSpent, markSpent, recordTokenWarnings } from './notes';
 import { authServerForEntry } from './oauth/discovery';
 import { makeHttp, refreshGrant, type TokenSet, type TokenWarning } from './oauth/client';
 import { type FetchLike } from './oauth/http';
@@ -29,8 +29,9 @@ export interface RefreshOutcome {
   clearedCacheEntries?: string[];
   /** ms spent waiting for another process's refresh */
   waitedMs?: number;
-  /** what was odd in the authorization server's 200 answer (stored anyway) */
-  warnings?: TokenWarning[];
+  /** what was odd: in the authorization server's 200 answer (stored anyway), or `lock-lost` when the refresh
+   * lock was taken from us while the answer was on its way (stored anyway: the refresh token sent is spent) */
+  warnings?: (TokenWarning | 'lock-lost')[];
 }
 
 export type CrashPoint = 'after-lock' | 'after-post' | 'after-response' | 'mid-write' | 'pause-after-lock';
@@ -49,15 +50,21 @@ export interface RefreshDeps {
   /** all configured servers (to clear cache entries of names sharing the key) */
   allServers?: ServerConfig[];
   /** test-only hooks: crash points, running without the refresh lock (never set by the shipped CLI) */
-  testHooks?: { crashAt?: CrashPoint; noLock?: boolean };
+  testHooks?: { crashAt?: CrashPoint; noLock?: boolean; pauseMs?: number };
 }
 
 /**
- * Refresh tokens this process sent and got a 200 for, but could not store (the write failed even after
- * its retries). They are spent at the authorization server: this process never sends them again (another
- * process may still store a newer generation, which lifts the ban because the stored token changes).
+ * Refresh tokens sent and answered 200 whose answer could not be stored (the write failed even after its
+ * retries, or the 200 carried nothing usable). They are spent at the authorization server: no mcp-auth
+ * process sends them again — this one remembers them, others read the mark in our notes file. A newer
+ * generation stored by anyone lifts the ban, because the stored token changes.
  */
 const spentUnstored = new Map<string, string>();
+
+async function noteSpent(run: Run, rt: string): Promise<void> {
+  spentUnstored.set(run.key, rt);
+  await markSpent(run.deps.paths, run.key, rt, run.now()).catch((e) => run.log.warn('could not record the spent refresh token', e));
+}
 
 const crash = (deps: RefreshDeps, at: CrashPoint) => {
   if (TEST_HOOKS && deps.testHooks?.crashAt === at) process.kill(process.pid, 'SIGKILL');
@@ -100,7 +107,7 @@ export async function refreshServer(server: ServerConfig, deps: RefreshDeps, opt
     if (!e0) throw new McpAuthError('no-credentials', `no stored token for ${server.name}`);
     if (!run.force && !isRefreshDue(e0, run.now(), run.windowMs)) return await finish(run, { name: server.name, result: 'fresh', expiresAt: e0.expiresAt }, false);
     if (!e0.refreshToken) throw new McpAuthError('no-refresh-token', `${server.name} has no refresh token`);
-    refuseSpent(run, e0.refreshToken);
+    await refuseSpent(run, e0.refreshToken);
     rememberSecret(e0.refreshToken);
 
     // 2. wait or adopt
@@ -111,7 +118,7 @@ export async function refreshServer(server: ServerConfig, deps: RefreshDeps, opt
     try {
       crash(deps, 'after-lock');
       // test-only: hold the lock for a while (the test ends this process with a signal meanwhile)
-      if (TEST_HOOKS && deps.testHooks?.crashAt === 'pause-after-lock') await new Promise((r) => setTimeout(r, 30_000));
+      if (TEST_HOOKS && deps.testHooks?.crashAt === 'pause-after-lock') await new Promise((r) => setTimeout(r, deps.testHooks?.pauseMs ?? 30_000));
       const { entry: e1, staticSecret } = await readEntryAndSecret(deps.store, run.key);
       if (!e1) throw new McpAuthError('no-credentials', `the stored token for ${server.name} was removed meanwhile`);
       const waitedMs = got.waited ? run.now() - t0 : undefined;
@@ -124,7 +131,7 @@ export async function refreshServer(server: ServerConfig, deps: RefreshDeps, opt
       if (!run.force && !isRefreshDue(e1, run.now(), run.windowMs)) return await finish(run, { name: server.name, result: 'adopted', expiresAt: e1.expiresAt, waitedMs }, false);
       const rt = e1.refreshToken;
       if (!rt) throw new McpAuthError('no-refresh-token', `${server.name} has no refresh token any more`);
-      refuseSpent(run, rt);
+      await refuseSpent(run, rt);
       rememberSecret(rt);
 
       // 3. post
@@ -139,6 +146,8 @@ export async function refreshServer(server: ServerConfig, deps: RefreshDeps, opt
         tokens = await refreshGrant(as, creds, rt, server.url, postFetch(run));
       } catch (e) {
         if (isMcpAuthError(e) && e.code === 'invalid-grant') return await onInvalidGrant(run, rt, e);
+        // a 200 that carried nothing usable: the server has taken the token all the same
+        if (isMcpAuthError(e) && e.details.status === 200) await noteSpent(run, rt);
         throw e;
       }
       crash(deps, 'after-response');
@@ -160,9 +169,9 @@ function failed(run: Run, e: unknown): RefreshOutcome {
   return { name: run.server.name, result: 'failed', code: m.code, message: m.message };
 }
 
-function refuseSpent(run: Run, rt: string): void {
-  if (spentUnstored.get(run.key) === rt) {
-    throw new McpAuthError('store-write', `the stored refresh token of ${run.server.name} was already spent by this process (its answer could not be stored); not sending it again`);
+async function refuseSpent(run: Run, rt: string): Promise<void> {
+  if (spentUnstored.get(run.key) === rt || (await isSpent(run.deps.paths, run.key, rt))) {
+    throw new McpAuthError('token-spent', `the stored refresh token of ${run.server.name} was already sent and answered 200, but that answer could not be stored; sending it again would get the grant revoked`);
   }
 }
 
@@ -229,16 +238,15 @@ async function persist(run: Run, lock: HeldLock | undefined, rt: string, tokens:
       }
       return next;
     }, { logger: log, timeoutMs: Math.min(deps.lockTimeoutMs ?? 15_000, 15_000) }, {
-      guard: () => lock?.assertHeld('storing the new token'),
+      // No refresh-lock guard here, on purpose: the answer is already issued and the token we sent is
+      // spent, so dropping the answer would leave a spent token for the next refresh to replay. Writing only
+      // while the entry still holds the generation we sent (above, under the storage lock) is what keeps a
+      // newer generation safe, whoever holds the refresh lock now.
       beforeRename: TEST_HOOKS && deps.testHooks?.crashAt === 'mid-write' ? () => crash(deps, 'mid-write') : undefined,
     });
   } catch (e) {
-    if (isMcpAuthError(e) && e.code === 'lock-lost') {
-      log.error('the refresh lock was lost before the new token could be stored; the answer is discarded (its holder now owns the refresh)', e);
-      throw e;
-    }
-    spentUnstored.set(key, rt);
-    log.error('THE NEW TOKEN COULD NOT BE STORED: the refresh token in the store is spent; this process will not send it again', e);
+    await noteSpent(run, rt);
+    log.error('THE NEW TOKEN COULD NOT BE STORED: the refresh token in the store is spent; mcp-auth will not send it again', e);
     throw isMcpAuthError(e) && e.code === 'store-write' ? e : new McpAuthError('store-write', `the new token for ${server.name} could not be stored: ${(e as Error)?.message ?? e}`, {}, { cause: e });
   }
   if (fate === 'gone') {
@@ -254,7 +262,12 @@ async function persist(run: Run, lock: HeldLock | undefined, rt: string, tokens:
   if (tokens.warnings.length) await recordTokenWarnings(deps.paths, key, tokens.warnings, issuedAt).catch(() => {});
   log.info(`refreshed; expires ${expiresAt ? new Date(expiresAt).toISOString() : 'never'}`);
   const out: RefreshOutcome = { name: server.name, result: 'refreshed', expiresAt, waitedMs };
-  if (tokens.warnings.length) out.warnings = tokens.warnings;
+  const warnings: RefreshOutcome['warnings'] = [...tokens.warnings];
+  if (lock && !lock.stillHeld()) {
+    log.warn('the refresh lock was taken from us while the answer was on its way; the answer was stored all the same (the token sent is spent), and the other holder\'s lock was left alone');
+    warnings.push('lock-lost');
+  }
+  if (warnings.length) out.warnings = warnings;
   return await finish(run, out, true);
 }
 

@@ -207,9 +207,13 @@ test('2d: the store stays unwritable → store-write, loudly, and the same proce
     await held;
     assert.equal(r.code, 1, r.stderr);
     const results = JSON.parse(r.stdout).results;
-    assert.deepEqual(results.map((x: { code: string }) => x.code), ['store-write', 'store-write']);
+    assert.deepEqual(results.map((x: { code: string }) => x.code), ['store-write', 'token-spent']);
     assert.match(r.stderr, /THE NEW TOKEN COULD NOT BE STORED/);
     assert.equal(refreshes(), 1, `one request: the spent token was not sent again (${r.stderr})`);
+    // nor by the next process
+    const next = await runCliAsync(['refresh', 'demo', '--json'], { env: h.env, cwd: h.project });
+    assert.equal(JSON.parse(next.stdout).results[0].code, 'token-spent');
+    assert.equal(refreshes(), 1);
   } finally { h.cleanup(); }
 });
 
@@ -253,26 +257,72 @@ test('3b: an entry removed under an in-flight refresh (a sign-out that took no l
   } finally { h.cleanup(); }
 });
 
-test('4: a refresh lock replaced while the answer is on its way → lock-lost: nothing written, and the new holder\'s lock is left alone', { timeout: 60_000 }, async () => {
+test('4a: a refresh lock lost before the POST → lock-lost, no request, and the new holder\'s lock is left alone', { timeout: 60_000 }, async () => {
   const h = await signedInHome();
   try {
     patchEntry(h, 'demo', { expiresAt: Date.now() - 1000 });
     const before = fs.readFileSync(path.join(h.claudeDir, '.credentials.json'), 'utf8');
     const { dir } = lockPaths(h);
-    stack.mode.tokenDelayAfterMs = 1500;
-    const refresh = runCliAsync(['refresh', 'demo', '--json'], { env: h.env, cwd: h.project });
-    await waitFor('the refresh request to reach the AS', () => refreshes() === 1);
+    const run = spawn(process.execPath, [TEST_CLI, 'refresh', 'demo', '--json'], { env: { ...h.env, MCP_AUTH_TEST_CRASH_AT: 'pause-after-lock', MCP_AUTH_TEST_PAUSE_MS: '1500' }, cwd: h.project, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    run.stdout!.on('data', (d) => (stdout += d));
+    const code = new Promise<number | null>((r) => run.on('close', r));
+    await waitFor('our lock', () => fs.existsSync(dir));
     // someone judged our lock stale and took it over: a new directory at the same path
     fs.rmdirSync(dir);
     fs.mkdirSync(dir);
     const theirs = fs.statSync(dir);
-    const r = await refresh;
-    assert.equal(r.code, 1, r.stdout);
-    assert.equal(JSON.parse(r.stdout).results[0].code, 'lock-lost');
+    assert.equal(await code, 1);
+    assert.equal(JSON.parse(stdout).results[0].code, 'lock-lost');
+    assert.equal(refreshes(), 0, 'no request under a lock that is not ours');
     assert.equal(fs.readFileSync(path.join(h.claudeDir, '.credentials.json'), 'utf8'), before, 'nothing written');
     assert.ok(fs.existsSync(dir), 'the other holder\'s lock directory is still there');
-    assert.equal(fs.statSync(dir).ino, theirs.ino);
+    assert.equal(fs.statSync(dir).birthtimeMs, theirs.birthtimeMs);
     fs.rmdirSync(dir);
+  } finally { h.cleanup(); }
+});
+
+test('4b: a refresh lock replaced while the 200 is on its way → the answer is still stored (the token sent is spent), lock-lost is reported, the new holder\'s lock is left alone', { timeout: 60_000 }, async () => {
+  const h = await signedInHome();
+  try {
+    patchEntry(h, 'demo', { expiresAt: Date.now() - 1000 });
+    const rt0 = entryOf(h, 'demo').entry.refreshToken;
+    const { dir } = lockPaths(h);
+    stack.mode.tokenDelayAfterMs = 1500;
+    const refresh = runCliAsync(['refresh', 'demo', '--json'], { env: h.env, cwd: h.project });
+    await waitFor('the refresh request to reach the AS', () => refreshes() === 1);
+    fs.rmdirSync(dir);
+    fs.mkdirSync(dir);
+    const theirs = fs.statSync(dir);
+    const r = await refresh;
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout).results[0];
+    assert.equal(out.result, 'refreshed');
+    assert.deepEqual(out.warnings, ['lock-lost']);
+    assert.match(r.stderr, /lock-lost: the refresh lock was taken over/);
+    assert.notEqual(entryOf(h, 'demo').entry.refreshToken, rt0, 'the new generation is stored: nobody replays the spent one');
+    assert.ok(fs.existsSync(dir), 'the other holder\'s lock directory is still there');
+    assert.equal(fs.statSync(dir).birthtimeMs, theirs.birthtimeMs);
+    fs.rmdirSync(dir);
+    assert.equal((await callWhoami(stack.mcpUrl, entryOf(h, 'demo').entry.accessToken)).sub, 'test-user');
+  } finally { h.cleanup(); }
+});
+
+test('4c: a 200 with nothing usable in it → bad-response, and no mcp-auth process sends that refresh token again', { timeout: 60_000 }, async () => {
+  const h = await signedInHome();
+  try {
+    patchEntry(h, 'demo', { expiresAt: Date.now() - 1000 });
+    stack.mode.tokenMutate = { fields: { access_token: null, refresh_token: null } };
+    const first = await runCliAsync(['refresh', 'demo', '--json'], { env: h.env, cwd: h.project });
+    stack.mode.tokenMutate = null;
+    assert.equal(JSON.parse(first.stdout).results[0].code, 'bad-response');
+    const second = await runCliAsync(['refresh', 'demo', '--json'], { env: h.env, cwd: h.project });
+    assert.equal(second.code, 1);
+    assert.equal(JSON.parse(second.stdout).results[0].code, 'token-spent');
+    assert.equal(refreshes(), 1, 'the spent token was sent once');
+    assert.equal(stack.counters.reusesDetected, 0);
+    const d = await runCliAsync(['doctor', 'demo'], { env: h.env, cwd: h.project });
+    assert.match(d.stdout, /answered 200, but the answer could not be stored: it is spent/);
   } finally { h.cleanup(); }
 });
 

@@ -61,26 +61,37 @@ export interface RemoveResult {
 
 /**
  * Remove some keys from the needs-auth cache: re-read, delete, write atomically (temp + rename) keeping the
- * file's mode and every other entry. A missing file or no matching key writes nothing. A file that is not
+ * file's mode and every other entry. Claude Code writes this file in place with no lock, so just before
+ * the rename the file is checked again; if it changed since it was read, the removal starts over from the
+ * new content (a few times at most). A missing file or no matching key writes nothing. A file that is not
  * valid JSON is never rewritten (cache-parse).
  */
 export async function removeCacheEntries(file: string, names: (name: string) => boolean): Promise<RemoveResult> {
-  const r = await readJsonFile(file, 'cache');
-  if (!r) return { removed: [], written: false };
-  if (!isPlainObject(r.value)) throw new McpAuthError('cache-invalid', `${file}: the needs-auth cache is not a JSON object`, { file });
-  const obj = r.value;
-  const removed = Object.keys(obj).filter(names);
-  if (removed.length === 0) return { removed, written: false };
-  for (const k of removed) delete obj[k];
-  let mode = 0o600;
-  try { mode = (await fs.promises.stat(file)).mode & 0o777; } catch { /* raced away */ }
-  try {
-    await writeFileAtomic(file, JSON.stringify(obj), { mode });
-  } catch (e) {
-    throw new McpAuthError('cache-write', `cannot write ${file} (${errnoCode(e) ?? 'error'})`, { file }, { cause: e });
+  for (let attempt = 0; ; attempt++) {
+    const r = await readJsonFile(file, 'cache');
+    if (!r) return { removed: [], written: false };
+    if (!isPlainObject(r.value)) throw new McpAuthError('cache-invalid', `${file}: the needs-auth cache is not a JSON object`, { file });
+    const obj = r.value;
+    const removed = Object.keys(obj).filter(names);
+    if (removed.length === 0) return { removed, written: false };
+    for (const k of removed) delete obj[k];
+    const changedSinceRead = () => {
+      try { const st = fs.statSync(file); return st.mtimeMs !== r.mtimeMs || st.size !== Buffer.byteLength(r.text); } catch { return true; }
+    };
+    try {
+      await writeFileAtomic(file, JSON.stringify(obj), {
+        mode: r.mode,
+        beforeRename: () => { if (attempt < 4 && changedSinceRead()) throw new CacheChanged(); },
+      });
+    } catch (e) {
+      if (e instanceof CacheChanged) continue;
+      throw new McpAuthError('cache-write', `cannot write ${file} (${errnoCode(e) ?? 'error'})`, { file }, { cause: e });
+    }
+    return { removed, written: true };
   }
-  return { removed, written: true };
 }
+
+class CacheChanged extends Error {}
 
 /**
  * The needs-auth cache names a stored token of `server` answers for: the names of the configured servers

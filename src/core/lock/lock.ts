@@ -58,6 +58,9 @@ export interface LockOwner {
   ino: number;
   dev?: number;
   birthtimeMs?: number;
+  /** Linux: the pid namespace and boot the pid belongs to */
+  pidns?: string;
+  bootId?: string;
   tool: 'mcp-auth';
 }
 
@@ -111,24 +114,40 @@ function pidAlive(pid: number): boolean {
   try { process.kill(pid, 0); return true; } catch (e) { return errnoCode(e) === 'EPERM'; }
 }
 
+/**
+ * Where a pid means something: the host name alone is not enough (a container with the host's network
+ * has its host name, and its own pids). On Linux: the pid namespace and the boot id; elsewhere empty.
+ */
+const pidSpace: { pidns?: string; bootId?: string } = (() => {
+  const out: { pidns?: string; bootId?: string } = {};
+  try { out.pidns = fs.readlinkSync('/proc/self/ns/pid'); } catch { /* not Linux */ }
+  try { out.bootId = fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim(); } catch { /* not Linux */ }
+  return out;
+})();
+
+/** Can this process tell whether the owner's pid is alive? Same host, same pid namespace, same boot. */
+function ownerPidVisible(o: LockOwner): boolean {
+  return o.host === os.hostname() && o.pidns === pidSpace.pidns && o.bootId === pidSpace.bootId;
+}
+
+/** An owner file of ours (never Claude Code's own owner files, which have other names and no `tool`). */
 function readOwner(file: string): LockOwner | undefined {
   try {
     const o = JSON.parse(fs.readFileSync(file, 'utf8')) as LockOwner;
-    return typeof o.pid === 'number' && typeof o.host === 'string' ? o : undefined;
+    return o && o.tool === 'mcp-auth' && typeof o.pid === 'number' && typeof o.host === 'string' ? o : undefined;
   } catch { return undefined; }
 }
 
 /**
- * Does an owner file describe this lock directory? Inode and device must match, and the birth time where
- * the file system has one. Without a birth time the inode alone is trusted only once the directory has had
- * no heartbeat for longer than its update interval (a live holder — ours or Claude Code's — refreshes it
- * every `update` ms, a dead one cannot).
+ * Does an owner file describe this lock directory? Device, inode and birth time must all match. Where the
+ * file system reports no birth time (some network and foreign file systems) an owner file is never
+ * trusted: a reused inode could then name a lock Claude Code took later, so such locks are reclaimed only
+ * by staleness, as Claude Code reclaims them.
  */
-function ownerDescribes(owner: LockOwner, st: fs.Stats, spec: LockSpec, now: number): boolean {
+function ownerDescribes(owner: LockOwner, st: fs.Stats): boolean {
   const id = dirIdentity(st);
-  if (owner.ino !== id.ino || (owner.dev !== undefined && owner.dev !== id.dev)) return false;
-  if (id.birthtimeMs > 0) return owner.birthtimeMs !== undefined && owner.birthtimeMs === id.birthtimeMs;
-  return now - st.mtimeMs > (spec.update ?? spec.stale / 2) + 1_000;
+  if (id.birthtimeMs === 0 || owner.birthtimeMs === undefined) return false;
+  return owner.ino === id.ino && (owner.dev === undefined || owner.dev === id.dev) && owner.birthtimeMs === id.birthtimeMs;
 }
 
 /** Who holds a lock, without touching it. */
@@ -137,8 +156,8 @@ export function inspectLock(spec: LockSpec, now = Date.now()): LockHolderInfo {
   let st: fs.Stats;
   try { st = fs.statSync(lockDirOf(spec)); } catch { return { held: false, stale: false, orphanOwner: owner }; }
   const ageMs = Math.max(0, now - st.mtimeMs);
-  const ownerMatches = owner !== undefined && ownerDescribes(owner, st, spec, now);
-  const ownerDead = ownerMatches && owner.host === os.hostname() && !pidAlive(owner.pid);
+  const ownerMatches = owner !== undefined && ownerDescribes(owner, st);
+  const ownerDead = ownerMatches && ownerPidVisible(owner) && !pidAlive(owner.pid);
   const holder = ownerMatches ? `mcp-auth pid ${owner.pid} on ${owner.host}` : 'another process (Claude Code or an older mcp-auth)';
   return {
     held: true, stale: ageMs > spec.stale || ownerDead, ageMs, owner: ownerMatches ? owner : undefined, ownerDead, holder,
@@ -154,10 +173,8 @@ export function inspectLock(spec: LockSpec, now = Date.now()): LockHolderInfo {
  * same refresh token. Returns true when the file was removed.
  */
 export function removeOrphanOwner(spec: LockSpec): boolean {
-  const info = inspectLock(spec);
-  const o = info.orphanOwner;
-  if (!o || (o.host === os.hostname() && pidAlive(o.pid) && o.pid !== process.pid)) return false;
-  if (o.host !== os.hostname()) return false;
+  const o = inspectLock(spec).orphanOwner;
+  if (!o || !ownerPidVisible(o) || pidAlive(o.pid)) return false;
   try { fs.rmSync(ownerFileOf(spec), { force: true }); return true; } catch { return false; }
 }
 
@@ -191,9 +208,19 @@ function reclaim(spec: LockSpec, log: Logger): boolean {
     log.warn(info.ownerDead && info.owner
       ? `reclaiming ${path.basename(dir)}: holder pid ${info.owner.pid} is gone`
       : `reclaiming ${path.basename(dir)}: stale (no heartbeat for ${Math.round((info.ageMs ?? 0) / 1000)} s)`);
+    // the owner file first: once the directory is gone another process of ours may take the lock and
+    // write its own owner file, which must not be the one removed here
+    if (info.owner || info.orphanOwner) fs.rmSync(ownerFileOf(spec), { force: true });
     const aside = `${dir}.stale.${process.pid}.${Date.now()}`;
     fs.renameSync(dir, aside);
-    if (info.owner || info.orphanOwner) fs.rmSync(ownerFileOf(spec), { force: true });
+    const moved = currentIdentity(aside);
+    if (!moved || !sameDir(moved, again) || moved.birthtimeMs !== again.birthtimeMs) {
+      // a process that does not use our reclaim mutex (Claude Code's own stale reclaim) replaced it in the
+      // instant between the check and the rename: put its lock back if the path is still free
+      log.warn(`reclaim of ${path.basename(dir)} raced with another process; putting its lock back`);
+      if (!fs.existsSync(dir)) fs.renameSync(aside, dir);
+      return false;
+    }
     fs.rmSync(aside, { recursive: true, force: true });
     return true;
   } catch (e) {
@@ -313,7 +340,7 @@ function writeOwner(spec: LockSpec, id: DirIdentity): boolean {
   installExitHook();
   const file = ownerFileOf(spec);
   try {
-    const owner: LockOwner = { pid: process.pid, host: os.hostname(), startedAt: Date.now(), ino: id.ino, dev: id.dev, birthtimeMs: id.birthtimeMs, tool: 'mcp-auth' };
+    const owner: LockOwner = { pid: process.pid, host: os.hostname(), ...pidSpace, startedAt: Date.now(), ino: id.ino, dev: id.dev, birthtimeMs: id.birthtimeMs, tool: 'mcp-auth' };
     const tmp = `${file}.${process.pid}.tmp`;
     ownFiles.add(file);
     fs.writeFileSync(tmp, JSON.stringify(owner), { mode: 0o600 });

@@ -154,20 +154,20 @@ export async function processTokenResponse(res: Response, validate: (r: Response
   } catch (e) {
     if (!copy || e instanceof oauth.ResponseBodyError) throw toMcpAuthError(e, 'token endpoint');
     let body: unknown;
-    try { body = await copy.json(); } catch { throw new McpAuthError('bad-response', 'token endpoint: a 200 answer that is not JSON'); }
+    try { body = await copy.json(); } catch { throw new McpAuthError('bad-response', 'token endpoint: a 200 answer that is not JSON', { status: 200 }); }
     return lenientTokenSet(body);
   }
 }
 
 function lenientTokenSet(body: unknown): TokenSet {
-  if (!body || typeof body !== 'object' || Array.isArray(body)) throw new McpAuthError('bad-response', 'token endpoint: a 200 answer that is not a JSON object');
+  if (!body || typeof body !== 'object' || Array.isArray(body)) throw new McpAuthError('bad-response', 'token endpoint: a 200 answer that is not a JSON object', { status: 200 });
   const b = body as Record<string, unknown>;
   const warnings: TokenWarning[] = [];
   const str = (v: unknown) => (typeof v === 'string' && v.length > 0 ? v : undefined);
   const accessToken = str(b.access_token);
   const refreshToken = str(b.refresh_token);
   if (b.refresh_token !== undefined && !refreshToken) warnings.push('refresh-token-invalid');
-  if (!accessToken && !refreshToken) throw new McpAuthError('bad-response', 'token endpoint: a 200 answer without access_token');
+  if (!accessToken && !refreshToken) throw new McpAuthError('bad-response', 'token endpoint: a 200 answer without access_token', { status: 200 });
   if (!accessToken) warnings.push('no-access-token');
   rememberSecret(accessToken);
   rememberSecret(refreshToken);

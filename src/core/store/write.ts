@@ -74,7 +74,7 @@ export async function persistGrantResult(
       return await updateEntry(store, paths, key, mutate, { timeoutMs: 15_000, ...lockOpts }, hooks);
     } catch (e) {
       last = e;
-      if (e instanceof McpAuthError && (e.code === 'store-invalid' || e.code === 'lock-lost')) throw e; // no retry helps
+      if (e instanceof McpAuthError && e.code === 'store-invalid') throw e; // the entry itself is malformed: no retry helps
       lockOpts.logger?.warn(`could not store the new token (attempt ${i + 1} of ${attempts}); retrying the write, not the request`, e);
       if (i + 1 < attempts) await new Promise((r) => setTimeout(r, (hooks.retryDelayMs ?? 250) * (i + 1)));
     }
