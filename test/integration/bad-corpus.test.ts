@@ -39,7 +39,15 @@ async function expectRefused(h: TempHome, args: string[], code: string, extraEnv
   assert.ok(r.stderr.split('\n').some((l) => l.startsWith(`mcp-auth: ${code}: `)), `${args.join(' ')}: expected "mcp-auth: ${code}: …", got:\n${r.stderr}`);
   assert.ok(!/\n\s+at /.test(r.stderr), 'no stack trace');
   assert.ok(r.ms < 20_000, `bounded time (${r.ms} ms)`);
-  assert.deepEqual(hashTree(h.home), before, `${args.join(' ')} changed a file`);
+  const after = hashTree(h.home);
+  // A 200 that carried nothing usable spends the refresh token sent: mcp-auth then marks it spent in its own
+  // notes file (never Claude Code's files), so that no mcp-auth process sends it again.
+  const notes = path.join('.claude', 'mcp-auth-notes.json');
+  if (after[notes] && !before[notes]) {
+    assert.match(fs.readFileSync(path.join(h.home, notes), 'utf8'), /"spent"/);
+    delete after[notes];
+  }
+  assert.deepEqual(after, before, `${args.join(' ')} changed a file`);
 }
 
 for (const [file, code] of Object.entries(expected)) {

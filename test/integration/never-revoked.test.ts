@@ -72,6 +72,11 @@ function deadPid(): number {
   return r.pid;
 }
 
+/** The pid namespace and boot id an owner file of this machine records (Linux). */
+function pidSpace(): { pidns?: string; bootId?: string } {
+  try { return { pidns: fs.readlinkSync('/proc/self/ns/pid'), bootId: fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim() }; } catch { return {}; }
+}
+
 test('1a: an mcp-auth holder ended by SIGTERM leaves no owner file, so a Claude Code lock taken later on the same path is waited for, not reclaimed: 1 refresh, 0 reuses', { timeout: 60_000 }, async () => {
   const h = await signedInHome();
   try {
@@ -116,7 +121,7 @@ test('1b: an owner file left by a SIGKILLed holder (dead pid, the inode Claude C
     // What a SIGKILLed mcp-auth leaves when ext4 hands its freed inode to Claude Code's next mkdir of the
     // same path: an owner file with a dead pid naming this very inode — but the earlier birth time.
     const st = fs.statSync(dir);
-    fs.writeFileSync(owner, JSON.stringify({ pid: deadPid(), host: os.hostname(), startedAt: Date.now() - 5000, ino: st.ino, dev: st.dev, birthtimeMs: st.birthtimeMs - 5000, tool: 'mcp-auth' }));
+    fs.writeFileSync(owner, JSON.stringify({ pid: deadPid(), host: os.hostname(), ...pidSpace(), startedAt: Date.now() - 5000, ino: st.ino, dev: st.dev, birthtimeMs: st.birthtimeMs - 5000, tool: 'mcp-auth' }));
     const r = await runCliAsync(['refresh', 'demo', '--json'], { env: h.env, cwd: h.project });
     const holder = await cc.done;
     const c = JSON.stringify({ counters: stack.counters, holder, stderr: r.stderr });
@@ -132,7 +137,7 @@ test('1c: doctor removes an orphan owner file of a process that is gone, and say
   const h = await signedInHome();
   try {
     const { owner } = lockPaths(h);
-    fs.writeFileSync(owner, JSON.stringify({ pid: deadPid(), host: os.hostname(), startedAt: 1, ino: 1, birthtimeMs: 1, tool: 'mcp-auth' }));
+    fs.writeFileSync(owner, JSON.stringify({ pid: deadPid(), host: os.hostname(), ...pidSpace(), startedAt: 1, ino: 1, birthtimeMs: 1, tool: 'mcp-auth' }));
     const r = await runCliAsync(['doctor'], { env: h.env, cwd: h.project });
     assert.match(r.stdout, /removed an owner file left by an interrupted mcp-auth .*Claude Code takes later/);
     assert.equal(fs.existsSync(owner), false);
