@@ -33,13 +33,18 @@ export function noteIssued(accessToken: string, issuedAt: number, expiresAt: num
   seen.set(fingerprint(accessToken), { issuedAt, lifetimeMs: Math.max(0, expiresAt - issuedAt) });
 }
 
-function jwtTimes(token: string): TokenTiming {
+/** How far the stored `expiresAt` may differ from the JWT's `exp` for the JWT to describe this entry. */
+const EXP_AGREEMENT_MS = 60_000;
+
+function jwtTimes(token: string, storedExpiresAt: number | undefined): TokenTiming {
   const parts = token.split('.');
   if (parts.length !== 3 || parts[1].length > 8192) return {};
   try {
     const claims = JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8')) as { iat?: unknown; exp?: unknown };
     const iat = typeof claims.iat === 'number' && Number.isFinite(claims.iat) ? claims.iat * 1000 : undefined;
     const exp = typeof claims.exp === 'number' && Number.isFinite(claims.exp) ? claims.exp * 1000 : undefined;
+    // the store's expiresAt is what Claude Code goes by; a JWT that disagrees with it says nothing about it
+    if (exp !== undefined && storedExpiresAt !== undefined && Math.abs(exp - storedExpiresAt) > EXP_AGREEMENT_MS) return {};
     return { issuedAt: iat, lifetimeMs: iat !== undefined && exp !== undefined && exp > iat ? exp - iat : undefined };
   } catch {
     return {};
@@ -51,7 +56,7 @@ export function tokenTiming(entry: Pick<TokenEntry, 'accessToken' | 'expiresAt'>
   if (!at) return {};
   const mine = seen.get(fingerprint(at));
   if (mine) return mine;
-  const j = jwtTimes(at);
+  const j = jwtTimes(at, typeof entry.expiresAt === 'number' ? entry.expiresAt : undefined);
   if (j.lifetimeMs === undefined && j.issuedAt !== undefined && typeof entry.expiresAt === 'number' && entry.expiresAt > j.issuedAt) {
     j.lifetimeMs = entry.expiresAt - j.issuedAt;
   }

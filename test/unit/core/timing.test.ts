@@ -39,3 +39,9 @@ test('no access token: due at once; no expiry: never', () => {
   assert.equal(refreshDueAt({ accessToken: '', expiresAt: 5 }, W), 0);
   assert.equal(refreshDueAt({ accessToken: 'x' }, W), undefined);
 });
+
+test('a JWT whose exp disagrees with the stored expiresAt says nothing about it: the stored time and the window rule', () => {
+  const iat = 1_000_000;
+  const e = { accessToken: jwt({ iat, exp: iat + 3600 }), expiresAt: iat * 1000 + 60_000 };
+  assert.equal(refreshDueAt(e, W), e.expiresAt - W);
+});
