@@ -11,11 +11,43 @@ export default tseslint.config(
       'no-empty': ['error', { allowEmptyCatch: true }],
     },
   },
+  // The layers. The core runs in plain Node (tests, terminals, CI, SDK hosts) and knows neither edge; the CLI and
+  // the extension are two edges over the core that never import each other. Codes come from the core; words
+  // from the edges (src/cli/format.ts, src/extension/present.ts).
   {
-    // The core and the CLI never import vscode: they run in plain Node (tests, terminals, CI, SDK hosts).
-    files: ['src/core/**/*.ts', 'src/cli/**/*.ts'],
+    files: ['src/core/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { paths: [{ name: 'vscode', message: 'src/core and src/cli must not depend on vscode.' }] }],
+      'no-restricted-imports': ['error', {
+        paths: [{ name: 'vscode', message: 'src/core must not depend on vscode.' }],
+        patterns: [{ group: ['**/cli', '**/cli/**', '**/extension', '**/extension/**'], message: 'src/core imports neither src/cli nor src/extension.' }],
+      }],
+    },
+  },
+  {
+    files: ['src/core/lock/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        paths: [{ name: 'vscode', message: 'src/core must not depend on vscode.' }],
+        patterns: [
+          { group: ['**/cli', '**/cli/**', '**/extension', '**/extension/**'], message: 'src/core imports neither src/cli nor src/extension.' },
+          { group: ['**/store', '**/store/**'], message: 'the lock module does not depend on the credential store (lock names live in lock/).' },
+        ],
+      }],
+    },
+  },
+  {
+    files: ['src/cli/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        paths: [{ name: 'vscode', message: 'src/cli must not depend on vscode.' }],
+        patterns: [{ group: ['**/extension', '**/extension/**'], message: 'src/cli never imports src/extension.' }],
+      }],
+    },
+  },
+  {
+    files: ['src/extension/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: ['**/cli', '**/cli/**'], message: 'src/extension never imports src/cli: rules live in src/core, words in src/extension.' }] }],
     },
   },
   {

@@ -3,7 +3,7 @@ import { McpAuthError, openStore, redact } from '../core';
 import { readCache, removeCacheEntries } from '../core/cache/cache';
 import { login } from '../core/login';
 import { logout } from '../core/logout';
-import { commands, type CliContext } from './commands';
+import type { CliContext } from './commands';
 import { duration } from './format';
 import { netSettings, selectServers } from './refresh';
 
@@ -26,7 +26,7 @@ async function oneServer(ctx: CliContext) {
   return { all, server: chosen[0] };
 }
 
-commands.login = async (ctx) => {
+export async function runLogin(ctx: CliContext): Promise<number> {
   const { all, server } = await oneServer(ctx);
   const store = openStore(ctx.paths, { env: ctx.env });
   const timeoutS = ctx.values.timeout !== undefined ? Number(ctx.values.timeout) : 300;
@@ -44,9 +44,9 @@ commands.login = async (ctx) => {
     ? `${server.name}: signed in by another process; using its token${exp}\n`
     : `${server.name}: signed in${exp}${r.registeredClient ? ' (new client registered)' : ''}${r.clearedCacheEntries.length ? `; cleared needs-auth entry ${r.clearedCacheEntries.join(', ')}` : ''}\n`);
   return 0;
-};
+}
 
-commands.logout = async (ctx) => {
+export async function runLogout(ctx: CliContext): Promise<number> {
   const { server } = await oneServer(ctx);
   const store = openStore(ctx.paths, { env: ctx.env });
   const net = netSettings(ctx);
@@ -55,9 +55,9 @@ commands.logout = async (ctx) => {
   if (r.revokeError) process.stderr.write(redact(`mcp-auth: ${r.revokeError.code}: ${r.revokeError.message} (tokens removed locally)\n`));
   ctx.out(`${server.name}: signed out${r.revoked.length ? ` (revoked ${r.revoked.join(' and ').replace(/_/g, ' ')})` : ''}\n`);
   return r.revokeError ? 1 : 0;
-};
+}
 
-commands.invalidate = async (ctx) => {
+export async function runInvalidate(ctx: CliContext): Promise<number> {
   const file = ctx.paths.needsAuthCacheFile;
   let match: (n: string) => boolean;
   if (ctx.values.all) {
@@ -77,4 +77,4 @@ commands.invalidate = async (ctx) => {
   if (ctx.values.json) ctx.out(JSON.stringify({ removed: r.removed }) + '\n');
   else ctx.out(r.removed.length ? `removed needs-auth entries: ${r.removed.join(', ')}\n` : 'no needs-auth entries to remove\n');
   return 0;
-};
+}

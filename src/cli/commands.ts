@@ -15,6 +15,3 @@ export interface CliContext {
 }
 
 export type Command = (ctx: CliContext) => Promise<number>;
-
-/** Commands other than status and doctor; filled in by their modules. */
-export const commands: Record<string, Command> = {};

@@ -1,4 +1,5 @@
 import type { AuthState, ServerRow, StatusReason } from '../core';
+import { durationParts } from '../core/duration';
 
 export interface Style {
   color: boolean;
@@ -13,13 +14,8 @@ export function paint(style: Style, state: AuthState, text: string): string {
 }
 
 export function duration(ms: number): string {
-  const s = Math.round(Math.abs(ms) / 1000);
-  if (s < 60) return `${s} s`;
-  const m = Math.round(s / 60);
-  if (m < 120) return `${m} min`;
-  const h = Math.round(m / 60);
-  if (h < 48) return `${h} h`;
-  return `${Math.round(h / 24)} d`;
+  const { value, unit } = durationParts(ms);
+  return `${value} ${unit}`;
 }
 
 export const REASON_TEXT: Record<StatusReason, string> = {

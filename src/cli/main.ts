@@ -4,12 +4,14 @@ import * as path from 'node:path';
 import { isMcpAuthError, Logger, redact, resolvePaths, type AuthModel, type ClaudePaths } from '../core';
 import { loadModel } from '../core/model';
 import { TEST_HOOKS } from '../core/build';
-import { runDoctor } from './doctor';
+import { fixCommand, runDoctor } from './doctor';
+import { fixFor } from '../core/diagnose';
+import { isProblem, needsAttention } from '../core/status';
 import { printIssues } from './report';
 import { detail, paint, table, type Style } from './format';
-import { commands, type CliContext } from './commands';
-import './refresh';
-import './auth';
+import type { Command, CliContext } from './commands';
+import { runRefresh } from './refresh';
+import { runInvalidate, runLogin, runLogout } from './auth';
 
 declare const __VERSION__: string;
 const VERSION = typeof __VERSION__ === 'string' ? __VERSION__ : '0.0.0-dev';
@@ -64,19 +66,23 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   const now = TEST_HOOKS && env.MCP_AUTH_NOW && Number.isFinite(Number(env.MCP_AUTH_NOW)) ? Number(env.MCP_AUTH_NOW) : undefined;
   const ctx: CliContext = { paths, cwd, env, logger, style, values, names, now, out: (s) => process.stdout.write(s) };
   try {
-    switch (cmd) {
-      case 'status': return await status(ctx);
-      case 'doctor': return await runDoctor(ctx);
-      default: {
-        const run = commands[cmd];
-        if (!run) { process.stderr.write(`mcp-auth: usage: unknown command "${cmd}" (see mcp-auth --help)\n`); return 2; }
-        return await run(ctx);
-      }
-    }
+    const run = Object.prototype.hasOwnProperty.call(COMMANDS, cmd) ? COMMANDS[cmd] : undefined;
+    if (!run) { process.stderr.write(`mcp-auth: usage: unknown command "${cmd}" (see mcp-auth --help)\n`); return 2; }
+    return await run(ctx);
   } catch (e) {
     return reportError(e, verbose);
   }
 }
+
+/** Every command, in one table. */
+const COMMANDS: Record<string, Command> = {
+  status: (ctx) => status(ctx),
+  doctor: runDoctor,
+  refresh: runRefresh,
+  login: runLogin,
+  logout: runLogout,
+  invalidate: runInvalidate,
+};
 
 export function reportError(e: unknown, verbose: boolean): number {
   if (isMcpAuthError(e)) {
@@ -111,7 +117,7 @@ export function statusJson(model: AuthModel): unknown {
 async function status(ctx: CliContext): Promise<number> {
   const model = await loadModel({ paths: ctx.paths, cwd: ctx.cwd, env: ctx.env, now: ctx.now });
   printIssues(model);
-  const bad = model.issues.length > 0 || model.servers.some((r) => ['needs-auth', 'blocked', 'error'].includes(r.status.state));
+  const bad = model.issues.length > 0 || model.servers.some((r) => isProblem(r.status.state));
   if (ctx.values.json) {
     ctx.out(JSON.stringify(statusJson(model), null, 2) + '\n');
     return bad ? 1 : 0;
@@ -127,13 +133,11 @@ async function status(ctx: CliContext): Promise<number> {
     rows.push([r.config.name, r.config.scope, paint(ctx.style, r.status.state, r.status.state), redact(detail(r, model.now))]);
   }
   ctx.out(table(rows) + '\n');
-  const fixes = model.servers.filter((r) => r.status.state === 'blocked' || r.status.state === 'needs-auth' || r.status.state === 'expired');
+  // the one fix rule (core/diagnose), for the rows that cannot serve a new session as they are
+  const fixes = model.servers.filter((r) => needsAttention(r.status.state) || r.status.state === 'expired');
   if (fixes.length) {
     ctx.out('\n');
-    for (const r of fixes) {
-      const cmd = r.status.state === 'blocked' ? `mcp-auth invalidate ${r.config.name}` : r.status.state === 'expired' ? `mcp-auth refresh ${r.config.name}` : `mcp-auth login ${r.config.name}`;
-      ctx.out(`  ${r.config.name}: ${cmd}\n`);
-    }
+    for (const r of fixes) ctx.out(`  ${r.config.name}: ${fixCommand(fixFor(r), r.config.name)}\n`);
   }
   return bad ? 1 : 0;
 }

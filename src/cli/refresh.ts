@@ -1,9 +1,10 @@
 import { discoverServers, openStore, serverToActOn, type ServerConfig } from '../core';
 import { refreshServer, type CrashPoint, type RefreshOutcome } from '../core/refresh';
-import { commands, type CliContext } from './commands';
+import type { CliContext } from './commands';
 import { duration } from './format';
 import { redact } from '../core/log';
 import { TEST_HOOKS } from '../core/build';
+import { isRemote } from '../core/config/types';
 
 /** Settings shared by the commands that talk to servers; env variables make them reachable in CI and tests. */
 export function netSettings(ctx: CliContext) {
@@ -23,13 +24,13 @@ export async function selectServers(ctx: CliContext, allowAll: boolean): Promise
   const cfg = await discoverServers({ paths: ctx.paths, cwd: ctx.cwd, env: ctx.env });
   for (const i of cfg.issues) process.stderr.write(redact(`mcp-auth: ${i.code}: ${i.message}\n`));
   // a .mcp.json server awaiting approval is never acted on: left out of "all", refused by name (not-approved)
-  const remote = cfg.servers.filter((s) => (s.transport === 'http' || s.transport === 'sse') && s.approval !== 'pending');
+  const remote = cfg.servers.filter((s) => isRemote(s) && s.approval !== 'pending');
   if (ctx.names.length === 0 || (allowAll && ctx.values.all)) return { all: cfg.servers, chosen: remote };
   const chosen = ctx.names.map((n) => serverToActOn(cfg, n));
   return { all: cfg.servers, chosen };
 }
 
-commands.refresh = async (ctx) => {
+export async function runRefresh(ctx: CliContext): Promise<number> {
   const { all, chosen } = await selectServers(ctx, true);
   const store = openStore(ctx.paths, { env: ctx.env });
   const explicit = ctx.names.length > 0;
@@ -68,4 +69,4 @@ commands.refresh = async (ctx) => {
   }
   if (results.some((r) => r.code === 'lock-timeout')) return 3;
   return results.some((r) => r.result === 'failed') ? 1 : 0;
-};
+}

@@ -8,7 +8,7 @@ export type ErrorCode =
   | 'invalid-grant' | 'server-error' | 'network' | 'timeout' | 'bad-response' | 'response-too-large'
   | 'discovery-failed' | 'issuer-mismatch' | 'insecure-endpoint' | 'redirect-loop'
   | 'state-mismatch' | 'authorization-denied' | 'login-timeout' | 'registration-failed'
-  | 'usage' | 'internal';
+  | 'cancelled' | 'usage' | 'internal';
 
 export interface ErrorDetails {
   file?: string;

@@ -16,6 +16,7 @@ import type { StoreBackend } from './store/backend';
 import { serverKey } from './store/key';
 import type { TokenEntry } from './store/types';
 import { persistGrantResult } from './store/write';
+import { isRemote } from './config/types';
 
 export interface LoginDeps {
   paths: ClaudePaths;
@@ -65,7 +66,7 @@ function constantTimeEqual(a: string, b: string): boolean {
 export async function login(server: ServerConfig, deps: LoginDeps, opts: LoginOptions): Promise<LoginOutcome> {
   const log = (deps.logger ?? nullLogger).child(`login ${server.name}`);
   const now = deps.now ?? Date.now;
-  if (server.transport !== 'http' && server.transport !== 'sse') throw new McpAuthError('not-remote', `${server.name} is not a remote server`);
+  if (!isRemote(server)) throw new McpAuthError('not-remote', `${server.name} is not a remote server`);
   if (server.problem) throw new McpAuthError(server.problem.code, server.problem.message);
   const key = serverKey(server);
   const timeoutMs = opts.timeoutMs ?? 300_000;
@@ -81,122 +82,165 @@ export async function login(server: ServerConfig, deps: LoginDeps, opts: LoginOp
       const cleared = await clearCache(server, deps);
       return { name: server.name, result: 'adopted', expiresAt: existing!.expiresAt, registeredClient: false, clearedCacheEntries: cleared };
     }
-    return await interactive(existing, snap.data.mcpOAuthClientConfig?.[key]?.clientSecret);
+    return await interactive({ server, deps, opts, log, now, key, started, timeoutMs }, existing, snap.data.mcpOAuthClientConfig?.[key]?.clientSecret);
   } finally {
     await lock.release();
   }
+}
 
-  async function interactive(existing: TokenEntry | undefined, staticSecret: unknown): Promise<LoginOutcome> {
-    const httpFetch = makeHttp({ fetch: deps.fetch, timeoutMs: deps.httpTimeoutMs });
-    const d: Discovered = await discoverFromServer(server, httpFetch);
-    const as = d.as;
-    if (!as.authorization_endpoint || !as.token_endpoint) throw new McpAuthError('discovery-failed', 'the authorization server metadata lacks authorization or token endpoint');
-    if (as.code_challenge_methods_supported && !as.code_challenge_methods_supported.includes('S256')) {
-      throw new McpAuthError('discovery-failed', 'the authorization server does not support PKCE S256');
-    }
+/** What one sign-in carries from step to step. */
+interface SignIn {
+  server: ServerConfig;
+  deps: LoginDeps;
+  opts: LoginOptions;
+  log: Logger;
+  now: () => number;
+  key: string;
+  started: number;
+  timeoutMs: number;
+}
 
-    // client: the stored one (same issuer), else the configured static id, else dynamic registration
-    const envPort = Number(deps.env?.MCP_OAUTH_CALLBACK_PORT ?? '');
-    let clientId: string | undefined;
-    let clientSecret: string | undefined;
-    let redirectUri: string | undefined;
+interface ChosenClient {
+  clientId?: string;
+  clientSecret?: string;
+  redirectUri?: string;
+}
+
+/**
+ * Step 1, choose the client: the stored one (same issuer), else the configured static id, else none yet
+ * (registered once the redirect URI is known). A static client's secret lives in mcpOAuthClientConfig,
+ * never in the mcpOAuth entry: whenever the client in use is the configured static one, that is where its
+ * secret comes from.
+ */
+function chooseClient(si: SignIn, as: AuthorizationServer, existing: TokenEntry | undefined, staticSecret: unknown): ChosenClient {
+  const secretOf = (id: string, stored: string | undefined) =>
+    id === si.server.oauth?.clientId && typeof staticSecret === 'string' ? staticSecret : stored;
+  if (existing?.clientId && (!existing.issuer || sameIssuer(existing.issuer, as.issuer))) {
+    si.log.info('reusing the stored client');
+    return { clientId: existing.clientId, clientSecret: secretOf(existing.clientId, existing.clientSecret), redirectUri: existing.redirectUri };
+  }
+  if (si.server.oauth?.clientId) return { clientId: si.server.oauth.clientId, clientSecret: secretOf(si.server.oauth.clientId, undefined) };
+  return {};
+}
+
+/** The loopback port: MCP_OAUTH_CALLBACK_PORT, else the config's callbackPort, else the stored redirect's, else any. */
+function callbackPort(si: SignIn, redirectUri: string | undefined): number {
+  const envPort = Number(si.deps.env?.MCP_OAUTH_CALLBACK_PORT ?? '');
+  if (Number.isInteger(envPort) && envPort > 0) return envPort;
+  return si.server.oauth?.callbackPort ?? (redirectUri ? Number(new URL(redirectUri).port) || 0 : 0);
+}
+
+/** Step 2, the authorization request: PKCE S256, state, RFC 8707 resource, the scope the server asked for. */
+async function authorizationRequest(as: AuthorizationServer, d: Discovered, clientId: string, redirectUri: string): Promise<{ url: URL; verifier: string; state: string }> {
+  const verifier = oauth.generateRandomCodeVerifier();
+  const state = oauth.generateRandomState();
+  rememberSecret(verifier);
+  const url = new URL(as.authorization_endpoint!);
+  url.searchParams.set('response_type', 'code');
+  url.searchParams.set('client_id', clientId);
+  url.searchParams.set('redirect_uri', redirectUri);
+  url.searchParams.set('code_challenge', await oauth.calculatePKCECodeChallenge(verifier));
+  url.searchParams.set('code_challenge_method', 'S256');
+  url.searchParams.set('state', state);
+  url.searchParams.set('resource', d.resource);
+  if (d.scope) url.searchParams.set('scope', d.scope);
+  return { url, verifier, state };
+}
+
+/** Step 3, the callback: our state (checked again), RFC 9207 `iss`, an error answer, the code. */
+function checkCallback(as: AuthorizationServer, client: oauth.Client, params: URLSearchParams, state: string): URLSearchParams {
+  // the listener hands over only the callback with our state; checked again here all the same
+  if (!constantTimeEqual(params.get('state') ?? '', state)) throw new McpAuthError('state-mismatch', 'the sign-in callback carried a wrong "state" (not the request we made)');
+  const iss = params.get('iss');
+  if ((iss !== null && iss !== as.issuer) || (iss === null && as.authorization_response_iss_parameter_supported)) {
+    throw new McpAuthError('issuer-mismatch', 'the callback "iss" does not match the authorization server (RFC 9207)');
+  }
+  try {
+    return oauth.validateAuthResponse(as, client, params, oauth.skipStateCheck);
+  } catch (e) {
+    if (e instanceof oauth.AuthorizationResponseError) throw new McpAuthError('authorization-denied', `the authorization server refused: ${e.error}`);
+    throw toMcpAuthError(e, 'sign-in callback');
+  }
+}
+
+/** Step 4, the code exchange. A 200 is taken whatever else is odd in it (the code is spent): see processTokenResponse. */
+async function exchange(si: SignIn, as: AuthorizationServer, client: oauth.Client, clientSecret: string | undefined, checked: URLSearchParams, redirectUri: string, verifier: string, resource: string, http: FetchLike): Promise<TokenSet> {
+  let res: Response;
+  try {
+    res = await oauth.authorizationCodeGrantRequest(as, client, clientAuth(as, { clientId: client.client_id, clientSecret }), checked, redirectUri, verifier, {
+      additionalParameters: { resource }, ...requestOptions(http, as.token_endpoint!),
+    });
+  } catch (e) { throw toMcpAuthError(e, 'token endpoint'); }
+  const tokens = await processTokenResponse(res, (r) => oauth.processAuthorizationCodeResponse(as, client, r));
+  for (const w of tokens.warnings) si.log.warn(`the token response was odd (${w}); stored anyway`);
+  return tokens;
+}
+
+/** Step 5, store in Claude Code's shape: the whole entry, the stub's tokenlessRejectedAt dropped, unknown fields kept. */
+async function store(si: SignIn, as: AuthorizationServer, d: Discovered, tokens: TokenSet, client: Required<Pick<ChosenClient, 'clientId'>> & ChosenClient & { registered: boolean; redirectUri: string }): Promise<number | undefined> {
+  const expiresAt = tokens.expiresIn !== undefined ? si.now() + Math.round(tokens.expiresIn * 1000) : undefined;
+  await persistGrantResult(si.deps.store, si.deps.paths, si.key, (cur) => {
+    const next: TokenEntry = {
+      ...(cur ?? {}),
+      serverName: si.server.name,
+      serverUrl: si.server.url,
+      accessToken: tokens.accessToken,
+      ...(tokens.refreshToken ? { refreshToken: tokens.refreshToken } : {}),
+      ...(expiresAt !== undefined ? { expiresAt } : {}),
+      ...(tokens.scope ?? d.scope ? { scope: tokens.scope ?? d.scope } : {}),
+      clientId: client.clientId,
+      ...(client.clientSecret && client.registered ? { clientSecret: client.clientSecret } : {}),
+      issuer: as.issuer,
+      redirectUri: client.redirectUri,
+      discoveryState: { ...(cur?.discoveryState ?? {}), ...d.discoveryState },
+    };
+    if (!tokens.refreshToken) delete next.refreshToken;
+    if (expiresAt === undefined) delete next.expiresAt;
+    if (next.discoveryState) delete next.discoveryState.tokenlessRejectedAt;
+    return next;
+  }, { logger: si.log });
+  return expiresAt;
+}
+
+/** The interactive sign-in, step by step; the callback listener lives exactly as long as it. */
+async function interactive(si: SignIn, existing: TokenEntry | undefined, staticSecret: unknown): Promise<LoginOutcome> {
+  const http = makeHttp({ fetch: si.deps.fetch, timeoutMs: si.deps.httpTimeoutMs });
+  const d: Discovered = await discoverFromServer(si.server, http);
+  const as = d.as;
+  if (!as.authorization_endpoint || !as.token_endpoint) throw new McpAuthError('discovery-failed', 'the authorization server metadata lacks authorization or token endpoint');
+  if (as.code_challenge_methods_supported && !as.code_challenge_methods_supported.includes('S256')) {
+    throw new McpAuthError('discovery-failed', 'the authorization server does not support PKCE S256');
+  }
+  const chosen = chooseClient(si, as, existing, staticSecret);
+  // the loopback listener, on 127.0.0.1 only
+  const cb = await startCallbackServer(callbackPort(si, chosen.redirectUri), si.log);
+  try {
+    const local = chosen.redirectUri && Number(new URL(chosen.redirectUri).port) === cb.port ? chosen.redirectUri : `http://localhost:${cb.port}/callback`;
+    const redirectUri = si.opts.externalRedirect ? await si.opts.externalRedirect(local) : local;
+    let { clientId, clientSecret } = chosen;
     let registered = false;
-    // A static client's secret lives in mcpOAuthClientConfig, never in the mcpOAuth entry: whenever the client
-    // in use is the configured static one, that is where its secret comes from (first sign-in or not).
-    const secretOf = (id: string, stored: string | undefined) =>
-      id === server.oauth?.clientId && typeof staticSecret === 'string' ? staticSecret : stored;
-    if (existing?.clientId && (!existing.issuer || sameIssuer(existing.issuer, as.issuer))) {
-      clientId = existing.clientId;
-      clientSecret = secretOf(clientId, existing.clientSecret);
-      redirectUri = existing.redirectUri;
-      log.info('reusing the stored client');
-    } else if (server.oauth?.clientId) {
-      clientId = server.oauth.clientId;
-      clientSecret = secretOf(clientId, undefined);
+    if (!clientId) {
+      if (!as.registration_endpoint) throw new McpAuthError('registration-failed', 'no client id configured and the authorization server offers no dynamic registration');
+      const reg = await register(as, redirectUri, d.scope, http);
+      clientId = reg.client_id;
+      clientSecret = typeof reg.client_secret === 'string' ? reg.client_secret : undefined;
+      registered = true;
+      si.log.info('registered a client (RFC 7591)');
     }
-    let port = Number.isInteger(envPort) && envPort > 0 ? envPort : server.oauth?.callbackPort ?? (redirectUri ? Number(new URL(redirectUri).port) || 0 : 0);
-
-    // the loopback listener, on 127.0.0.1 only
-    const cb = await startCallbackServer(port, log);
-    try {
-      port = cb.port;
-      if (!redirectUri || Number(new URL(redirectUri).port) !== port) redirectUri = `http://localhost:${port}/callback`;
-      const browserRedirect = opts.externalRedirect ? await opts.externalRedirect(redirectUri) : redirectUri;
-      if (!clientId) {
-        if (!as.registration_endpoint) throw new McpAuthError('registration-failed', 'no client id configured and the authorization server offers no dynamic registration');
-        const reg = await register(as, browserRedirect, d.scope, httpFetch);
-        clientId = reg.client_id;
-        clientSecret = typeof reg.client_secret === 'string' ? reg.client_secret : undefined;
-        registered = true;
-        log.info('registered a client (RFC 7591)');
-      }
-      rememberSecret(clientSecret);
-      const client: oauth.Client = { client_id: clientId };
-      const verifier = oauth.generateRandomCodeVerifier();
-      const state = oauth.generateRandomState();
-      rememberSecret(verifier);
-      const url = new URL(as.authorization_endpoint!);
-      url.searchParams.set('response_type', 'code');
-      url.searchParams.set('client_id', clientId);
-      url.searchParams.set('redirect_uri', browserRedirect);
-      url.searchParams.set('code_challenge', await oauth.calculatePKCECodeChallenge(verifier));
-      url.searchParams.set('code_challenge_method', 'S256');
-      url.searchParams.set('state', state);
-      url.searchParams.set('resource', d.resource);
-      if (d.scope) url.searchParams.set('scope', d.scope);
-      cb.expectState(state);
-      await opts.onAuthorizationUrl(url.href);
-
-      const params = await cb.waitForCallback(Math.max(1, timeoutMs - (now() - started)), opts.signal);
-      const gotState = params.get('state') ?? '';
-      // the listener hands over only the callback with our state; checked again here all the same
-      if (!constantTimeEqual(gotState, state)) throw new McpAuthError('state-mismatch', 'the sign-in callback carried a wrong "state" (not the request we made)');
-      let checked: URLSearchParams;
-      try {
-        checked = oauth.validateAuthResponse(as, client, params, oauth.skipStateCheck);
-      } catch (e) {
-        const err = e as { code?: string; error?: string; message?: string; cause?: unknown };
-        if (err.code === oauth.AUTHORIZATION_RESPONSE_ERROR) throw new McpAuthError('authorization-denied', `the authorization server refused: ${(err as { error?: string }).error ?? ''}`);
-        if (/iss/.test(err.message ?? '')) throw new McpAuthError('issuer-mismatch', 'the callback "iss" does not match the authorization server (RFC 9207)');
-        throw toMcpAuthError(e, 'sign-in callback');
-      }
-      const auth = clientAuth(as, { clientId, clientSecret });
-      let res: Response;
-      try {
-        res = await oauth.authorizationCodeGrantRequest(as, client, auth, checked, browserRedirect, verifier, {
-          additionalParameters: { resource: d.resource }, ...requestOptions(httpFetch, as.token_endpoint!),
-        });
-      } catch (e) { throw toMcpAuthError(e, 'token endpoint'); }
-      // a 200 is stored whatever else is odd in it (the code is spent): see processTokenResponse
-      const tokens: TokenSet = await processTokenResponse(res, (r) => oauth.processAuthorizationCodeResponse(as, client, r));
-      for (const w of tokens.warnings) log.warn(`the token response was odd (${w}); stored anyway`);
-      const expiresAt = tokens.expiresIn !== undefined ? now() + Math.round(tokens.expiresIn * 1000) : undefined;
-      await persistGrantResult(deps.store, deps.paths, key, (cur) => {
-        const next: TokenEntry = {
-          ...(cur ?? {}),
-          serverName: server.name,
-          serverUrl: server.url,
-          accessToken: tokens.accessToken,
-          ...(tokens.refreshToken ? { refreshToken: tokens.refreshToken } : {}),
-          ...(expiresAt !== undefined ? { expiresAt } : {}),
-          ...(tokens.scope ?? d.scope ? { scope: tokens.scope ?? d.scope } : {}),
-          clientId,
-          ...(clientSecret && registered ? { clientSecret } : {}),
-          issuer: as.issuer,
-          redirectUri: browserRedirect,
-          discoveryState: { ...(cur?.discoveryState ?? {}), ...d.discoveryState },
-        };
-        if (!tokens.refreshToken) delete next.refreshToken;
-        if (expiresAt === undefined) delete next.expiresAt;
-        if (next.discoveryState) delete next.discoveryState.tokenlessRejectedAt;
-        return next;
-      }, { logger: log });
-      cb.finish(true); // only now does the browser hear "You are signed in"; any failure before gets the failure page (close)
-      const cleared = await clearCache(server, deps);
-      return { name: server.name, result: 'signed-in', expiresAt, registeredClient: registered, clearedCacheEntries: cleared };
-    } finally {
-      await cb.close();
-    }
+    rememberSecret(clientSecret);
+    const client: oauth.Client = { client_id: clientId };
+    const req = await authorizationRequest(as, d, clientId, redirectUri);
+    cb.expectState(req.state);
+    await si.opts.onAuthorizationUrl(req.url.href);
+    const params = await cb.waitForCallback(Math.max(1, si.timeoutMs - (si.now() - si.started)), si.opts.signal);
+    const checked = checkCallback(as, client, params, req.state);
+    const tokens = await exchange(si, as, client, clientSecret, checked, redirectUri, req.verifier, d.resource, http);
+    const expiresAt = await store(si, as, d, tokens, { clientId, clientSecret, registered, redirectUri });
+    cb.finish(true); // only now does the browser hear "You are signed in"; any failure before gets the failure page (close)
+    const cleared = await clearCache(si.server, si.deps);
+    return { name: si.server.name, result: 'signed-in', expiresAt, registeredClient: registered, clearedCacheEntries: cleared };
+  } finally {
+    await cb.close();
   }
 }
 
@@ -311,7 +355,7 @@ async function startCallbackServer(port: number, log: Logger): Promise<CallbackS
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new McpAuthError('login-timeout', `no sign-in completed within ${Math.round(timeoutMs / 1000)} s`)), timeoutMs);
-        signal?.addEventListener('abort', () => reject(new McpAuthError('login-timeout', 'sign-in cancelled')));
+        signal?.addEventListener('abort', () => reject(new McpAuthError('cancelled', 'sign-in cancelled')));
       });
       try { return await Promise.race([got, timeout]); } finally { clearTimeout(timer); }
     },

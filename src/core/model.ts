@@ -1,7 +1,7 @@
 import { readCache, type CacheSnapshot } from './cache/cache';
 import { discoverServers } from './config/discover';
-import type { ConfigIssue, ServerConfig } from './config/types';
-import { isMcpAuthError } from './errors';
+import { isRemote, type ConfigIssue, type ServerConfig } from './config/types';
+import { isMcpAuthError, type ErrorCode } from './errors';
 import { inspectLock, refreshLock } from './lock/lock';
 import type { ClaudePaths } from './paths';
 import { computeStatus, DEFAULT_SETTINGS, type ServerStatus, type StatusSettings } from './status';
@@ -43,7 +43,6 @@ export interface LoadOptions {
   store?: StoreBackend;
 }
 
-const isRemote = (s: ServerConfig) => s.transport === 'http' || s.transport === 'sse';
 
 /** Read everything (never writes) and compute every server's state. */
 export async function loadModel(opts: LoadOptions): Promise<AuthModel> {
@@ -54,9 +53,9 @@ export async function loadModel(opts: LoadOptions): Promise<AuthModel> {
   issues.push(...cfg.issues.map((i: ConfigIssue) => ({ ...i })));
 
   let storeSnap: StoreSnapshot | undefined;
-  let storeError: { code: string; message: string } | undefined;
+  let storeError: { code: ErrorCode; message: string } | undefined;
   let cacheSnap: CacheSnapshot | undefined;
-  let cacheError: { code: string; message: string } | undefined;
+  let cacheError: { code: ErrorCode; message: string } | undefined;
   const needStore = cfg.servers.some(isRemote);
   if (needStore) {
     try { storeSnap = await store.read(); } catch (e) {

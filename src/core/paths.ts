@@ -2,7 +2,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { TEST_HOOKS } from './build';
 
-/** Where Claude Code keeps its files, resolved exactly as Claude Code resolves them (format doc). */
+/** Where Claude Code keeps its files, resolved exactly as Claude Code resolves them (CLAUDE_CONFIG_DIR, CLAUDE_SECURESTORAGE_CONFIG_DIR). */
 export interface ClaudePaths {
   home: string;
   /** D: $CLAUDE_CONFIG_DIR (NFC) or ~/.claude */

@@ -16,6 +16,7 @@ import { persistGrantResult, updateEntry } from './store/write';
 import { entryProblem } from './store/validate';
 import { isRefreshDue, noteIssued } from './timing';
 import { TEST_HOOKS } from './build';
+import { isRemote } from './config/types';
 
 export type RefreshResult = 'refreshed' | 'adopted' | 'fresh' | 'failed';
 
@@ -86,7 +87,7 @@ const usable = (e: TokenEntry | undefined, now: number): e is TokenEntry =>
   !!e && !!e.accessToken && (typeof e.expiresAt !== 'number' || e.expiresAt > now);
 
 /**
- * The coordinated refresh of one server (design.md), in four steps: decide (is a refresh due, without a
+ * The coordinated refresh of one server, in four steps: decide (is a refresh due, without a
  * lock); wait or adopt (take Claude Code's refresh lock, or adopt the token its holder stores meanwhile);
  * post (with the refresh token read under the lock, only while the lock is still ours); persist (a 200 is
  * final: store it, retrying the write, never the request), then clear this server's needs-auth entries.
@@ -98,7 +99,7 @@ export async function refreshServer(server: ServerConfig, deps: RefreshDeps, opt
     http: makeHttp({ fetch: deps.fetch, timeoutMs: deps.httpTimeoutMs }), force: opts.force === true,
   };
   try {
-    if (server.transport !== 'http' && server.transport !== 'sse') throw new McpAuthError('not-remote', `${server.name} is not a remote server`);
+    if (!isRemote(server)) throw new McpAuthError('not-remote', `${server.name} is not a remote server`);
     if (server.problem) throw new McpAuthError(server.problem.code, server.problem.message);
     run.key = serverKey(server);
 

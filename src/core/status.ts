@@ -4,6 +4,8 @@ import type { LockHolderInfo } from './lock/lock';
 import { entryProblem } from './store/validate';
 import { refreshDueAt } from './timing';
 import type { TokenEntry } from './store/types';
+import { isRemote } from './config/types';
+import type { ErrorCode } from './errors';
 
 /** `not-approved`: a .mcp.json server Claude Code has not approved for this folder (it does not connect it; we never act on it). */
 export type AuthState = 'signed-in' | 'expiring' | 'expired' | 'needs-auth' | 'blocked' | 'refreshing' | 'no-auth' | 'not-approved' | 'error';
@@ -25,12 +27,12 @@ export const DEFAULT_SETTINGS: StatusSettings = { refreshWindowMs: 300_000 };
 export interface CredentialInput {
   entry?: unknown;
   /** the store as a whole could not be read */
-  error?: { code: string; message: string };
+  error?: { code: ErrorCode; message: string };
 }
 
 export interface CacheInput {
   entry?: CacheEntry;
-  error?: { code: string; message: string };
+  error?: { code: ErrorCode; message: string };
 }
 
 export interface CacheInfo {
@@ -44,7 +46,7 @@ export interface ServerStatus {
   state: AuthState;
   reason: StatusReason;
   /** error code when state is `error` */
-  code?: string;
+  code?: ErrorCode;
   message?: string;
   expiresAt?: number;
   /** from when a refresh is due (timing.ts: the window, shortened for short-lived tokens) */
@@ -73,7 +75,7 @@ export function computeStatus(
     return { ...base, state: 'error', reason: 'config-error', code: server.problem.code, message: server.problem.message };
   }
   if (server.transport === 'stdio' || server.transport === 'sdk') return { ...base, state: 'no-auth', reason: 'stdio' };
-  if (server.transport !== 'http' && server.transport !== 'sse') return { ...base, state: 'no-auth', reason: 'unsupported-transport' };
+  if (!isRemote(server)) return { ...base, state: 'no-auth', reason: 'unsupported-transport' };
   if (credential.error) {
     return { ...base, state: 'error', reason: 'store-error', code: credential.error.code, message: credential.error.message };
   }
@@ -132,6 +134,12 @@ export function computeStatus(
   return { ...extra, ...token };
 }
 
+/** A server new Claude Code sessions cannot use until the user acts (sign in, or clear a stale entry). */
 export function needsAttention(s: AuthState): boolean {
   return s === 'needs-auth' || s === 'blocked';
+}
+
+/** What makes `status` and `doctor` exit 1: needs attention, or a file that cannot be read. */
+export function isProblem(s: AuthState): boolean {
+  return needsAttention(s) || s === 'error';
 }

@@ -22,7 +22,7 @@ export interface TokenTiming {
 export const MIN_REFRESH_INTERVAL_MS = 30_000;
 
 /** Tokens this process stored, by fingerprint: their issuance and lifetime as we saw them. */
-const seen = new Map<string, Required<TokenTiming>>();
+const seen = new Map<string, Required<TokenTiming> & { expiresAt: number }>();
 
 const fingerprint = (token: string) => createHash('sha256').update(token).digest('hex').slice(0, 32);
 
@@ -30,7 +30,7 @@ const fingerprint = (token: string) => createHash('sha256').update(token).digest
 export function noteIssued(accessToken: string, issuedAt: number, expiresAt: number | undefined): void {
   if (!accessToken || expiresAt === undefined) return;
   if (seen.size > 1000) seen.clear();
-  seen.set(fingerprint(accessToken), { issuedAt, lifetimeMs: Math.max(0, expiresAt - issuedAt) });
+  seen.set(fingerprint(accessToken), { issuedAt, lifetimeMs: Math.max(0, expiresAt - issuedAt), expiresAt });
 }
 
 /** How far the stored `expiresAt` may differ from the JWT's `exp` for the JWT to describe this entry. */
@@ -55,7 +55,8 @@ export function tokenTiming(entry: Pick<TokenEntry, 'accessToken' | 'expiresAt'>
   const at = entry.accessToken;
   if (!at) return {};
   const mine = seen.get(fingerprint(at));
-  if (mine) return mine;
+  // what we stored describes the entry only while its expiresAt is still the one we stored
+  if (mine && mine.expiresAt === entry.expiresAt) return { issuedAt: mine.issuedAt, lifetimeMs: mine.lifetimeMs };
   const j = jwtTimes(at, typeof entry.expiresAt === 'number' ? entry.expiresAt : undefined);
   if (j.lifetimeMs === undefined && j.issuedAt !== undefined && typeof entry.expiresAt === 'number' && entry.expiresAt > j.issuedAt) {
     j.lifetimeMs = entry.expiresAt - j.issuedAt;

@@ -3,6 +3,9 @@
  * Node; words go through the injected `t` (vscode.l10n.t in the extension).
  */
 import type { AuthState, ServerRow } from '../core';
+import { needsAttention } from '../core/status';
+import { durationParts } from '../core/duration';
+import type { Check, Diagnosis, Fact, FixCode } from '../core/diagnose';
 
 export type Translate = (message: string, ...args: (string | number)[]) => string;
 export const plainT: Translate = (m, ...args) => m.replace(/\{(\d+)\}/g, (_, i) => String(args[Number(i)]));
@@ -21,13 +24,13 @@ export interface Presentation {
 }
 
 export function humanDuration(ms: number, t: Translate = plainT): string {
-  const s = Math.max(0, Math.round(ms / 1000));
-  if (s < 60) return t('{0} s', s);
-  const m = Math.round(s / 60);
-  if (m < 120) return t('{0} min', m);
-  const h = Math.round(m / 60);
-  if (h < 48) return t('{0} h', h);
-  return t('{0} d', Math.round(h / 24));
+  const { value, unit } = durationParts(ms);
+  switch (unit) {
+    case 's': return t('{0} s', value);
+    case 'min': return t('{0} min', value);
+    case 'h': return t('{0} h', value);
+    case 'd': return t('{0} d', value);
+  }
 }
 
 const ICONS: Record<AuthState, { icon: string; color?: string }> = {
@@ -113,7 +116,7 @@ export function scopeLabel(scope: string, t: Translate = plainT): string {
 
 /** Status-bar text: shown only while this is not undefined. */
 export function statusBarText(rows: ServerRow[], t: Translate = plainT): { text: string; tooltip: string; count: number } | undefined {
-  const bad = rows.filter((r) => r.status.state === 'needs-auth' || r.status.state === 'blocked');
+  const bad = rows.filter((r) => needsAttention(r.status.state));
   if (bad.length === 0) return undefined;
   const blocked = bad.filter((r) => r.status.state === 'blocked').length;
   const needs = bad.length - blocked;
@@ -121,4 +124,59 @@ export function statusBarText(rows: ServerRow[], t: Translate = plainT): { text:
     : needs === 0 ? (blocked === 1 ? t('MCP: 1 blocked') : t('MCP: {0} blocked', blocked))
       : t('MCP: {0} need attention', bad.length);
   return { text: `$(warning) ${text}`, tooltip: bad.map((r) => `${r.config.name}: ${describe(r, Date.now(), t)}`).join('\n'), count: bad.length };
+}
+
+/** The extension's wording of the one fix rule (core/diagnose fixFor). */
+export function fixText(fix: FixCode | undefined, t: Translate = plainT): string | undefined {
+  switch (fix) {
+    case 'invalidate': return t('Fix: clear the stale needs-auth entry');
+    case 'refresh': return t('Fix: refresh');
+    case 'login': return t('Fix: sign in');
+    case 'fix-store': return t('Fix: repair the credential store');
+    case 'fix-cache': return t('Fix: repair the needs-auth cache');
+    case 'fix-config': return t('Fix: repair the configuration');
+    default: return undefined;
+  }
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+function factText(f: Fact, t: Translate): string {
+  switch (f.code) {
+    case 'defined-in': return t('defined in {0} ({1} scope){2}', f.file, f.scope, f.pending ? t(', awaiting approval in Claude Code') : '');
+    case 'endpoint': return `${f.transport} ${f.target}`.trim();
+    case 'no-entry': return t('no credential entry under key "{0}" in {1}', f.key, f.store);
+    case 'entry': return t('credential entry "{0}" in {1}', f.key, f.store);
+    case 'expires': return t('access token expires {0} (in {1})', iso(f.at), humanDuration(f.inMs, t));
+    case 'expired': return t('access token expired {0} ({1} ago)', iso(f.at), humanDuration(f.agoMs, t));
+    case 'tokens': return t('refresh token: {0}; client: {1}{2}', f.refreshToken ? t('stored') : t('none'), f.client ?? t('none'), f.clientId ? ` (${f.clientId})` : '');
+    case 'spent-token': return t('the stored refresh token was answered 200 at {0} but the answer could not be stored: it is spent (sign in again)', iso(f.at));
+    case 'cache-entry': return t('needs-auth cache entry written {0}, {1} old, TTL {2}: {3}', iso(f.at), humanDuration(f.ageMs, t), humanDuration(f.ttlMs, t), f.fresh ? t('in force: new Claude Code sessions skip this server') : t('expired (ignored by Claude Code)'));
+    case 'no-cache-entry': return t('no needs-auth cache entry');
+    case 'odd-answer': return t('the last token answer ({0}) was odd: {1}; stored anyway', iso(f.at), f.warnings.join(', '));
+    case 'lock-held': return t('refresh lock held by {0}, heartbeat {1} ago{2}', f.holder, humanDuration(f.ageMs, t), f.stale ? t(' (stale)') : '');
+    case 'lock-free': return t('refresh lock free');
+    case 'state': return f.state === 'error' ? t('state {0}: {1}: {2}', f.state, f.error ?? '', f.message ?? '') : t('state {0} ({1})', f.state, f.reason);
+  }
+}
+
+function checkText(c: Check, t: Translate): string {
+  switch (c.code) {
+    case 'store-mode': return t('{0} mode {1}{2}', c.location, c.mode.toString(8).padStart(4, '0'), c.ok ? '' : t(' (should be 0600)'));
+    case 'lock': return t('{0}: held by {1}, heartbeat {2} ago{3}', c.name, c.holder, humanDuration(c.ageMs, t), c.stale ? t(' (stale)') : '');
+    case 'lock-owner': return t('{0}: owner file of an interrupted mcp-auth (pid {1}){2}', c.name, c.pid, c.removed ? t(', removed') : '');
+    case 'temp-file': return t('{0}: temporary file left by an interrupted write', c.name);
+  }
+}
+
+/** Copy Diagnostics: the diagnosis as plain text for an issue report (the caller redacts it). */
+export function diagnosisText(d: Diagnosis, issues: { code: string; message: string }[], when: Date, t: Translate = plainT): string {
+  return [
+    t('MCP Auth Status diagnostics ({0})', when.toISOString()),
+    t('config dir: {0}', d.configDir), t('credential store: {0}', d.store), t('needs-auth cache: {0}', d.cacheFile),
+    t('config files: {0}', d.configFiles.join(', ') || t('(none)')), '',
+    ...d.servers.flatMap((s) => [`${s.name} [${s.state}]`, ...s.facts.map((f) => `  ${factText(f, t)}`), ...(s.fix ? [`  ${fixText(s.fix, t)}`] : []), '']),
+    ...d.checks.map((c) => `${c.ok ? 'ok  ' : 'WARN'} ${checkText(c, t)}`),
+    ...issues.map((i) => t('problem: {0}: {1}', i.code, i.message)),
+  ].join('\n');
 }

@@ -48,11 +48,7 @@ export class RefreshScheduler implements vscode.Disposable {
     try {
       const row = this.service.model?.servers.find((r) => r.key === id);
       if (!row || this.disposed) return;
-      const out = await refreshServer(row.config, {
-        paths: this.service.paths, store: this.service.store, logger: this.log, allServers: this.service.model?.servers.map((r) => r.config),
-        refreshWindowMs: this.service.settings.refreshWindowMs, lockTimeoutMs: this.service.settings.lockTimeoutMs,
-        autoClearStaleEntries: this.service.settings.autoClearStaleEntries,
-      });
+      const out = await refreshServer(row.config, this.service.coreDeps(this.log));
       if (out.result === 'failed') {
         const prev = this.backoff.get(id)?.delay ?? 30_000;
         const delay = Math.min(prev * 2, 30 * 60_000);

@@ -1,6 +1,7 @@
 import * as os from 'node:os';
 import * as vscode from 'vscode';
 import { loadModel, Logger, resolvePaths, openStore, type AuthModel, type ClaudePaths, type StoreBackend } from '../core';
+import type { RefreshDeps } from '../core/refresh';
 
 export interface Settings {
   refreshWindowMs: number;
@@ -41,6 +42,15 @@ export class AuthModelService implements vscode.Disposable {
   constructor(private readonly log: Logger) {}
 
   get model(): AuthModel | undefined { return this.current; }
+
+  /** What refresh, sign-in and sign-out need, built in this one place (commands and the scheduler). */
+  coreDeps(logger: Logger): RefreshDeps {
+    return {
+      paths: this.paths, store: this.store, logger, allServers: this.current?.servers.map((r) => r.config),
+      refreshWindowMs: this.settings.refreshWindowMs, lockTimeoutMs: this.settings.lockTimeoutMs,
+      autoClearStaleEntries: this.settings.autoClearStaleEntries,
+    };
+  }
 
   cwd(): string {
     return vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? os.homedir();

@@ -3,7 +3,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { makeHome, runCli, hashTree, FIXTURES } from '../helpers/home';
-import { refreshLockName } from '../../src/core/store/key';
+import { refreshLockName } from '../../src/core/lock/lock';
 
 const expected = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'home', 'expected.json'), 'utf8')) as {
   now: number; servers: Record<string, string>; managed: Record<string, string>;

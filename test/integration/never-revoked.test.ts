@@ -272,7 +272,7 @@ test('4a: a refresh lock lost before the POST → lock-lost, no request, and the
     let stdout = '';
     run.stdout!.on('data', (d) => (stdout += d));
     const code = new Promise<number | null>((r) => run.on('close', r));
-    await waitFor('our lock', () => fs.existsSync(dir));
+    await waitFor('our lock and its owner file', () => fs.existsSync(`${dir}.owner`));
     // someone judged our lock stale and took it over: a new directory at the same path
     fs.rmdirSync(dir);
     fs.mkdirSync(dir);

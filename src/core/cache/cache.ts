@@ -3,6 +3,7 @@ import type { ServerConfig } from '../config/types';
 import { McpAuthError, errnoCode } from '../errors';
 import { isPlainObject, readJsonFile, writeFileAtomic } from '../fsutil';
 import { serverKey } from '../store/key';
+import { isRemote } from '../config/types';
 
 export interface CacheEntry {
   timestamp: number;
@@ -36,11 +37,11 @@ export async function readCache(file: string): Promise<CacheSnapshot> {
   return { entries, invalid, exists: true, mtimeMs: r.mtimeMs };
 }
 
-/** The TTL Claude Code applies to an entry (format doc). */
+/** The TTL Claude Code applies to an entry: 15 min; 4 h for claude.ai connectors and plugin http/sse servers without static headers; an entry's ttlMs wins. */
 export function ttlFor(server: Pick<ServerConfig, 'scope' | 'transport' | 'headers' | 'name'> | undefined, entry: CacheEntry): number {
   if (typeof entry.ttlMs === 'number') return entry.ttlMs;
   if (!server) return DEFAULT_TTL_MS;
-  const remote = server.transport === 'http' || server.transport === 'sse';
+  const remote = isRemote(server);
   const noStaticHeaders = !server.headers || Object.keys(server.headers).length === 0;
   if (server.scope === 'plugin' && remote && noStaticHeaders) return LONG_TTL_MS;
   if (server.name.startsWith('claude.ai ')) return LONG_TTL_MS;

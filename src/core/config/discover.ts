@@ -119,7 +119,7 @@ export async function discoverServers(opts: DiscoverOptions): Promise<Discovered
 type Approval = 'approved' | 'pending' | 'rejected';
 
 /**
- * Project-scope approval as Claude Code 2.1.328 decides it (seen: see the issue notes): the folder must be
+ * Project-scope approval as Claude Code 2.1.328 decides it (observed by running it): the folder must be
  * trusted (`hasTrustDialogAccepted` on it or a parent in ~/.claude.json), and the lists come from the
  * settings files (.claude/settings.local.json, .claude/settings.json, the user's settings.json); the same
  * lists in the ~/.claude.json project entry alone did not approve a server.

@@ -54,3 +54,8 @@ export interface DiscoveredConfig {
    */
   notLoaded: ServerConfig[];
 }
+
+/** Remote (OAuth-capable) servers: streamable HTTP and SSE. The one place this is decided. */
+export function isRemote(s: Pick<ServerConfig, 'transport'>): boolean {
+  return s.transport === 'http' || s.transport === 'sse';
+}

@@ -5,9 +5,8 @@ import * as lockfile from 'proper-lockfile';
 import onExit from 'signal-exit';
 import { McpAuthError, errnoCode } from '../errors';
 import { nullLogger, type Logger } from '../log';
-import { refreshLockName } from '../store/key';
 
-/** Claude Code's two locks (format doc), as the target passed to proper-lockfile's lock(). */
+/** Claude Code's two locks (names and options as Claude Code 2.1.328 uses them), as the target passed to proper-lockfile's lock(). */
 export interface LockSpec {
   /** the path handed to lock(); the directory on disk is `${target}.lock` */
   target: string;
@@ -21,6 +20,11 @@ export function storageLock(secureDir: string): LockSpec {
 
 export function refreshLock(secureDir: string, key: string): LockSpec {
   return { target: path.join(secureDir, refreshLockName(key)), stale: 60_000, update: 5_000 };
+}
+
+/** The refresh-lock target Claude Code derives from a key: every non-alphanumeric character becomes `_`. */
+export function refreshLockName(key: string): string {
+  return `mcp-refresh-${key.replace(/[^a-zA-Z0-9]/g, '_')}.lock`;
 }
 
 export const lockDirOf = (spec: LockSpec): string => `${spec.target}.lock`;

@@ -23,7 +23,7 @@ export function toMcpAuthError(e: unknown, what: string): McpAuthError {
     const status = (err.cause as Response | undefined)?.status;
     return new McpAuthError(status && status >= 500 ? 'server-error' : 'bad-response', `${what}: unexpected HTTP ${status ?? 'status'}`, { status });
   }
-  if (err?.code === oauth.JSON_ATTRIBUTE_COMPARISON && /issuer/.test(err.message ?? '')) {
+  if (err?.code === oauth.JSON_ATTRIBUTE_COMPARISON && (err.cause as { attribute?: unknown } | undefined)?.attribute === 'issuer') {
     return new McpAuthError('issuer-mismatch', `${what}: the metadata's "issuer" does not match the expected issuer`);
   }
   if (typeof err?.code === 'string' && err.code.startsWith('OAUTH_')) {

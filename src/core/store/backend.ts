@@ -45,7 +45,7 @@ export class FileStore implements StoreBackend {
   }
 }
 
-/** Claude Code's keychain item names (format doc). */
+/** Claude Code's keychain item names: `Claude Code-credentials`, with `-<8 hex of sha256(CLAUDE_CONFIG_DIR)>` when that is set. */
 export function keychainService(configDirEnv: string | undefined): string {
   const base = 'Claude Code-credentials';
   if (!configDirEnv) return base;

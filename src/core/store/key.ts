@@ -10,8 +10,3 @@ export function serverKey(server: Pick<ServerConfig, 'name' | 'transport' | 'raw
   const json = JSON.stringify({ type, url: server.url, headers: server.headers ?? {} });
   return `${server.name}|${createHash('sha256').update(json).digest('hex').slice(0, 16)}`;
 }
-
-/** The refresh-lock target Claude Code derives from a key: every non-alphanumeric character becomes `_`. */
-export function refreshLockName(key: string): string {
-  return `mcp-refresh-${key.replace(/[^a-zA-Z0-9]/g, '_')}.lock`;
-}

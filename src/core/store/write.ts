@@ -80,5 +80,5 @@ export async function persistGrantResult(
     }
   }
   const why = last instanceof McpAuthError ? `${last.code}: ${last.message}` : String((last as Error)?.message ?? last);
-  throw new McpAuthError('store-write', `the authorization server issued new tokens but they could not be stored (${why}); the refresh token in the store is spent — sign in again if this persists`, {}, { cause: last });
+  throw new McpAuthError('store-write', `the authorization server issued new tokens but they could not be stored (${why}); the refresh token in the store is spent`, {}, { cause: last });
 }

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { serverKey, refreshLockName } from '../../../src/core/store/key';
+import { serverKey } from '../../../src/core/store/key';
+import { refreshLockName } from '../../../src/core/lock/lock';
 import { expandVars } from '../../../src/core/config/expand';
 
 test('serverKey: the key seen written by Claude Code 2.1.328 for a plain http server', () => {

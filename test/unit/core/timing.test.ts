@@ -45,3 +45,9 @@ test('a JWT whose exp disagrees with the stored expiresAt says nothing about it:
   const e = { accessToken: jwt({ iat, exp: iat + 3600 }), expiresAt: iat * 1000 + 60_000 };
   assert.equal(refreshDueAt(e, W), e.expiresAt - W);
 });
+
+test('what this process stored stops counting once the stored expiresAt is changed by someone else', () => {
+  noteIssued('opaque-token-3', 1_000_000, 4_600_000);
+  assert.equal(refreshDueAt({ accessToken: 'opaque-token-3', expiresAt: 4_600_000 }, W), 4_600_000 - W);
+  assert.equal(refreshDueAt({ accessToken: 'opaque-token-3', expiresAt: 1_060_000 }, W), 1_060_000 - W);
+});
