@@ -12,26 +12,11 @@ import { detail, paint, table, type Style } from './format';
 import type { Command, CliContext } from './commands';
 import { runRefresh } from './refresh';
 import { runInvalidate, runLogin, runLogout } from './auth';
+import { commandHelp, mainHelp } from './help';
 
 declare const __VERSION__: string;
 const VERSION = typeof __VERSION__ === 'string' ? __VERSION__ : '0.0.0-dev';
 
-const HELP = `mcp-auth: the OAuth state of Claude Code's MCP servers, for every process on this machine
-
-Usage:
-  mcp-auth status   [--json] [--cwd DIR]               exit 1 when a server needs sign-in, is blocked, or errors
-  mcp-auth refresh  [NAME...|--all] [--force] [--json] exit 0 refreshed/adopted/fresh; 1 failed; 3 lock timeout
-  mcp-auth login    NAME [--no-open] [--timeout S]     sign in with the browser; prints the URL on stderr
-  mcp-auth logout   NAME [--no-revoke]                 revoke and remove this server's tokens
-  mcp-auth invalidate [NAME...|--all]                  clear needs-auth cache entries
-  mcp-auth doctor   [NAME] [--json]                    why each server is in its state; file and lock checks
-
-Global options:
-  --config-dir DIR   Claude Code's config dir (default: $CLAUDE_CONFIG_DIR, else ~/.claude)
-  --cwd DIR          the project folder whose servers to show (default: the current folder)
-  --verbose          log what happens on stderr (tokens are always redacted)
-  --help, --version
-`;
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   let parsed;
@@ -53,7 +38,13 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   const { values, positionals } = parsed;
   if (values.version) { process.stdout.write(`${VERSION}\n`); return 0; }
   const [cmd, ...names] = positionals;
-  if (values.help || !cmd) { process.stdout.write(HELP); return values.help ? 0 : 2; }
+  if (!cmd) { process.stdout.write(mainHelp()); return values.help ? 0 : 2; }
+  if (values.help) {
+    const page = commandHelp(cmd);
+    if (!page) { process.stderr.write(`mcp-auth: usage: unknown command "${cmd}" (see mcp-auth --help)\n`); return 2; }
+    process.stdout.write(page);
+    return 0;
+  }
 
   const verbose = values.verbose === true;
   const logger = new Logger((level, line) => {
