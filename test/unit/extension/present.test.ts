@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { present, statusBarText, contextValueOf, humanDuration } from '../../../src/extension/present';
+import { present, statusBarText, contextValueOf, humanDuration, describe, plainT } from '../../../src/extension/present';
 import type { ServerRow } from '../../../src/core';
 
 const NOW = 1_800_000_000_000;
@@ -56,6 +56,11 @@ test('contextValueOf and humanDuration edges', () => {
   assert.equal(humanDuration(60_000), '1 min');
   assert.equal(humanDuration(-5), '0 s');
   assert.equal(humanDuration(3 * 86400_000), '3 d');
+});
+
+test('describe still takes a bare translate function (commands.ts passes one)', () => {
+  const r = row('a', { expiresAt: NOW + 12 * 60_000 });
+  assert.equal(describe(r, NOW, (m, ...a) => plainT(m.toUpperCase(), ...a)), 'EXPIRES IN 12 MIN');
 });
 
 test('the extension\'s pure modules load in plain Node; vscode itself does not (the proof the core is clean)', () => {
