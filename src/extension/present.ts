@@ -7,6 +7,7 @@
  */
 import type * as vscode from 'vscode';
 import type { AuthState, ServerRow } from '../core';
+import { canActOn } from './trust';
 
 export type Translate = (message: string, ...args: (string | number)[]) => string;
 export const plainT: Translate = (m, ...args) => m.replace(/\{(\d+)\}/g, (_, i) => String(args[Number(i)]));
@@ -75,8 +76,13 @@ export function describe(row: ServerRow, now: number, t: L10n | Translate = plai
   }
 }
 
-export function contextValueOf(row: ServerRow): string {
+/**
+ * Drives the inline and context actions (package.json menus match on it). A row this window may not act on
+ * (trust.ts) gets `mcpServer.untrusted.<state>`, which no action's `when` matches except Open Config File.
+ */
+export function contextValueOf(row: ServerRow, trusted = true): string {
   const s = row.status;
+  if (!canActOn(row, trusted)) return `mcpServer.untrusted.${s.state}`;
   const flags = [`mcpServer.${s.state}`];
   if (row.key && (s.state === 'signed-in' || s.state === 'expiring' || s.state === 'expired' || s.state === 'blocked' || (s.state === 'needs-auth' && s.clientId))) flags.push('hasToken');
   if (s.hasRefreshToken) flags.push('refreshable');
@@ -85,7 +91,7 @@ export function contextValueOf(row: ServerRow): string {
 
 const mdEscape = (s: string) => s.replace(/([\\`*_{}[\]()#+\-.!|<>])/g, '\\$1');
 
-export function tooltip(row: ServerRow, now: number, l10n: L10n = plainL10n): string {
+export function tooltip(row: ServerRow, now: number, l10n: L10n = plainL10n, trusted = true): string {
   const s = row.status;
   const c = row.config;
   const lines: string[] = [`**${mdEscape(c.name)}** — ${mdEscape(describe(row, now, l10n))}`, ''];
@@ -99,12 +105,13 @@ export function tooltip(row: ServerRow, now: number, l10n: L10n = plainL10n): st
   if (s.cache) lines.push(l10n.t('Needs-auth cache entry: {0} old, TTL {1}{2}', humanDuration(s.cache.ageMs, l10n), humanDuration(s.cache.ttlMs, l10n), s.cache.fresh ? l10n.t(' — new Claude Code sessions skip this server') : l10n.t(' — expired')));
   if (s.lock?.held) lines.push(l10n.t('Refresh lock held by {0}{1}', mdEscape(s.lock.holder ?? '?'), s.lock.stale ? l10n.t(' (stale)') : ''));
   if (s.state === 'error') lines.push(l10n.t('Problem: {0}', mdEscape(`${s.code}: ${s.message ?? ''}`)));
+  if (!canActOn(row, trusted)) lines.push(l10n.t('Restricted Mode: trust this folder to act on its .mcp.json servers'));
   return lines.join('  \n');
 }
 
-export function present(row: ServerRow, now: number, l10n: L10n = plainL10n): Presentation {
+export function present(row: ServerRow, now: number, l10n: L10n = plainL10n, trusted = true): Presentation {
   const { icon, color } = ICONS[row.status.state];
-  return { label: row.config.name, description: describe(row, now, l10n), icon, color, tooltip: tooltip(row, now, l10n), contextValue: contextValueOf(row) };
+  return { label: row.config.name, description: describe(row, now, l10n), icon, color, tooltip: tooltip(row, now, l10n, trusted), contextValue: contextValueOf(row, trusted) };
 }
 
 export const SCOPE_ORDER = ['managed', 'user', 'local', 'project', 'plugin'] as const;

@@ -48,7 +48,7 @@ export class ServersTree implements vscode.TreeDataProvider<Node>, vscode.Dispos
         if (node.file) item.command = { command: 'vscode.open', title: vscode.l10n.t('Open File'), arguments: [vscode.Uri.file(node.file)] };
         return item;
       }
-      const p = present(node.row, this.service.model?.now ?? Date.now(), vscode.l10n);
+      const p = present(node.row, this.service.model?.now ?? Date.now(), vscode.l10n, vscode.workspace.isTrusted);
       const item = new vscode.TreeItem(p.label, vscode.TreeItemCollapsibleState.None);
       item.id = `server:${node.row.config.scope}:${node.row.config.name}`;
       item.description = p.description;
