@@ -1,5 +1,6 @@
 // Every command contributed in package.json is registered in src/extension/commands.ts, and vice versa;
-// every menu entry and palette rule names a contributed command; every %key% title has a package.nls.json text.
+// every menu entry and palette rule names a contributed command; every user-facing manifest string is a %key%
+// with a package.nls.json text, and every package.nls.json text is used.
 import { readFileSync } from 'node:fs';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
@@ -18,5 +19,24 @@ for (const c of pkg.contributes.commands) {
   if (c.category !== '%category%') errors.push(`${c.command} has no category`);
   for (const v of [c.title, c.category]) { const k = /^%(.+)%$/.exec(v)?.[1]; if (k && !(k in nls)) errors.push(`${c.command}: no package.nls.json text for ${k}`); }
 }
+// user-facing manifest strings (what VS Code and the marketplace show) go through package.nls.json
+const c = pkg.contributes;
+const shown = [
+  ['displayName', pkg.displayName], ['description', pkg.description],
+  ['capabilities.untrustedWorkspaces.description', pkg.capabilities?.untrustedWorkspaces?.description],
+  ...Object.values(c.viewsContainers ?? {}).flat().map((v) => [`viewsContainers ${v.id} title`, v.title]),
+  ...Object.values(c.views ?? {}).flat().flatMap((v) => [[`view ${v.id} name`, v.name], [`view ${v.id} contextualTitle`, v.contextualTitle]]),
+  ...(c.viewsWelcome ?? []).map((w) => [`viewsWelcome ${w.view} (${w.when})`, w.contents]),
+  ...c.commands.flatMap((x) => [[`${x.command} title`, x.title], [`${x.command} category`, x.category]]),
+  ...[c.configuration].flat().flatMap((g) => [['configuration title', g.title],
+    ...Object.entries(g.properties ?? {}).flatMap(([k, v]) => ['description', 'markdownDescription', 'deprecationMessage', 'markdownDeprecationMessage'].map((f) => [`${k} ${f}`, v[f]]))]),
+  ...(c.walkthroughs ?? []).flatMap((w) => [[`walkthrough ${w.id} title`, w.title], [`walkthrough ${w.id} description`, w.description],
+    ...(w.steps ?? []).flatMap((st) => [[`walkthrough step ${st.id} title`, st.title], [`walkthrough step ${st.id} description`, st.description]])]),
+].filter(([, v]) => v !== undefined);
+for (const [where, v] of shown) if (typeof v !== 'string' || !/^%[^%]+%$/.test(v)) errors.push(`${where} is not a %key%: ${JSON.stringify(v)}`);
+const used = new Set([...JSON.stringify(pkg).matchAll(/"%([^%"]+)%"/g)].map((m) => m[1]));
+for (const k of used) if (!(k in nls)) errors.push(`no package.nls.json text for %${k}%`);
+for (const k of Object.keys(nls)) if (!used.has(k)) errors.push(`package.nls.json text ${k} is not used`);
+
 if (errors.length) { console.error(errors.join('\n')); process.exit(1); }
-console.log(`check-commands: ${contributed.size} commands contributed and registered`);
+console.log(`check-commands: ${contributed.size} commands contributed and registered; ${shown.length} manifest strings, all in package.nls.json`);

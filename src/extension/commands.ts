@@ -9,8 +9,8 @@ import { needsAttention } from '../core/status';
 import type { Node } from './tree';
 import type { AuthModelService } from './service';
 import { describe, diagnosisText, fixText } from './present';
+import { assertCanActOn, canActOn } from './trust';
 
-const t = (m: string, ...a: (string | number)[]) => vscode.l10n.t(m, ...a);
 type Target = Node | { name: string } | undefined;
 
 export interface CommandDeps {
@@ -23,6 +23,8 @@ type Ctx = CommandDeps & { context: vscode.ExtensionContext };
 type Handler = (ctx: Ctx, ...args: never[]) => unknown;
 
 const rows = async ({ service }: Ctx) => (service.model ?? (await service.reload())).servers;
+/** The rows a command may act on without asking: in Restricted Mode, not the folder's own .mcp.json servers. */
+const actionable = async (ctx: Ctx) => (await rows(ctx)).filter((r) => canActOn(r, vscode.workspace.isTrusted));
 const isRemoteRow = (r: ServerRow) => r.key !== undefined;
 
 /**
@@ -31,19 +33,20 @@ const isRemoteRow = (r: ServerRow) => r.key !== undefined;
  */
 async function rowOf(ctx: Ctx, target: Target, fits: (r: ServerRow) => boolean, placeHolder: string): Promise<ServerRow | undefined> {
   const all = await rows(ctx);
-  const checked = (r: ServerRow | undefined) => { if (r) assertApproved(r.config); return r; };
+  const trusted = vscode.workspace.isTrusted;
+  const checked = (r: ServerRow | undefined) => { if (r) { assertApproved(r.config); assertCanActOn(r, trusted, vscode.l10n); } return r; };
   if (target && 'kind' in target && target.kind === 'server') return checked(all.find((r) => r.config.name === target.row.config.name) ?? target.row);
   if (target && 'name' in target) return checked(all.find((r) => r.config.name === target.name));
-  const candidates = all.filter((r) => r.config.approval !== 'pending' && fits(r));
-  if (candidates.length === 0) { void vscode.window.showInformationMessage(t('No MCP server fits.')); return undefined; }
-  const chosen = await vscode.window.showQuickPick(candidates.map((r) => ({ label: r.config.name, description: describe(r, Date.now(), t), detail: r.config.url, row: r })), { placeHolder });
+  const candidates = all.filter((r) => r.config.approval !== 'pending' && canActOn(r, trusted) && fits(r));
+  if (candidates.length === 0) { void vscode.window.showInformationMessage(vscode.l10n.t('No MCP server fits.')); return undefined; }
+  const chosen = await vscode.window.showQuickPick(candidates.map((r) => ({ label: r.config.name, description: describe(r, Date.now(), vscode.l10n), detail: r.config.url, row: r })), { placeHolder });
   return chosen?.row;
 }
 
 async function refreshServerCommand(ctx: Ctx, target: Target): Promise<RefreshOutcome | undefined> {
-  const row = await rowOf(ctx, target, (r) => isRemoteRow(r) && r.status.hasRefreshToken, t('Refresh which server?'));
+  const row = await rowOf(ctx, target, (r) => isRemoteRow(r) && r.status.hasRefreshToken, vscode.l10n.t('Refresh which server?'));
   if (!row) return undefined;
-  return vscode.window.withProgress({ location: { viewId: 'mcpAuth.servers' }, title: t('Refreshing {0}…', row.config.name) }, async () => {
+  return vscode.window.withProgress({ location: { viewId: 'mcpAuth.servers' }, title: vscode.l10n.t('Refreshing {0}…', row.config.name) }, async () => {
     const out = await refreshServer(row.config, ctx.service.coreDeps(ctx.log), { force: row.status.state === 'signed-in' });
     ctx.service.schedule(0);
     if (out.result === 'failed') throw Object.assign(new Error(out.message ?? out.code), { code: out.code });
@@ -52,9 +55,9 @@ async function refreshServerCommand(ctx: Ctx, target: Target): Promise<RefreshOu
 }
 
 async function refreshAllCommand(ctx: Ctx): Promise<RefreshOutcome[]> {
-  const targets = (await rows(ctx)).filter((r) => isRemoteRow(r) && r.status.hasRefreshToken);
-  if (targets.length === 0) { void vscode.window.showInformationMessage(t('No MCP server has a refresh token.')); return []; }
-  return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: t('Refreshing MCP tokens'), cancellable: true }, async (progress, token) => {
+  const targets = (await actionable(ctx)).filter((r) => isRemoteRow(r) && r.status.hasRefreshToken);
+  if (targets.length === 0) { void vscode.window.showInformationMessage(vscode.l10n.t('No MCP server has a refresh token.')); return []; }
+  return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: vscode.l10n.t('Refreshing MCP tokens'), cancellable: true }, async (progress, token) => {
     const results: RefreshOutcome[] = [];
     for (const r of targets) {
       if (token.isCancellationRequested) break;
@@ -64,7 +67,7 @@ async function refreshAllCommand(ctx: Ctx): Promise<RefreshOutcome[]> {
     ctx.service.schedule(0);
     const failed = results.filter((r) => r.result === 'failed');
     const counts = ['refreshed', 'adopted', 'fresh'].map((k) => results.filter((r) => r.result === k).length);
-    const msg = t('Refreshed {0}, adopted {1}, already fresh {2}, failed {3}.', counts[0], counts[1], counts[2], failed.length);
+    const msg = vscode.l10n.t('Refreshed {0}, adopted {1}, already fresh {2}, failed {3}.', counts[0], counts[1], counts[2], failed.length);
     if (failed.length) void showError(msg + ' ' + failed.map((f) => `${f.name}: ${f.code}`).join(', '), ctx.output);
     else void vscode.window.showInformationMessage(msg);
     return results;
@@ -72,9 +75,9 @@ async function refreshAllCommand(ctx: Ctx): Promise<RefreshOutcome[]> {
 }
 
 async function signInCommand(ctx: Ctx, target: Target) {
-  const row = await rowOf(ctx, target, isRemoteRow, t('Sign in to which server?'));
+  const row = await rowOf(ctx, target, isRemoteRow, vscode.l10n.t('Sign in to which server?'));
   if (!row) return undefined;
-  return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: t('Signing in to {0} — finish in your browser', row.config.name), cancellable: true }, async (_p, token) => {
+  return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: vscode.l10n.t('Signing in to {0} — finish in your browser', row.config.name), cancellable: true }, async (_p, token) => {
     const ac = new AbortController();
     token.onCancellationRequested(() => ac.abort());
     const out = await login(row.config, { ...ctx.service.coreDeps(ctx.log), env: process.env }, {
@@ -82,27 +85,27 @@ async function signInCommand(ctx: Ctx, target: Target) {
       onAuthorizationUrl: async (url) => {
         ctx.log.info(`authorization URL for ${row.config.name}: ${url}`);
         const opened = await vscode.env.openExternal(vscode.Uri.parse(url, true));
-        if (!opened) void vscode.window.showWarningMessage(t('Open this URL to sign in: {0}', url));
+        if (!opened) void vscode.window.showWarningMessage(vscode.l10n.t('Open this URL to sign in: {0}', url));
       },
       externalRedirect: async (local) => (await vscode.env.asExternalUri(vscode.Uri.parse(local))).toString(true),
     });
     ctx.service.schedule(0);
-    void vscode.window.showInformationMessage(t('Signed in to {0}.', row.config.name));
+    void vscode.window.showInformationMessage(vscode.l10n.t('Signed in to {0}.', row.config.name));
     return out;
   });
 }
 
 async function signOutCommand(ctx: Ctx, target: Target) {
-  const row = await rowOf(ctx, target, (r) => isRemoteRow(r) && (r.status.hasRefreshToken || r.status.expiresAt !== undefined), t('Sign out of which server?'));
+  const row = await rowOf(ctx, target, (r) => isRemoteRow(r) && (r.status.hasRefreshToken || r.status.expiresAt !== undefined), vscode.l10n.t('Sign out of which server?'));
   if (!row) return undefined;
   if (!(target && 'name' in target)) {
-    const yes = t('Sign Out');
-    const ok = await vscode.window.showWarningMessage(t('Sign out of {0}? Its tokens are revoked and removed for every Claude Code session on this machine.', row.config.name), { modal: true }, yes);
+    const yes = vscode.l10n.t('Sign Out');
+    const ok = await vscode.window.showWarningMessage(vscode.l10n.t('Sign out of {0}? Its tokens are revoked and removed for every Claude Code session on this machine.', row.config.name), { modal: true }, yes);
     if (ok !== yes) return undefined;
   }
   const out = await logout(row.config, ctx.service.coreDeps(ctx.log));
   ctx.service.schedule(0);
-  if (out.revokeError) void showError(t('Signed out of {0} locally; revocation failed: {1}', row.config.name, out.revokeError.code), ctx.output);
+  if (out.revokeError) void showError(vscode.l10n.t('Signed out of {0} locally; revocation failed: {1}', row.config.name, out.revokeError.code), ctx.output);
   return out;
 }
 
@@ -116,21 +119,21 @@ async function clearEntries(ctx: Ctx, servers: ServerRow[]): Promise<string[]> {
 }
 
 async function clearServerEntryCommand(ctx: Ctx, target: Target): Promise<string[] | undefined> {
-  const row = await rowOf(ctx, target, (r) => r.status.state === 'blocked', t('Clear the needs-auth entry of which server?'));
+  const row = await rowOf(ctx, target, (r) => r.status.state === 'blocked', vscode.l10n.t('Clear the needs-auth entry of which server?'));
   return row ? clearEntries(ctx, [row]) : undefined;
 }
 
 async function clearStaleEntriesCommand(ctx: Ctx): Promise<string[]> {
-  const removed = await clearEntries(ctx, (await rows(ctx)).filter((r) => r.status.state === 'blocked'));
-  void vscode.window.showInformationMessage(removed.length ? t('Cleared stale needs-auth entries: {0}', removed.join(', ')) : t('No stale needs-auth entries.'));
+  const removed = await clearEntries(ctx, (await actionable(ctx)).filter((r) => r.status.state === 'blocked'));
+  void vscode.window.showInformationMessage(removed.length ? vscode.l10n.t('Cleared stale needs-auth entries: {0}', removed.join(', ')) : vscode.l10n.t('No stale needs-auth entries.'));
   return removed;
 }
 
 async function showProblemsCommand(ctx: Ctx) {
-  const bad = (await rows(ctx)).filter((r) => needsAttention(r.status.state));
+  const bad = (await actionable(ctx)).filter((r) => needsAttention(r.status.state));
   if (bad.length === 0) return undefined;
-  const items = bad.map((r) => ({ label: r.config.name, description: describe(r, Date.now(), t), detail: fixText(fixFor(r), t), row: r }));
-  const chosen = await vscode.window.showQuickPick(items, { placeHolder: t('MCP servers that need attention') });
+  const items = bad.map((r) => ({ label: r.config.name, description: describe(r, Date.now(), vscode.l10n), detail: fixText(fixFor(r), vscode.l10n), row: r }));
+  const chosen = await vscode.window.showQuickPick(items, { placeHolder: vscode.l10n.t('MCP servers that need attention') });
   if (!chosen) return undefined;
   return fixFor(chosen.row) === 'invalidate'
     ? vscode.commands.executeCommand('mcpAuth.clearServerEntry', { name: chosen.row.config.name })
@@ -139,9 +142,9 @@ async function showProblemsCommand(ctx: Ctx) {
 
 async function copyDiagnosticsCommand(ctx: Ctx): Promise<string> {
   const m = await ctx.service.reload();
-  const text = redact(diagnosisText(await diagnose(m, ctx.service.paths), m.issues, new Date(), t));
+  const text = redact(diagnosisText(await diagnose(m, ctx.service.paths), m.issues, new Date(), vscode.l10n));
   await vscode.env.clipboard.writeText(text);
-  void vscode.window.showInformationMessage(t('Diagnostics copied (tokens redacted).'));
+  void vscode.window.showInformationMessage(vscode.l10n.t('Diagnostics copied (tokens redacted).'));
   return text;
 }
 
@@ -150,8 +153,8 @@ async function openConfigCommand(ctx: Ctx, target: Target): Promise<string | und
   if (target && 'kind' in target && target.kind === 'server') file = target.row.config.file;
   else {
     const files = ctx.service.model?.configFiles ?? [];
-    if (files.length === 0) { void vscode.window.showInformationMessage(t('No Claude Code configuration file found.')); return undefined; }
-    file = files.length === 1 ? files[0] : await vscode.window.showQuickPick(files, { placeHolder: t('Open which configuration file?') });
+    if (files.length === 0) { void vscode.window.showInformationMessage(vscode.l10n.t('No Claude Code configuration file found.')); return undefined; }
+    file = files.length === 1 ? files[0] : await vscode.window.showQuickPick(files, { placeHolder: vscode.l10n.t('Open which configuration file?') });
   }
   if (file) await vscode.window.showTextDocument(vscode.Uri.file(file));
   return file;
@@ -192,13 +195,13 @@ async function runCommand<T>(id: string, fn: () => T | Promise<T>, deps: Command
     if (e instanceof vscode.CancellationError || (isMcpAuthError(e) && e.code === 'cancelled')) return undefined;
     deps.log.error(`${id} failed`, e);
     const code = (e as { code?: string }).code;
-    const msg = isMcpAuthError(e) || code ? t('MCP Auth: {0}', redact((e as Error).message)) : t('MCP Auth: unexpected error in {0}', id);
+    const msg = isMcpAuthError(e) || code ? vscode.l10n.t('MCP Auth: {0}', redact((e as Error).message)) : vscode.l10n.t('MCP Auth: unexpected error in {0}', id);
     void showError(msg, deps.output);
     return undefined;
   }
 }
 
 async function showError(message: string, output: vscode.LogOutputChannel): Promise<void> {
-  const show = t('Show Log');
+  const show = vscode.l10n.t('Show Log');
   if ((await vscode.window.showErrorMessage(message, show)) === show) output.show(true);
 }

@@ -46,6 +46,8 @@ export function activate(context: vscode.ExtensionContext): McpAuthApi {
       const bad = m.servers.filter((r) => r.status.state === 'needs-auth' || r.status.state === 'blocked').length;
       view.badge = bad ? { value: bad, tooltip: vscode.l10n.t('{0} MCP server(s) need attention', bad) } : undefined;
     }),
+    // Restricted Mode keeps project-scope servers inert (trust.ts); once trusted, re-render and re-plan.
+    vscode.workspace.onDidGrantWorkspaceTrust(() => service.schedule(0)),
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (e.affectsConfiguration('mcpAuth')) { service.reconfigure(); watchers.rewatch(); statusBar.update(); service.schedule(0); }
     }),

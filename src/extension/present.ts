@@ -1,14 +1,22 @@
 /**
- * Pure presentation: a server's state → what the tree shows. No vscode import, so it is unit-tested in plain
- * Node; words go through the injected `t` (vscode.l10n.t in the extension).
+ * Pure presentation: a server's state → what the tree shows. No vscode import at run time, so it is unit-tested
+ * in plain Node; words go through the injected `l10n` (vscode.l10n in the extension, plainL10n elsewhere).
+ *
+ * Every text is written `l10n.t('literal', …)`: that is the form @vscode/l10n-dev extracts into
+ * l10n/bundle.l10n.json, and it only scans files that import vscode; hence the type-only import (erased).
  */
+import type * as vscode from 'vscode';
 import type { AuthState, ServerRow } from '../core';
 import { needsAttention } from '../core/status';
 import { durationParts } from '../core/duration';
 import type { Check, Diagnosis, Fact, FixCode } from '../core/diagnose';
+import { canActOn } from './trust';
 
 export type Translate = (message: string, ...args: (string | number)[]) => string;
 export const plainT: Translate = (m, ...args) => m.replace(/\{(\d+)\}/g, (_, i) => String(args[Number(i)]));
+/** vscode.l10n in the extension; any plain translator (plainL10n, a test's) elsewhere. */
+export type L10n = Pick<typeof vscode.l10n, 't'> | { t: Translate };
+export const plainL10n: L10n = { t: plainT };
 
 export interface Presentation {
   label: string;
@@ -23,13 +31,13 @@ export interface Presentation {
   contextValue: string;
 }
 
-export function humanDuration(ms: number, t: Translate = plainT): string {
+export function humanDuration(ms: number, l10n: L10n = plainL10n): string {
   const { value, unit } = durationParts(ms);
   switch (unit) {
-    case 's': return t('{0} s', value);
-    case 'min': return t('{0} min', value);
-    case 'h': return t('{0} h', value);
-    case 'd': return t('{0} d', value);
+    case 's': return l10n.t('{0} s', value);
+    case 'min': return l10n.t('{0} min', value);
+    case 'h': return l10n.t('{0} h', value);
+    case 'd': return l10n.t('{0} d', value);
   }
 }
 
@@ -45,32 +53,39 @@ const ICONS: Record<AuthState, { icon: string; color?: string }> = {
   error: { icon: 'error', color: 'errorForeground' },
 };
 
-export function describe(row: ServerRow, now: number, t: Translate = plainT): string {
+/** `t` may also be a bare Translate (src/extension/commands.ts passes one). */
+export function describe(row: ServerRow, now: number, t: L10n | Translate = plainL10n): string {
+  const l10n = typeof t === 'function' ? { t } : t;
   const s = row.status;
   switch (s.state) {
     case 'signed-in':
-      return s.expiresAt !== undefined ? t('expires in {0}', humanDuration(s.expiresAt - now, t)) : t('signed in');
+      return s.expiresAt !== undefined ? l10n.t('expires in {0}', humanDuration(s.expiresAt - now, l10n)) : l10n.t('signed in');
     case 'expiring':
-      return s.hasRefreshToken ? t('expires in {0}', humanDuration((s.expiresAt ?? now) - now, t)) : t('expires in {0}, then needs sign-in', humanDuration((s.expiresAt ?? now) - now, t));
+      return s.hasRefreshToken ? l10n.t('expires in {0}', humanDuration((s.expiresAt ?? now) - now, l10n)) : l10n.t('expires in {0}, then needs sign-in', humanDuration((s.expiresAt ?? now) - now, l10n));
     case 'expired':
-      return t('expired, refreshable');
+      return l10n.t('expired, refreshable');
     case 'needs-auth':
-      return s.reason === 'signed-out' ? t('needs sign-in (refresh token rejected)') : t('needs sign-in');
+      return s.reason === 'signed-out' ? l10n.t('needs sign-in (refresh token rejected)') : l10n.t('needs sign-in');
     case 'blocked':
-      return t('blocked by stale needs-auth entry ({0} old)', humanDuration(s.cache?.ageMs ?? 0, t));
+      return l10n.t('blocked by stale needs-auth entry ({0} old)', humanDuration(s.cache?.ageMs ?? 0, l10n));
     case 'refreshing':
-      return t('refreshing…');
+      return l10n.t('refreshing…');
     case 'no-auth':
-      return s.reason === 'stdio' ? t('local (stdio)') : s.reason === 'static-headers' ? t('static headers') : t('no OAuth');
+      return s.reason === 'stdio' ? l10n.t('local (stdio)') : s.reason === 'static-headers' ? l10n.t('static headers') : l10n.t('no OAuth');
     case 'not-approved':
-      return t('awaiting approval in Claude Code');
+      return l10n.t('awaiting approval in Claude Code');
     case 'error':
-      return t('error: {0}', s.code ?? 'unknown');
+      return l10n.t('error: {0}', s.code ?? 'unknown');
   }
 }
 
-export function contextValueOf(row: ServerRow): string {
+/**
+ * Drives the inline and context actions (package.json menus match on it). A row this window may not act on
+ * (trust.ts) gets `mcpServer.untrusted.<state>`, which no action's `when` matches except Open Config File.
+ */
+export function contextValueOf(row: ServerRow, trusted = true): string {
   const s = row.status;
+  if (!canActOn(row, trusted)) return `mcpServer.untrusted.${s.state}`;
   const flags = [`mcpServer.${s.state}`];
   if (row.key && (s.state === 'signed-in' || s.state === 'expiring' || s.state === 'expired' || s.state === 'blocked' || (s.state === 'needs-auth' && s.clientId))) flags.push('hasToken');
   if (s.hasRefreshToken) flags.push('refreshable');
@@ -79,104 +94,105 @@ export function contextValueOf(row: ServerRow): string {
 
 const mdEscape = (s: string) => s.replace(/([\\`*_{}[\]()#+\-.!|<>])/g, '\\$1');
 
-export function tooltip(row: ServerRow, now: number, t: Translate = plainT): string {
+export function tooltip(row: ServerRow, now: number, l10n: L10n = plainL10n, trusted = true): string {
   const s = row.status;
   const c = row.config;
-  const lines: string[] = [`**${mdEscape(c.name)}** — ${mdEscape(describe(row, now, t))}`, ''];
-  if (c.url) lines.push(t('URL: {0}', mdEscape(c.url)));
-  else if (c.command) lines.push(t('Command: {0}', mdEscape([c.command, ...(c.args ?? [])].join(' '))));
-  lines.push(t('Scope: {0} ({1})', c.scope, mdEscape(c.file)));
-  if (c.approval === 'pending') lines.push(t('Awaiting approval in Claude Code'));
-  if (s.expiresAt !== undefined) lines.push(t('Access token expires: {0}', new Date(s.expiresAt).toLocaleString()));
-  if (row.key) lines.push(t('Refresh token: {0}', s.hasRefreshToken ? t('stored') : t('none')));
-  if (s.client) lines.push(t('Client: {0}{1}', s.client === 'dynamic' ? t('dynamically registered') : t('static'), s.clientId ? ` (\`${s.clientId}\`)` : ''));
-  if (s.cache) lines.push(t('Needs-auth cache entry: {0} old, TTL {1}{2}', humanDuration(s.cache.ageMs, t), humanDuration(s.cache.ttlMs, t), s.cache.fresh ? t(' — new Claude Code sessions skip this server') : t(' — expired')));
-  if (s.lock?.held) lines.push(t('Refresh lock held by {0}{1}', mdEscape(s.lock.holder ?? '?'), s.lock.stale ? t(' (stale)') : ''));
-  if (s.state === 'error') lines.push(t('Problem: {0}', mdEscape(`${s.code}: ${s.message ?? ''}`)));
+  const lines: string[] = [`**${mdEscape(c.name)}** — ${mdEscape(describe(row, now, l10n))}`, ''];
+  if (c.url) lines.push(l10n.t('URL: {0}', mdEscape(c.url)));
+  else if (c.command) lines.push(l10n.t('Command: {0}', mdEscape([c.command, ...(c.args ?? [])].join(' '))));
+  lines.push(l10n.t('Scope: {0} ({1})', c.scope, mdEscape(c.file)));
+  if (c.approval === 'pending') lines.push(l10n.t('Awaiting approval in Claude Code'));
+  if (s.expiresAt !== undefined) lines.push(l10n.t('Access token expires: {0}', new Date(s.expiresAt).toLocaleString()));
+  if (row.key) lines.push(l10n.t('Refresh token: {0}', s.hasRefreshToken ? l10n.t('stored') : l10n.t('none')));
+  if (s.client) lines.push(l10n.t('Client: {0}{1}', s.client === 'dynamic' ? l10n.t('dynamically registered') : l10n.t('static'), s.clientId ? ` (\`${s.clientId}\`)` : ''));
+  if (s.cache) lines.push(l10n.t('Needs-auth cache entry: {0} old, TTL {1}{2}', humanDuration(s.cache.ageMs, l10n), humanDuration(s.cache.ttlMs, l10n), s.cache.fresh ? l10n.t(' — new Claude Code sessions skip this server') : l10n.t(' — expired')));
+  if (s.lock?.held) lines.push(l10n.t('Refresh lock held by {0}{1}', mdEscape(s.lock.holder ?? '?'), s.lock.stale ? l10n.t(' (stale)') : ''));
+  if (s.state === 'error') lines.push(l10n.t('Problem: {0}', mdEscape(`${s.code}: ${s.message ?? ''}`)));
+  if (!canActOn(row, trusted)) lines.push(l10n.t('Restricted Mode: trust this folder to act on its .mcp.json servers'));
   return lines.join('  \n');
 }
 
-export function present(row: ServerRow, now: number, t: Translate = plainT): Presentation {
+export function present(row: ServerRow, now: number, l10n: L10n = plainL10n, trusted = true): Presentation {
   const { icon, color } = ICONS[row.status.state];
-  return { label: row.config.name, description: describe(row, now, t), icon, color, tooltip: tooltip(row, now, t), contextValue: contextValueOf(row) };
+  return { label: row.config.name, description: describe(row, now, l10n), icon, color, tooltip: tooltip(row, now, l10n, trusted), contextValue: contextValueOf(row, trusted) };
 }
 
 export const SCOPE_ORDER = ['managed', 'user', 'local', 'project', 'plugin'] as const;
 
-export function scopeLabel(scope: string, t: Translate = plainT): string {
+export function scopeLabel(scope: string, l10n: L10n = plainL10n): string {
   switch (scope) {
-    case 'managed': return t('Managed');
-    case 'user': return t('User');
-    case 'local': return t('Local (this project, private)');
-    case 'project': return t('Project (.mcp.json)');
-    case 'plugin': return t('Plugins');
+    case 'managed': return l10n.t('Managed');
+    case 'user': return l10n.t('User');
+    case 'local': return l10n.t('Local (this project, private)');
+    case 'project': return l10n.t('Project (.mcp.json)');
+    case 'plugin': return l10n.t('Plugins');
     default: return scope;
   }
 }
 
 /** Status-bar text: shown only while this is not undefined. */
-export function statusBarText(rows: ServerRow[], t: Translate = plainT): { text: string; tooltip: string; count: number } | undefined {
+export function statusBarText(rows: ServerRow[], l10n: L10n = plainL10n): { text: string; tooltip: string; count: number } | undefined {
   const bad = rows.filter((r) => needsAttention(r.status.state));
   if (bad.length === 0) return undefined;
   const blocked = bad.filter((r) => r.status.state === 'blocked').length;
   const needs = bad.length - blocked;
-  const text = blocked === 0 ? (needs === 1 ? t('MCP: 1 needs sign-in') : t('MCP: {0} need sign-in', needs))
-    : needs === 0 ? (blocked === 1 ? t('MCP: 1 blocked') : t('MCP: {0} blocked', blocked))
-      : t('MCP: {0} need attention', bad.length);
-  return { text: `$(warning) ${text}`, tooltip: bad.map((r) => `${r.config.name}: ${describe(r, Date.now(), t)}`).join('\n'), count: bad.length };
+  const text = blocked === 0 ? (needs === 1 ? l10n.t('MCP: 1 needs sign-in') : l10n.t('MCP: {0} need sign-in', needs))
+    : needs === 0 ? (blocked === 1 ? l10n.t('MCP: 1 blocked') : l10n.t('MCP: {0} blocked', blocked))
+      : l10n.t('MCP: {0} need attention', bad.length);
+  return { text: `$(warning) ${text}`, tooltip: bad.map((r) => `${r.config.name}: ${describe(r, Date.now(), l10n)}`).join('\n'), count: bad.length };
 }
 
 /** The extension's wording of the one fix rule (core/diagnose fixFor). */
-export function fixText(fix: FixCode | undefined, t: Translate = plainT): string | undefined {
+export function fixText(fix: FixCode | undefined, l10n: L10n = plainL10n): string | undefined {
   switch (fix) {
-    case 'invalidate': return t('Fix: clear the stale needs-auth entry');
-    case 'refresh': return t('Fix: refresh');
-    case 'login': return t('Fix: sign in');
-    case 'fix-store': return t('Fix: repair the credential store');
-    case 'fix-cache': return t('Fix: repair the needs-auth cache');
-    case 'fix-config': return t('Fix: repair the configuration');
+    case 'invalidate': return l10n.t('Fix: clear the stale needs-auth entry');
+    case 'refresh': return l10n.t('Fix: refresh');
+    case 'login': return l10n.t('Fix: sign in');
+    case 'fix-store': return l10n.t('Fix: repair the credential store');
+    case 'fix-cache': return l10n.t('Fix: repair the needs-auth cache');
+    case 'fix-config': return l10n.t('Fix: repair the configuration');
     default: return undefined;
   }
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
-function factText(f: Fact, t: Translate): string {
+function factText(f: Fact, l10n: L10n): string {
   switch (f.code) {
-    case 'defined-in': return t('defined in {0} ({1} scope){2}', f.file, f.scope, f.pending ? t(', awaiting approval in Claude Code') : '');
+    case 'defined-in': return l10n.t('defined in {0} ({1} scope){2}', f.file, f.scope, f.pending ? l10n.t(', awaiting approval in Claude Code') : '');
     case 'endpoint': return `${f.transport} ${f.target}`.trim();
-    case 'no-entry': return t('no credential entry under key "{0}" in {1}', f.key, f.store);
-    case 'entry': return t('credential entry "{0}" in {1}', f.key, f.store);
-    case 'expires': return t('access token expires {0} (in {1})', iso(f.at), humanDuration(f.inMs, t));
-    case 'expired': return t('access token expired {0} ({1} ago)', iso(f.at), humanDuration(f.agoMs, t));
-    case 'tokens': return t('refresh token: {0}; client: {1}{2}', f.refreshToken ? t('stored') : t('none'), f.client ?? t('none'), f.clientId ? ` (${f.clientId})` : '');
-    case 'spent-token': return t('the stored refresh token was answered 200 at {0} but the answer could not be stored: it is spent (sign in again)', iso(f.at));
-    case 'cache-entry': return t('needs-auth cache entry written {0}, {1} old, TTL {2}: {3}', iso(f.at), humanDuration(f.ageMs, t), humanDuration(f.ttlMs, t), f.fresh ? t('in force: new Claude Code sessions skip this server') : t('expired (ignored by Claude Code)'));
-    case 'no-cache-entry': return t('no needs-auth cache entry');
-    case 'odd-answer': return t('the last token answer ({0}) was odd: {1}; stored anyway', iso(f.at), f.warnings.join(', '));
-    case 'lock-held': return t('refresh lock held by {0}, heartbeat {1} ago{2}', f.holder, humanDuration(f.ageMs, t), f.stale ? t(' (stale)') : '');
-    case 'lock-free': return t('refresh lock free');
-    case 'state': return f.state === 'error' ? t('state {0}: {1}: {2}', f.state, f.error ?? '', f.message ?? '') : t('state {0} ({1})', f.state, f.reason);
+    case 'no-entry': return l10n.t('no credential entry under key "{0}" in {1}', f.key, f.store);
+    case 'entry': return l10n.t('credential entry "{0}" in {1}', f.key, f.store);
+    case 'expires': return l10n.t('access token expires {0} (in {1})', iso(f.at), humanDuration(f.inMs, l10n));
+    case 'expired': return l10n.t('access token expired {0} ({1} ago)', iso(f.at), humanDuration(f.agoMs, l10n));
+    case 'tokens': return l10n.t('refresh token: {0}; client: {1}{2}', f.refreshToken ? l10n.t('stored') : l10n.t('none'), f.client ?? l10n.t('none'), f.clientId ? ` (${f.clientId})` : '');
+    case 'spent-token': return l10n.t('the stored refresh token was answered 200 at {0} but the answer could not be stored: it is spent (sign in again)', iso(f.at));
+    case 'cache-entry': return l10n.t('needs-auth cache entry written {0}, {1} old, TTL {2}: {3}', iso(f.at), humanDuration(f.ageMs, l10n), humanDuration(f.ttlMs, l10n), f.fresh ? l10n.t('in force: new Claude Code sessions skip this server') : l10n.t('expired (ignored by Claude Code)'));
+    case 'no-cache-entry': return l10n.t('no needs-auth cache entry');
+    case 'odd-answer': return l10n.t('the last token answer ({0}) was odd: {1}; stored anyway', iso(f.at), f.warnings.join(', '));
+    case 'lock-held': return l10n.t('refresh lock held by {0}, heartbeat {1} ago{2}', f.holder, humanDuration(f.ageMs, l10n), f.stale ? l10n.t(' (stale)') : '');
+    case 'lock-free': return l10n.t('refresh lock free');
+    case 'state': return f.state === 'error' ? l10n.t('state {0}: {1}: {2}', f.state, f.error ?? '', f.message ?? '') : l10n.t('state {0} ({1})', f.state, f.reason);
   }
 }
 
-function checkText(c: Check, t: Translate): string {
+function checkText(c: Check, l10n: L10n): string {
   switch (c.code) {
-    case 'store-mode': return t('{0} mode {1}{2}', c.location, c.mode.toString(8).padStart(4, '0'), c.ok ? '' : t(' (should be 0600)'));
-    case 'lock': return t('{0}: held by {1}, heartbeat {2} ago{3}', c.name, c.holder, humanDuration(c.ageMs, t), c.stale ? t(' (stale)') : '');
-    case 'lock-owner': return t('{0}: owner file of an interrupted mcp-auth (pid {1}){2}', c.name, c.pid, c.removed ? t(', removed') : '');
-    case 'temp-file': return t('{0}: temporary file left by an interrupted write', c.name);
+    case 'store-mode': return l10n.t('{0} mode {1}{2}', c.location, c.mode.toString(8).padStart(4, '0'), c.ok ? '' : l10n.t(' (should be 0600)'));
+    case 'lock': return l10n.t('{0}: held by {1}, heartbeat {2} ago{3}', c.name, c.holder, humanDuration(c.ageMs, l10n), c.stale ? l10n.t(' (stale)') : '');
+    case 'lock-owner': return l10n.t('{0}: owner file of an interrupted mcp-auth (pid {1}){2}', c.name, c.pid, c.removed ? l10n.t(', removed') : '');
+    case 'temp-file': return l10n.t('{0}: temporary file left by an interrupted write', c.name);
   }
 }
 
 /** Copy Diagnostics: the diagnosis as plain text for an issue report (the caller redacts it). */
-export function diagnosisText(d: Diagnosis, issues: { code: string; message: string }[], when: Date, t: Translate = plainT): string {
+export function diagnosisText(d: Diagnosis, issues: { code: string; message: string }[], when: Date, l10n: L10n = plainL10n): string {
   return [
-    t('MCP Auth Status diagnostics ({0})', when.toISOString()),
-    t('config dir: {0}', d.configDir), t('credential store: {0}', d.store), t('needs-auth cache: {0}', d.cacheFile),
-    t('config files: {0}', d.configFiles.join(', ') || t('(none)')), '',
-    ...d.servers.flatMap((s) => [`${s.name} [${s.state}]`, ...s.facts.map((f) => `  ${factText(f, t)}`), ...(s.fix ? [`  ${fixText(s.fix, t)}`] : []), '']),
-    ...d.checks.map((c) => `${c.ok ? 'ok  ' : 'WARN'} ${checkText(c, t)}`),
-    ...issues.map((i) => t('problem: {0}: {1}', i.code, i.message)),
+    l10n.t('MCP Auth Status diagnostics ({0})', when.toISOString()),
+    l10n.t('config dir: {0}', d.configDir), l10n.t('credential store: {0}', d.store), l10n.t('needs-auth cache: {0}', d.cacheFile),
+    l10n.t('config files: {0}', d.configFiles.join(', ') || l10n.t('(none)')), '',
+    ...d.servers.flatMap((s) => [`${s.name} [${s.state}]`, ...s.facts.map((f) => `  ${factText(f, l10n)}`), ...(s.fix ? [`  ${fixText(s.fix, l10n)}`] : []), '']),
+    ...d.checks.map((c) => `${c.ok ? 'ok  ' : 'WARN'} ${checkText(c, l10n)}`),
+    ...issues.map((i) => l10n.t('problem: {0}: {1}', i.code, i.message)),
   ].join('\n');
 }

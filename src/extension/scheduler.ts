@@ -2,11 +2,13 @@ import * as vscode from 'vscode';
 import type { AuthModel, Logger } from '../core';
 import { refreshServer } from '../core/refresh';
 import type { AuthModelService } from './service';
+import { canActOn } from './trust';
 
 /**
  * Proactive refresh (mcpAuth.proactiveRefresh): a server entering the refresh window is refreshed after a
  * random 0–5 s jitter, through Claude Code's refresh lock, so N windows cause one POST (the others adopt).
- * A failure backs off (1 min, doubling to 30 min) so a rejecting server is not hammered.
+ * A failure backs off (1 min, doubling to 30 min) so a rejecting server is not hammered. In Restricted Mode a
+ * project-scope server is skipped (trust.ts).
  */
 export class RefreshScheduler implements vscode.Disposable {
   private readonly sub: vscode.Disposable;
@@ -25,7 +27,7 @@ export class RefreshScheduler implements vscode.Disposable {
     let soonest = Infinity;
     for (const row of m.servers) {
       const s = row.status;
-      if (!row.key || !s.hasRefreshToken) continue;
+      if (!row.key || !s.hasRefreshToken || !canActOn(row, vscode.workspace.isTrusted)) continue;
       const id = row.key;
       if ((s.state === 'expiring' || s.state === 'expired') && !this.pending.has(id)) {
         const b = this.backoff.get(id);

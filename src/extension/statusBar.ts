@@ -15,7 +15,7 @@ export class AuthStatusBar implements vscode.Disposable {
     this.update();
   }
   update(): void {
-    const s = this.service.model && this.service.settings.statusBar ? statusBarText(this.service.model.servers, (m, ...a) => vscode.l10n.t(m, ...a)) : undefined;
+    const s = this.service.model && this.service.settings.statusBar ? statusBarText(this.service.model.servers, vscode.l10n) : undefined;
     this.shown = s !== undefined;
     if (!s) { this.item.hide(); return; }
     this.item.text = s.text;

@@ -8,8 +8,6 @@ export type Node =
   | { kind: 'server'; row: ServerRow }
   | { kind: 'issue'; code: string; message: string; file?: string };
 
-const t = (m: string, ...a: (string | number)[]) => vscode.l10n.t(m, ...a);
-
 /** The Servers view: renders the service's model; one bad row never breaks the others. */
 export class ServersTree implements vscode.TreeDataProvider<Node>, vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<Node | undefined>();
@@ -37,7 +35,7 @@ export class ServersTree implements vscode.TreeDataProvider<Node>, vscode.Dispos
   getTreeItem(node: Node): vscode.TreeItem {
     try {
       if (node.kind === 'scope') {
-        const item = new vscode.TreeItem(scopeLabel(node.scope, t), vscode.TreeItemCollapsibleState.Expanded);
+        const item = new vscode.TreeItem(scopeLabel(node.scope, vscode.l10n), vscode.TreeItemCollapsibleState.Expanded);
         item.id = `scope:${node.scope}`;
         item.contextValue = 'mcpScope';
         return item;
@@ -47,10 +45,10 @@ export class ServersTree implements vscode.TreeDataProvider<Node>, vscode.Dispos
         item.iconPath = new vscode.ThemeIcon('warning', new vscode.ThemeColor('errorForeground'));
         item.tooltip = `${node.code}: ${node.message}`;
         item.contextValue = 'mcpIssue';
-        if (node.file) item.command = { command: 'vscode.open', title: t('Open File'), arguments: [vscode.Uri.file(node.file)] };
+        if (node.file) item.command = { command: 'vscode.open', title: vscode.l10n.t('Open File'), arguments: [vscode.Uri.file(node.file)] };
         return item;
       }
-      const p = present(node.row, this.service.model?.now ?? Date.now(), t);
+      const p = present(node.row, this.service.model?.now ?? Date.now(), vscode.l10n, vscode.workspace.isTrusted);
       const item = new vscode.TreeItem(p.label, vscode.TreeItemCollapsibleState.None);
       item.id = `server:${node.row.config.scope}:${node.row.config.name}`;
       item.description = p.description;
@@ -62,7 +60,7 @@ export class ServersTree implements vscode.TreeDataProvider<Node>, vscode.Dispos
       return item;
     } catch (e) {
       const item = new vscode.TreeItem(node.kind === 'server' ? node.row.config.name : '?', vscode.TreeItemCollapsibleState.None);
-      item.description = t('could not be shown: {0}', (e as Error).message);
+      item.description = vscode.l10n.t('could not be shown: {0}', (e as Error).message);
       item.iconPath = new vscode.ThemeIcon('error');
       return item;
     }

@@ -1,6 +1,9 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { present, statusBarText, contextValueOf, humanDuration } from '../../../src/extension/present';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { present, statusBarText, contextValueOf, humanDuration, describe, plainT, type Translate } from '../../../src/extension/present';
+import { canActOn, assertCanActOn } from '../../../src/extension/trust';
 import type { ServerRow } from '../../../src/core';
 
 const NOW = 1_800_000_000_000;
@@ -56,6 +59,57 @@ test('contextValueOf and humanDuration edges', () => {
   assert.equal(humanDuration(60_000), '1 min');
   assert.equal(humanDuration(-5), '0 s');
   assert.equal(humanDuration(3 * 86400_000), '3 d');
+});
+
+test('canActOn: in Restricted Mode only project-scope (.mcp.json) servers are refused', () => {
+  for (const scope of ['managed', 'user', 'local', 'project', 'plugin'] as const) {
+    const r = row('s', {}, { config: { ...row('s', {}).config, scope } });
+    assert.equal(canActOn(r, true), true, `${scope}, trusted`);
+    assert.equal(canActOn(r, false), scope !== 'project', `${scope}, restricted`);
+  }
+});
+
+test('assertCanActOn: a coded error with the translated message, only for a refused row', () => {
+  const project = row('proj', {}, { config: { ...row('proj', {}).config, scope: 'project', file: '/w/.mcp.json' } });
+  assert.doesNotThrow(() => assertCanActOn(project, true, { t: plainT }));
+  assert.doesNotThrow(() => assertCanActOn(row('user', {}), false, { t: plainT }));
+  const seen: string[] = [];
+  const spy: Translate = (m, ...a) => { seen.push(m); return plainT(m, ...a); };
+  assert.throws(() => assertCanActOn(project, false, { t: spy }),
+    (e: Error & { code?: string }) => e.code === 'untrusted-workspace' && e.message.startsWith('"proj" is declared by this folder\'s .mcp.json'));
+  assert.equal(seen.length, 1, 'the message goes through l10n.t');
+});
+
+test('contextValue in Restricted Mode: a project server keeps no action but Open Config File; others keep theirs', () => {
+  const menus: { command: string; when: string }[] = JSON.parse(readFileSync(join(__dirname, '../../../../package.json'), 'utf8')).contributes.menus['view/item/context'];
+  const actionsFor = (ctx: string) => menus.filter((m) => {
+    const re = /viewItem =~ \/(.*)\/$/.exec(m.when)?.[1];
+    assert.ok(re, m.when);
+    return new RegExp(re).test(ctx);
+  }).map((m) => m.command);
+  const states: Partial<ServerRow['status']>[] = [
+    {}, { state: 'expiring', reason: 'in-window' }, { state: 'expired', reason: 'expired-refreshable' },
+    { state: 'needs-auth', reason: 'stub', clientId: 'c' }, { state: 'blocked', reason: 'cache-entry' }, { state: 'error', reason: 'store-error' },
+  ];
+  for (const st of states) {
+    const project = row('p', st, { config: { ...row('p', {}).config, scope: 'project' } });
+    const user = row('u', st);
+    const untrusted = contextValueOf(project, false);
+    assert.match(untrusted, /^mcpServer\.untrusted\./);
+    assert.deepEqual(actionsFor(untrusted), ['mcpAuth.openConfig'], untrusted);
+    assert.equal(present(project, NOW, undefined, false).contextValue, untrusted);
+    assert.ok(present(project, NOW, undefined, false).tooltip.includes('Restricted Mode'));
+    // trusted, or not a project server: exactly what it was before (the default is trusted)
+    assert.equal(contextValueOf(project, true), contextValueOf(project));
+    assert.equal(contextValueOf(user, false), contextValueOf(user));
+    assert.ok(actionsFor(contextValueOf(project, true)).length > 1, contextValueOf(project, true));
+    assert.ok(!present(user, NOW, undefined, false).tooltip.includes('Restricted Mode'));
+  }
+});
+
+test('describe still takes a bare translate function (commands.ts passes one)', () => {
+  const r = row('a', { expiresAt: NOW + 12 * 60_000 });
+  assert.equal(describe(r, NOW, (m, ...a) => plainT(m.toUpperCase(), ...a)), 'EXPIRES IN 12 MIN');
 });
 
 test('the extension\'s pure modules load in plain Node; vscode itself does not (the proof the core is clean)', () => {
