@@ -106,7 +106,17 @@ test('doctor: explains why, checks the store mode and stale locks, writes nothin
 test('--help, --version, unknown command', () => {
   const h = makeHome();
   try {
-    assert.match(runCli(['--help'], { env: h.env }).stdout, /mcp-auth status/);
+    const help = runCli(['--help'], { env: h.env });
+    assert.equal(help.code, 0);
+    for (const c of ['status', 'refresh', 'login', 'logout', 'invalidate', 'doctor']) {
+      assert.match(help.stdout, new RegExp(`^  ${c} +\\S`, 'm'), `${c} listed with one line`);
+      const page = runCli([c, '--help'], { env: h.env });
+      assert.equal(page.code, 0, `${c} --help`);
+      assert.match(page.stdout, new RegExp(`^mcp-auth ${c}`), `${c} --help starts with its usage`);
+      assert.match(page.stdout, /Examples:\n  mcp-auth /);
+      assert.match(page.stdout, /Exit codes: 0 /);
+    }
+    assert.equal(runCli(['frobnicate', '--help'], { env: h.env }).code, 2);
     assert.match(runCli(['--version'], { env: h.env }).stdout, /^\d+\.\d+\.\d+/);
     const u = runCli(['frobnicate'], { env: h.env });
     assert.equal(u.code, 2);
