@@ -32,13 +32,29 @@ export async function runLogin(ctx: CliContext): Promise<number> {
   const timeoutS = ctx.values.timeout !== undefined ? Number(ctx.values.timeout) : 300;
   if (!Number.isFinite(timeoutS) || timeoutS <= 0) throw new McpAuthError('usage', '--timeout takes a number of seconds');
   const net = netSettings(ctx);
+  const noBrowser = ctx.values['no-browser'] === true;
+  if (noBrowser && ctx.values.device) throw new McpAuthError('usage', '--device and --no-browser are two different ways; pick one');
+  let pasted: Promise<string> | undefined;
   const r = await login(server, { paths: ctx.paths, store, logger: ctx.logger, allServers: all, env: ctx.env, httpTimeoutMs: net.httpTimeoutMs }, {
     timeoutMs: timeoutS * 1000,
     onAuthorizationUrl: (url) => {
-      process.stderr.write(`Sign in to ${server.name} in your browser:\n${url}\n`);
-      if (!ctx.values['no-open']) openBrowser(url, ctx.env);
+      if (noBrowser) {
+        process.stderr.write(`Open this address in a browser on any machine and sign in to ${server.name}:\n${url}\n\nThen paste here the whole address the browser ended on (it may show an error page) and press Enter:\n`);
+      } else {
+        process.stderr.write(`Sign in to ${server.name} in your browser:\n${url}\n`);
+        if (!ctx.values['no-open']) openBrowser(url, ctx.env);
+      }
     },
+    pasted: noBrowser ? (pasted = readLine(process.stdin)) : undefined,
+    device: ctx.values.device ? {
+      onUserCode: (c) => {
+        process.stderr.write(`To sign in to ${server.name}, open ${c.verificationUri} on any device and enter the code ${c.userCode}\n`);
+        if (c.verificationUriComplete) process.stderr.write(`(or open ${c.verificationUriComplete})\n`);
+        process.stderr.write(`The code expires in ${duration(c.expiresInS * 1000)}. Waiting…\n`);
+      },
+    } : undefined,
   });
+  if (pasted) process.stdin.destroy();
   const exp = r.expiresAt ? `, expires in ${duration(r.expiresAt - Date.now())}` : '';
   ctx.out(r.result === 'adopted'
     ? `${server.name}: signed in by another process; using its token${exp}\n`
@@ -77,4 +93,21 @@ export async function runInvalidate(ctx: CliContext): Promise<number> {
   if (ctx.values.json) ctx.out(JSON.stringify({ removed: r.removed }) + '\n');
   else ctx.out(r.removed.length ? `removed needs-auth entries: ${r.removed.join(', ')}\n` : 'no needs-auth entries to remove\n');
   return 0;
+}
+
+/** The first line on stdin (the pasted address); stdin closed before a line → bad-callback. */
+function readLine(input: NodeJS.ReadStream): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    const onData = (d: Buffer) => {
+      buf += d.toString('utf8');
+      const i = buf.indexOf('\n');
+      if (i >= 0) { done(); resolve(buf.slice(0, i)); }
+    };
+    const onEnd = () => { done(); if (buf.trim()) resolve(buf); else reject(new McpAuthError('bad-callback', 'nothing was pasted (standard input closed)')); };
+    const done = () => { input.off('data', onData); input.off('end', onEnd); input.pause(); };
+    input.on('data', onData);
+    input.on('end', onEnd);
+    input.resume();
+  });
 }

@@ -25,9 +25,9 @@ export const COMMAND_HELP: Record<string, CommandHelp> = {
   },
   login: {
     summary: 'sign in to a server in the browser; every Claude Code process uses the token at once',
-    usage: 'mcp-auth login NAME [--no-open] [--timeout S]',
-    body: 'Authorization code + PKCE with a loopback callback on 127.0.0.1; the URL is printed on stderr (and opened\nunless --no-open). The token is stored where Claude Code reads it and the server\'s needs-auth entry removed.',
-    examples: ['mcp-auth login linear', 'mcp-auth login linear --no-open --timeout 600'],
+    usage: 'mcp-auth login NAME [--no-open | --no-browser | --device] [--timeout S]',
+    body: 'Authorization code + PKCE with a loopback callback on 127.0.0.1; the URL is printed on stderr (and opened\nunless --no-open). Where the browser cannot reach this machine (SSH, a container): --no-browser prints the URL\nand reads the address the browser ended on from stdin; --device uses the device flow (RFC 8628) when the\nserver offers it: open a URL anywhere and type a code. The token is stored where Claude Code reads it and the\nserver\'s needs-auth entry removed.',
+    examples: ['mcp-auth login linear', 'mcp-auth login linear --no-browser', 'mcp-auth login linear --device --timeout 600'],
     exit: '0 signed in (or another process\'s sign-in finished first); 1 failed or timed out',
   },
   logout: {

@@ -28,7 +28,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
         json: { type: 'boolean' }, cwd: { type: 'string' }, 'config-dir': { type: 'string' },
         verbose: { type: 'boolean' }, help: { type: 'boolean', short: 'h' }, version: { type: 'boolean', short: 'v' },
         all: { type: 'boolean' }, force: { type: 'boolean' }, 'no-open': { type: 'boolean' },
-        timeout: { type: 'string' }, 'no-revoke': { type: 'boolean' },
+        timeout: { type: 'string' }, 'no-revoke': { type: 'boolean' }, 'no-browser': { type: 'boolean' }, device: { type: 'boolean' },
       },
     });
   } catch (e) {

@@ -7,7 +7,7 @@ export type ErrorCode =
   | 'lock-timeout' | 'lock-compromised' | 'lock-lost' | 'token-spent'
   | 'invalid-grant' | 'server-error' | 'network' | 'timeout' | 'bad-response' | 'response-too-large'
   | 'discovery-failed' | 'issuer-mismatch' | 'insecure-endpoint' | 'redirect-loop'
-  | 'state-mismatch' | 'authorization-denied' | 'login-timeout' | 'registration-failed'
+  | 'state-mismatch' | 'authorization-denied' | 'login-timeout' | 'registration-failed' | 'bad-callback' | 'device-unsupported'
   | 'cancelled' | 'usage' | 'internal';
 
 export interface ErrorDetails {

@@ -37,6 +37,20 @@ export interface LoginOptions {
   /** turns the loopback redirect into one the user's browser can reach (VS Code remote: asExternalUri) */
   externalRedirect?: (local: string) => Promise<string>;
   signal?: AbortSignal;
+  /**
+   * The address the browser ended on, pasted by the user (for a browser that cannot reach the loopback
+   * callback: another machine, SSH). Whichever comes first, the callback or the paste, ends the wait.
+   */
+  pasted?: Promise<string>;
+  /** RFC 8628 device authorization instead of the browser redirect */
+  device?: { onUserCode: (info: DeviceCode) => void | Promise<void> };
+}
+
+export interface DeviceCode {
+  userCode: string;
+  verificationUri: string;
+  verificationUriComplete?: string;
+  expiresInS: number;
 }
 
 export interface LoginOutcome {
@@ -207,6 +221,7 @@ async function interactive(si: SignIn, existing: TokenEntry | undefined, staticS
   const http = makeHttp({ fetch: si.deps.fetch, timeoutMs: si.deps.httpTimeoutMs });
   const d: Discovered = await discoverFromServer(si.server, http);
   const as = d.as;
+  if (si.opts.device) return deviceSignIn(si, d, existing, staticSecret, http);
   if (!as.authorization_endpoint || !as.token_endpoint) throw new McpAuthError('discovery-failed', 'the authorization server metadata lacks authorization or token endpoint');
   if (as.code_challenge_methods_supported && !as.code_challenge_methods_supported.includes('S256')) {
     throw new McpAuthError('discovery-failed', 'the authorization server does not support PKCE S256');
@@ -232,7 +247,8 @@ async function interactive(si: SignIn, existing: TokenEntry | undefined, staticS
     const req = await authorizationRequest(as, d, clientId, redirectUri);
     cb.expectState(req.state);
     await si.opts.onAuthorizationUrl(req.url.href);
-    const params = await cb.waitForCallback(Math.max(1, si.timeoutMs - (si.now() - si.started)), si.opts.signal);
+    const waitMs = Math.max(1, si.timeoutMs - (si.now() - si.started));
+    const params = await (si.opts.pasted ? Promise.race([cb.waitForCallback(waitMs, si.opts.signal), si.opts.pasted.then(pastedParams)]) : cb.waitForCallback(waitMs, si.opts.signal));
     const checked = checkCallback(as, client, params, req.state);
     const tokens = await exchange(si, as, client, clientSecret, checked, redirectUri, req.verifier, d.resource, http);
     const expiresAt = await store(si, as, d, tokens, { clientId, clientSecret, registered, redirectUri });
@@ -242,6 +258,82 @@ async function interactive(si: SignIn, existing: TokenEntry | undefined, staticS
   } finally {
     await cb.close();
   }
+}
+
+/** The query of a pasted address (`http://localhost:PORT/callback?code=…&state=…`); checked like a callback. */
+function pastedParams(text: string): URLSearchParams {
+  let url: URL;
+  try { url = new URL(text.trim()); } catch { throw new McpAuthError('bad-callback', 'what was pasted is not an address (paste the whole address your browser ended on)'); }
+  if (!url.searchParams.has('code') && !url.searchParams.has('error')) throw new McpAuthError('bad-callback', 'the pasted address carries no authorization code');
+  return url.searchParams;
+}
+
+const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+
+/**
+ * RFC 8628 device authorization: the user opens a URL on any device and types a code; we poll the token
+ * endpoint at the interval the server asks (longer after `slow_down`) until it answers, the code expires or
+ * the sign-in times out. A client registered here asks for the device grant too.
+ */
+async function deviceSignIn(si: SignIn, d: Discovered, existing: TokenEntry | undefined, staticSecret: unknown, http: FetchLike): Promise<LoginOutcome> {
+  const as = d.as;
+  if (!as.device_authorization_endpoint || !as.token_endpoint) throw new McpAuthError('device-unsupported', 'the authorization server offers no device authorization (RFC 8628)');
+  const chosen = chooseClient(si, as, existing, staticSecret);
+  let { clientId, clientSecret } = chosen;
+  let redirectUri = chosen.redirectUri;
+  let registered = false;
+  if (!clientId) {
+    if (!as.registration_endpoint) throw new McpAuthError('registration-failed', 'no client id configured and the authorization server offers no dynamic registration');
+    redirectUri = 'http://localhost/callback';
+    const reg = await register(as, redirectUri, d.scope, http, [DEVICE_GRANT]);
+    clientId = reg.client_id;
+    clientSecret = typeof reg.client_secret === 'string' ? reg.client_secret : undefined;
+    registered = true;
+    si.log.info('registered a client with the device grant (RFC 7591)');
+  }
+  rememberSecret(clientSecret);
+  const client: oauth.Client = { client_id: clientId };
+  const auth = clientAuth(as, { clientId, clientSecret });
+  let da: oauth.DeviceAuthorizationResponse;
+  try {
+    const res = await oauth.deviceAuthorizationRequest(as, client, auth, { resource: d.resource, ...(d.scope ? { scope: d.scope } : {}) }, requestOptions(http, as.device_authorization_endpoint));
+    da = await oauth.processDeviceAuthorizationResponse(as, client, res);
+  } catch (e) { throw toMcpAuthError(e, 'device authorization'); }
+  rememberSecret(da.device_code);
+  await si.opts.device!.onUserCode({ userCode: da.user_code, verificationUri: da.verification_uri, verificationUriComplete: da.verification_uri_complete, expiresInS: da.expires_in });
+  const deadline = Math.min(si.started + si.timeoutMs, si.now() + da.expires_in * 1000);
+  let intervalMs = Math.max(1, da.interval ?? 5) * 1000;
+  for (;;) {
+    await sleepUnless(intervalMs, si.opts.signal);
+    if (si.now() > deadline) throw new McpAuthError('login-timeout', 'the device code expired before the sign-in was approved');
+    let res: Response;
+    try {
+      res = await oauth.deviceCodeGrantRequest(as, client, auth, da.device_code, { additionalParameters: { resource: d.resource }, ...requestOptions(http, as.token_endpoint) });
+    } catch (e) { throw toMcpAuthError(e, 'token endpoint'); }
+    let tokens: TokenSet;
+    try {
+      tokens = await processTokenResponse(res, (r) => oauth.processDeviceCodeResponse(as, client, r));
+    } catch (e) {
+      const err = isMcpAuthError(e) ? e.details.oauthError : undefined;
+      if (err === 'authorization_pending') continue;
+      if (err === 'slow_down') { intervalMs += 5000; continue; }
+      if (err === 'expired_token') throw new McpAuthError('login-timeout', 'the device code expired before the sign-in was approved');
+      if (err === 'access_denied') throw new McpAuthError('authorization-denied', 'the sign-in was refused on the device page');
+      throw e;
+    }
+    for (const w of tokens.warnings) si.log.warn(`the token response was odd (${w}); stored anyway`);
+    const expiresAt = await store(si, as, d, tokens, { clientId, clientSecret, registered, redirectUri: redirectUri ?? '' });
+    const cleared = await clearCache(si.server, si.deps);
+    return { name: si.server.name, result: 'signed-in', expiresAt, registeredClient: registered, clearedCacheEntries: cleared };
+  }
+}
+
+function sleepUnless(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) { reject(new McpAuthError('cancelled', 'sign-in cancelled')); return; }
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => { clearTimeout(t); reject(new McpAuthError('cancelled', 'sign-in cancelled')); }, { once: true });
+  });
 }
 
 async function clearCache(server: ServerConfig, deps: LoginDeps): Promise<string[]> {
@@ -254,12 +346,12 @@ async function clearCache(server: ServerConfig, deps: LoginDeps): Promise<string
   }
 }
 
-async function register(as: AuthorizationServer, redirectUri: string, scope: string | undefined, httpFetch: FetchLike): Promise<oauth.OmitSymbolProperties<oauth.Client>> {
+async function register(as: AuthorizationServer, redirectUri: string, scope: string | undefined, httpFetch: FetchLike, extraGrants: string[] = []): Promise<oauth.OmitSymbolProperties<oauth.Client>> {
   try {
     const res = await oauth.dynamicClientRegistrationRequest(as, {
       client_name: 'Claude Code (mcp-auth)',
       redirect_uris: [redirectUri],
-      grant_types: ['authorization_code', 'refresh_token'],
+      grant_types: ['authorization_code', 'refresh_token', ...extraGrants],
       response_types: ['code'],
       token_endpoint_auth_method: 'none',
       ...(scope ? { scope } : {}),

@@ -75,7 +75,7 @@ export async function fetchMetadataUrl(metadataUrl: string, expectedIssuer: stri
 }
 
 function checkEndpoints(as: AuthorizationServer): AuthorizationServer {
-  for (const k of ['token_endpoint', 'revocation_endpoint', 'registration_endpoint', 'authorization_endpoint'] as const) {
+  for (const k of ['token_endpoint', 'revocation_endpoint', 'registration_endpoint', 'authorization_endpoint', 'device_authorization_endpoint'] as const) {
     const v = as[k];
     if (v !== undefined) {
       if (typeof v !== 'string') throw new McpAuthError('bad-response', `metadata "${k}" is not a string`);
