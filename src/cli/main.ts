@@ -10,6 +10,7 @@ import { detail, paint, table, type Style } from './format';
 import { commands, type CliContext } from './commands';
 import './refresh';
 import './auth';
+import './watch';
 
 declare const __VERSION__: string;
 const VERSION = typeof __VERSION__ === 'string' ? __VERSION__ : '0.0.0-dev';
@@ -22,7 +23,10 @@ Usage:
   mcp-auth login    NAME [--no-open] [--timeout S]     sign in with the browser; prints the URL on stderr
   mcp-auth logout   NAME [--no-revoke]                 revoke and remove this server's tokens
   mcp-auth invalidate [NAME...|--all]                  clear needs-auth cache entries
-  mcp-auth doctor   [NAME] [--json]                    why each server is in its state; file and lock checks
+  mcp-auth doctor   [NAME] [--json] [--probe]          why each server is in its state; file and lock checks
+  mcp-auth watch    [--json] [--once]                  keep tokens fresh and unblock stale needs-auth entries
+                                                       until SIGINT/SIGTERM (exit 0); --once: one pass, exit 1
+                                                       when something it could fix is left
 
 Global options:
   --config-dir DIR   Claude Code's config dir (default: $CLAUDE_CONFIG_DIR, else ~/.claude)
@@ -41,7 +45,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
         json: { type: 'boolean' }, cwd: { type: 'string' }, 'config-dir': { type: 'string' },
         verbose: { type: 'boolean' }, help: { type: 'boolean', short: 'h' }, version: { type: 'boolean', short: 'v' },
         all: { type: 'boolean' }, force: { type: 'boolean' }, 'no-open': { type: 'boolean' },
-        timeout: { type: 'string' }, 'no-revoke': { type: 'boolean' },
+        timeout: { type: 'string' }, 'no-revoke': { type: 'boolean' }, once: { type: 'boolean' }, probe: { type: 'boolean' },
       },
     });
   } catch (e) {
