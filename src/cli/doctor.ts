@@ -8,6 +8,7 @@ import { readSpentMarks, readTokenNotes, type TokenNote } from '../core/notes';
 import type { CliContext } from './commands';
 import { duration, paint, REASON_TEXT } from './format';
 import { printIssues } from './report';
+import { keeperLines } from './keeper-doctor';
 
 export interface DoctorCheck {
   check: string;
@@ -138,6 +139,7 @@ export async function runDoctor(ctx: CliContext): Promise<number> {
       s.lines.push(`the stored refresh token was sent at ${new Date(mark.at).toISOString()} and answered 200, but the answer could not be stored: it is spent, and mcp-auth will not send it again (sign in again)`);
     }
   }
+  await keeperLines(ctx, model, report);
   for (const n of removed) report.checks.push({ check: 'lock-owner', ok: true, message: `${n}: removed an owner file left by an interrupted mcp-auth (an older mcp-auth could have taken it for the owner of a lock Claude Code takes later at this path)` });
   const only = ctx.names[0];
   if (only) {

@@ -61,13 +61,13 @@ function startWatch(h: TempHome, args: string[] = [], env: NodeJS.ProcessEnv = {
 }
 
 /** A real `claude -p` session with the stand-in Messages API: the `mcp__…` tools it was offered, and its output. */
-export async function session(h: TempHome): Promise<{ offered: string[]; stdout: string; stderr: string; code: number }> {
+async function session(h: TempHome): Promise<{ offered: string[]; stdout: string; stderr: string; code: number }> {
   const n = api.toolsSeen.length;
   const s = await runClaude(['-p', 'call the whoami tool', '--allowedTools', 'mcp__demo__whoami'], {
     env: { ...h.env, ANTHROPIC_BASE_URL: api.base, ANTHROPIC_API_KEY: 'sk-ant-test-key', MCP_CONNECTION_NONBLOCKING: 'false', ENABLE_TOOL_SEARCH: 'false' },
     cwd: h.project,
   });
-  return { offered: api.toolsSeen.slice(n).flat().filter((x) => x.startsWith('mcp__')), ...s };
+  return { offered: [...new Set(api.toolsSeen.slice(n).flat().filter((x) => x.startsWith('mcp__')))], ...s };
 }
 
 async function revokeGrant(h: TempHome): Promise<void> {
@@ -124,6 +124,9 @@ test('a server whose grant was revoked keeps its entry under watch (>= 3 s) and 
     assert.match(once.stdout, /^kept demo: the server answered 401 invalid_token/m);
     const d = await runCliAsync(['doctor', 'demo'], { env: h.env, cwd: h.project });
     assert.match(d.stdout, /keeper .*kept: the server answered 401 invalid_token/, d.stdout);
+    assert.match(d.stdout, /fix: mcp-auth login demo/, 'a rejected token needs a sign-in, not a cleared entry');
+    const dp = await runCliAsync(['doctor', 'demo', '--probe'], { env: h.env, cwd: h.project });
+    assert.match(dp.stdout, /probe now: the server answered 401 invalid_token .* — the entry is not stale/, dp.stdout);
   } finally { h.cleanup(); }
 });
 
@@ -145,5 +148,82 @@ test('watch stopped by SIGTERM during a refresh: the refresh completes and is st
     assert.deepEqual(left, []);
     assert.notEqual(entryOf(h, 'demo').entry.refreshToken, before, 'the answer was stored before exiting');
     assert.equal(stack.counters.reusesDetected, 0);
+  } finally { h.cleanup(); }
+});
+
+// ---- real Claude Code sessions --------------------------------------------------------------------------
+
+test('control (real claude -p): a fresh needs-auth entry and a valid token → the session is not offered the tool; without the entry it is, and calls it', { timeout: 120_000 }, async () => {
+  const h = await signedInHome();
+  try {
+    writeCache(h, { demo: { timestamp: Date.now() } });
+    const blocked = await session(h);
+    assert.equal(blocked.code, 0, blocked.stderr);
+    assert.deepEqual(blocked.offered, [], blocked.stdout);
+    assert.match(blocked.stdout, /NO-MCP-TOOL/);
+    assert.equal(stack.counters.toolCalls, 0);
+    writeCache(h, {});
+    const ok = await session(h);
+    assert.deepEqual(ok.offered, ['mcp__demo__whoami'], ok.stdout + ok.stderr);
+    assert.match(ok.stdout, /TOOL-RESULT .*test-user/);
+    assert.equal(stack.counters.toolCalls, 1);
+  } finally { h.cleanup(); }
+});
+
+test('watch running, a stale entry (the stored token rejected), then the real `claude mcp list` stores a new token → the entry is gone within 1 s → the next real session calls the tool', { timeout: 120_000 }, async () => {
+  const h = await signedInHome();
+  try {
+    // a stored access token the server rejects, inside the refresh window (Claude Code refreshes it before its next request)
+    patchEntry(h, 'demo', { accessToken: 'rejected-access-token-0123456789', expiresAt: Date.now() + 120_000 });
+    writeCache(h, { demo: { timestamp: Date.now() } });
+    // the keeper's own proactive refresh is off here, so that only Claude Code's write can change the token
+    const w = startWatch(h, ['--json'], { MCP_AUTH_TEST_NO_PROACTIVE: '1' });
+    const actions = () => w.lines.map((l) => JSON.parse(l) as Record<string, any>); // eslint-disable-line @typescript-eslint/no-explicit-any
+    try {
+      await waitFor('the keeper to keep the entry (its probe was rejected)', () => actions().some((a) => a.action === 'kept'), 15_000);
+      const kept = actions().find((a) => a.action === 'kept')!;
+      assert.deepEqual([kept.name, kept.reason, kept.probe.status, kept.probe.error], ['demo', 'rejected', 401, 'invalid_token']);
+      const before = await session(h);
+      assert.deepEqual(before.offered, [], 'still blocked before the new token');
+      const list = await runClaude(['mcp', 'list'], { env: h.env, cwd: h.project });
+      assert.match(list.stdout, /demo: .* - ✔ Connected/, list.stdout + list.stderr);
+      assert.notEqual(entryOf(h, 'demo').entry.accessToken, 'rejected-access-token-0123456789', 'claude mcp list stored a new token');
+      assert.equal(refreshes(), 1, 'Claude Code refreshed once');
+      const written = fs.statSync(path.join(h.claudeDir, '.credentials.json')).mtimeMs;
+      await waitFor('the unblocked action', () => actions().some((a) => a.action === 'unblocked'), 2000);
+      assert.ok(!('demo' in readCache(h)));
+      const u = actions().find((a) => a.action === 'unblocked')!;
+      assert.equal(u.because, 'token-changed', JSON.stringify(u));
+      const ms = Date.parse(u.at) - written;
+      console.log(`# entry removed ${ms} ms after Claude Code stored the new token`);
+      assert.ok(ms <= 1000, `gone within 1 s of the token write: ${ms} ms`);
+      const after = await session(h);
+      assert.deepEqual(after.offered, ['mcp__demo__whoami'], after.stdout + after.stderr);
+      assert.match(after.stdout, /TOOL-RESULT .*test-user/);
+    } finally {
+      w.child.kill('SIGTERM');
+      assert.equal(await w.exited, 0, w.stderr());
+    }
+    assert.equal(stack.counters.reusesDetected, 0);
+  } finally { h.cleanup(); }
+});
+
+test('8 real sessions + 8 `mcp-auth refresh` on a near-expiry token → 1 refresh, 0 reuse, 8 tool calls', { timeout: 180_000 }, async () => {
+  const h = await signedInHome();
+  try {
+    patchEntry(h, 'demo', { expiresAt: Date.now() + 120_000 });
+    const runs = await Promise.all([
+      ...Array.from({ length: 8 }, () => session(h)),
+      ...Array.from({ length: 8 }, () => runCliAsync(['refresh', 'demo', '--json'], { env: h.env, cwd: h.project })),
+    ]);
+    const sessions = runs.slice(0, 8) as Awaited<ReturnType<typeof session>>[];
+    const ours = runs.slice(8) as Awaited<ReturnType<typeof runCliAsync>>[];
+    const c = JSON.stringify({ counters: stack.counters, ours: ours.map((r) => r.stdout + r.stderr) });
+    assert.equal(refreshes(), 1, c);
+    assert.equal(stack.counters.reusesDetected, 0, c);
+    assert.equal(stack.counters.grantsRevoked, 0, c);
+    for (const s of sessions) assert.match(s.stdout, /TOOL-RESULT .*test-user/, s.stdout + s.stderr);
+    assert.equal(stack.counters.toolCalls, 8, c);
+    for (const r of ours) assert.equal(r.code, 0, r.stderr);
   } finally { h.cleanup(); }
 });
