@@ -5,6 +5,8 @@ import { isProblem } from '../core/status';
 import type { CliContext } from './commands';
 import { duration, paint, REASON_TEXT } from './format';
 import { printIssues } from './report';
+import type { AuthState } from '../core';
+import { keeperLines } from './keeper-doctor';
 
 /** The CLI's wording of the one fix rule (core/diagnose fixFor): a command to run. */
 export function fixCommand(fix: FixCode | undefined, name: string): string | undefined {
@@ -51,7 +53,18 @@ function checkMessage(c: Check): string {
   }
 }
 
-/** `mcp-auth doctor [NAME] [--json]`: why each server is in its state; file, lock and leftover checks. */
+/** The doctor report as printed with --json: the diagnosis worded for the CLI. */
+export interface DoctorReport {
+  configDir: string;
+  secureDir: string;
+  store: string;
+  cacheFile: string;
+  configFiles: string[];
+  checks: { check: string; ok: boolean; message: string }[];
+  servers: { name: string; scope: string; state: AuthState; reason: string; lines: string[]; fix?: string }[];
+}
+
+/** `mcp-auth doctor [NAME] [--json] [--probe]`: why each server is in its state; file, lock and leftover checks. */
 export async function runDoctor(ctx: CliContext): Promise<number> {
   const model = await loadModel({ paths: ctx.paths, cwd: ctx.cwd, env: ctx.env, now: ctx.now });
   printIssues(model);
@@ -65,11 +78,13 @@ export async function runDoctor(ctx: CliContext): Promise<number> {
       return 1;
     }
   }
-  const report = {
+  const report: DoctorReport = {
     configDir: d.configDir, secureDir: d.secureDir, store: d.store, cacheFile: d.cacheFile, configFiles: d.configFiles,
     checks: d.checks.map((c) => ({ check: c.code, ok: c.ok, message: redact(checkMessage(c)) })),
     servers: servers.map((s) => ({ name: s.name, scope: s.scope, state: s.state, reason: s.reason, lines: s.facts.map((f) => redact(factLine(f))), fix: fixCommand(s.fix, s.name) })),
   };
+  // what a running (or the last) `mcp-auth watch` did and why it keeps an entry; with --probe, a probe now
+  await keeperLines(ctx, model, report);
   const bad = model.issues.length > 0 || servers.some((s) => isProblem(s.state)) || d.checks.some((c) => !c.ok && c.code !== 'lock-owner' && c.code !== 'temp-file');
   if (ctx.values.json) {
     ctx.out(JSON.stringify(report, null, 2) + '\n');

@@ -12,6 +12,7 @@ import { detail, paint, table, type Style } from './format';
 import type { Command, CliContext } from './commands';
 import { runRefresh } from './refresh';
 import { runInvalidate, runLogin, runLogout } from './auth';
+import { runWatch } from './watch';
 import { commandHelp, mainHelp } from './help';
 
 declare const __VERSION__: string;
@@ -29,6 +30,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
         verbose: { type: 'boolean' }, help: { type: 'boolean', short: 'h' }, version: { type: 'boolean', short: 'v' },
         all: { type: 'boolean' }, force: { type: 'boolean' }, 'no-open': { type: 'boolean' },
         timeout: { type: 'string' }, 'no-revoke': { type: 'boolean' }, 'no-browser': { type: 'boolean' }, device: { type: 'boolean' },
+        once: { type: 'boolean' }, probe: { type: 'boolean' },
       },
     });
   } catch (e) {
@@ -73,6 +75,7 @@ const COMMANDS: Record<string, Command> = {
   login: runLogin,
   logout: runLogout,
   invalidate: runInvalidate,
+  watch: runWatch,
 };
 
 export function reportError(e: unknown, verbose: boolean): number {

@@ -1,4 +1,5 @@
-import { cacheNamesFor, readCache, removeCacheEntries } from './cache/cache';
+import { cacheNamesFor, removeCacheEntries } from './cache/cache';
+import { isPlainObject } from './fsutil';
 import type { ServerConfig } from './config/types';
 import { McpAuthError, isMcpAuthError, type ErrorCode } from './errors';
 import { acquireLock, refreshLock, type HeldLock } from './lock/lock';
@@ -46,7 +47,7 @@ export interface RefreshDeps {
   refreshWindowMs?: number;
   lockTimeoutMs?: number;
   httpTimeoutMs?: number;
-  /** remove a fresh needs-auth entry when the store was written after it (design: auto-unblock) */
+  /** remove a needs-auth entry written before a token change this refresh saw (design: auto-unblock) */
   autoClearStaleEntries?: boolean;
   /** all configured servers (to clear cache entries of names sharing the key) */
   allServers?: ServerConfig[];
@@ -81,6 +82,8 @@ interface Run {
   windowMs: number;
   http: FetchLike;
   force: boolean;
+  /** when this refresh first read the store: a token found changed later was written after this */
+  readAt: number;
 }
 
 const usable = (e: TokenEntry | undefined, now: number): e is TokenEntry =>
@@ -96,7 +99,7 @@ export async function refreshServer(server: ServerConfig, deps: RefreshDeps, opt
   const log = (deps.logger ?? nullLogger).child(`refresh ${server.name}`);
   const run: Run = {
     server, deps, log, key: '', now: deps.now ?? Date.now, windowMs: deps.refreshWindowMs ?? 300_000,
-    http: makeHttp({ fetch: deps.fetch, timeoutMs: deps.httpTimeoutMs }), force: opts.force === true,
+    http: makeHttp({ fetch: deps.fetch, timeoutMs: deps.httpTimeoutMs }), force: opts.force === true, readAt: 0,
   };
   try {
     if (!isRemote(server)) throw new McpAuthError('not-remote', `${server.name} is not a remote server`);
@@ -104,6 +107,7 @@ export async function refreshServer(server: ServerConfig, deps: RefreshDeps, opt
     run.key = serverKey(server);
 
     // 1. decide
+    run.readAt = run.now();
     const e0 = await readEntry(deps.store, run.key);
     if (!e0) throw new McpAuthError('no-credentials', `no stored token for ${server.name}`);
     if (!run.force && !isRefreshDue(e0, run.now(), run.windowMs)) return await finish(run, { name: server.name, result: 'fresh', expiresAt: e0.expiresAt }, false);
@@ -114,7 +118,7 @@ export async function refreshServer(server: ServerConfig, deps: RefreshDeps, opt
     // 2. wait or adopt
     const t0 = run.now();
     const got = await lockOrAdopt(run, e0.refreshToken);
-    if ('adopted' in got) return await finish(run, { name: server.name, result: 'adopted', expiresAt: got.adopted.expiresAt, waitedMs: run.now() - t0 }, false);
+    if ('adopted' in got) return await finish(run, { name: server.name, result: 'adopted', expiresAt: got.adopted.expiresAt, waitedMs: run.now() - t0 }, 'changed');
     const lock = got.lock;
     try {
       crash(deps, 'after-lock');
@@ -127,9 +131,9 @@ export async function refreshServer(server: ServerConfig, deps: RefreshDeps, opt
       // inside the window (short-lived tokens would otherwise be refreshed once per process).
       if (e1.refreshToken !== e0.refreshToken && usable(e1, run.now())) {
         log.info('adopted the token another process stored');
-        return await finish(run, { name: server.name, result: 'adopted', expiresAt: e1.expiresAt, waitedMs }, false);
+        return await finish(run, { name: server.name, result: 'adopted', expiresAt: e1.expiresAt, waitedMs }, 'changed');
       }
-      if (!run.force && !isRefreshDue(e1, run.now(), run.windowMs)) return await finish(run, { name: server.name, result: 'adopted', expiresAt: e1.expiresAt, waitedMs }, false);
+      if (!run.force && !isRefreshDue(e1, run.now(), run.windowMs)) return await finish(run, { name: server.name, result: 'adopted', expiresAt: e1.expiresAt, waitedMs }, e1.accessToken !== e0.accessToken ? 'changed' : false);
       const rt = e1.refreshToken;
       if (!rt) throw new McpAuthError('no-refresh-token', `${server.name} has no refresh token any more`);
       await refuseSpent(run, rt);
@@ -257,7 +261,7 @@ async function persist(run: Run, lock: HeldLock | undefined, rt: string, tokens:
   }
   if (fate === 'superseded') {
     log.warn('a newer generation was stored while the refresh was under way: kept it');
-    return await finish(run, { name: server.name, result: 'adopted', expiresAt: current?.expiresAt, waitedMs }, false);
+    return await finish(run, { name: server.name, result: 'adopted', expiresAt: current?.expiresAt, waitedMs }, 'changed');
   }
   noteIssued(tokens.accessToken, issuedAt, expiresAt);
   if (tokens.warnings.length) await recordTokenWarnings(deps.paths, key, tokens.warnings, issuedAt).catch(() => {});
@@ -278,7 +282,7 @@ async function onInvalidGrant(run: Run, rtUsed: string, err: McpAuthError): Prom
   const e3 = await readEntry(deps.store, key);
   if (e3 && e3.refreshToken && e3.refreshToken !== rtUsed && e3.accessToken) {
     log.info('invalid_grant, but a newer generation is stored: adopted');
-    return finish(run, { name: server.name, result: 'adopted', expiresAt: e3.expiresAt }, false);
+    return finish(run, { name: server.name, result: 'adopted', expiresAt: e3.expiresAt }, 'changed');
   }
   // Same generation: signed out, exactly as Claude Code marks it (entry kept, client kept).
   await updateEntry(deps.store, deps.paths, key, (cur) => {
@@ -291,10 +295,15 @@ async function onInvalidGrant(run: Run, rtUsed: string, err: McpAuthError): Prom
   return { name: server.name, result: 'failed', code: 'invalid-grant', message: `${server.name}: the authorization server rejected the refresh token` };
 }
 
-/** Success paths: clear this server's needs-auth entries (always after our own write; else only stale ones). */
-async function finish(run: Run, out: RefreshOutcome, wroteToken: boolean): Promise<RefreshOutcome> {
+/**
+ * Success paths: clear this server's needs-auth entries — all of them after our own write; after adopting a
+ * token another process stored since this refresh first read the store (`changed`), those written before
+ * that read (the token is newer than they are); else none.
+ */
+async function finish(run: Run, out: RefreshOutcome, wrote: boolean | 'changed'): Promise<RefreshOutcome> {
+  if (wrote === false) return out;
   try {
-    const cleared = await clearNeedsAuth(run.server, run.deps, wroteToken);
+    const cleared = await clearNeedsAuth(run.server, run.deps, wrote === true ? true : { changedSince: run.readAt });
     if (cleared.length) out.clearedCacheEntries = cleared;
   } catch (e) {
     run.log.warn('could not clear the needs-auth cache entry', e);
@@ -319,23 +328,21 @@ async function readEntry(store: StoreBackend, key: string): Promise<TokenEntry |
 }
 
 /**
- * Remove the needs-auth cache entries of a server. `always`: we just stored a token. Otherwise only
- * entries older than the store's last write (auto-unblock: the token is newer than the failure), so a
- * server that really rejects the token cannot cause a clear → fail → re-add loop.
+ * Remove the needs-auth cache entries of a server. `true`: we just stored a token. `{ changedSince }`: this
+ * process saw the server's own token change after that time, so an entry written no later is older than
+ * the token (auto-unblock rule (b), keeper/staleness.ts). Never by the store file's mtime: any write to any
+ * key moves it (and the keychain has none), which made every entry look stale and let a server that really
+ * rejects the token loop clear → fail → re-add.
  */
-export async function clearNeedsAuth(server: ServerConfig, deps: Pick<RefreshDeps, 'paths' | 'store' | 'allServers' | 'autoClearStaleEntries' | 'logger'>, always: boolean): Promise<string[]> {
-  if (!always && deps.autoClearStaleEntries === false) return [];
+export async function clearNeedsAuth(server: ServerConfig, deps: Pick<RefreshDeps, 'paths' | 'store' | 'allServers' | 'autoClearStaleEntries' | 'logger'>, always: boolean | { changedSince: number }): Promise<string[]> {
+  if (always !== true && deps.autoClearStaleEntries === false) return [];
+  if (always === false) return [];
   const names = cacheNamesFor(server, deps.allServers ?? [server]);
   const file = deps.paths.needsAuthCacheFile;
-  if (!always) {
-    const snap = await deps.store.read();
-    const storeWritten = snap.mtimeMs;
-    if (storeWritten === undefined) return [];
-    const cache = await readCache(file);
-    const stale = [...names].filter((n) => cache.entries[n] && cache.entries[n].timestamp < storeWritten);
-    if (stale.length === 0) return [];
-    const r = await removeCacheEntries(file, (n) => stale.includes(n));
-    if (r.removed.length) deps.logger?.info(`removed stale needs-auth entries (older than the last token write): ${r.removed.join(', ')}`);
+  if (always !== true) {
+    const since = always.changedSince;
+    const r = await removeCacheEntries(file, (n, e) => names.has(n) && isPlainObject(e) && typeof e.timestamp === 'number' && e.timestamp <= since);
+    if (r.removed.length) deps.logger?.info(`removed needs-auth entries older than the token another process stored: ${r.removed.join(', ')}`);
     return r.removed;
   }
   const r = await removeCacheEntries(file, (n) => names.has(n));

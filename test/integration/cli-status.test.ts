@@ -108,12 +108,12 @@ test('--help, --version, unknown command', () => {
   try {
     const help = runCli(['--help'], { env: h.env });
     assert.equal(help.code, 0);
-    for (const c of ['status', 'refresh', 'login', 'logout', 'invalidate', 'doctor']) {
+    for (const c of ['status', 'refresh', 'login', 'logout', 'invalidate', 'watch', 'doctor']) {
       assert.match(help.stdout, new RegExp(`^  ${c} +\\S`, 'm'), `${c} listed with one line`);
       const page = runCli([c, '--help'], { env: h.env });
       assert.equal(page.code, 0, `${c} --help`);
       assert.match(page.stdout, new RegExp(`^mcp-auth ${c}`), `${c} --help starts with its usage`);
-      assert.match(page.stdout, /Examples:\n  mcp-auth /);
+      assert.match(page.stdout, /Examples:\n {2}mcp-auth /);
       assert.match(page.stdout, /Exit codes: 0 /);
     }
     assert.equal(runCli(['frobnicate', '--help'], { env: h.env }).code, 2);

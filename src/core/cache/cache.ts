@@ -62,18 +62,19 @@ export interface RemoveResult {
 
 /**
  * Remove some keys from the needs-auth cache: re-read, delete, write atomically (temp + rename) keeping the
- * file's mode and every other entry. Claude Code writes this file in place with no lock, so just before
+ * file's mode and every other entry. `names` sees each entry as it is in the file being rewritten, so a caller can
+ * remove only the entry it judged (same timestamp), never a newer one written meanwhile. Claude Code writes this file in place with no lock, so just before
  * the rename the file is checked again; if it changed since it was read, the removal starts over from the
  * new content (a few times at most). A missing file or no matching key writes nothing. A file that is not
  * valid JSON is never rewritten (cache-parse).
  */
-export async function removeCacheEntries(file: string, names: (name: string) => boolean): Promise<RemoveResult> {
+export async function removeCacheEntries(file: string, names: (name: string, entry: unknown) => boolean): Promise<RemoveResult> {
   for (let attempt = 0; ; attempt++) {
     const r = await readJsonFile(file, 'cache');
     if (!r) return { removed: [], written: false };
     if (!isPlainObject(r.value)) throw new McpAuthError('cache-invalid', `${file}: the needs-auth cache is not a JSON object`, { file });
     const obj = r.value;
-    const removed = Object.keys(obj).filter(names);
+    const removed = Object.keys(obj).filter((n) => names(n, obj[n]));
     if (removed.length === 0) return { removed, written: false };
     for (const k of removed) delete obj[k];
     const changedSinceRead = () => {

@@ -1,0 +1,124 @@
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Keeper, type KeeperAction } from '../../../../src/core/keeper/keeper';
+import type { ProbeResult } from '../../../../src/core/keeper/probe';
+import { resolvePaths } from '../../../../src/core/paths';
+import { serverKey } from '../../../../src/core/store/key';
+import type { ServerConfig } from '../../../../src/core/config/types';
+
+const URL_ = 'http://127.0.0.1:9/mcp';
+
+function home(servers: Record<string, unknown>, projectMcp?: Record<string, unknown>) {
+  const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'keeper-unit-')));
+  const claude = path.join(dir, '.claude');
+  fs.mkdirSync(claude);
+  const project = path.join(dir, 'proj');
+  fs.mkdirSync(project);
+  fs.writeFileSync(path.join(dir, '.claude.json'), JSON.stringify({ mcpServers: servers }));
+  if (projectMcp) fs.writeFileSync(path.join(project, '.mcp.json'), JSON.stringify({ mcpServers: projectMcp }));
+  const env = { HOME: dir };
+  const paths = resolvePaths({ env, home: dir, managedDirs: [] });
+  const key = (name: string, url = URL_) => serverKey({ name, scope: 'user', file: '', transport: 'http', url } as ServerConfig);
+  const store = (entries: Record<string, unknown>) => fs.writeFileSync(paths.credentialsFile, JSON.stringify({ mcpOAuth: entries }), { mode: 0o600 });
+  const cache = (c: Record<string, unknown>) => fs.writeFileSync(paths.needsAuthCacheFile, JSON.stringify(c));
+  const readCache = () => { try { return JSON.parse(fs.readFileSync(paths.needsAuthCacheFile, 'utf8')); } catch { return {}; } };
+  return { dir, project, paths, env, key, store, cache, readCache, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
+}
+
+const tok = (at: string) => ({ accessToken: at, refreshToken: 'rt-0123456789', expiresAt: Date.now() + 3_600_000 });
+
+function keeper(h: ReturnType<typeof home>, probe: (s: ServerConfig, t: string) => Promise<ProbeResult>) {
+  const actions: KeeperAction[] = [];
+  const probed: string[] = [];
+  const k = new Keeper({
+    paths: h.paths, cwd: h.project, env: h.env, proactiveRefresh: false, debounceMs: 20,
+    probe: async (s, t) => { probed.push(s.name); return probe(s, t); },
+  });
+  k.on('action', (a) => actions.push(a));
+  return { k, actions, probed };
+}
+
+const accepted = async (): Promise<ProbeResult> => ({ verdict: 'accepted', status: 200, at: Date.now(), ms: 1 });
+const rejected = async (): Promise<ProbeResult> => ({ verdict: 'rejected', status: 401, challenge: true, error: 'invalid_token', at: Date.now(), ms: 1 });
+
+test('runOnce: accepted → the entry is removed (one unblocked action), other names untouched', async () => {
+  const h = home({ demo: { type: 'http', url: URL_ } });
+  try {
+    h.store({ [h.key('demo')]: tok('at-demo-0123456789') });
+    h.cache({ demo: { timestamp: Date.now() - 1000 }, ghost: { timestamp: Date.now() } });
+    const { k, actions, probed } = keeper(h, accepted);
+    const s = await k.runOnce();
+    await k.stop();
+    assert.deepEqual(probed, ['demo']);
+    assert.deepEqual(actions.map((a) => [a.type, a.name]), [['unblocked', 'demo']]);
+    assert.deepEqual(Object.keys(h.readCache()), ['ghost']);
+    assert.deepEqual(s.blocked, []);
+  } finally { h.cleanup(); }
+});
+
+test('runOnce: rejected → kept with the probe verdict; blocked remains', async () => {
+  const h = home({ demo: { type: 'http', url: URL_ } });
+  try {
+    h.store({ [h.key('demo')]: tok('at-demo-0123456789') });
+    h.cache({ demo: { timestamp: Date.now() - 1000 } });
+    const { k, actions } = keeper(h, rejected);
+    const s = await k.runOnce();
+    await k.stop();
+    assert.equal(actions.length, 1);
+    const a = actions[0];
+    assert.ok(a.type === 'kept' && a.reason.code === 'rejected', JSON.stringify(a));
+    assert.deepEqual(s.blocked, ['demo']);
+    assert.ok('demo' in h.readCache());
+  } finally { h.cleanup(); }
+});
+
+test('loop guard under watch: removed once, it comes back newer with the same token → kept (loop-guard), never removed again', async () => {
+  const h = home({ demo: { type: 'http', url: URL_ } });
+  const { k, actions, probed } = keeper(h, accepted);
+  try {
+    h.store({ [h.key('demo')]: tok('at-demo-0123456789') });
+    h.cache({ demo: { timestamp: Date.now() - 1000 } });
+    await k.start();
+    const until = async (cond: () => boolean) => { const t = Date.now(); while (!cond()) { if (Date.now() - t > 5000) throw new Error(JSON.stringify(actions)); await new Promise((r) => setTimeout(r, 10)); } };
+    await until(() => actions.some((a) => a.type === 'unblocked'));
+    // Claude Code fails with this very token and writes the entry again
+    h.cache({ demo: { timestamp: Date.now() + 5 } });
+    await until(() => actions.some((a) => a.type === 'kept'));
+    const kept = actions.find((a) => a.type === 'kept');
+    assert.ok(kept?.type === 'kept' && kept.reason.code === 'loop-guard');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.ok('demo' in h.readCache(), 'the returned entry stays');
+    assert.equal(actions.filter((a) => a.type === 'unblocked').length, 1);
+    assert.equal(probed.length, 1, 'no second probe');
+    // a new token (another process stored one): the entry is older than it → removed by rule (b), no probe
+    h.store({ [h.key('demo')]: tok('at-demo-NEW-0123456789') });
+    await until(() => actions.filter((a) => a.type === 'unblocked').length === 2);
+    const u = actions.filter((a) => a.type === 'unblocked')[1];
+    assert.ok(u.type === 'unblocked' && u.because === 'token-changed');
+    assert.equal(probed.length, 1);
+  } finally { await k.stop(); h.cleanup(); }
+});
+
+test('a .mcp.json server awaiting approval is never probed nor touched; bad files are reported and the keeper keeps running', async () => {
+  const h = home({}, { pend: { type: 'http', url: 'http://127.0.0.1:9/p' } });
+  const { k, actions, probed } = keeper(h, accepted);
+  const issues: string[][] = [];
+  k.on('issues', (i) => issues.push(i.map((x) => x.code)));
+  try {
+    h.store({ [h.key('pend', 'http://127.0.0.1:9/p')]: tok('at-pend-0123456789') });
+    h.cache({ pend: { timestamp: Date.now() } });
+    await k.start();
+    assert.equal(k.model?.servers.find((r) => r.config.name === 'pend')?.status.state, 'not-approved');
+    fs.writeFileSync(h.paths.needsAuthCacheFile, 'not json');
+    const t = Date.now();
+    while (!issues.some((i) => i.includes('cache-parse'))) { if (Date.now() - t > 5000) throw new Error(JSON.stringify(issues)); await new Promise((r) => setTimeout(r, 10)); }
+    h.cache({ pend: { timestamp: Date.now() } });
+    while (issues[issues.length - 1].length) { if (Date.now() - t > 5000) throw new Error(JSON.stringify(issues)); await new Promise((r) => setTimeout(r, 10)); }
+    assert.deepEqual(probed, []);
+    assert.deepEqual(actions, []);
+    assert.ok('pend' in h.readCache());
+  } finally { await k.stop(); h.cleanup(); }
+});
