@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { Logger, type AuthModel } from '../core';
+import { Logger, needsAttention, type AuthModel } from '../core';
 import { registerCommands } from './commands';
 import { RefreshScheduler } from './scheduler';
 import { AuthModelService } from './service';
@@ -36,6 +36,7 @@ export function activate(context: vscode.ExtensionContext): McpAuthApi {
   const statusBar = new AuthStatusBar(service);
   const watchers = new FileWatchers(service, log);
   const scheduler = new RefreshScheduler(service, log);
+  tree.why = (name) => scheduler.keptReason(name);
   context.subscriptions.push(output, service, tree, view, statusBar, watchers, scheduler);
   registerCommands(context, { service, log, output });
 
@@ -43,13 +44,13 @@ export function activate(context: vscode.ExtensionContext): McpAuthApi {
     service.onDidChange((m) => {
       const state = m.configFiles.length === 0 ? 'noConfig' : m.servers.length === 0 ? 'noServers' : 'ok';
       void vscode.commands.executeCommand('setContext', 'mcpAuth.state', state);
-      const bad = m.servers.filter((r) => r.status.state === 'needs-auth' || r.status.state === 'blocked').length;
+      const bad = m.servers.filter((r) => needsAttention(r.status.state)).length;
       view.badge = bad ? { value: bad, tooltip: vscode.l10n.t('{0} MCP server(s) need attention', bad) } : undefined;
     }),
     // Restricted Mode keeps project-scope servers inert (trust.ts); once trusted, re-render and re-plan.
     vscode.workspace.onDidGrantWorkspaceTrust(() => service.schedule(0)),
     vscode.workspace.onDidChangeConfiguration((e) => {
-      if (e.affectsConfiguration('mcpAuth')) { service.reconfigure(); watchers.rewatch(); statusBar.update(); service.schedule(0); }
+      if (e.affectsConfiguration('mcpAuth')) { service.reconfigure(); watchers.rewatch(); statusBar.update(); void scheduler.restart(); service.schedule(0); }
     }),
   );
   void service.reload().then(() => log.info(`activated in ${(performance.now() - started).toFixed(1)} ms (first model loaded)`), () => {});

@@ -14,6 +14,9 @@ export class ServersTree implements vscode.TreeDataProvider<Node>, vscode.Dispos
   readonly onDidChangeTreeData = this.changed.event;
   private readonly sub: vscode.Disposable;
 
+  /** set by the composition root: why the keeper keeps a server's needs-auth entry, if it does */
+  why: (name: string) => string | undefined = () => undefined;
+
   constructor(private readonly service: AuthModelService) {
     this.sub = service.onDidChange(() => this.refresh());
   }
@@ -53,7 +56,8 @@ export class ServersTree implements vscode.TreeDataProvider<Node>, vscode.Dispos
       item.id = `server:${node.row.config.scope}:${node.row.config.name}`;
       item.description = p.description;
       item.iconPath = new vscode.ThemeIcon(p.icon, p.color ? new vscode.ThemeColor(p.color) : undefined);
-      const md = new vscode.MarkdownString(p.tooltip);
+      const why = node.row.status.state === 'blocked' ? this.why(node.row.config.name) : undefined;
+      const md = new vscode.MarkdownString(why ? `${p.tooltip}  \n${vscode.l10n.t('Kept: {0}', why)}` : p.tooltip);
       md.supportThemeIcons = true;
       item.tooltip = md;
       item.contextValue = p.contextValue;

@@ -58,6 +58,8 @@ export interface KeeperOptions {
   jitterMs?: number;
   /** the probe (default: probe.ts); injectable for tests */
   probe?: (server: ServerConfig, accessToken: string) => Promise<ProbeResult>;
+  /** may the keeper act on this server? (VS Code's Restricted Mode: not the folder's own .mcp.json servers) */
+  canAct?: (server: ServerConfig) => boolean;
   /** test-only switches of RefreshDeps */
   testHooks?: RefreshDeps['testHooks'];
 }
@@ -123,7 +125,7 @@ export class Keeper extends EventEmitter<KeeperEvents> {
   keptReasons(): ReadonlyMap<string, { reason: KeptReason; entryTimestamp: number }> { return this.kept; }
 
   /** Change settings while running (the extension's configuration); the next pass uses them. */
-  configure(patch: Partial<Pick<KeeperOptions, 'refreshWindowMs' | 'lockTimeoutMs' | 'proactiveRefresh' | 'autoClearStaleEntries' | 'cwd'>>): void {
+  configure(patch: Partial<Pick<KeeperOptions, 'refreshWindowMs' | 'lockTimeoutMs' | 'proactiveRefresh' | 'autoClearStaleEntries' | 'cwd' | 'canAct'>>): void {
     Object.assign(this.o, patch);
     this.poke();
   }
@@ -218,6 +220,7 @@ export class Keeper extends EventEmitter<KeeperEvents> {
     const namesWithEntries = new Set<string>();
     for (const row of model.servers) {
       if (!row.key || row.config.approval === 'pending' || row.status.state === 'not-approved' || row.status.state === 'error') continue;
+      if (this.o.canAct && !this.o.canAct(row.config)) continue;
       const entry = storeEntry(model, row.key);
       this.sightings.observe(row.key, entry?.accessToken || undefined, readStartedAt);
       if (row.status.cache) namesWithEntries.add(row.config.name);
