@@ -4,6 +4,7 @@ import { McpAuthError, isMcpAuthError } from '../errors';
 import { isPlainObject, readJsonFile } from '../fsutil';
 import type { ClaudePaths } from '../paths';
 import { expandVars } from './expand';
+import { discoverPluginServers } from './plugins';
 import type { ConfigIssue, DiscoveredConfig, OAuthConfig, Scope, ServerConfig, Transport } from './types';
 
 export interface DiscoverOptions {
@@ -99,6 +100,7 @@ export async function discoverServers(opts: DiscoverOptions): Promise<Discovered
   // `mcp login` and `mcp logout` use the user-scope server of the same name while the project one is pending or
   // rejected, and never contact the project one's URL).
   byScope.set('project', [...projectServers.values()].filter((s) => s.approval === 'approved'));
+  byScope.set('plugin', await discoverPluginServers({ paths: opts.paths, projectKey, cwd: opts.cwd, env, read, issues }));
 
   const winners = new Map<string, ServerConfig>();
   for (const scope of PRECEDENCE) {

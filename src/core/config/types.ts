@@ -29,6 +29,8 @@ export interface ServerConfig {
    * never acted on; a rejected one is never listed (see DiscoveredConfig.notLoaded).
    */
   approval?: 'approved' | 'pending' | 'rejected';
+  /** plugin scope only: the plugin's id, `<plugin>@<marketplace>` */
+  plugin?: string;
   /** a problem with this one definition (e.g. url not a URL); the server is still listed */
   problem?: { code: 'invalid-url' | 'config-invalid'; message: string };
 }
