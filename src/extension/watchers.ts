@@ -11,7 +11,7 @@ import type { AuthModelService } from './service';
  * A 30 s tick also reloads, so time-driven changes (expiring → expired) show without any file change.
  */
 /** Claude Code's files, and the lock directories that make a row show `refreshing`. */
-const RELEVANT = /^(\.mcp\.json|\.claude\.json|\.credentials\.json|mcp-needs-auth-cache\.json|\.claude|settings(\.local)?\.json|managed-mcp\.json|mcp-refresh-.*\.lock)$/;
+const RELEVANT = /^(\.mcp\.json|\.claude\.json|\.credentials\.json|mcp-needs-auth-cache\.json|\.claude|settings(\.local)?\.json|managed-mcp\.json|mcp-refresh-.*\.lock|plugins|installed_plugins\.json)$/;
 
 export class FileWatchers implements vscode.Disposable {
   private watchers = new Map<string, fs.FSWatcher>();
@@ -26,7 +26,8 @@ export class FileWatchers implements vscode.Disposable {
 
   private folders(): string[] {
     const p = this.service.paths;
-    const set = new Set([p.secureDir, p.configDir, path.dirname(p.userConfigFile), path.dirname(p.credentialsFile)]);
+    // plugins/: installing, enabling or removing a plugin adds or removes its MCP servers
+    const set = new Set([p.secureDir, p.configDir, path.dirname(p.userConfigFile), path.dirname(p.credentialsFile), path.join(p.configDir, 'plugins')]);
     for (const f of vscode.workspace.workspaceFolders ?? []) set.add(f.uri.fsPath);
     return [...set];
   }
