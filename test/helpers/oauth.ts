@@ -31,6 +31,38 @@ export async function browse(start: string, opts: { stopAt?: (u: URL) => boolean
   throw new Error('too many redirects in the test browser');
 }
 
+/**
+ * A test user approving a device sign-in (RFC 8628): open the verification address (with the user code in it),
+ * submit oidc-provider's confirm form, and follow the interactions (auto-approved by the stack) to the end.
+ * Returns the last page's status and body.
+ */
+export async function approveDevice(verificationUriComplete: string): Promise<{ status: number; body: string }> {
+  const jar = new Map<string, string>();
+  const send = async (url: URL, init: RequestInit = {}) => {
+    const cookie = [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
+    const res = await fetch(url, { ...init, redirect: 'manual', headers: { ...(init.headers ?? {}), ...(cookie ? { cookie } : {}) } });
+    for (const c of res.headers.getSetCookie()) {
+      const [pair] = c.split(';');
+      const i = pair.indexOf('=');
+      jar.set(pair.slice(0, i).trim(), pair.slice(i + 1).trim());
+    }
+    return res;
+  };
+  let url = new URL(verificationUriComplete);
+  const page = await (await send(url)).text();
+  const form = /<form[^>]*id="op.deviceConfirmForm"[^>]*action="([^"]+)"[\s\S]*?<\/form>/.exec(page);
+  if (!form) throw new Error('no device confirm form on the verification page');
+  const fields = new URLSearchParams();
+  for (const m of form[0].matchAll(/<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"/g)) fields.set(m[1], m[2]);
+  let res = await send(new URL(form[1], url), { method: 'POST', body: fields, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+  for (let hop = 0; hop < 20 && res.status >= 300 && res.status < 400; hop++) {
+    await res.arrayBuffer();
+    url = new URL(res.headers.get('location')!, url);
+    res = await send(url);
+  }
+  return { status: res.status, body: await res.text() };
+}
+
 export interface LoginRun { code: number; stdout: string; stderr: string; authUrl?: string }
 
 /** `mcp-auth login NAME --no-open` in its own process, with the test browser completing the sign-in. */
