@@ -43,6 +43,28 @@ export function makeHome(fixture?: string): TempHome {
   };
 }
 
+export type HomeSetup = (h: TempHome) => void | Promise<void>;
+/** Where a HOME for `withHome` comes from: a fixture (see makeHome), then a setup run on it. */
+export interface HomeSpec { fixture?: string; setup?: HomeSetup }
+
+/**
+ * Runs `fn` in a throwaway HOME and always removes the HOME afterwards, also when the setup or `fn` fails.
+ * `from` is a fixture name, a setup run on an empty HOME, or both ({ fixture, setup }).
+ */
+export async function withHome<T>(fn: (h: TempHome) => T | Promise<T>): Promise<T>;
+export async function withHome<T>(from: string | HomeSetup | HomeSpec | undefined, fn: (h: TempHome) => T | Promise<T>): Promise<T>;
+export async function withHome<T>(...args: [(h: TempHome) => T | Promise<T>] | [string | HomeSetup | HomeSpec | undefined, (h: TempHome) => T | Promise<T>]): Promise<T> {
+  const [from, fn] = args.length === 1 ? [undefined, args[0]] : args;
+  const spec: HomeSpec = typeof from === 'string' ? { fixture: from } : typeof from === 'function' ? { setup: from } : (from ?? {});
+  const h = makeHome(spec.fixture);
+  try {
+    await spec.setup?.(h);
+    return await fn(h);
+  } finally {
+    h.cleanup();
+  }
+}
+
 /** The environment for our CLI and for `claude`: a throwaway HOME, no Claude Code variables of the machine. */
 export function cleanEnv(home: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};

@@ -1,8 +1,9 @@
+import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawn } from 'node:child_process';
 import { startStack, type Stack } from '../fixtures/oauth-stack/stack';
-import { CLI, type TempHome } from './home';
+import { CLI, type HomeSetup, type TempHome } from './home';
 
 export { startStack, type Stack };
 
@@ -90,6 +91,20 @@ export function writeServers(h: TempHome, servers: Record<string, unknown>): voi
   const f = path.join(h.home, '.claude.json');
   const cur = fs.existsSync(f) ? JSON.parse(fs.readFileSync(f, 'utf8')) : {};
   fs.writeFileSync(f, JSON.stringify({ ...cur, mcpServers: { ...(cur.mcpServers ?? {}), ...servers } }, null, 2));
+}
+
+/** A `withHome` setup: these servers in ~/.claude.json. */
+export function configured(servers: Record<string, unknown>): HomeSetup {
+  return (h) => writeServers(h, servers);
+}
+
+/** A `withHome` setup: these servers in ~/.claude.json, and `name` signed in through `mcp-auth login` (asserted). */
+export function signedIn(servers: Record<string, unknown>, name = 'demo'): HomeSetup {
+  return async (h) => {
+    writeServers(h, servers);
+    const r = await cliLogin(h, name, ['--timeout', '30']);
+    assert.equal(r.code, 0, r.stderr);
+  };
 }
 
 export function readStore(h: TempHome): Record<string, any> { // eslint-disable-line @typescript-eslint/no-explicit-any

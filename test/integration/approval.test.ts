@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { hashTree, makeHome, runCliAsync, type TempHome } from '../helpers/home';
+import { hashTree, withHome, runCliAsync, type TempHome } from '../helpers/home';
 import { runClaude, start401Server, startFakeMessagesApi, startPlainMcp } from '../helpers/claude';
 import { discoverServers } from '../../src/core/config/discover';
 import { resolvePaths } from '../../src/core/paths';
@@ -30,73 +30,73 @@ test('real Claude Code: a pending or rejected .mcp.json server never stands in f
   const api = await startFakeMessagesApi();
   try {
     for (const variant of ['pending-trusted', 'pending-untrusted', 'rejected'] as Variant[]) {
-      const h = makeHome();
-      const A = await startPlainMcp('A');
-      const B = await startPlainMcp('B');
-      try {
-        const only = `${B.url}?only`;
-        setUp(h, variant, A.url, B.url, only);
-        const env = h.env;
-        const run = (...args: string[]) => runClaude(args, { env, cwd: h.project });
-        const ctx = (r: { stdout: string; stderr: string }) => `${variant}\n${r.stdout}\n${r.stderr}`;
+      await withHome(async (h) => {
+        const A = await startPlainMcp('A');
+        const B = await startPlainMcp('B');
+        try {
+          const only = `${B.url}?only`;
+          setUp(h, variant, A.url, B.url, only);
+          const env = h.env;
+          const run = (...args: string[]) => runClaude(args, { env, cwd: h.project });
+          const ctx = (r: { stdout: string; stderr: string }) => `${variant}\n${r.stdout}\n${r.stderr}`;
 
-        // `claude mcp list`: `demo` is the user server (URL A); B is never contacted
-        const list = await run('mcp', 'list');
-        assert.equal(list.code, 0, ctx(list));
-        assert.ok(list.stdout.includes(`demo: ${A.url} (HTTP) - ✔ Connected`), ctx(list));
-        if (variant === 'rejected') assert.doesNotMatch(list.stdout, /onlyproj:/, ctx(list));
-        else assert.ok(list.stdout.includes(`onlyproj: ${only} (HTTP) - ⏸ Pending approval`), ctx(list));
-        assert.match(list.stdout, /Server "demo" is defined in multiple scopes with different endpoints/);
+          // `claude mcp list`: `demo` is the user server (URL A); B is never contacted
+          const list = await run('mcp', 'list');
+          assert.equal(list.code, 0, ctx(list));
+          assert.ok(list.stdout.includes(`demo: ${A.url} (HTTP) - ✔ Connected`), ctx(list));
+          if (variant === 'rejected') assert.doesNotMatch(list.stdout, /onlyproj:/, ctx(list));
+          else assert.ok(list.stdout.includes(`onlyproj: ${only} (HTTP) - ⏸ Pending approval`), ctx(list));
+          assert.match(list.stdout, /Server "demo" is defined in multiple scopes with different endpoints/);
 
-        const get = await run('mcp', 'get', 'demo');
-        assert.equal(get.code, 0, ctx(get));
-        assert.match(get.stdout, /Scope: User config/, ctx(get));
-        assert.ok(get.stdout.includes(`URL: ${A.url}`), ctx(get));
-        const getOnly = await run('mcp', 'get', 'onlyproj');
-        assert.match(getOnly.stdout, variant === 'rejected' ? /Status: ✘ Rejected/ : /Status: ⏸ Pending approval/, ctx(getOnly));
+          const get = await run('mcp', 'get', 'demo');
+          assert.equal(get.code, 0, ctx(get));
+          assert.match(get.stdout, /Scope: User config/, ctx(get));
+          assert.ok(get.stdout.includes(`URL: ${A.url}`), ctx(get));
+          const getOnly = await run('mcp', 'get', 'onlyproj');
+          assert.match(getOnly.stdout, variant === 'rejected' ? /Status: ✘ Rejected/ : /Status: ⏸ Pending approval/, ctx(getOnly));
 
-        // `claude mcp login|logout` refuse the project-only server before any request
-        for (const cmd of ['login', 'logout']) {
-          const r = await run('mcp', cmd, 'onlyproj', ...(cmd === 'login' ? ['--no-browser'] : []));
-          assert.equal(r.code, 1, ctx(r));
-          assert.match(r.stderr, variant === 'rejected' ? /"onlyproj" is from \.mcp\.json and was rejected/ : /"onlyproj" is from \.mcp\.json and awaiting approval/, ctx(r));
+          // `claude mcp login|logout` refuse the project-only server before any request
+          for (const cmd of ['login', 'logout']) {
+            const r = await run('mcp', cmd, 'onlyproj', ...(cmd === 'login' ? ['--no-browser'] : []));
+            assert.equal(r.code, 1, ctx(r));
+            assert.match(r.stderr, variant === 'rejected' ? /"onlyproj" is from \.mcp\.json and was rejected/ : /"onlyproj" is from \.mcp\.json and awaiting approval/, ctx(r));
+          }
+          assert.deepEqual(B.requests, [], `${variant}: claude mcp list/get/login/logout never contacted URL B`);
+
+          // a real session in print mode
+          const toolsBefore = api.toolsSeen.length;
+          const s = await runClaude(['-p', 'call the whoami tool', '--allowedTools', 'mcp__demo__whoami'], {
+            env: { ...env, ANTHROPIC_BASE_URL: api.base, ANTHROPIC_API_KEY: 'sk-ant-test-key', MCP_CONNECTION_NONBLOCKING: 'false', ENABLE_TOOL_SEARCH: 'false' },
+            cwd: h.project,
+          });
+          assert.equal(s.code, 0, ctx(s));
+          const offered = api.toolsSeen.slice(toolsBefore).flat().filter((n) => n.startsWith('mcp__'));
+          if (variant === 'rejected') {
+            // rejected: the session uses A and never contacts B
+            assert.match(s.stdout, /ENDPOINT-A/, ctx(s));
+            assert.ok(!offered.includes('mcp__onlyproj__whoami'));
+            assert.deepEqual(B.requests, []);
+          } else {
+            // Print mode (-p) approves pending .mcp.json servers by itself (its code: `status:"approved",
+            // by:"non_interactive"`), trusted folder or not: the session connects B under `demo`. `claude mcp`
+            // and interactive sessions do not; we follow those (see the report of issue item 9).
+            assert.match(s.stdout, /ENDPOINT-B/, ctx(s));
+            assert.ok(offered.includes('mcp__onlyproj__whoami'));
+          }
+
+          // ours: `demo` is the user server; `onlyproj` is pending (listed, never acted on) or not loaded at all
+          const cfg = await discoverServers({ paths: resolvePaths({ env, home: h.home, managedDirs: [] }), cwd: h.project, env });
+          const demo = cfg.servers.find((x) => x.name === 'demo');
+          assert.equal(demo?.url, A.url, `${variant}: our demo`);
+          assert.equal(demo?.scope, 'user');
+          const ourOnly = cfg.servers.find((x) => x.name === 'onlyproj');
+          if (variant === 'rejected') assert.equal(ourOnly, undefined);
+          else assert.equal(ourOnly?.approval, 'pending');
+        } finally {
+          await A.close();
+          await B.close();
         }
-        assert.deepEqual(B.requests, [], `${variant}: claude mcp list/get/login/logout never contacted URL B`);
-
-        // a real session in print mode
-        const toolsBefore = api.toolsSeen.length;
-        const s = await runClaude(['-p', 'call the whoami tool', '--allowedTools', 'mcp__demo__whoami'], {
-          env: { ...env, ANTHROPIC_BASE_URL: api.base, ANTHROPIC_API_KEY: 'sk-ant-test-key', MCP_CONNECTION_NONBLOCKING: 'false', ENABLE_TOOL_SEARCH: 'false' },
-          cwd: h.project,
-        });
-        assert.equal(s.code, 0, ctx(s));
-        const offered = api.toolsSeen.slice(toolsBefore).flat().filter((n) => n.startsWith('mcp__'));
-        if (variant === 'rejected') {
-          // rejected: the session uses A and never contacts B
-          assert.match(s.stdout, /ENDPOINT-A/, ctx(s));
-          assert.ok(!offered.includes('mcp__onlyproj__whoami'));
-          assert.deepEqual(B.requests, []);
-        } else {
-          // Print mode (-p) approves pending .mcp.json servers by itself (its code: `status:"approved",
-          // by:"non_interactive"`), trusted folder or not: the session connects B under `demo`. `claude mcp`
-          // and interactive sessions do not; we follow those (see the report of issue item 9).
-          assert.match(s.stdout, /ENDPOINT-B/, ctx(s));
-          assert.ok(offered.includes('mcp__onlyproj__whoami'));
-        }
-
-        // ours: `demo` is the user server; `onlyproj` is pending (listed, never acted on) or not loaded at all
-        const cfg = await discoverServers({ paths: resolvePaths({ env, home: h.home, managedDirs: [] }), cwd: h.project, env });
-        const demo = cfg.servers.find((x) => x.name === 'demo');
-        assert.equal(demo?.url, A.url, `${variant}: our demo`);
-        assert.equal(demo?.scope, 'user');
-        const ourOnly = cfg.servers.find((x) => x.name === 'onlyproj');
-        if (variant === 'rejected') assert.equal(ourOnly, undefined);
-        else assert.equal(ourOnly?.approval, 'pending');
-      } finally {
-        await A.close();
-        await B.close();
-        h.cleanup();
-      }
+      });
     }
   } finally {
     await api.close();
@@ -108,8 +108,7 @@ test('real Claude Code: a pending or rejected .mcp.json server never stands in f
 const NOW = 1795550000000;
 
 /** demo → A (user), demo → B and onlyproj → B (.mcp.json, pending), rej → B (.mcp.json, rejected); tokens for every key. */
-async function cliHome() {
-  const h = makeHome();
+async function cliHome(h: TempHome) {
   const A = await start401Server();
   const B = await start401Server();
   const urlA = `${A.base}/mcp`;
@@ -139,13 +138,20 @@ async function cliHome() {
   fs.writeFileSync(path.join(h.claudeDir, 'mcp-needs-auth-cache.json'), JSON.stringify({ onlyproj: { timestamp: NOW - 1000 }, rej: { timestamp: NOW - 1000 } }));
   const env = { ...h.env, MCP_AUTH_NOW: String(NOW), MCP_AUTH_HTTP_TIMEOUT: '3', MCP_AUTH_LOCK_TIMEOUT: '3' };
   const cli = (...args: string[]) => runCliAsync(args, { env, cwd: h.project });
-  const close = async () => { await A.close(); await B.close(); h.cleanup(); };
+  const close = async () => { await A.close(); await B.close(); };
   return { h, A, B, urlA, urlB, onlyUrl, keys, cli, close };
 }
 
+/** Runs `fn` on a fresh cliHome; closes its servers and removes its HOME afterwards. */
+async function withCliHome(fn: (t: Awaited<ReturnType<typeof cliHome>>) => Promise<void>): Promise<void> {
+  await withHome(async (h) => {
+    const t = await cliHome(h);
+    try { await fn(t); } finally { await t.close(); }
+  });
+}
+
 test('status --json: a pending .mcp.json `demo` does not shadow the user `demo` (URL A, its key); a pending-only server shows as not-approved; a rejected one is not listed', async () => {
-  const t = await cliHome();
-  try {
+  await withCliHome(async (t) => {
     const before = hashTree(t.h.home);
     const r = await t.cli('status', '--json');
     const rows = JSON.parse(r.stdout).servers as { name: string; scope: string; url: string; state: string; reason: string; expiresAt: string | null }[];
@@ -164,12 +170,11 @@ test('status --json: a pending .mcp.json `demo` does not shadow the user `demo` 
     assert.deepEqual(hashTree(t.h.home), before);
     assert.deepEqual(t.B.requests, []);
     assert.deepEqual(t.A.requests, []);
-  } finally { await t.close(); }
+  });
 });
 
 test('refresh/login/logout/invalidate refuse a pending or rejected .mcp.json server (not-approved, exit 1): nothing written, no request to URL B', async () => {
-  const t = await cliHome();
-  try {
+  await withCliHome(async (t) => {
     const before = hashTree(t.h.home);
     for (const name of ['onlyproj', 'rej']) {
       for (const args of [['refresh', name], ['refresh', '--force', name], ['login', '--no-open', '--timeout', '2', name], ['logout', name], ['invalidate', name]]) {
@@ -185,12 +190,11 @@ test('refresh/login/logout/invalidate refuse a pending or rejected .mcp.json ser
     const names = (JSON.parse(all.stdout).results as { name: string }[]).map((x) => x.name);
     assert.deepEqual(names, ['demo'], all.stdout + all.stderr);
     assert.deepEqual(t.B.requests, [], 'URL B was never contacted');
-  } finally { await t.close(); }
+  });
 });
 
 test('refresh/login/logout of `demo` act on the user server (URL A, its key), never on the pending .mcp.json one (URL B)', async () => {
-  const t = await cliHome();
-  try {
+  await withCliHome(async (t) => {
     const r = await t.cli('refresh', 'demo', '--json');
     assert.equal(r.code, 0, r.stderr);
     assert.equal(JSON.parse(r.stdout).results[0].result, 'fresh', 'A\'s token is valid (B\'s expired one would have been refreshed)');
@@ -207,5 +211,5 @@ test('refresh/login/logout of `demo` act on the user server (URL A, its key), ne
     assert.equal(store[t.keys.demoB].refreshToken, `rt-demo-${t.B.base.length}`, 'B\'s entry untouched');
     assert.equal(store[t.keys.only].refreshToken, `rt-onlyproj-${t.B.base.length}`);
     assert.deepEqual(t.B.requests, [], 'URL B was never contacted');
-  } finally { await t.close(); }
+  });
 });

@@ -1,10 +1,10 @@
-import { test, before, after } from 'node:test';
+import { test, before, after, afterEach } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { makeHome, runCliAsync, hashTree, FIXTURES, type TempHome } from '../helpers/home';
+import { withHome, runCliAsync, hashTree, FIXTURES, type TempHome } from '../helpers/home';
 import { serverKey } from '../../src/core/store/key';
 
 /**
@@ -53,8 +53,7 @@ async function expectRefused(h: TempHome, args: string[], code: string, extraEnv
 for (const [file, code] of Object.entries(expected)) {
   const target = file.split('--')[0];
   test(`bad input ${file} → ${code}`, async () => {
-    const h = makeHome();
-    try {
+    await withHome(async (h) => {
       seed(h);
       // latin1 round-trips every byte (BOM and NUL included) while __KEY__ becomes the demo server's real key
       place(h, target, Buffer.from(fs.readFileSync(path.join(DIR, file)).toString('latin1').split('__KEY__').join(KEY), 'latin1'));
@@ -63,37 +62,34 @@ for (const [file, code] of Object.entries(expected)) {
       if (target === 'store') await expectRefused(h, ['refresh', 'demo', '--force'], code);
       // a cache that is not a JSON object is never rewritten; one with a malformed entry may still be cleaned by name
       if (target === 'cache' && /truncated|empty|top-array/.test(file)) await expectRefused(h, ['invalidate', 'demo'], code);
-    } finally { h.cleanup(); }
+    });
   });
 }
 
 const big = (n: number) => Buffer.alloc(n, 0x20);
 for (const [target, code] of [['store', 'store-read'], ['config', 'config-read'], ['cache', 'cache-read']] as const) {
   test(`bad input: a 50 MB ${target} file → ${code}, quickly`, async () => {
-    const h = makeHome();
-    try {
+    await withHome(async (h) => {
       seed(h);
       const buf = big(50 * 1024 * 1024);
       buf.write('{"a":1}', 0);
       place(h, target, buf);
       await expectRefused(h, ['status'], code);
-    } finally { h.cleanup(); }
+    });
   });
 }
 
 test('bad input: the store is a directory → store-read', async () => {
-  const h = makeHome();
-  try {
+  await withHome(async (h) => {
     fs.writeFileSync(path.join(h.home, '.claude.json'), goodConfig);
     fs.mkdirSync(path.join(h.claudeDir, '.credentials.json'));
     await expectRefused(h, ['status'], 'store-read');
     await expectRefused(h, ['refresh', 'demo'], 'store-read');
-  } finally { h.cleanup(); }
+  });
 });
 
 test('bad input: a symlinked store pointing elsewhere → store-read, the target untouched', async () => {
-  const h = makeHome();
-  try {
+  await withHome(async (h) => {
     seed(h);
     const elsewhere = path.join(h.home, 'elsewhere.json');
     fs.renameSync(path.join(h.claudeDir, '.credentials.json'), elsewhere);
@@ -101,24 +97,25 @@ test('bad input: a symlinked store pointing elsewhere → store-read, the target
     await expectRefused(h, ['status'], 'store-read');
     await expectRefused(h, ['refresh', 'demo', '--force'], 'store-read');
     await expectRefused(h, ['logout', 'demo', '--no-revoke'], 'store-read');
-  } finally { h.cleanup(); }
+  });
 });
 
 test('bad input: a read-only config dir → refresh fails with a code and changes nothing (as non-root)', async () => {
-  const h = makeHome();
-  try {
-    seed(h);
-    fs.chmodSync(h.claudeDir, 0o500);
-    if (process.getuid?.() === 0) {
-      // root writes through mode bits: then the command must at least leave a valid store behind
-      const r = await runCliAsync(['refresh', 'demo', '--force'], { env: h.env, cwd: h.project });
-      assert.notEqual(r.code, 0); // 127.0.0.1:9 answers nothing: network error, nothing written
-      assert.match(r.stderr, /^mcp-auth: (network|discovery-failed|timeout): /m);
-      JSON.parse(fs.readFileSync(path.join(h.claudeDir, '.credentials.json'), 'utf8'));
-    } else {
-      await expectRefused(h, ['refresh', 'demo', '--force'], 'store-write');
-    }
-  } finally { fs.chmodSync(h.claudeDir, 0o700); h.cleanup(); }
+  await withHome(async (h) => {
+    try {
+      seed(h);
+      fs.chmodSync(h.claudeDir, 0o500);
+      if (process.getuid?.() === 0) {
+        // root writes through mode bits: then the command must at least leave a valid store behind
+        const r = await runCliAsync(['refresh', 'demo', '--force'], { env: h.env, cwd: h.project });
+        assert.notEqual(r.code, 0); // 127.0.0.1:9 answers nothing: network error, nothing written
+        assert.match(r.stderr, /^mcp-auth: (network|discovery-failed|timeout): /m);
+        JSON.parse(fs.readFileSync(path.join(h.claudeDir, '.credentials.json'), 'utf8'));
+      } else {
+        await expectRefused(h, ['refresh', 'demo', '--force'], 'store-write');
+      }
+    } finally { fs.chmodSync(h.claudeDir, 0o700); }
+  });
 });
 
 // ---- hostile authorization servers during a refresh ---------------------------------------------------
@@ -144,15 +141,14 @@ before(async () => {
   base = `http://127.0.0.1:${(srv.address() as AddressInfo).port}`;
 });
 after(async () => { srv.closeAllConnections(); await new Promise((r) => srv.close(r)); });
+afterEach(() => { mode = {}; });
 
-function hostileHome(): TempHome {
-  const h = makeHome();
+function hostileHome(h: TempHome): void {
   fs.writeFileSync(path.join(h.home, '.claude.json'), goodConfig);
   fs.writeFileSync(path.join(h.claudeDir, '.credentials.json'), JSON.stringify({ mcpOAuth: { [KEY]: {
     serverName: 'demo', serverUrl: URL0, accessToken: 'at-old-123456', refreshToken: 'rt-old-123456', expiresAt: Date.now() - 1000,
     clientId: 'c', issuer: base, discoveryState: { authorizationServerUrl: base },
   } } }), { mode: 0o600 });
-  return h;
 }
 const tokenJson = (body: unknown) => (res: http.ServerResponse) => { res.writeHead(200, { 'content-type': 'application/json' }); res.end(JSON.stringify(body)); };
 
@@ -169,10 +165,9 @@ const hostile: [string, Mode, string][] = [
 for (const [name, m, code] of hostile) {
   test(`hostile AS during refresh: ${name} → ${code}, nothing written`, { timeout: 30_000 }, async () => {
     mode = m;
-    const h = hostileHome();
-    try {
+    await withHome(hostileHome, async (h) => {
       await expectRefused(h, ['refresh', 'demo'], code, { MCP_AUTH_HTTP_TIMEOUT: '2' });
-    } finally { h.cleanup(); mode = {}; }
+    });
   });
 }
 
@@ -192,8 +187,7 @@ const odd: [string, Record<string, unknown>, string, { at: string; rt: string; e
 for (const [name, body, warning, want] of odd) {
   test(`odd 200 during refresh: ${name} → stored anyway with warning ${warning} (the refresh token sent is spent)`, { timeout: 30_000 }, async () => {
     mode = { token: tokenJson(body) };
-    const h = hostileHome();
-    try {
+    await withHome(hostileHome, async (h) => {
       const t0 = Date.now();
       const r = await runCliAsync(['refresh', 'demo', '--json'], { env: { ...h.env, MCP_AUTH_HTTP_TIMEOUT: '2' }, cwd: h.project });
       assert.equal(r.code, 0, r.stderr);
@@ -211,18 +205,17 @@ for (const [name, body, warning, want] of odd) {
       // and doctor says so afterwards
       const d = await runCliAsync(['doctor', 'demo'], { env: h.env, cwd: h.project });
       assert.match(d.stdout, new RegExp(`last token answer .* was odd: ${warning}`));
-    } finally { h.cleanup(); mode = {}; }
+    });
   });
 }
 
 test('token response without expires_in is accepted (RFC 6749 makes it optional): stored without expiresAt, as Claude Code stores it', async () => {
   mode = { token: tokenJson({ access_token: 'a-new-123456', refresh_token: 'r-new-123456', token_type: 'Bearer' }) };
-  const h = hostileHome();
-  try {
+  await withHome(hostileHome, async (h) => {
     const r = await runCliAsync(['refresh', 'demo'], { env: h.env, cwd: h.project });
     assert.equal(r.code, 0, r.stderr);
     const e = JSON.parse(fs.readFileSync(path.join(h.claudeDir, '.credentials.json'), 'utf8')).mcpOAuth[KEY];
     assert.equal(e.accessToken, 'a-new-123456');
     assert.equal(e.expiresAt, undefined);
-  } finally { h.cleanup(); mode = {}; }
+  });
 });

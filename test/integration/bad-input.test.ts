@@ -2,9 +2,9 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { makeHome, runCli, hashTree } from '../helpers/home';
+import { withHome, runCli, hashTree, type TempHome } from '../helpers/home';
 
-interface Case { name: string; code: string; setup(h: ReturnType<typeof makeHome>): void; root?: boolean }
+interface Case { name: string; code: string; setup(h: TempHome): void; root?: boolean }
 const remote = { mcpServers: { s: { type: 'http', url: 'https://example.invalid/mcp' } } };
 const cases: Case[] = [
   { name: 'store not JSON', code: 'store-parse', setup: (h) => { w(h, '.claude.json', remote); fs.writeFileSync(path.join(h.claudeDir, '.credentials.json'), '{"mcpOAuth": {', { mode: 0o600 }); } },
@@ -22,26 +22,26 @@ const isRoot = process.getuid?.() === 0;
 
 for (const c of cases) {
   for (const cmd of ['status', 'doctor']) {
-    test(`bad input: ${c.name} → ${cmd} says ${c.code}, exits non-zero, changes nothing`, () => {
-      const h = makeHome();
-      try {
-        c.setup(h);
-        const before = hashTree(h.home);
-        const r = runCli([cmd], { env: h.env, cwd: h.project });
-        if (c.root && isRoot) {
-          // root reads a mode-000 file anyway; then the run must simply succeed and write nothing
-          assert.ok(r.code === 0 || r.code === 1, r.stderr);
-        } else {
-          assert.notEqual(r.code, 0);
-          const line = r.stderr.split('\n').find((l) => l.startsWith(`mcp-auth: ${c.code}: `));
-          assert.ok(line, `expected "mcp-auth: ${c.code}: …" on stderr, got: ${r.stderr}`);
-          assert.ok(!/\n\s+at /.test(r.stderr), 'no stack trace');
+    test(`bad input: ${c.name} → ${cmd} says ${c.code}, exits non-zero, changes nothing`, async () => {
+      await withHome(async (h) => {
+        try {
+          c.setup(h);
+          const before = hashTree(h.home);
+          const r = runCli([cmd], { env: h.env, cwd: h.project });
+          if (c.root && isRoot) {
+            // root reads a mode-000 file anyway; then the run must simply succeed and write nothing
+            assert.ok(r.code === 0 || r.code === 1, r.stderr);
+          } else {
+            assert.notEqual(r.code, 0);
+            const line = r.stderr.split('\n').find((l) => l.startsWith(`mcp-auth: ${c.code}: `));
+            assert.ok(line, `expected "mcp-auth: ${c.code}: …" on stderr, got: ${r.stderr}`);
+            assert.ok(!/\n\s+at /.test(r.stderr), 'no stack trace');
+          }
+          assert.deepEqual(hashTree(h.home), before);
+        } finally {
+          try { fs.chmodSync(path.join(h.claudeDir, '.credentials.json'), 0o600); } catch { /* none */ }
         }
-        assert.deepEqual(hashTree(h.home), before);
-      } finally {
-        try { fs.chmodSync(path.join(h.claudeDir, '.credentials.json'), 0o600); } catch { /* none */ }
-        h.cleanup();
-      }
+      });
     });
   }
 }

@@ -2,27 +2,25 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { makeHome, runCli, hashTree, FIXTURES } from '../helpers/home';
+import { withHome, runCli, hashTree, FIXTURES, type HomeSpec } from '../helpers/home';
 import { refreshLockName } from '../../src/core/lock/lock';
 
 const expected = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'home', 'expected.json'), 'utf8')) as {
   now: number; servers: Record<string, string>; managed: Record<string, string>;
 };
 
-function fixtureHome() {
-  const h = makeHome('home');
+const fixtureHome: HomeSpec = {
+  fixture: 'home',
   // the "refreshing" server: its refresh lock is held (a directory, as proper-lockfile makes it)
-  fs.mkdirSync(path.join(h.claudeDir, `${refreshLockName('refreshing|' + keyHash(h, 'refreshing'))}.lock`));
-  return h;
-}
+  setup: (h) => { fs.mkdirSync(path.join(h.claudeDir, `${refreshLockName('refreshing|' + keyHash(h, 'refreshing'))}.lock`)); },
+};
 function keyHash(h: { home: string }, name: string): string {
   const creds = JSON.parse(fs.readFileSync(path.join(h.home, '.claude', '.credentials.json'), 'utf8'));
   return Object.keys(creds.mcpOAuth).find((k) => k.startsWith(name + '|'))!.split('|')[1];
 }
 
-test('status --json on the fixture HOME: every server in its state, JSON shape as the contract says', () => {
-  const h = fixtureHome();
-  try {
+test('status --json on the fixture HOME: every server in its state, JSON shape as the contract says', async () => {
+  await withHome(fixtureHome, async (h) => {
     const before = hashTree(h.home);
     const r = runCli(['status', '--json'], { env: { ...h.env, MCP_AUTH_NOW: String(expected.now), API_TOKEN: 'x' }, cwd: h.project });
     assert.equal(r.code, 1, 'needs-auth/blocked/error servers make the exit code 1');
@@ -39,22 +37,20 @@ test('status --json on the fixture HOME: every server in its state, JSON shape a
     assert.equal(out.servers.find((s) => s.name === 'badentry')!.reason, 'store-invalid');
     assert.ok(!r.stdout.includes('fixture-') && !r.stderr.includes('fixture-'), 'no token in the output');
     assert.deepEqual(hashTree(h.home), before, 'status writes nothing');
-  } finally { h.cleanup(); }
+  });
 });
 
-test('status --json with a managed-mcp.json: only the managed servers', () => {
-  const h = fixtureHome();
-  try {
+test('status --json with a managed-mcp.json: only the managed servers', async () => {
+  await withHome(fixtureHome, async (h) => {
     const r = runCli(['status', '--json'], { env: { ...h.env, MCP_AUTH_NOW: String(expected.now), MCP_AUTH_MANAGED_DIR: path.join(h.home, 'managed') }, cwd: h.project });
     const out = JSON.parse(r.stdout) as { servers: { name: string; state: string; scope: string }[] };
     assert.deepEqual(Object.fromEntries(out.servers.map((s) => [s.name, s.state])), expected.managed);
     assert.ok(out.servers.every((s) => s.scope === 'managed'));
-  } finally { h.cleanup(); }
+  });
 });
 
-test('status (human): aligned table without colour when not a TTY, with the fix for each server', () => {
-  const h = fixtureHome();
-  try {
+test('status (human): aligned table without colour when not a TTY, with the fix for each server', async () => {
+  await withHome(fixtureHome, async (h) => {
     const r = runCli(['status'], { env: { ...h.env, MCP_AUTH_NOW: String(expected.now) }, cwd: h.project });
     assert.equal(r.code, 1);
     assert.ok(!r.stdout.includes('\x1b['), 'no colour codes on a pipe');
@@ -67,22 +63,20 @@ test('status (human): aligned table without colour when not a TTY, with the fix 
     assert.match(r.stdout, /blocked: mcp-auth invalidate blocked/);
     assert.match(r.stdout, /stub: mcp-auth login stub/);
     assert.match(lines.find((l) => l.startsWith('signed '))!, /expires in 60 min/);
-  } finally { h.cleanup(); }
+  });
 });
 
-test('status exits 0 when every server is fine', () => {
-  const h = makeHome();
-  try {
+test('status exits 0 when every server is fine', async () => {
+  await withHome(async (h) => {
     fs.writeFileSync(path.join(h.home, '.claude.json'), JSON.stringify({ mcpServers: { s: { command: 'x' } } }));
     const r = runCli(['status'], { env: h.env, cwd: h.project });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^s\s+user\s+no-auth/m);
-  } finally { h.cleanup(); }
+  });
 });
 
-test('doctor: explains why, checks the store mode and stale locks, writes nothing', () => {
-  const h = fixtureHome();
-  try {
+test('doctor: explains why, checks the store mode and stale locks, writes nothing', async () => {
+  await withHome(fixtureHome, async (h) => {
     fs.chmodSync(path.join(h.claudeDir, '.credentials.json'), 0o644);
     const lockDir = fs.readdirSync(h.claudeDir).find((n) => n.startsWith('mcp-refresh-'))!;
     const old = new Date(expected.now - 120_000);
@@ -100,12 +94,11 @@ test('doctor: explains why, checks the store mode and stale locks, writes nothin
     assert.match(text.stdout, /fix: mcp-auth invalidate blocked/);
     assert.ok(!text.stdout.includes('signed '), 'doctor NAME shows only that server');
     assert.deepEqual(hashTree(h.home), before);
-  } finally { h.cleanup(); }
+  });
 });
 
-test('--help, --version, unknown command', () => {
-  const h = makeHome();
-  try {
+test('--help, --version, unknown command', async () => {
+  await withHome(async (h) => {
     const help = runCli(['--help'], { env: h.env });
     assert.equal(help.code, 0);
     for (const c of ['status', 'refresh', 'login', 'logout', 'invalidate', 'watch', 'doctor']) {
@@ -121,5 +114,5 @@ test('--help, --version, unknown command', () => {
     const u = runCli(['frobnicate'], { env: h.env });
     assert.equal(u.code, 2);
     assert.match(u.stderr, /^mcp-auth: usage: unknown command/);
-  } finally { h.cleanup(); }
+  });
 });

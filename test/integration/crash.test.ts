@@ -2,20 +2,16 @@ import { test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { makeHome, runCliAsync, type TempHome } from '../helpers/home';
-import { startStack, cliLogin, writeServers, entryOf, patchEntry, callWhoami, type Stack } from '../helpers/oauth';
+import { withHome, runCliAsync, type TempHome } from '../helpers/home';
+import { startStack, signedIn, entryOf, patchEntry, callWhoami, type Stack } from '../helpers/oauth';
 
 let stack: Stack;
 before(async () => { stack = await startStack(); });
 after(async () => { await stack.close(); });
 
-async function expiredHome(): Promise<TempHome> {
-  const h = makeHome();
-  writeServers(h, { demo: { type: 'http', url: stack.mcpUrl } });
-  const r = await cliLogin(h, 'demo', ['--timeout', '30']);
-  assert.equal(r.code, 0, r.stderr);
+async function expiredHome(h: TempHome): Promise<void> {
+  await signedIn({ demo: { type: 'http', url: stack.mcpUrl } })(h);
   patchEntry(h, 'demo', { expiresAt: Date.now() - 1000 });
-  return h;
 }
 
 /**
@@ -32,8 +28,7 @@ for (const [step, label, expectNext] of [
   ['mid-write', '(d) between the temp write and the rename', 'needs-auth'],
 ] as const) {
   test(`crash ${label}: store intact (old or new generation), lock reclaimed, next refresh ${expectNext === 'refreshed' ? 'succeeds' : 'reports needs-auth'}`, { timeout: 60_000 }, async () => {
-    const h = await expiredHome();
-    try {
+    await withHome(expiredHome, async (h) => {
       const rt0 = entryOf(h, 'demo').entry.refreshToken;
       stack.mode.tokenDelayMs = step === 'after-post' ? 300 : 0;
       const dead = await runCliAsync(['refresh', 'demo'], { env: { ...h.env, MCP_AUTH_TEST_CRASH_AT: step }, cwd: h.project });
@@ -59,6 +54,6 @@ for (const [step, label, expectNext] of [
         assert.equal(st.servers[0].state, 'needs-auth');
       }
       assert.deepEqual(fs.readdirSync(h.claudeDir).filter((n) => n.endsWith('.lock')), [], 'no lock left');
-    } finally { h.cleanup(); }
+    });
   });
 }

@@ -2,8 +2,8 @@ import { test, before, after, beforeEach } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { makeHome, type TempHome } from '../helpers/home';
-import { startStack, cliLogin, browse, writeServers, entryOf, callWhoami, readStore, writeStore, type Stack, type LoginRun } from '../helpers/oauth';
+import { withHome, type TempHome } from '../helpers/home';
+import { startStack, configured, cliLogin, browse, entryOf, callWhoami, readStore, writeStore, type Stack, type LoginRun } from '../helpers/oauth';
 import { serverKey } from '../../src/core/store/key';
 
 let stack: Stack;
@@ -13,11 +13,6 @@ beforeEach(() => { Object.assign(stack.mode, { tokenDelayMs: 0, tokenStatus: 0, 
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function homeWith(servers: Record<string, unknown>): TempHome {
-  const h = makeHome();
-  writeServers(h, servers);
-  return h;
-}
 
 /** The loopback callback origin, taken from the authorization URL's redirect_uri. */
 function callbackBase(authUrl: string): string {
@@ -48,8 +43,7 @@ const noSecretsIn = (r: LoginRun, entry: Record<string, string>) => {
 
 test('static confidential client: the second and third sign-in still authenticate with the secret from mcpOAuthClientConfig', { timeout: 60_000 }, async () => {
   const url = stack.mcpUrl;
-  const h = homeWith({ conf: { type: 'http', url, oauth: { clientId: 'mcp-auth-confidential' } } });
-  try {
+  await withHome(configured({ conf: { type: 'http', url, oauth: { clientId: 'mcp-auth-confidential' } } }), async (h) => {
     const key = serverKey({ name: 'conf', transport: 'http', rawType: 'http', url });
     writeStore(h, { mcpOAuthClientConfig: { [key]: { clientSecret: 'confidential-secret-for-tests' } } });
     const regs = stack.counters.registrations;
@@ -65,14 +59,13 @@ test('static confidential client: the second and third sign-in still authenticat
     }
     assert.equal(stack.counters.registrations, regs, 'no dynamic registration');
     assert.deepEqual(readStore(h).mcpOAuthClientConfig, { [key]: { clientSecret: 'confidential-secret-for-tests' } });
-  } finally { h.cleanup(); }
+  });
 });
 
 // ---- the callback listener ------------------------------------------------------------------------------
 
 test('callback: wrong, missing or error-with-wrong state → 400 and the sign-in keeps listening; the real callback then signs in', { timeout: 60_000 }, async () => {
-  const h = homeWith({ demo: { type: 'http', url: stack.mcpUrl } });
-  try {
+  await withHome(configured({ demo: { type: 'http', url: stack.mcpUrl } }), async (h) => {
     let realState = '';
     const answers: { q: string; status: number; body: string }[] = [];
     let stillRunning = false;
@@ -104,12 +97,11 @@ test('callback: wrong, missing or error-with-wrong state → 400 and the sign-in
     noSecretsIn(r, entry);
     assert.ok(!r.stderr.replace(r.authUrl!, '').includes(realState), 'the state appears only in the authorization URL');
     assert.equal(r.stderr.split('\n').filter((l) => /warn: .*not the redirect of this sign-in/.test(l)).length, 1, 'one warning for the ignored requests');
-  } finally { h.cleanup(); }
+  });
 });
 
 test('callback: the matching callback with an error → the sign-in ends (authorization-denied) with the failure page', { timeout: 60_000 }, async () => {
-  const h = homeWith({ demo: { type: 'http', url: stack.mcpUrl } });
-  try {
+  await withHome(configured({ demo: { type: 'http', url: stack.mcpUrl } }), async (h) => {
     let page: { status: number; body: string } | undefined;
     const r = await loginWith(h, 'demo', ['--timeout', '30'], async (u) => {
       const state = new URL(u).searchParams.get('state')!;
@@ -119,48 +111,48 @@ test('callback: the matching callback with an error → the sign-in ends (author
     assert.match(r.stderr, /^mcp-auth: authorization-denied: /m, r.stderr);
     assert.equal(page?.status, 400);
     assert.match(page!.body, /Sign-in did not complete/);
-  } finally { h.cleanup(); }
+  });
 });
 
 test('callback: "You are signed in" only once the token is stored (held while Claude Code\'s storage lock is taken)', { timeout: 60_000 }, async () => {
-  const h = homeWith({ demo: { type: 'http', url: stack.mcpUrl } });
-  const lockDir = path.join(h.claudeDir, '.storage-write.lock');
-  try {
-    const seen: { exchangedWhileHeld?: boolean; earlyAnswer?: boolean; storedWhileHeld?: boolean; page?: { status: number; body: string }; storedAtAnswer?: boolean } = {};
-    const r = await loginWith(h, 'demo', ['--timeout', '30'], async (u) => {
-      const stop = await browse(u, { stopAt: (x) => x.pathname === '/callback' });
-      const codes0 = stack.counters.tokenSuccess.authorization_code ?? 0;
-      fs.mkdirSync(lockDir); // a foreign holder (Claude Code), fresh mtime
-      let answered = false;
-      const answer = fetch(stop.url).then(async (res) => {
-        answered = true;
-        const page = { status: res.status, body: await res.text() };
-        let stored = false;
-        try { stored = !!entryOf(h, 'demo').entry.accessToken; } catch { /* no entry */ }
-        return { page, stored };
+  await withHome(configured({ demo: { type: 'http', url: stack.mcpUrl } }), async (h) => {
+    const lockDir = path.join(h.claudeDir, '.storage-write.lock');
+    try {
+      const seen: { exchangedWhileHeld?: boolean; earlyAnswer?: boolean; storedWhileHeld?: boolean; page?: { status: number; body: string }; storedAtAnswer?: boolean } = {};
+      const r = await loginWith(h, 'demo', ['--timeout', '30'], async (u) => {
+        const stop = await browse(u, { stopAt: (x) => x.pathname === '/callback' });
+        const codes0 = stack.counters.tokenSuccess.authorization_code ?? 0;
+        fs.mkdirSync(lockDir); // a foreign holder (Claude Code), fresh mtime
+        let answered = false;
+        const answer = fetch(stop.url).then(async (res) => {
+          answered = true;
+          const page = { status: res.status, body: await res.text() };
+          let stored = false;
+          try { stored = !!entryOf(h, 'demo').entry.accessToken; } catch { /* no entry */ }
+          return { page, stored };
+        });
+        // wait for the code exchange to have happened, then one more second
+        for (let i = 0; i < 100 && (stack.counters.tokenSuccess.authorization_code ?? 0) === codes0; i++) await sleep(50);
+        seen.exchangedWhileHeld = (stack.counters.tokenSuccess.authorization_code ?? 0) > codes0;
+        await sleep(1000);
+        seen.earlyAnswer = answered;
+        seen.storedWhileHeld = fs.existsSync(path.join(h.claudeDir, '.credentials.json'));
+        fs.rmdirSync(lockDir);
+        const a = await answer;
+        seen.page = a.page;
+        seen.storedAtAnswer = a.stored;
       });
-      // wait for the code exchange to have happened, then one more second
-      for (let i = 0; i < 100 && (stack.counters.tokenSuccess.authorization_code ?? 0) === codes0; i++) await sleep(50);
-      seen.exchangedWhileHeld = (stack.counters.tokenSuccess.authorization_code ?? 0) > codes0;
-      await sleep(1000);
-      seen.earlyAnswer = answered;
-      seen.storedWhileHeld = fs.existsSync(path.join(h.claudeDir, '.credentials.json'));
-      fs.rmdirSync(lockDir);
-      const a = await answer;
-      seen.page = a.page;
-      seen.storedAtAnswer = a.stored;
-    });
-    assert.equal(seen.exchangedWhileHeld, true, 'the code was exchanged while the lock was held');
-    assert.equal(seen.storedWhileHeld, false);
-    assert.equal(seen.earlyAnswer, false, 'no answer to the browser before the token is stored');
-    assert.equal(r.code, 0, r.stderr);
-    assert.equal(seen.page?.status, 200);
-    assert.match(seen.page!.body, /You are signed in/);
-    assert.equal(seen.storedAtAnswer, true, 'the token was in the store when the page arrived');
-  } finally {
-    try { fs.rmdirSync(lockDir); } catch { /* released */ }
-    h.cleanup();
-  }
+      assert.equal(seen.exchangedWhileHeld, true, 'the code was exchanged while the lock was held');
+      assert.equal(seen.storedWhileHeld, false);
+      assert.equal(seen.earlyAnswer, false, 'no answer to the browser before the token is stored');
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(seen.page?.status, 200);
+      assert.match(seen.page!.body, /You are signed in/);
+      assert.equal(seen.storedAtAnswer, true, 'the token was in the store when the page arrived');
+    } finally {
+      try { fs.rmdirSync(lockDir); } catch { /* released */ }
+    }
+  });
 });
 
 // ---- an odd 200 from the real authorization server is stored, with a warning ----------------------------
@@ -174,25 +166,26 @@ const oddAnswers: { name: string; fields: Record<string, unknown>; warning: RegE
 
 for (const odd of oddAnswers) {
   test(`sign-in: the AS's real 200 for the code has ${odd.name} → exit 0, stored, a warning, the token works`, { timeout: 60_000 }, async () => {
-    const h = homeWith({ demo: { type: 'http', url: stack.mcpUrl } });
-    stack.mode.tokenMutate = { fields: odd.fields, grantTypes: ['authorization_code'] };
-    try {
-      const codes0 = stack.counters.tokenRequests.authorization_code ?? 0;
-      const t0 = Date.now();
-      const r = await cliLogin(h, 'demo', ['--timeout', '30']);
-      const t1 = Date.now();
-      assert.equal(r.code, 0, r.stderr);
-      assert.equal((stack.counters.tokenRequests.authorization_code ?? 0) - codes0, 1, 'one code exchange');
-      const warn = r.stderr.split('\n').filter((l) => /^mcp-auth: warn: /.test(l) && odd.warning.test(l));
-      assert.equal(warn.length, 1, r.stderr);
-      const { entry } = entryOf(h, 'demo');
-      assert.ok(entry.accessToken && entry.refreshToken);
-      noSecretsIn(r, entry);
-      assert.ok(!/eyJ[A-Za-z0-9_-]{5,}\./.test(r.stderr + r.stdout), 'no JWT in the output');
-      if (odd.expiresNow) assert.ok(entry.expiresAt >= t0 && entry.expiresAt <= t1, 'expiresAt ≈ now');
-      else assert.ok(entry.expiresAt > Date.now() + 3000_000, 'expiresAt from expires_in');
-      stack.mode.tokenMutate = null;
-      assert.equal((await callWhoami(stack.mcpUrl, entry.accessToken)).sub, 'test-user');
-    } finally { stack.mode.tokenMutate = null; h.cleanup(); }
+    await withHome(configured({ demo: { type: 'http', url: stack.mcpUrl } }), async (h) => {
+      stack.mode.tokenMutate = { fields: odd.fields, grantTypes: ['authorization_code'] };
+      try {
+        const codes0 = stack.counters.tokenRequests.authorization_code ?? 0;
+        const t0 = Date.now();
+        const r = await cliLogin(h, 'demo', ['--timeout', '30']);
+        const t1 = Date.now();
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal((stack.counters.tokenRequests.authorization_code ?? 0) - codes0, 1, 'one code exchange');
+        const warn = r.stderr.split('\n').filter((l) => /^mcp-auth: warn: /.test(l) && odd.warning.test(l));
+        assert.equal(warn.length, 1, r.stderr);
+        const { entry } = entryOf(h, 'demo');
+        assert.ok(entry.accessToken && entry.refreshToken);
+        noSecretsIn(r, entry);
+        assert.ok(!/eyJ[A-Za-z0-9_-]{5,}\./.test(r.stderr + r.stdout), 'no JWT in the output');
+        if (odd.expiresNow) assert.ok(entry.expiresAt >= t0 && entry.expiresAt <= t1, 'expiresAt ≈ now');
+        else assert.ok(entry.expiresAt > Date.now() + 3000_000, 'expiresAt from expires_in');
+        stack.mode.tokenMutate = null;
+        assert.equal((await callWhoami(stack.mcpUrl, entry.accessToken)).sub, 'test-user');
+      } finally { stack.mode.tokenMutate = null; }
+    });
   });
 }

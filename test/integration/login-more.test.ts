@@ -4,8 +4,8 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { makeHome, runCliAsync, hashTree, type TempHome } from '../helpers/home';
-import { startStack, cliLogin, browse, writeServers, entryOf, callWhoami, readStore, writeStore, type Stack } from '../helpers/oauth';
+import { withHome, runCliAsync, hashTree, type TempHome } from '../helpers/home';
+import { startStack, configured, cliLogin, browse, entryOf, callWhoami, readStore, writeStore, type Stack } from '../helpers/oauth';
 import { runClaude } from '../helpers/claude';
 import { serverKey } from '../../src/core/store/key';
 
@@ -14,27 +14,20 @@ before(async () => { stack = await startStack(); });
 after(async () => { await stack.close(); });
 beforeEach(() => { Object.assign(stack.mode, { tokenDelayMs: 0, tokenStatus: 0, tokenHang: false, tokenBody: null }); });
 
-function homeWith(servers: Record<string, unknown>): TempHome {
-  const h = makeHome();
-  writeServers(h, servers);
-  return h;
-}
 
 test('after our login, the real Claude Code connects with the token we stored', { timeout: 120_000 }, async () => {
-  const h = homeWith({ demo: { type: 'http', url: stack.mcpUrl } });
-  try {
+  await withHome(configured({ demo: { type: 'http', url: stack.mcpUrl } }), async (h) => {
     assert.equal((await cliLogin(h, 'demo', ['--timeout', '30'])).code, 0);
     const rejected = stack.counters.mcpRejected;
     const list = await runClaude(['mcp', 'list'], { env: h.env, cwd: h.project });
     assert.match(list.stdout, /demo: .* Connected/, list.stdout + list.stderr);
     assert.equal(stack.counters.mcpRejected, rejected, 'Claude Code sent a token the MCP server accepted, on the first try');
     assert.equal(stack.counters.registrations >= 1, true);
-  } finally { h.cleanup(); }
+  });
 });
 
 test('two logins for one server at once → one authorization URL, one code exchange, both exit 0', { timeout: 60_000 }, async () => {
-  const h = homeWith({ demo: { type: 'http', url: stack.mcpUrl } });
-  try {
+  await withHome(configured({ demo: { type: 'http', url: stack.mcpUrl } }), async (h) => {
     const codes0 = stack.counters.tokenRequests.authorization_code ?? 0;
     const urls: string[] = [];
     const onUrl = async (u: string) => { urls.push(u); await new Promise((r) => setTimeout(r, 500)); await browse(u); };
@@ -47,12 +40,11 @@ test('two logins for one server at once → one authorization URL, one code exch
     assert.equal(urls.length, 1, 'only one process asked for the browser');
     assert.equal((stack.counters.tokenRequests.authorization_code ?? 0) - codes0, 1);
     assert.match(a.stdout + b.stdout, /signed in by another process/);
-  } finally { h.cleanup(); }
+  });
 });
 
 test('logout: RFC 7009 revocation, the refresh token stops working, other entries intact', { timeout: 60_000 }, async () => {
-  const h = homeWith({ demo: { type: 'http', url: stack.mcpUrl } });
-  try {
+  await withHome(configured({ demo: { type: 'http', url: stack.mcpUrl } }), async (h) => {
     assert.equal((await cliLogin(h, 'demo', ['--timeout', '30'])).code, 0);
     const s = readStore(h);
     s.mcpOAuth['keep|0000000000000000'] = { serverName: 'keep', accessToken: 'k-at', refreshToken: 'k-rt' };
@@ -71,12 +63,11 @@ test('logout: RFC 7009 revocation, the refresh token stops working, other entrie
     assert.equal(res.status, 400);
     assert.equal(((await res.json()) as { error: string }).error, 'invalid_grant');
     await assert.rejects(callWhoami(stack.mcpUrl, entry.accessToken));
-  } finally { h.cleanup(); }
+  });
 });
 
 test('invalidate on the seed scenario (valid token + fresh needs-auth entry) → blocked becomes signed-in; nothing else changes', { timeout: 60_000 }, async () => {
-  const h = homeWith({ demo: { type: 'http', url: stack.mcpUrl }, twin: { type: 'http', url: stack.mcpUrl } });
-  try {
+  await withHome(configured({ demo: { type: 'http', url: stack.mcpUrl }, twin: { type: 'http', url: stack.mcpUrl } }), async (h) => {
     assert.equal((await cliLogin(h, 'demo', ['--timeout', '30'])).code, 0);
     const cacheFile = path.join(h.claudeDir, 'mcp-needs-auth-cache.json');
     const other = { timestamp: Date.now() - 5000, ttlMs: 90000, id: 'x', lapsedCcrSignInKey: 'k' };
@@ -95,7 +86,7 @@ test('invalidate on the seed scenario (valid token + fresh needs-auth entry) →
     assert.match(all.stdout, /removed needs-auth entries: unrelated/);
     const bad = await runCliAsync(['invalidate'], { env: h.env, cwd: h.project });
     assert.equal(bad.code, 2);
-  } finally { h.cleanup(); }
+  });
 });
 
 // ---- hostile input -----------------------------------------------------------------------------------
@@ -137,8 +128,7 @@ async function expectRefused(h: TempHome, code: string, extra: Parameters<typeof
 test('hostile: PRM names an AS on another origin whose metadata issuer mismatches → issuer-mismatch', async () => {
   const evilAs = await hostile({ '/.well-known/oauth-authorization-server': (_q, res, base) => json(res, asMeta(`${base}/somebody-else`)) });
   const mcp = await hostile({ '/.well-known/oauth-protected-resource/mcp': (_q, res, base) => json(res, { resource: `${base}/mcp`, authorization_servers: [evilAs.base] }) });
-  const h = homeWith({ evil: { type: 'http', url: `${mcp.base}/mcp` } });
-  try { await expectRefused(h, 'issuer-mismatch'); } finally { h.cleanup(); await mcp.close(); await evilAs.close(); }
+  try { await withHome(configured({ evil: { type: 'http', url: `${mcp.base}/mcp` } }), (h) => expectRefused(h, 'issuer-mismatch')); } finally { await mcp.close(); await evilAs.close(); }
 });
 
 test('hostile: token endpoint over plain http to a non-loopback host → insecure-endpoint', async () => {
@@ -146,16 +136,14 @@ test('hostile: token endpoint over plain http to a non-loopback host → insecur
     '/.well-known/oauth-protected-resource/mcp': (_q, res, base) => json(res, { resource: `${base}/mcp`, authorization_servers: [base] }),
     '/.well-known/oauth-authorization-server': (_q, res, base) => json(res, asMeta(base, { token_endpoint: 'http://tokens.example.com/token' })),
   });
-  const h = homeWith({ evil: { type: 'http', url: `${srv.base}/mcp` } });
-  try { await expectRefused(h, 'insecure-endpoint'); } finally { h.cleanup(); await srv.close(); }
+  try { await withHome(configured({ evil: { type: 'http', url: `${srv.base}/mcp` } }), (h) => expectRefused(h, 'insecure-endpoint')); } finally { await srv.close(); }
 });
 
 test('hostile: a redirect loop in discovery → redirect-loop', async () => {
   const srv = await hostile({
     '/.well-known/oauth-protected-resource/mcp': (_q, res) => { res.writeHead(302, { location: '/.well-known/oauth-protected-resource/mcp' }); res.end(); },
   });
-  const h = homeWith({ evil: { type: 'http', url: `${srv.base}/mcp` } });
-  try { await expectRefused(h, 'redirect-loop'); } finally { h.cleanup(); await srv.close(); }
+  try { await withHome(configured({ evil: { type: 'http', url: `${srv.base}/mcp` } }), (h) => expectRefused(h, 'redirect-loop')); } finally { await srv.close(); }
 });
 
 test('hostile: a response body over 1 MiB → response-too-large', async () => {
@@ -165,8 +153,7 @@ test('hostile: a response body over 1 MiB → response-too-large', async () => {
       res.end(JSON.stringify({ resource: `${base}/mcp`, authorization_servers: [base], pad: 'x'.repeat(2 * 1024 * 1024) }));
     },
   });
-  const h = homeWith({ evil: { type: 'http', url: `${srv.base}/mcp` } });
-  try { await expectRefused(h, 'response-too-large'); } finally { h.cleanup(); await srv.close(); }
+  try { await withHome(configured({ evil: { type: 'http', url: `${srv.base}/mcp` } }), (h) => expectRefused(h, 'response-too-large')); } finally { await srv.close(); }
 });
 
 /** Follow the real AS to the callback, tamper with the callback's query, deliver it. */
@@ -180,29 +167,25 @@ function tamper(change: (q: URLSearchParams) => void, statuses: number[] = []) {
 }
 
 test('hostile: a callback with a wrong state is answered 400 and ignored; with no real one the sign-in times out', async () => {
-  const h = homeWith({ evil: { type: 'http', url: stack.mcpUrl } });
   const statuses: number[] = [];
-  try {
+  await withHome(configured({ evil: { type: 'http', url: stack.mcpUrl } }), async (h) => {
     await expectRefused(h, 'login-timeout', { onUrl: tamper((q) => q.set('state', 'forged-state'), statuses) }, 3);
     assert.deepEqual(statuses, [400]);
-  } finally { h.cleanup(); }
+  });
 });
 
 test('hostile: an iss that is not the authorization server (RFC 9207) → issuer-mismatch', async () => {
-  const h = homeWith({ evil: { type: 'http', url: stack.mcpUrl } });
-  try { await expectRefused(h, 'issuer-mismatch', { onUrl: tamper((q) => q.set('iss', 'https://attacker.example')) }); } finally { h.cleanup(); }
+  await withHome(configured({ evil: { type: 'http', url: stack.mcpUrl } }), (h) => expectRefused(h, 'issuer-mismatch', { onUrl: tamper((q) => q.set('iss', 'https://attacker.example')) }));
 });
 
 test('hostile: a token response without access_token → bad-response', async () => {
-  const h = homeWith({ evil: { type: 'http', url: stack.mcpUrl } });
   stack.mode.tokenBody = JSON.stringify({ token_type: 'bearer', expires_in: 3600 });
-  try { await expectRefused(h, 'bad-response', { browse: true }); } finally { h.cleanup(); stack.mode.tokenBody = null; }
+  try { await withHome(configured({ evil: { type: 'http', url: stack.mcpUrl } }), (h) => expectRefused(h, 'bad-response', { browse: true })); } finally { stack.mode.tokenBody = null; }
 });
 
 test('a static confidential client (oauth.clientId in the config, secret in mcpOAuthClientConfig): sign-in and refresh use it, no registration', { timeout: 60_000 }, async () => {
   const url = stack.mcpUrl;
-  const h = homeWith({ conf: { type: 'http', url, oauth: { clientId: 'mcp-auth-confidential' } } });
-  try {
+  await withHome(configured({ conf: { type: 'http', url, oauth: { clientId: 'mcp-auth-confidential' } } }), async (h) => {
     const key = serverKey({ name: 'conf', transport: 'http', rawType: 'http', url });
     writeStore(h, { mcpOAuthClientConfig: { [key]: { clientSecret: 'confidential-secret-for-tests' } } });
     const regs = stack.counters.registrations;
@@ -220,5 +203,5 @@ test('a static confidential client (oauth.clientId in the config, secret in mcpO
     assert.equal(ref.code, 0, ref.stderr);
     assert.equal(JSON.parse(ref.stdout).results[0].result, 'refreshed');
     assert.ok(!ref.stderr.includes('confidential-secret-for-tests') && !r.stderr.includes('confidential-secret-for-tests'));
-  } finally { h.cleanup(); }
+  });
 });

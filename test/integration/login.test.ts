@@ -2,7 +2,7 @@ import { test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { makeHome, runCliAsync } from '../helpers/home';
+import { withHome, runCliAsync } from '../helpers/home';
 import { startStack, cliLogin, writeServers, entryOf, callWhoami, type Stack } from '../helpers/oauth';
 
 let stack: Stack;
@@ -10,8 +10,7 @@ before(async () => { stack = await startStack(); });
 after(async () => { await stack.close(); });
 
 test('login: the URL on stderr, the browser step, a stored entry in Claude Code\'s shape that the MCP server accepts', async () => {
-  const h = makeHome();
-  try {
+  await withHome(async (h) => {
     writeServers(h, { demo: { type: 'http', url: stack.mcpUrl } });
     fs.writeFileSync(path.join(h.claudeDir, 'mcp-needs-auth-cache.json'), JSON.stringify({ demo: { timestamp: Date.now() }, other: { timestamp: 1 } }));
     const r = await cliLogin(h, 'demo', ['--timeout', '30']);
@@ -43,5 +42,5 @@ test('login: the URL on stderr, the browser step, a stored entry in Claude Code\
     assert.equal(again.code, 0, again.stderr);
     assert.equal(stack.counters.registrations, regs);
     assert.equal(entryOf(h, 'demo').entry.clientId, entry.clientId);
-  } finally { h.cleanup(); }
+  });
 });

@@ -9,8 +9,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { makeHome, runCliAsync, TEST_CLI, ROOT, type TempHome } from '../helpers/home';
-import { startStack, cliLogin, writeServers, entryOf, callWhoami, patchEntry, readStore, writeStore, type Stack } from '../helpers/oauth';
+import { withHome, runCliAsync, TEST_CLI, ROOT, type HomeSetup, type TempHome } from '../helpers/home';
+import { startStack, signedIn, entryOf, callWhoami, patchEntry, readStore, writeStore, type Stack } from '../helpers/oauth';
 
 let stack: Stack;
 before(async () => { stack = await startStack(); });
@@ -31,13 +31,12 @@ async function waitFor(what: string, cond: () => boolean, ms = 10_000): Promise<
 }
 const refreshes = () => stack.counters.tokenRequests.refresh_token ?? 0;
 
-async function signedInHome(servers: Record<string, unknown> = {}): Promise<TempHome> {
-  const h = makeHome();
-  writeServers(h, { demo: { type: 'http', url: stack.mcpUrl }, ...servers });
-  const r = await cliLogin(h, 'demo', ['--timeout', '30']);
-  assert.equal(r.code, 0, r.stderr);
-  Object.assign(stack.counters, { tokenRequests: {}, reusesDetected: 0, grantsRevoked: 0, revocations: 0 });
-  return h;
+/** A `withHome` setup: `demo` (and `servers`) configured, `demo` signed in, the AS's counters zeroed. */
+function signedInHome(servers: Record<string, unknown> = {}): HomeSetup {
+  return async (h) => {
+    await signedIn({ demo: { type: 'http', url: stack.mcpUrl }, ...servers })(h);
+    Object.assign(stack.counters, { tokenRequests: {}, reusesDetected: 0, grantsRevoked: 0, revocations: 0 });
+  };
 }
 
 function lockPaths(h: TempHome) {
@@ -78,8 +77,7 @@ function pidSpace(): { pidns?: string; bootId?: string } {
 }
 
 test('1a: an mcp-auth holder ended by SIGTERM leaves no owner file, so a Claude Code lock taken later on the same path is waited for, not reclaimed: 1 refresh, 0 reuses', { timeout: 60_000 }, async () => {
-  const h = await signedInHome();
-  try {
+  await withHome(signedInHome(), async (h) => {
     patchEntry(h, 'demo', { expiresAt: Date.now() - 1000 });
     const { key, dir, owner } = lockPaths(h);
     // an mcp-auth refresh that holds the refresh lock is stopped (a window closing, Ctrl-C)
@@ -107,12 +105,11 @@ test('1a: an mcp-auth holder ended by SIGTERM leaves no owner file, so a Claude 
     assert.equal(JSON.parse(r.stdout).results[0].result, 'adopted', c);
     assert.equal(ownerLeft, false, 'the owner file was removed on SIGTERM');
     assert.equal((await callWhoami(stack.mcpUrl, entryOf(h, 'demo').entry.accessToken)).sub, 'test-user');
-  } finally { h.cleanup(); }
+  });
 });
 
 test('1b: an owner file left by a SIGKILLed holder (dead pid, the inode Claude Code\'s lock gets next) is not trusted: 1 refresh, 0 reuses', { timeout: 60_000 }, async () => {
-  const h = await signedInHome();
-  try {
+  await withHome(signedInHome(), async (h) => {
     patchEntry(h, 'demo', { expiresAt: Date.now() - 1000 });
     const { key, dir, owner } = lockPaths(h);
     stack.mode.tokenDelayMs = 2000;
@@ -130,18 +127,17 @@ test('1b: an owner file left by a SIGKILLed holder (dead pid, the inode Claude C
     assert.equal(refreshes(), 1, c);
     assert.equal(holder.compromised, null, c);
     assert.equal(JSON.parse(r.stdout).results[0].result, 'adopted', c);
-  } finally { h.cleanup(); }
+  });
 });
 
 test('1c: doctor removes an orphan owner file of a process that is gone, and says what it risked', async () => {
-  const h = await signedInHome();
-  try {
+  await withHome(signedInHome(), async (h) => {
     const { owner } = lockPaths(h);
     fs.writeFileSync(owner, JSON.stringify({ pid: deadPid(), host: os.hostname(), ...pidSpace(), startedAt: 1, ino: 1, birthtimeMs: 1, tool: 'mcp-auth' }));
     const r = await runCliAsync(['doctor'], { env: h.env, cwd: h.project });
     assert.match(r.stdout, /removed an owner file left by an interrupted mcp-auth .*Claude Code takes later/);
     assert.equal(fs.existsSync(owner), false);
-  } finally { h.cleanup(); }
+  });
 });
 
 for (const [label, fields] of [
@@ -151,8 +147,7 @@ for (const [label, fields] of [
   ['an id_token that does not parse', { id_token: 'not-a-jwt' }],
 ] as const) {
   test(`2: the real AS rotates and answers 200 with ${label} → stored anyway; the next refresh uses the new token: 0 reuses, grant alive`, { timeout: 60_000 }, async () => {
-    const h = await signedInHome();
-    try {
+    await withHome(signedInHome(), async (h) => {
       const rt0 = entryOf(h, 'demo').entry.refreshToken;
       stack.mode.tokenMutate = { fields };
       const first = await runCliAsync(['refresh', 'demo', '--force', '--json'], { env: h.env, cwd: h.project });
@@ -169,7 +164,7 @@ for (const [label, fields] of [
       assert.equal(stack.counters.grantsRevoked, 0, c);
       assert.equal(refreshes(), 2, c);
       assert.equal((await callWhoami(stack.mcpUrl, entryOf(h, 'demo').entry.accessToken)).sub, 'test-user');
-    } finally { h.cleanup(); }
+    });
   });
 }
 
@@ -182,8 +177,7 @@ function holdStorageLock(h: TempHome, ms: number): Promise<void> {
 }
 
 test('2c: the store cannot be written after a 200 → the write is retried, never the request; when it finally lands, 1 request', { timeout: 60_000 }, async () => {
-  const h = await signedInHome();
-  try {
+  await withHome(signedInHome(), async (h) => {
     patchEntry(h, 'demo', { expiresAt: Date.now() - 1000 });
     stack.mode.tokenDelayAfterMs = 500;
     const run = runCliAsync(['refresh', 'demo', '--json'], { env: { ...h.env, MCP_AUTH_LOCK_TIMEOUT: '1' }, cwd: h.project });
@@ -196,12 +190,11 @@ test('2c: the store cannot be written after a 200 → the write is retried, neve
     assert.equal(refreshes(), 1);
     assert.match(r.stderr, /retrying the write, not the request/);
     assert.equal((await callWhoami(stack.mcpUrl, entryOf(h, 'demo').entry.accessToken)).sub, 'test-user');
-  } finally { h.cleanup(); }
+  });
 });
 
 test('2d: the store stays unwritable → store-write, loudly, and the same process never sends the spent token again', { timeout: 60_000 }, async () => {
-  const h = await signedInHome();
-  try {
+  await withHome(signedInHome(), async (h) => {
     patchEntry(h, 'demo', { expiresAt: Date.now() - 1000 });
     stack.mode.tokenDelayAfterMs = 500;
     // `refresh demo demo`: two refreshes of the same server in one process
@@ -219,12 +212,11 @@ test('2d: the store stays unwritable → store-write, loudly, and the same proce
     const next = await runCliAsync(['refresh', 'demo', '--json'], { env: h.env, cwd: h.project });
     assert.equal(JSON.parse(next.stdout).results[0].code, 'token-spent');
     assert.equal(refreshes(), 1);
-  } finally { h.cleanup(); }
+  });
 });
 
 test('3a: logout while another process\'s refresh answer is on its way → logout waits, revokes the new tokens, and the entry stays gone', { timeout: 60_000 }, async () => {
-  const h = await signedInHome();
-  try {
+  await withHome(signedInHome(), async (h) => {
     patchEntry(h, 'demo', { expiresAt: Date.now() - 1000 });
     const { dir } = lockPaths(h);
     stack.mode.tokenDelayAfterMs = 1500;
@@ -240,12 +232,11 @@ test('3a: logout while another process\'s refresh answer is on its way → logou
     const st = JSON.parse((await runCliAsync(['status', '--json'], { env: h.env, cwd: h.project })).stdout);
     assert.notEqual(st.servers.find((s: { name: string }) => s.name === 'demo').state, 'signed-in');
     assert.ok(stack.counters.revocations >= 1, JSON.stringify(stack.counters));
-  } finally { h.cleanup(); }
+  });
 });
 
 test('3b: an entry removed under an in-flight refresh (a sign-out that took no lock) is not recreated; what the refresh got is revoked', { timeout: 60_000 }, async () => {
-  const h = await signedInHome();
-  try {
+  await withHome(signedInHome(), async (h) => {
     patchEntry(h, 'demo', { expiresAt: Date.now() - 1000 });
     stack.mode.tokenDelayAfterMs = 1500;
     const refresh = runCliAsync(['refresh', 'demo', '--json'], { env: h.env, cwd: h.project });
@@ -259,12 +250,11 @@ test('3b: an entry removed under an in-flight refresh (a sign-out that took no l
     assert.equal(JSON.parse(r.stdout).results[0].code, 'no-credentials');
     assert.deepEqual(Object.keys(readStore(h).mcpOAuth ?? {}), [], 'not recreated');
     assert.ok(stack.counters.revocations >= 1, `the new tokens were revoked: ${JSON.stringify(stack.counters)}`);
-  } finally { h.cleanup(); }
+  });
 });
 
 test('4a: a refresh lock lost before the POST → lock-lost, no request, and the new holder\'s lock is left alone', { timeout: 60_000 }, async () => {
-  const h = await signedInHome();
-  try {
+  await withHome(signedInHome(), async (h) => {
     patchEntry(h, 'demo', { expiresAt: Date.now() - 1000 });
     const before = fs.readFileSync(path.join(h.claudeDir, '.credentials.json'), 'utf8');
     const { dir } = lockPaths(h);
@@ -284,12 +274,11 @@ test('4a: a refresh lock lost before the POST → lock-lost, no request, and the
     assert.ok(fs.existsSync(dir), 'the other holder\'s lock directory is still there');
     assert.equal(fs.statSync(dir).birthtimeMs, theirs.birthtimeMs);
     fs.rmdirSync(dir);
-  } finally { h.cleanup(); }
+  });
 });
 
 test('4b: a refresh lock replaced while the 200 is on its way → the answer is still stored (the token sent is spent), lock-lost is reported, the new holder\'s lock is left alone', { timeout: 60_000 }, async () => {
-  const h = await signedInHome();
-  try {
+  await withHome(signedInHome(), async (h) => {
     patchEntry(h, 'demo', { expiresAt: Date.now() - 1000 });
     const rt0 = entryOf(h, 'demo').entry.refreshToken;
     const { dir } = lockPaths(h);
@@ -310,12 +299,11 @@ test('4b: a refresh lock replaced while the 200 is on its way → the answer is 
     assert.equal(fs.statSync(dir).birthtimeMs, theirs.birthtimeMs);
     fs.rmdirSync(dir);
     assert.equal((await callWhoami(stack.mcpUrl, entryOf(h, 'demo').entry.accessToken)).sub, 'test-user');
-  } finally { h.cleanup(); }
+  });
 });
 
 test('4c: a 200 with nothing usable in it → bad-response, and no mcp-auth process sends that refresh token again', { timeout: 60_000 }, async () => {
-  const h = await signedInHome();
-  try {
+  await withHome(signedInHome(), async (h) => {
     patchEntry(h, 'demo', { expiresAt: Date.now() - 1000 });
     stack.mode.tokenMutate = { fields: { access_token: null, refresh_token: null } };
     const first = await runCliAsync(['refresh', 'demo', '--json'], { env: h.env, cwd: h.project });
@@ -328,13 +316,12 @@ test('4c: a 200 with nothing usable in it → bad-response, and no mcp-auth proc
     assert.equal(stack.counters.reusesDetected, 0);
     const d = await runCliAsync(['doctor', 'demo'], { env: h.env, cwd: h.project });
     assert.match(d.stdout, /answered 200, but the answer could not be stored: it is spent/);
-  } finally { h.cleanup(); }
+  });
 });
 
 test('5: tokens that live no longer than the 300-s window are not refreshed on every pass (no refresh storm)', { timeout: 60_000 }, async () => {
   stack.mode.accessTokenTTL = 20;
-  const h = await signedInHome();
-  try {
+  await withHome(signedInHome(), async (h) => {
     for (let i = 0; i < 6; i++) {
       const r = await runCliAsync(['refresh', 'demo', '--json'], { env: h.env, cwd: h.project });
       assert.equal(r.code, 0, r.stderr);
@@ -343,17 +330,16 @@ test('5: tokens that live no longer than the 300-s window are not refreshed on e
     assert.equal(refreshes(), 0, 'a 20-s token with 20 s left is not due: it is due at half its lifetime');
     const st = JSON.parse((await runCliAsync(['status', '--json'], { env: h.env, cwd: h.project })).stdout);
     assert.equal(st.servers.find((s: { name: string }) => s.name === 'demo').state, 'signed-in');
-  } finally { h.cleanup(); }
+  });
 });
 
 test('8: after storing the token of key K only the needs-auth entries of names with key K are cleared, not every name sharing the URL', { timeout: 60_000 }, async () => {
-  const h = await signedInHome({ teamed: { type: 'http', url: stack.mcpUrl, headers: { 'X-Team': 'blue' } } });
-  try {
+  await withHome(signedInHome({ teamed: { type: 'http', url: stack.mcpUrl, headers: { 'X-Team': 'blue' } } }), async (h) => {
     const cache = path.join(h.claudeDir, 'mcp-needs-auth-cache.json');
     fs.writeFileSync(cache, JSON.stringify({ demo: { timestamp: Date.now() }, teamed: { timestamp: Date.now() } }));
     const r = await runCliAsync(['refresh', 'demo', '--force', '--json'], { env: h.env, cwd: h.project });
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(JSON.parse(r.stdout).results[0].clearedCacheEntries, ['demo']);
     assert.deepEqual(Object.keys(JSON.parse(fs.readFileSync(cache, 'utf8'))), ['teamed']);
-  } finally { h.cleanup(); }
+  });
 });

@@ -2,8 +2,8 @@ import { test, before, after, beforeEach } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { makeHome, runCliAsync, type TempHome } from '../helpers/home';
-import { startStack, cliLogin, writeServers, entryOf, callWhoami, patchEntry, readStore, writeStore, type Stack } from '../helpers/oauth';
+import { withHome, runCliAsync, type TempHome } from '../helpers/home';
+import { startStack, signedIn, entryOf, callWhoami, patchEntry, readStore, writeStore, type Stack } from '../helpers/oauth';
 import { runClaude } from '../helpers/claude';
 
 let stack: Stack;
@@ -14,11 +14,8 @@ beforeEach(() => { Object.assign(stack.mode, { tokenDelayMs: 0, tokenStatus: 0, 
 const N = 16;
 
 /** A signed-in HOME with `demo` (ours to refresh), `other` (must not change) and unknown keys everywhere. */
-async function signedInHome(): Promise<TempHome> {
-  const h = makeHome();
-  writeServers(h, { demo: { type: 'http', url: stack.mcpUrl }, other: { type: 'http', url: `${stack.issuer}/other` } });
-  const r = await cliLogin(h, 'demo', ['--timeout', '30']);
-  assert.equal(r.code, 0, r.stderr);
+async function signedInHome(h: TempHome): Promise<void> {
+  await signedIn({ demo: { type: 'http', url: stack.mcpUrl }, other: { type: 'http', url: `${stack.issuer}/other` } })(h);
   const s = readStore(h);
   s.claudeAiOauth = { accessToken: 'sk-ant-oat01-unrelated', refreshToken: 'sk-ant-ort01-unrelated', expiresAt: Date.now() + 1e7, scopes: ['user:inference'] };
   s.someFutureKey = { nested: [1, { deep: true }] };
@@ -26,7 +23,6 @@ async function signedInHome(): Promise<TempHome> {
   const { key } = entryOf(h, 'demo');
   s.mcpOAuth[key].futureField = { keep: 'me' };
   writeStore(h, s);
-  return h;
 }
 
 function unrelated(h: TempHome) {
@@ -52,8 +48,7 @@ async function race(h: TempHome, n: number, env: NodeJS.ProcessEnv = h.env) {
 }
 
 test(`race: ${N} processes refresh one expired entry → 1 refresh, 0 reuses, 1 refreshed + ${N - 1} adopted`, { timeout: 120_000 }, async () => {
-  const h = await signedInHome();
-  try {
+  await withHome(signedInHome, async (h) => {
     patchEntry(h, 'demo', { expiresAt: Date.now() - 1000 });
     const before = unrelated(h);
     const rt0 = entryOf(h, 'demo').entry.refreshToken;
@@ -76,12 +71,11 @@ test(`race: ${N} processes refresh one expired entry → 1 refresh, 0 reuses, 1 
     assert.deepEqual(unrelated(h), before, 'other entries, claudeAiOauth and unknown keys unchanged');
     assert.equal(fs.statSync(path.join(h.claudeDir, '.credentials.json')).mode & 0o777, 0o600);
     assert.deepEqual(fs.readdirSync(h.claudeDir).filter((n) => /\.lock|\.tmp\./.test(n)), [], 'no lock or temp file left');
-  } finally { h.cleanup(); }
+  });
 });
 
 test('control: the same race without the refresh lock shows reuse and a revoked grant (the test can fail)', { timeout: 120_000 }, async () => {
-  const h = await signedInHome();
-  try {
+  await withHome(signedInHome, async (h) => {
     patchEntry(h, 'demo', { expiresAt: Date.now() - 1000 });
     Object.assign(stack.counters, { tokenRequests: {}, reusesDetected: 0, grantsRevoked: 0 });
     stack.mode.tokenDelayMs = 1500; // every process reads the old token before the first answer arrives
@@ -93,12 +87,11 @@ test('control: the same race without the refresh lock shows reuse and a revoked 
     void results;
     // the harm the lock prevents: the grant family is revoked, so even the stored token is dead
     await assert.rejects(callWhoami(stack.mcpUrl, entryOf(h, 'demo').entry.accessToken));
-  } finally { h.cleanup(); }
+  });
 });
 
 test('fresh entries need no lock and no request; --force refreshes anyway', async () => {
-  const h = await signedInHome();
-  try {
+  await withHome(signedInHome, async (h) => {
     const n0 = stack.counters.tokenRequests.refresh_token ?? 0;
     const r = await runCliAsync(['refresh', 'demo'], { env: h.env, cwd: h.project });
     assert.equal(r.code, 0);
@@ -108,12 +101,11 @@ test('fresh entries need no lock and no request; --force refreshes anyway', asyn
     assert.equal(f.code, 0, f.stderr);
     assert.match(f.stdout, /^demo: refreshed/m);
     assert.equal(stack.counters.tokenRequests.refresh_token, n0 + 1);
-  } finally { h.cleanup(); }
+  });
 });
 
 test('fault: a holder SIGKILLed with the lock held → the next process proceeds at once (dead PID), not after 60 s', { timeout: 60_000 }, async () => {
-  const h = await signedInHome();
-  try {
+  await withHome(signedInHome, async (h) => {
     patchEntry(h, 'demo', { expiresAt: Date.now() - 1000 });
     const dead = await runCliAsync(['refresh', 'demo'], { env: { ...h.env, MCP_AUTH_TEST_CRASH_AT: 'after-lock' }, cwd: h.project });
     assert.equal(dead.code, 128, 'killed');
@@ -124,7 +116,7 @@ test('fault: a holder SIGKILLed with the lock held → the next process proceeds
     assert.match(next.stderr, /reclaiming .* holder pid \d+ is gone/);
     assert.ok(next.ms < 15_000, `took ${next.ms} ms (stale reclaim would take 60 s)`);
     console.log(`# dead-holder reclaim: next refresh done in ${next.ms} ms`);
-  } finally { h.cleanup(); }
+  });
 });
 
 for (const [name, mode, code, env] of [
@@ -133,8 +125,7 @@ for (const [name, mode, code, env] of [
   ['garbage', { tokenBody: '<html>oops' }, 'bad-response', {}],
 ] as const) {
   test(`fault: the token endpoint answers ${name} → entry unchanged, exit 1 with ${code}`, { timeout: 60_000 }, async () => {
-    const h = await signedInHome();
-    try {
+    await withHome(signedInHome, async (h) => {
       patchEntry(h, 'demo', { expiresAt: Date.now() - 1000 });
       const before = fs.readFileSync(path.join(h.claudeDir, '.credentials.json'), 'utf8');
       Object.assign(stack.mode, mode);
@@ -143,13 +134,12 @@ for (const [name, mode, code, env] of [
       assert.match(r.stderr, new RegExp(`^mcp-auth: ${code}: `, 'm'));
       assert.equal(fs.readFileSync(path.join(h.claudeDir, '.credentials.json'), 'utf8'), before);
       assert.ok(!/\n\s+at /.test(r.stderr));
-    } finally { h.cleanup(); }
+    });
   });
 }
 
 test('fault: invalid_grant because another process rotated meanwhile → adopted, not wiped', { timeout: 60_000 }, async () => {
-  const h = await signedInHome();
-  try {
+  await withHome(signedInHome, async (h) => {
     patchEntry(h, 'demo', { expiresAt: Date.now() - 1000 });
     const { entry } = entryOf(h, 'demo');
     stack.mode.tokenDelayMs = 1500;
@@ -168,12 +158,11 @@ test('fault: invalid_grant because another process rotated meanwhile → adopted
     assert.equal(r.code, 0, r.stderr);
     assert.equal(JSON.parse(r.stdout).results[0].result, 'adopted');
     assert.equal(entryOf(h, 'demo').entry.refreshToken, rotated.refresh_token, 'the newer generation is kept');
-  } finally { h.cleanup(); }
+  });
 });
 
 test('invalid_grant for the current generation → signed out exactly as Claude Code marks it (entry kept)', async () => {
-  const h = await signedInHome();
-  try {
+  await withHome(signedInHome, async (h) => {
     patchEntry(h, 'demo', { expiresAt: Date.now() - 1000, refreshToken: 'not-a-token-the-AS-knows' });
     const r = await runCliAsync(['refresh', 'demo'], { env: h.env, cwd: h.project });
     assert.equal(r.code, 1);
@@ -186,12 +175,11 @@ test('invalid_grant for the current generation → signed out exactly as Claude 
     const st = await runCliAsync(['status', '--json'], { env: h.env, cwd: h.project });
     const demo = JSON.parse(st.stdout).servers.find((s: { name: string }) => s.name === 'demo');
     assert.deepEqual([demo.state, demo.reason], ['needs-auth', 'signed-out']);
-  } finally { h.cleanup(); }
+  });
 });
 
 test('a stale lock left by a dead Claude Code (no owner file) is reclaimed once, race-free: 8 processes → 1 refresh, 0 reuses', { timeout: 60_000 }, async () => {
-  const h = await signedInHome();
-  try {
+  await withHome(signedInHome, async (h) => {
     patchEntry(h, 'demo', { expiresAt: Date.now() - 1000 });
     foreignLock(h, 120_000);
     Object.assign(stack.counters, { tokenRequests: {}, reusesDetected: 0, grantsRevoked: 0 });
@@ -203,24 +191,22 @@ test('a stale lock left by a dead Claude Code (no owner file) is reclaimed once,
     assert.equal(stack.counters.tokenRequests.refresh_token, 1);
     assert.equal(stack.counters.reusesDetected, 0);
     assert.deepEqual(fs.readdirSync(h.claudeDir).filter((n) => /\.lock|\.stale\.|\.reclaim/.test(n)), []);
-  } finally { h.cleanup(); }
+  });
 });
 
 test('lock timeout → exit 3 with lock-timeout', { timeout: 60_000 }, async () => {
-  const h = await signedInHome();
-  try {
+  await withHome(signedInHome, async (h) => {
     patchEntry(h, 'demo', { expiresAt: Date.now() - 1000 });
     const lockDir = foreignLock(h, 0); // heartbeat fresh: alive
     const r = await runCliAsync(['refresh', 'demo'], { env: { ...h.env, MCP_AUTH_LOCK_TIMEOUT: '1' }, cwd: h.project });
     assert.equal(r.code, 3, r.stderr);
     assert.match(r.stderr, /^mcp-auth: lock-timeout: /m);
     assert.ok(fs.existsSync(lockDir), 'a live lock of another process is never removed');
-  } finally { h.cleanup(); }
+  });
 });
 
 test(`interlock with the real Claude Code: ${N / 2} mcp-auth + ${N / 2} claude processes on a near-expiry token → 1 refresh, 0 reuses`, { timeout: 180_000 }, async () => {
-  const h = await signedInHome();
-  try {
+  await withHome(signedInHome, async (h) => {
     patchEntry(h, 'demo', { expiresAt: Date.now() + 60_000 });
     const rt0 = entryOf(h, 'demo').entry.refreshToken;
     Object.assign(stack.counters, { tokenRequests: {}, reusesDetected: 0, grantsRevoked: 0, toolCalls: 0 });
@@ -238,6 +224,6 @@ test(`interlock with the real Claude Code: ${N / 2} mcp-auth + ${N / 2} claude p
     for (const k of ['serverName', 'serverUrl', 'accessToken', 'refreshToken', 'expiresAt', 'clientId', 'issuer', 'discoveryState']) assert.ok(k in entry, k);
     assert.equal(typeof entry.expiresAt, 'number');
     assert.equal((await callWhoami(stack.mcpUrl, entry.accessToken)).sub, 'test-user');
-  } finally { h.cleanup(); }
+  });
 });
 

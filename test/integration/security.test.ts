@@ -3,7 +3,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { makeHome, runCliAsync } from '../helpers/home';
+import { withHome, runCliAsync } from '../helpers/home';
 import { startStack, cliLogin, browse, writeServers, entryOf, patchEntry, type Stack } from '../helpers/oauth';
 
 let stack: Stack;
@@ -33,8 +33,7 @@ const connects = (port: number) => new Promise<boolean>((resolve) => {
 });
 
 test('the sign-in callback listens on 127.0.0.1 only, and is closed once the sign-in ends', { timeout: 60_000 }, async () => {
-  const h = makeHome();
-  try {
+  await withHome(async (h) => {
     writeServers(h, { demo: { type: 'http', url: stack.mcpUrl } });
     let port = 0;
     let seen: string[] = [];
@@ -48,12 +47,11 @@ test('the sign-in callback listens on 127.0.0.1 only, and is closed once the sig
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(seen, ['0100007F'], `listening addresses for port ${port}: ${seen.join(',')}`); // 127.0.0.1, nothing else
     assert.equal(await connects(port), false, 'closed after use');
-  } finally { h.cleanup(); }
+  });
 });
 
 test('tokens never appear in any output, --verbose and --json included', { timeout: 60_000 }, async () => {
-  const h = makeHome();
-  try {
+  await withHome(async (h) => {
     writeServers(h, { demo: { type: 'http', url: stack.mcpUrl } });
     const outputs: string[] = [];
     const secrets = new Set<string>();
@@ -79,12 +77,11 @@ test('tokens never appear in any output, --verbose and --json included', { timeo
     assert.ok(all.includes('[refresh demo]'), 'verbose logging was on');
     for (const s of secrets) assert.ok(!all.includes(s), `a token leaked into the output: ${s.slice(0, 6)}…`);
     assert.ok(!/eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}/.test(all), 'no JWT in the output');
-  } finally { h.cleanup(); }
+  });
 });
 
 test('new files are 0600; the store never becomes wider than 0600; temp files are made in the store\'s folder', { timeout: 60_000 }, async () => {
-  const h = makeHome();
-  try {
+  await withHome(async (h) => {
     writeServers(h, { demo: { type: 'http', url: stack.mcpUrl } });
     assert.equal((await cliLogin(h, 'demo', ['--timeout', '30'])).code, 0);
     const store = path.join(h.claudeDir, '.credentials.json');
@@ -95,5 +92,5 @@ test('new files are 0600; the store never becomes wider than 0600; temp files ar
     fs.chmodSync(store, 0o644);
     assert.equal((await runCliAsync(['refresh', 'demo', '--force'], { env: h.env, cwd: h.project })).code, 0);
     assert.equal(fs.statSync(store).mode & 0o777, 0o600, 'a wider mode is narrowed to 0600, as Claude Code does');
-  } finally { h.cleanup(); }
+  });
 });

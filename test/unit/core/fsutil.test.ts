@@ -3,12 +3,10 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readJsonFile, writeFileAtomic } from '../../../src/core/fsutil';
-import { removeCacheEntries, readCache } from '../../../src/core/cache/cache';
-import { makeHome } from '../../helpers/home';
+import { withHome } from '../../helpers/home';
 
 test('writeFileAtomic: 0600, no temp file left, old content until rename', async () => {
-  const h = makeHome();
-  try {
+  await withHome(async (h) => {
     const f = path.join(h.claudeDir, 'x.json');
     fs.writeFileSync(f, '{"old":1}');
     let seen = '';
@@ -17,46 +15,26 @@ test('writeFileAtomic: 0600, no temp file left, old content until rename', async
     assert.equal(fs.readFileSync(f, 'utf8'), '{"new":1}');
     assert.equal(fs.statSync(f).mode & 0o777, 0o600);
     assert.deepEqual(fs.readdirSync(h.claudeDir).filter((n) => n.includes('.tmp.')), []);
-  } finally { h.cleanup(); }
+  });
 });
 
 test('writeFileAtomic: a failure before rename leaves the target untouched and no temp file', async () => {
-  const h = makeHome();
-  try {
+  await withHome(async (h) => {
     const f = path.join(h.claudeDir, 'x.json');
     fs.writeFileSync(f, '{"old":1}');
     await assert.rejects(writeFileAtomic(f, '{"new":1}', { beforeRename: () => { throw new Error('boom'); } }), /boom/);
     assert.equal(fs.readFileSync(f, 'utf8'), '{"old":1}');
     assert.deepEqual(fs.readdirSync(h.claudeDir).filter((n) => n.includes('.tmp.')), []);
-  } finally { h.cleanup(); }
+  });
 });
 
 test('readJsonFile: line and column of a syntax error; BOM refused; missing = undefined', async () => {
-  const h = makeHome();
-  try {
+  await withHome(async (h) => {
     const f = path.join(h.home, 'bad.json');
     fs.writeFileSync(f, '{\n  "a": 1,\n  "b": }\n');
     await assert.rejects(readJsonFile(f, 'config'), (e: { code: string; details: { line: number } }) => e.code === 'config-parse' && e.details.line === 3);
     fs.writeFileSync(f, '\ufeff{}');
     await assert.rejects(readJsonFile(f, 'store'), (e: { code: string; message: string }) => e.code === 'store-parse' && /byte order mark/.test(e.message));
     assert.equal(await readJsonFile(path.join(h.home, 'none.json'), 'cache'), undefined);
-  } finally { h.cleanup(); }
-});
-
-test('removeCacheEntries: removes only the named keys, keeps unknown fields and mode, writes nothing when absent', async () => {
-  const h = makeHome();
-  try {
-    const f = path.join(h.claudeDir, 'mcp-needs-auth-cache.json');
-    fs.writeFileSync(f, JSON.stringify({ a: { timestamp: 1 }, b: { timestamp: 2, ttlMs: 5, id: 'x', lapsedCcrSignInKey: 'k' } }), { mode: 0o644 });
-    fs.chmodSync(f, 0o644);
-    const r = await removeCacheEntries(f, (n) => n === 'a');
-    assert.deepEqual(r, { removed: ['a'], written: true });
-    assert.deepEqual(JSON.parse(fs.readFileSync(f, 'utf8')), { b: { timestamp: 2, ttlMs: 5, id: 'x', lapsedCcrSignInKey: 'k' } });
-    assert.equal(fs.statSync(f).mode & 0o777, 0o644);
-    const before = fs.statSync(f).mtimeMs;
-    assert.deepEqual(await removeCacheEntries(f, (n) => n === 'zzz'), { removed: [], written: false });
-    assert.equal(fs.statSync(f).mtimeMs, before);
-    const snap = await readCache(f);
-    assert.equal(snap.entries.b.ttlMs, 5);
-  } finally { h.cleanup(); }
+  });
 });

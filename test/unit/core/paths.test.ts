@@ -1,8 +1,6 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { resolvePaths } from '../../../src/core/paths';
-import { keychainService, keychainAccount } from '../../../src/core/store/backend';
-import { createHash } from 'node:crypto';
 
 test('paths: defaults under HOME', () => {
   const p = resolvePaths({ env: {}, home: '/h', platform: 'linux' });
@@ -27,12 +25,4 @@ test('paths: CLAUDE_SECURESTORAGE_CONFIG_DIR moves only the store; empty means ~
   assert.equal(p.needsAuthCacheFile, '/c/mcp-needs-auth-cache.json');
   const q = resolvePaths({ env: { CLAUDE_CONFIG_DIR: '/c', CLAUDE_SECURESTORAGE_CONFIG_DIR: '' }, home: '/h' });
   assert.equal(q.credentialsFile, '/h/.claude/.credentials.json');
-});
-
-test('keychain names follow Claude Code', () => {
-  assert.equal(keychainService(undefined), 'Claude Code-credentials');
-  const h = createHash('sha256').update('/c').digest('hex').slice(0, 8);
-  assert.equal(keychainService('/c'), `Claude Code-credentials-${h}`);
-  assert.equal(keychainAccount({ USER: 'alice.b-1' }), 'alice.b-1');
-  assert.equal(keychainAccount({ USER: 'al ice' }), 'claude-code-user');
 });

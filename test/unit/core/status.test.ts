@@ -3,6 +3,7 @@ import * as assert from 'node:assert/strict';
 import { computeStatus, type AuthState, type StatusReason } from '../../../src/core/status';
 import type { ServerConfig } from '../../../src/core/config/types';
 import type { LockHolderInfo } from '../../../src/core/lock/lock';
+import { noteIssued } from '../../../src/core/timing';
 
 const NOW = 1_800_000_000_000;
 const W = 300_000;
@@ -71,4 +72,45 @@ test('computeStatus: plugin http server without static headers gets the 4 h TTL'
 test('computeStatus: a custom refresh window is honoured', () => {
   const s = computeStatus(http, { entry: tok({ expiresAt: NOW + 400_000 }) }, {}, undefined, NOW, { refreshWindowMs: 600_000 });
   assert.equal(s.state, 'expiring');
+});
+
+// ---- short-lived tokens: "expiring" only once a refresh is due (timing.ts), not for the whole life of a token
+// that lives no longer than the window
+
+const jwt = (claims: Record<string, unknown>) => `eyJhbGciOiJub25lIn0.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.sig`;
+/** A JWT access token issued at `iat` (epoch s) that lives `ttl` s, stored with the matching expiresAt. */
+const jwtEntry = (iat: number, ttl: number, extra: Record<string, unknown> = {}) =>
+  tok({ accessToken: jwt({ iat, exp: iat + ttl }), expiresAt: (iat + ttl) * 1000, ...extra });
+const T0 = NOW / 1000; // issuance, epoch s
+
+interface ShortRow { name: string; entry: Record<string, unknown>; now: number; state: AuthState; reason: StatusReason; dueAt: number }
+const short: ShortRow[] = [
+  { name: 'a 300-s token 10 s old (290 s left, inside the 300-s window) is signed-in: not due before half its life', entry: jwtEntry(T0, 300), now: NOW + 10_000, state: 'signed-in', reason: 'valid', dueAt: NOW + 150_000 },
+  { name: 'a 300-s token 1 ms before half its life is signed-in', entry: jwtEntry(T0, 300), now: NOW + 149_999, state: 'signed-in', reason: 'valid', dueAt: NOW + 150_000 },
+  { name: 'a 300-s token at half its life is expiring', entry: jwtEntry(T0, 300), now: NOW + 150_000, state: 'expiring', reason: 'in-window', dueAt: NOW + 150_000 },
+  { name: 'a 300-s token past half its life, no refresh token', entry: jwtEntry(T0, 300, { refreshToken: undefined }), now: NOW + 200_000, state: 'expiring', reason: 'in-window-no-refresh-token', dueAt: NOW + 150_000 },
+  { name: 'a 300-s token at its expiry is expired', entry: jwtEntry(T0, 300), now: NOW + 300_000, state: 'expired', reason: 'expired-refreshable', dueAt: NOW + 150_000 },
+  { name: 'a 40-s token 29.999 s old is signed-in (never due within 30 s of issuance)', entry: jwtEntry(T0, 40), now: NOW + 29_999, state: 'signed-in', reason: 'valid', dueAt: NOW + 30_000 },
+  { name: 'a 40-s token 30 s old is expiring', entry: jwtEntry(T0, 40), now: NOW + 30_000, state: 'expiring', reason: 'in-window', dueAt: NOW + 30_000 },
+  { name: 'a 10-s token is signed-in until it expires', entry: jwtEntry(T0, 10), now: NOW + 9_999, state: 'signed-in', reason: 'valid', dueAt: NOW + 10_000 },
+  { name: 'a 10-s token at its expiry is expired', entry: jwtEntry(T0, 10), now: NOW + 10_000, state: 'expired', reason: 'expired-refreshable', dueAt: NOW + 10_000 },
+  { name: 'a 1-h token with 300 s + 1 ms left is signed-in', entry: jwtEntry(T0, 3600), now: NOW + 3300_000 - 1, state: 'signed-in', reason: 'valid', dueAt: NOW + 3300_000 },
+  { name: 'a 1-h token with 300 s left is expiring (Claude Code\'s window)', entry: jwtEntry(T0, 3600), now: NOW + 3300_000, state: 'expiring', reason: 'in-window', dueAt: NOW + 3300_000 },
+  { name: 'a JWT whose exp disagrees with the stored expiresAt: the window alone (200 s left → expiring)', entry: tok({ accessToken: jwt({ iat: T0, exp: T0 + 3600 }), expiresAt: NOW + 200_000 }), now: NOW, state: 'expiring', reason: 'in-window', dueAt: NOW + 200_000 - W },
+  { name: 'an opaque token (lifetime unknown) 120 s from expiry: the window alone → expiring', entry: tok({ accessToken: 'opaque-status-1', expiresAt: NOW + 120_000 }), now: NOW, state: 'expiring', reason: 'in-window', dueAt: NOW + 120_000 - W },
+];
+for (const r of short) {
+  test(`computeStatus, short-lived tokens: ${r.name}`, () => {
+    const s = computeStatus(http, { entry: r.entry }, {}, undefined, r.now, { refreshWindowMs: W });
+    assert.deepEqual([s.state, s.reason, s.refreshDueAt], [r.state, r.reason, r.dueAt]);
+  });
+}
+
+test('computeStatus, short-lived tokens: an opaque 120-s token this process stored is due at half its life, not from birth', () => {
+  noteIssued('opaque-status-2', NOW, NOW + 120_000);
+  const entry = tok({ accessToken: 'opaque-status-2', expiresAt: NOW + 120_000 });
+  const at = (now: number) => { const s = computeStatus(http, { entry }, {}, undefined, now, { refreshWindowMs: W }); return [s.state, s.reason, s.refreshDueAt]; };
+  assert.deepEqual(at(NOW + 1000), ['signed-in', 'valid', NOW + 60_000]);
+  assert.deepEqual(at(NOW + 59_999), ['signed-in', 'valid', NOW + 60_000]);
+  assert.deepEqual(at(NOW + 60_000), ['expiring', 'in-window', NOW + 60_000]);
 });

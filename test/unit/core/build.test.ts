@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ROOT, TEST_CLI } from '../helpers/home';
+import { ROOT, TEST_CLI } from '../../helpers/home';
 
 const SWITCHES = /MCP_AUTH_TEST_|MCP_AUTH_NOW|MCP_AUTH_MANAGED_DIR|pause-after-lock/;
 

@@ -1,8 +1,7 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { serverKey } from '../../../src/core/store/key';
-import { refreshLockName } from '../../../src/core/lock/lock';
-import { expandVars } from '../../../src/core/config/expand';
+import { serverKey } from '../../../../src/core/store/key';
+import { refreshLockName } from '../../../../src/core/lock/lock';
 
 test('serverKey: the key seen written by Claude Code 2.1.328 for a plain http server', () => {
   // seen in a throwaway HOME: `claude mcp add --transport http alpha http://127.0.0.1:8799/mcp` + `claude mcp list`
@@ -22,11 +21,4 @@ test('serverKey: streamable-http hashes as http; headers default to {} and keep 
 test('refreshLockName: every non-alphanumeric character becomes _', () => {
   assert.equal(refreshLockName('demo|c52143f84584caf9'), 'mcp-refresh-demo_c52143f84584caf9.lock');
   assert.equal(refreshLockName('plugin:p:my-srv|0123'), 'mcp-refresh-plugin_p_my_srv_0123.lock');
-});
-
-test('expandVars: ${VAR}, ${VAR:-default}, missing stays literal', () => {
-  const missing = new Set<string>();
-  assert.equal(expandVars('a ${X} ${Y:-dflt} ${Z}', { X: 'x' }, missing), 'a x dflt ${Z}');
-  assert.deepEqual([...missing], ['Z']);
-  assert.equal(expandVars('${X:-d}', { X: '' }), '');
 });

@@ -4,8 +4,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
-import { inspectLock, lockDirOf, ownerFileOf, type LockSpec } from '../../../src/core/lock/lock';
-import { ROOT } from '../../helpers/home';
+import { inspectLock, lockDirOf, ownerFileOf, type LockSpec } from '../../../../src/core/lock/lock';
+import { ROOT } from '../../../helpers/home';
 
 const HOLDER = path.join(ROOT, 'out', 'test', 'helpers', 'lock-holder.js');
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'mcp-auth-lock-'));

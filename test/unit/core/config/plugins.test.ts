@@ -2,12 +2,12 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { discoverServers } from '../../../src/core/config/discover';
-import type { ServerConfig } from '../../../src/core/config/types';
-import { resolvePaths } from '../../../src/core/paths';
-import { serverKey } from '../../../src/core/store/key';
-import { LONG_TTL_MS, DEFAULT_TTL_MS, ttlFor } from '../../../src/core/cache/cache';
-import { makeHome, type TempHome } from '../../helpers/home';
+import { discoverServers } from '../../../../src/core/config/discover';
+import type { ServerConfig } from '../../../../src/core/config/types';
+import { resolvePaths } from '../../../../src/core/paths';
+import { serverKey } from '../../../../src/core/store/key';
+import { LONG_TTL_MS, DEFAULT_TTL_MS, ttlFor } from '../../../../src/core/cache/cache';
+import { makeHome, type TempHome } from '../../../helpers/home';
 
 const w = (file: string, v: unknown) => { fs.mkdirSync(path.dirname(file), { recursive: true }); fs.writeFileSync(file, typeof v === 'string' ? v : JSON.stringify(v)); };
 

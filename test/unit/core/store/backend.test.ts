@@ -2,10 +2,11 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { KeychainStore, FileStore } from '../../../src/core/store/backend';
-import type { StoreData } from '../../../src/core/store/types';
-import { makeHome } from '../../helpers/home';
-import { fakeSecurity, fakeKeychainItems, itemKey } from '../../helpers/fake-security';
+import { createHash } from 'node:crypto';
+import { KeychainStore, FileStore, keychainService, keychainAccount } from '../../../../src/core/store/backend';
+import type { StoreData } from '../../../../src/core/store/types';
+import { withHome } from '../../../helpers/home';
+import { fakeSecurity, fakeKeychainItems, itemKey } from '../../../helpers/fake-security';
 
 /*
  * The calls go to a stand-in for /usr/bin/security (test/helpers/fake-security.ts): it records its argv, keeps
@@ -46,32 +47,29 @@ function store(h: { home: string; claudeDir: string }, sec: string, timeoutMs?: 
 }
 
 test('keychain: read through find-generic-password with separate arguments; the keychain wins over the file', async () => {
-  const h = makeHome();
-  try {
+  await withHome(async (h) => {
     const sec = fakeSecurity(h.home, { item: '{"mcpOAuth":{"a|1":{"accessToken":"kc-token-123"}}}' });
     fs.writeFileSync(path.join(h.claudeDir, '.credentials.json'), '{"mcpOAuth":{"a|1":{"accessToken":"file-token"}}}');
     const store = new KeychainStore('Claude Code-credentials', 'alice', new FileStore(path.join(h.claudeDir, '.credentials.json')), sec);
     const snap = await store.read();
     assert.equal(snap.data.mcpOAuth?.['a|1'].accessToken, 'kc-token-123');
     assert.deepEqual(invocations(h.home)[0], ['find-generic-password', '-a', 'alice', '-w', '-s', 'Claude Code-credentials']);
-  } finally { h.cleanup(); }
+  });
 });
 
 test('keychain: exit 44 (no item) falls back to the file; 36 (locked) is keychain-locked', async () => {
-  const h = makeHome();
-  try {
+  await withHome(async (h) => {
     fs.writeFileSync(path.join(h.claudeDir, '.credentials.json'), '{"mcpOAuth":{"a|1":{"accessToken":"file-token"}}}');
     const file = new FileStore(path.join(h.claudeDir, '.credentials.json'));
     const none = new KeychainStore('svc', 'alice', file, fakeSecurity(h.home, { exit: 44 }));
     assert.equal((await none.read()).data.mcpOAuth?.['a|1'].accessToken, 'file-token');
     const locked = new KeychainStore('svc', 'alice', file, fakeSecurity(h.home, { exit: 36 }));
     await assert.rejects(locked.read(), (e: { code: string }) => e.code === 'keychain-locked');
-  } finally { h.cleanup(); }
+  });
 });
 
 test('keychain: a small store round-trips through `security -i` on stdin; the secret is never in argv', async () => {
-  const h = makeHome();
-  try {
+  await withHome(async (h) => {
     const sec = fakeSecurity(h.home);
     const s = store(h, sec);
     const data = { mcpOAuth: { 'a|1': { accessToken: 'secret-at-value' } } };
@@ -86,12 +84,11 @@ test('keychain: a small store round-trips through `security -i` on stdin; the se
     assert.ok(m, stdin);
     assert.deepEqual(JSON.parse(Buffer.from(m[1], 'hex').toString('utf8')), data);
     assert.deepEqual((await s.read()).data, data);
-  } finally { h.cleanup(); }
+  });
 });
 
 test('keychain: a store over 4 KB (claudeAiOauth + 10 MCP entries) round-trips whole (as an argv argument, like Claude Code)', async () => {
-  const h = makeHome();
-  try {
+  await withHome(async (h) => {
     const sec = fakeSecurity(h.home);
     const s = store(h, sec);
     const data = bigStore(10);
@@ -105,12 +102,11 @@ test('keychain: a store over 4 KB (claudeAiOauth + 10 MCP entries) round-trips w
     assert.deepEqual(calls[0].slice(0, 7), ['add-generic-password', '-U', '-a', 'alice', '-s', SERVICE, '-X']);
     assert.equal(calls[0].length, 8);
     assert.ok(!argvLog(h.home).includes('sk-ant-oat01'), 'only hex, never the plain text, is in argv');
-  } finally { h.cleanup(); }
+  });
 });
 
 test('keychain: the stand-in really cuts a long `security -i` line (what the old write ran into)', async () => {
-  const h = makeHome();
-  try {
+  await withHome(async (h) => {
     const sec = fakeSecurity(h.home);
     const hex = Buffer.from(JSON.stringify(bigStore(10))).toString('hex');
     const { spawnSync } = await import('node:child_process');
@@ -119,12 +115,11 @@ test('keychain: the stand-in really cuts a long `security -i` line (what the old
     assert.match(r.stderr, /unknown command/);
     const item = fakeKeychainItems(h.home).get(itemKey(SERVICE, 'alice'));
     assert.ok(item && item.length > 0 && item.length < hex.length / 2, 'a truncated item is left behind');
-  } finally { h.cleanup(); }
+  });
 });
 
 test('keychain: a line of exactly 4095 bytes still fits security -i', async () => {
-  const h = makeHome();
-  try {
+  await withHome(async (h) => {
     const sec = fakeSecurity(h.home);
     const head = `add-generic-password -U -a "alice" -s "${SERVICE}" -X "`;
     const hex = 'ab'.repeat((4095 - head.length - 1) >> 1);
@@ -133,34 +128,31 @@ test('keychain: a line of exactly 4095 bytes still fits security -i', async () =
     const r = spawnSync(sec, ['-i'], { input: `${line.padEnd(4095, ' ')}\n`, encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
     assert.equal(fakeKeychainItems(h.home).get(itemKey(SERVICE, 'alice'))?.toString('hex'), hex);
-  } finally { h.cleanup(); }
+  });
 });
 
 test('keychain: a child flooding stderr (1 MB) does not hang the write', { timeout: 20_000 }, async () => {
-  const h = makeHome();
-  try {
+  await withHome(async (h) => {
     const sec = fakeSecurity(h.home, { stderrBytes: 1024 * 1024 });
     const s = store(h, sec);
     await s.write({ mcpOAuth: { 'a|1': { accessToken: 'secret-at-value' } } });
     await s.write(bigStore(10));
     assert.deepEqual((await s.read()).data, bigStore(10));
-  } finally { h.cleanup(); }
+  });
 });
 
 test('keychain: a child that never finishes is killed and the write fails with store-write', { timeout: 20_000 }, async () => {
-  const h = makeHome();
-  try {
+  await withHome(async (h) => {
     const sec = fakeSecurity(h.home, { hang: true });
     const s = store(h, sec, 500);
     const t0 = Date.now();
     await assert.rejects(s.write({ mcpOAuth: { 'a|1': { accessToken: 'secret-at-value' } } }), (e: { code: string }) => e.code === 'store-write');
     assert.ok(Date.now() - t0 < 10_000);
-  } finally { h.cleanup(); }
+  });
 });
 
 test('keychain: a read-back that differs from what was written is store-write (and the error holds no secret)', async () => {
-  const h = makeHome();
-  try {
+  await withHome(async (h) => {
     const sec = fakeSecurity(h.home, { readBack: '{"mcpOAuth":{"a|1":{"accessToken":"someone-else"}}}' });
     const s = store(h, sec);
     for (const data of [{ mcpOAuth: { 'a|1': { accessToken: 'secret-at-value' } } }, bigStore(10)]) {
@@ -170,12 +162,11 @@ test('keychain: a read-back that differs from what was written is store-write (a
         return true;
       });
     }
-  } finally { h.cleanup(); }
+  });
 });
 
 test('keychain: a failing security -i is store-write, with no secret (nor its hex) in the message', async () => {
-  const h = makeHome();
-  try {
+  await withHome(async (h) => {
     const sec = path.join(h.home, 'security');
     // Echoes the line back on stderr, as `security` does for an unknown command.
     fs.writeFileSync(sec, '#!/bin/sh\ncat >&2\nexit 1\n', { mode: 0o755 });
@@ -185,12 +176,11 @@ test('keychain: a failing security -i is store-write, with no secret (nor its he
       assert.ok(!e.message.includes('secret-at-value') && !e.message.includes(Buffer.from('secret-at-value').toString('hex')), e.message);
       return true;
     });
-  } finally { h.cleanup(); }
+  });
 });
 
 test('keychain: non-ASCII text is written as \\u escapes, so `find-generic-password -w` prints it as it is', async () => {
-  const h = makeHome();
-  try {
+  await withHome(async (h) => {
     const sec = fakeSecurity(h.home);
     const s = store(h, sec);
     const data = { mcpOAuth: { 'café|1': { accessToken: 'secret-é-☃-\u007f' } } };
@@ -198,22 +188,20 @@ test('keychain: non-ASCII text is written as \\u escapes, so `find-generic-passw
     const item = fakeKeychainItems(h.home).get(itemKey(SERVICE, 'alice'))!;
     assert.ok(item.every((c) => c >= 0x20 && c <= 0x7e), item.toString('latin1'));
     assert.deepEqual((await s.read()).data, data);
-  } finally { h.cleanup(); }
+  });
 });
 
 test('keychain: an item Claude Code wrote with non-ASCII bytes (printed as hex by -w) is still read', async () => {
-  const h = makeHome();
-  try {
+  await withHome(async (h) => {
     const text = '{"mcpOAuth":{"café|1":{"accessToken":"tok-☃"}}}';
     const sec = fakeSecurity(h.home, { item: text });
     const s = store(h, sec);
     assert.deepEqual((await s.read()).data, JSON.parse(text));
-  } finally { h.cleanup(); }
+  });
 });
 
 test('keychain: the switch to the argv path is at a 4032-byte line, as in Claude Code', async () => {
-  const h = makeHome();
-  try {
+  await withHome(async (h) => {
     const sec = fakeSecurity(h.home);
     const s = store(h, sec);
     const head = `add-generic-password -U -a "alice" -s "${SERVICE}" -X ""\n`.length;
@@ -229,5 +217,13 @@ test('keychain: the switch to the argv path is at a 4032-byte line, as in Claude
       assert.equal(invocations(h.home)[0][0], lineLen <= 4032 ? '-i' : 'add-generic-password', String(lineLen));
       assert.deepEqual((await s.read()).data, data);
     }
-  } finally { h.cleanup(); }
+  });
+});
+
+test('keychain names follow Claude Code', () => {
+  assert.equal(keychainService(undefined), 'Claude Code-credentials');
+  const h = createHash('sha256').update('/c').digest('hex').slice(0, 8);
+  assert.equal(keychainService('/c'), `Claude Code-credentials-${h}`);
+  assert.equal(keychainAccount({ USER: 'alice.b-1' }), 'alice.b-1');
+  assert.equal(keychainAccount({ USER: 'al ice' }), 'claude-code-user');
 });

@@ -2,15 +2,14 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { discoverServers, serverToActOn } from '../../../src/core/config/discover';
-import type { McpAuthError } from '../../../src/core/errors';
-import { computeStatus } from '../../../src/core/status';
-import { resolvePaths } from '../../../src/core/paths';
-import { makeHome } from '../../helpers/home';
+import { discoverServers, serverToActOn } from '../../../../src/core/config/discover';
+import type { McpAuthError } from '../../../../src/core/errors';
+import { computeStatus } from '../../../../src/core/status';
+import { resolvePaths } from '../../../../src/core/paths';
+import { withHome } from '../../../helpers/home';
 
 test('discover: scopes, precedence local > project > user, approval, ${VAR} expansion', async () => {
-  const h = makeHome('home');
-  try {
+  await withHome('home', async (h) => {
     const paths = resolvePaths({ env: {}, home: h.home, managedDirs: [path.join(h.home, 'none')] });
     const r = await discoverServers({ paths, cwd: h.project, env: { TEAM: 'blue', API_TOKEN: 't0ken-123456' } });
     const by = Object.fromEntries(r.servers.map((s) => [s.name, s]));
@@ -26,21 +25,19 @@ test('discover: scopes, precedence local > project > user, approval, ${VAR} expa
     assert.equal(by.expired.rawType, 'streamable-http');
     assert.equal(by.files.transport, 'stdio');
     assert.equal(r.servers.length, 13);
-  } finally { h.cleanup(); }
+  });
 });
 
 test('discover: managed-mcp.json takes exclusive control', async () => {
-  const h = makeHome('home');
-  try {
+  await withHome('home', async (h) => {
     const paths = resolvePaths({ env: {}, home: h.home, managedDirs: [path.join(h.home, 'managed')] });
     const r = await discoverServers({ paths, cwd: h.project, env: {} });
     assert.deepEqual(r.servers.map((s) => [s.name, s.scope]), [['corp', 'managed'], ['corp-tools', 'managed']]);
-  } finally { h.cleanup(); }
+  });
 });
 
 test('discover: a closer .mcp.json wins, a disabled server is dropped, a malformed file is reported and the rest still read', async () => {
-  const h = makeHome();
-  try {
+  await withHome(async (h) => {
     const sub = path.join(h.project, 'a', 'b');
     fs.mkdirSync(sub, { recursive: true });
     fs.writeFileSync(path.join(h.project, '.mcp.json'), JSON.stringify({ mcpServers: { s: { type: 'http', url: 'http://far/x' }, off: { type: 'http', url: 'http://o' } } }));
@@ -60,12 +57,11 @@ test('discover: a closer .mcp.json wins, a disabled server is dropped, a malform
     assert.equal(r.issues.length, 1);
     assert.equal(r.issues[0].code, 'config-parse');
     assert.match(r.issues[0].message, /\.mcp\.json:1:\d+: not valid JSON/);
-  } finally { h.cleanup(); }
+  });
 });
 
 test('discover: non-object mcpServers and a url that is not a URL are reported per place', async () => {
-  const h = makeHome();
-  try {
+  await withHome(async (h) => {
     fs.writeFileSync(path.join(h.project, '.mcp.json'), JSON.stringify({ mcpServers: ['x'] }));
     fs.writeFileSync(path.join(h.home, '.claude.json'), JSON.stringify({ mcpServers: { bad: { type: 'http', url: 'not a url' }, ok: { type: 'http', url: 'https://ok/mcp' } } }));
     const paths = resolvePaths({ env: {}, home: h.home, managedDirs: [] });
@@ -74,12 +70,11 @@ test('discover: non-object mcpServers and a url that is not a URL are reported p
     const bad = r.servers.find((s) => s.name === 'bad');
     assert.equal(bad?.problem?.code, 'invalid-url');
     assert.equal(r.servers.find((s) => s.name === 'ok')?.problem, undefined);
-  } finally { h.cleanup(); }
+  });
 });
 
 test('discover: a pending or rejected .mcp.json server never shadows a user/local one; naming an unapproved one is not-approved', async () => {
-  const h = makeHome();
-  try {
+  await withHome(async (h) => {
     fs.writeFileSync(path.join(h.home, '.claude.json'), JSON.stringify({
       mcpServers: { demo: { type: 'http', url: 'http://a/mcp' }, off: { type: 'http', url: 'http://a/off' }, ok: { type: 'http', url: 'http://a/ok' } },
       projects: { [h.project]: { hasTrustDialogAccepted: true } },
@@ -112,5 +107,5 @@ test('discover: a pending or rejected .mcp.json server never shadows a user/loca
     fs.writeFileSync(path.join(h.home, '.claude.json'), JSON.stringify({ mcpServers: { ok: { type: 'http', url: 'http://a/ok' } } }));
     const u = await discoverServers({ paths, cwd: h.project, env: {} });
     assert.equal(u.servers.find((s) => s.name === 'ok')?.url, 'http://a/ok');
-  } finally { h.cleanup(); }
+  });
 });

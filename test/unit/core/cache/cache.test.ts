@@ -1,0 +1,37 @@
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { cacheNamesFor, removeCacheEntries, readCache } from '../../../../src/core/cache/cache';
+import type { ServerConfig } from '../../../../src/core/config/types';
+import { withHome } from '../../../helpers/home';
+
+const http = (name: string, url: string, headers?: Record<string, string>): ServerConfig =>
+  ({ name, transport: 'http', rawType: 'http', url, headers, scope: 'user', file: 'f' }) as ServerConfig;
+
+test('cacheNamesFor: the names whose credential key is the same, not every name that shares the URL', () => {
+  const a = http('a', 'https://mcp.test/x');
+  const teamed = http('teamed', 'https://mcp.test/x', { 'X-Team': 'blue' });
+  const other = http('other', 'https://mcp.test/y');
+  assert.deepEqual([...cacheNamesFor(a, [a, teamed, other])], ['a']);
+  // the same name defined twice with the same URL and headers (e.g. user and local scope) has one key
+  const a2 = { ...http('a', 'https://mcp.test/x'), scope: 'local' } as ServerConfig;
+  assert.deepEqual([...cacheNamesFor(a, [a, a2, teamed])], ['a']);
+});
+
+test('removeCacheEntries: removes only the named keys, keeps unknown fields and mode, writes nothing when absent', async () => {
+  await withHome(async (h) => {
+    const f = path.join(h.claudeDir, 'mcp-needs-auth-cache.json');
+    fs.writeFileSync(f, JSON.stringify({ a: { timestamp: 1 }, b: { timestamp: 2, ttlMs: 5, id: 'x', lapsedCcrSignInKey: 'k' } }), { mode: 0o644 });
+    fs.chmodSync(f, 0o644);
+    const r = await removeCacheEntries(f, (n) => n === 'a');
+    assert.deepEqual(r, { removed: ['a'], written: true });
+    assert.deepEqual(JSON.parse(fs.readFileSync(f, 'utf8')), { b: { timestamp: 2, ttlMs: 5, id: 'x', lapsedCcrSignInKey: 'k' } });
+    assert.equal(fs.statSync(f).mode & 0o777, 0o644);
+    const before = fs.statSync(f).mtimeMs;
+    assert.deepEqual(await removeCacheEntries(f, (n) => n === 'zzz'), { removed: [], written: false });
+    assert.equal(fs.statSync(f).mtimeMs, before);
+    const snap = await readCache(f);
+    assert.equal(snap.entries.b.ttlMs, 5);
+  });
+});
