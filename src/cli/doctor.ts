@@ -5,7 +5,7 @@ import { isProblem } from '../core/status';
 import type { CliContext } from './commands';
 import { duration, paint, REASON_TEXT } from './format';
 import { printIssues } from './report';
-import type { AuthState } from '../core';
+import type { AuthState, Hint } from '../core';
 import { keeperLines } from './keeper-doctor';
 
 /** The CLI's wording of the one fix rule (core/diagnose fixFor): a command to run. */
@@ -23,6 +23,14 @@ export function fixCommand(fix: FixCode | undefined, name: string): string | und
 
 const at = (ms: number) => new Date(ms).toISOString();
 
+/** Why, beyond the state: the CLI's words for the model's hint codes. */
+export function hintLine(h: Hint): string {
+  switch (h.code) {
+    case 'no-offline-access': return `no refresh token stored: sign-in needed again when this token expires at ${at(h.expiresAt)} — the server did not grant offline access (fix: sign in again then; ask the server's admin for offline_access)`;
+    case 'shared-cache-name': return `the name is used by ${h.definitions} different servers across your folders; Claude Code's needs-auth cache keys by name only, so a failure of one blocks the others in every folder (fix: give them different names)`;
+  }
+}
+
 function factLine(f: Fact): string {
   switch (f.code) {
     case 'defined-in': return `defined in ${f.file} (${f.scope} scope)${f.pending ? ', awaiting approval in Claude Code' : ''}`;
@@ -38,6 +46,7 @@ function factLine(f: Fact): string {
     case 'odd-answer': return `the authorization server's last token answer (${at(f.at)}) was odd: ${f.warnings.join(', ')}; it was stored anyway (the refresh token sent is spent once the server answers 200)`;
     case 'lock-held': return `refresh lock held by ${f.holder}, heartbeat ${duration(f.ageMs)} ago${f.stale ? ' (stale)' : ''}`;
     case 'lock-free': return 'refresh lock free';
+    case 'hint': return hintLine(f.hint);
     case 'state': return `state ${f.state}: ${f.state === 'error' ? `${f.error}: ${f.message}` : REASON_TEXT[f.reason]}`;
   }
 }

@@ -104,6 +104,7 @@ export function statusJson(model: AuthModel): unknown {
       hasRefreshToken: r.status.hasRefreshToken,
       needsAuthCachedAt: iso(r.status.cache?.timestamp),
       lockHeldBy: r.status.lock?.held ? r.status.lock.holder ?? 'unknown' : null,
+      hints: (r.hints ?? []).map((h) => (h.code === 'no-offline-access' ? { code: h.code, expiresAt: iso(h.expiresAt) } : h)),
     })),
   };
 }

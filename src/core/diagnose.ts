@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import type { ErrorCode } from './errors';
 import { sha256Hex } from './fsutil';
 import { inspectLock, removeOrphanOwner, type LockSpec } from './lock/lock';
-import type { AuthModel, ServerRow } from './model';
+import type { AuthModel, Hint, ServerRow } from './model';
 import { readSpentMarks, readTokenNotes } from './notes';
 import type { TokenWarning } from './oauth/client';
 import type { ClaudePaths } from './paths';
@@ -42,7 +42,8 @@ export type Fact =
   | { code: 'spent-token'; at: number }
   | { code: 'lock-held'; holder: string; ageMs: number; stale: boolean }
   | { code: 'lock-free' }
-  | { code: 'state'; state: AuthState; reason: StatusReason; error?: ErrorCode; message?: string };
+  | { code: 'state'; state: AuthState; reason: StatusReason; error?: ErrorCode; message?: string }
+  | { code: 'hint'; hint: Hint };
 
 export type Check =
   | { code: 'store-mode'; ok: boolean; location: string; mode: number }
@@ -134,6 +135,7 @@ export async function diagnose(model: AuthModel, paths: ClaudePaths, opts: { cle
       facts.push(s.lock?.held ? { code: 'lock-held', holder: s.lock.holder ?? 'unknown', ageMs: s.lock.ageMs ?? 0, stale: s.lock.stale } : { code: 'lock-free' });
     }
     facts.push({ code: 'state', state: s.state, reason: s.reason, error: s.code, message: s.message });
+    for (const hint of r.hints ?? []) facts.push({ code: 'hint', hint });
     return { name: c.name, scope: c.scope, state: s.state, reason: s.reason, facts, fix: fixFor(r) };
   });
   return {

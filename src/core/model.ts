@@ -9,11 +9,29 @@ import { openStore, type StoreBackend } from './store/backend';
 import { serverKey } from './store/key';
 import type { StoreSnapshot } from './store/types';
 
+/** Why a row may need attention beyond its state, as codes (the edges word them). */
+export type Hint =
+  /** signed in without a refresh token: sign-in needed again when the access token expires */
+  | { code: 'no-offline-access'; expiresAt: number }
+  /** the name goes to several servers across folders; Claude Code's needs-auth cache keys by name only */
+  | { code: 'shared-cache-name'; definitions: number };
+
 export interface ServerRow {
   config: ServerConfig;
   /** credential-store key (remote servers) */
   key?: string;
   status: ServerStatus;
+  hints?: Hint[];
+}
+
+function hintsFor(row: ServerRow, definitions: number): Hint[] | undefined {
+  const hints: Hint[] = [];
+  const s = row.status;
+  if (s.expiresAt !== undefined && s.expiresAt > 0 && !s.hasRefreshToken && ['signed-in', 'expiring', 'blocked'].includes(s.state)) {
+    hints.push({ code: 'no-offline-access', expiresAt: s.expiresAt });
+  }
+  if (definitions > 1) hints.push({ code: 'shared-cache-name', definitions });
+  return hints.length ? hints : undefined;
 }
 
 export interface ModelIssue {
@@ -90,7 +108,9 @@ export async function loadModel(opts: LoadOptions): Promise<AuthModel> {
       opts.settings ?? DEFAULT_SETTINGS,
     );
     status.scope = config.scope;
-    return { config, key, status };
+    const row: ServerRow = { config, key, status };
+    row.hints = hintsFor(row, cfg.definitionsByName[config.name] ?? 0);
+    return row;
   });
   for (const s of servers) {
     if (s.status.state === 'error' && s.status.reason === 'config-error') {

@@ -6,7 +6,7 @@
  * l10n/bundle.l10n.json, and it only scans files that import vscode; hence the type-only import (erased).
  */
 import type * as vscode from 'vscode';
-import type { AuthState, ServerRow } from '../core';
+import type { AuthState, Hint, ServerRow } from '../core';
 import { needsAttention } from '../core/status';
 import { durationParts } from '../core/duration';
 import type { Check, Diagnosis, Fact, FixCode } from '../core/diagnose';
@@ -108,6 +108,7 @@ export function tooltip(row: ServerRow, now: number, l10n: L10n = plainL10n, tru
   if (s.cache) lines.push(l10n.t('Needs-auth cache entry: {0} old, TTL {1}{2}', humanDuration(s.cache.ageMs, l10n), humanDuration(s.cache.ttlMs, l10n), s.cache.fresh ? l10n.t(' — new Claude Code sessions skip this server') : l10n.t(' — expired')));
   if (s.lock?.held) lines.push(l10n.t('Refresh lock held by {0}{1}', mdEscape(s.lock.holder ?? '?'), s.lock.stale ? l10n.t(' (stale)') : ''));
   if (s.state === 'error') lines.push(l10n.t('Problem: {0}', mdEscape(`${s.code}: ${s.message ?? ''}`)));
+  for (const h of row.hints ?? []) lines.push(mdEscape(hintText(h, l10n)));
   if (!canActOn(row, trusted)) lines.push(l10n.t('Restricted Mode: trust this folder to act on its .mcp.json servers'));
   return lines.join('  \n');
 }
@@ -173,6 +174,15 @@ function factText(f: Fact, l10n: L10n): string {
     case 'lock-held': return l10n.t('refresh lock held by {0}, heartbeat {1} ago{2}', f.holder, humanDuration(f.ageMs, l10n), f.stale ? l10n.t(' (stale)') : '');
     case 'lock-free': return l10n.t('refresh lock free');
     case 'state': return f.state === 'error' ? l10n.t('state {0}: {1}: {2}', f.state, f.error ?? '', f.message ?? '') : l10n.t('state {0} ({1})', f.state, f.reason);
+    case 'hint': return hintText(f.hint, l10n);
+  }
+}
+
+/** Why, beyond the state: the extension's words for the model's hint codes (tooltip and diagnostics). */
+export function hintText(h: Hint, l10n: L10n = plainL10n): string {
+  switch (h.code) {
+    case 'no-offline-access': return l10n.t('No refresh token: sign-in needed again when this token expires at {0} — the server did not grant offline access.', new Date(h.expiresAt).toLocaleTimeString());
+    case 'shared-cache-name': return l10n.t('{0} different servers use this name across your folders; Claude Code\'s needs-auth cache keys by name only, so a failure of one blocks the others. Give them different names.', h.definitions);
   }
 }
 

@@ -5,7 +5,8 @@ import { isPlainObject, readJsonFile } from '../fsutil';
 import type { ClaudePaths } from '../paths';
 import { expandVars } from './expand';
 import { discoverPluginServers } from './plugins';
-import type { ConfigIssue, DiscoveredConfig, OAuthConfig, Scope, ServerConfig, Transport } from './types';
+import { isRemote, type ConfigIssue, type DiscoveredConfig, type OAuthConfig, type Scope, type ServerConfig, type Transport } from './types';
+import { serverKey } from '../store/key';
 
 export interface DiscoverOptions {
   paths: ClaudePaths;
@@ -59,11 +60,12 @@ export async function discoverServers(opts: DiscoverOptions): Promise<Discovered
     const managed = await read(file);
     if (managed) {
       const servers = serversFrom(managed.mcpServers, 'managed', file, env, issues);
-      return { servers, filesRead, issues, projectKey, notLoaded: [] };
+      return { servers, filesRead, issues, projectKey, notLoaded: [], definitionsByName: {} };
     }
   }
 
   const byScope = new Map<Scope, ServerConfig[]>();
+  const definitionsByName: Record<string, number> = {};
   const userCfg = await read(opts.paths.userConfigFile);
   if (userCfg) {
     byScope.set('user', serversFrom(userCfg.mcpServers, 'user', opts.paths.userConfigFile, env, issues));
@@ -75,6 +77,15 @@ export async function discoverServers(opts: DiscoverOptions): Promise<Discovered
     if (isPlainObject(proj)) {
       byScope.set('local', serversFrom(proj.mcpServers, 'local', opts.paths.userConfigFile, env, issues));
     }
+    // Claude Code keys its needs-auth cache by name alone, for every folder: count how many different
+    // servers (type, URL, headers) go by each name across the user scope and every folder's local scope.
+    const seen = new Map<string, Set<string>>();
+    const note = (list: ServerConfig[]) => {
+      for (const s of list) if (isRemote(s) && !s.problem) (seen.get(s.name) ?? seen.set(s.name, new Set()).get(s.name)!).add(serverKey(s));
+    };
+    note(byScope.get('user') ?? []);
+    if (isPlainObject(projects)) for (const p of Object.values(projects)) if (isPlainObject(p)) note(serversFrom(p.mcpServers, 'local', opts.paths.userConfigFile, env, []));
+    for (const [name, keys] of seen) definitionsByName[name] = keys.size;
   }
 
   // project scope: every .mcp.json from the cwd up to the root; the closest wins
@@ -115,7 +126,7 @@ export async function discoverServers(opts: DiscoverOptions): Promise<Discovered
   }
   const order = (s: ServerConfig) => ['managed', 'user', 'local', 'project', 'plugin'].indexOf(s.scope);
   const servers = [...winners.values()].sort((a, b) => order(a) - order(b) || a.name.localeCompare(b.name));
-  return { servers, filesRead, issues, projectKey, notLoaded };
+  return { servers, filesRead, issues, projectKey, notLoaded, definitionsByName };
 }
 
 type Approval = 'approved' | 'pending' | 'rejected';

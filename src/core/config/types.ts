@@ -55,6 +55,12 @@ export interface DiscoveredConfig {
    * scope's server has. Never acted on; kept so that naming one gives `not-approved`, not `unknown-server`.
    */
   notLoaded: ServerConfig[];
+  /**
+   * How many different remote servers (type, URL, headers) go by each name across the user scope and every
+   * folder's local scope in ~/.claude.json. Claude Code keys its needs-auth cache by name alone, so when this is
+   * more than 1, one server's failure blocks the others of that name in every folder.
+   */
+  definitionsByName: Record<string, number>;
 }
 
 /** Remote (OAuth-capable) servers: streamable HTTP and SSE. The one place this is decided. */
