@@ -104,6 +104,8 @@ export function statusJson(model: AuthModel): unknown {
       hasRefreshToken: r.status.hasRefreshToken,
       needsAuthCachedAt: iso(r.status.cache?.timestamp),
       lockHeldBy: r.status.lock?.held ? r.status.lock.holder ?? 'unknown' : null,
+      // only on needs-scope rows: the scopes the server asked for (Claude Code's stepUpScope) that the token lacks
+      ...(r.status.missingScopes ? { missingScopes: r.status.missingScopes } : {}),
     })),
   };
 }
