@@ -14,6 +14,7 @@ export function fixCommand(fix: FixCode | undefined, name: string): string | und
     case 'invalidate': return `mcp-auth invalidate ${name}`;
     case 'refresh': return `mcp-auth refresh ${name}`;
     case 'login': return `mcp-auth login ${name}`;
+    case 'grant': return `mcp-auth login ${name}`;
     case 'fix-store': return 'fix the credential store, then run mcp-auth doctor again';
     case 'fix-cache': return 'fix the needs-auth cache, then run mcp-auth doctor again';
     case 'fix-config': return 'fix the configuration, then run mcp-auth doctor again';
@@ -40,6 +41,7 @@ function factLine(f: Fact): string {
     case 'expires': return `access token expires ${at(f.at)} (in ${duration(f.inMs)})`;
     case 'expired': return `access token expired ${at(f.at)} (${duration(f.agoMs)} ago)`;
     case 'tokens': return `refresh token: ${f.refreshToken ? 'stored' : 'none'}; client: ${f.client ?? 'none'}${f.clientId ? ` (${f.clientId})` : ''}`;
+    case 'step-up': return `the server asked for scope "${f.required}" (403 insufficient_scope, recorded by Claude Code as stepUpScope); the token has "${f.granted ?? ''}"${f.missing.length ? `, lacking ${f.missing.join(' ')}` : ', which covers it'}`;
     case 'spent-token': return `the stored refresh token was sent at ${at(f.at)} and answered 200, but the answer could not be stored: it is spent, and mcp-auth will not send it again (sign in again)`;
     case 'cache-entry': return `needs-auth cache entry written ${at(f.at)}, ${duration(f.ageMs)} old, TTL ${duration(f.ttlMs)}: ${f.fresh ? 'in force: new Claude Code sessions skip this server' : 'expired (ignored by Claude Code)'}`;
     case 'no-cache-entry': return 'no needs-auth cache entry';

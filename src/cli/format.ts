@@ -6,7 +6,7 @@ export interface Style {
 }
 
 const COLORS: Record<AuthState, string> = {
-  'signed-in': '32', expiring: '33', expired: '33', 'needs-auth': '31', blocked: '31', refreshing: '36', 'no-auth': '2', 'not-approved': '2', error: '31',
+  'signed-in': '32', expiring: '33', expired: '33', 'needs-auth': '31', blocked: '31', 'needs-scope': '35', refreshing: '36', 'no-auth': '2', 'not-approved': '2', error: '31',
 };
 
 export function paint(style: Style, state: AuthState, text: string): string {
@@ -38,6 +38,7 @@ export const REASON_TEXT: Record<StatusReason, string> = {
   'cache-error': 'needs-auth cache unreadable',
   'config-error': 'configuration problem',
   'entry-invalid': 'stored entry malformed',
+  'step-up': 'the server asked for scopes the stored token lacks (403 insufficient_scope); sign in again for the union of scopes',
   'awaiting-approval': 'from .mcp.json, awaiting approval in Claude Code (run `claude` in this folder); mcp-auth does not act on it',
 };
 
@@ -53,6 +54,9 @@ export function detail(row: ServerRow, now: number): string {
       break;
     case 'expired':
       parts.push(s.expiresAt ? `expired ${duration(now - s.expiresAt)} ago, refreshable` : 'refreshable');
+      break;
+    case 'needs-scope':
+      parts.push(`needs scope ${(s.missingScopes ?? []).join(' ')} (the server answered 403 insufficient_scope)`);
       break;
     case 'blocked':
       parts.push(`stale needs-auth entry (${duration(s.cache?.ageMs ?? 0)} old) blocks new sessions`);

@@ -104,7 +104,10 @@ export function statusJson(model: AuthModel): unknown {
       hasRefreshToken: r.status.hasRefreshToken,
       needsAuthCachedAt: iso(r.status.cache?.timestamp),
       lockHeldBy: r.status.lock?.held ? r.status.lock.holder ?? 'unknown' : null,
-      hints: (r.hints ?? []).map((h) => (h.code === 'no-offline-access' ? { code: h.code, expiresAt: iso(h.expiresAt) } : h)),
+      // only on needs-scope rows: the scopes the server asked for (Claude Code's stepUpScope) that the token lacks
+      ...(r.status.missingScopes ? { missingScopes: r.status.missingScopes } : {}),
+      // only where there is something to say beyond the state (say why)
+      ...(r.hints ? { hints: r.hints.map((h) => (h.code === 'no-offline-access' ? { code: h.code, expiresAt: iso(h.expiresAt) } : h)) } : {}),
     })),
   };
 }

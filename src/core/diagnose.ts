@@ -15,7 +15,7 @@ import type { AuthState, StatusReason } from './status';
  */
 
 /** The one rule for what fixes a row; the CLI and the extension turn it into a command of their own. */
-export type FixCode = 'invalidate' | 'refresh' | 'login' | 'fix-store' | 'fix-cache' | 'fix-config';
+export type FixCode = 'invalidate' | 'refresh' | 'login' | 'grant' | 'fix-store' | 'fix-cache' | 'fix-config';
 
 export function fixFor(row: ServerRow): FixCode | undefined {
   const s = row.status;
@@ -23,6 +23,8 @@ export function fixFor(row: ServerRow): FixCode | undefined {
     case 'blocked': return 'invalidate';
     case 'expired': case 'expiring': return s.hasRefreshToken ? 'refresh' : 'login';
     case 'needs-auth': return 'login';
+    // a sign-in that asks for the union of the stored and the required scopes (login.ts)
+    case 'needs-scope': return 'grant';
     case 'error': return s.code?.startsWith('store') || s.code?.startsWith('keychain') ? 'fix-store' : s.code?.startsWith('cache') ? 'fix-cache' : 'fix-config';
     default: return undefined;
   }
@@ -36,6 +38,7 @@ export type Fact =
   | { code: 'expires'; at: number; inMs: number }
   | { code: 'expired'; at: number; agoMs: number }
   | { code: 'tokens'; refreshToken: boolean; client?: 'dynamic' | 'static'; clientId?: string }
+  | { code: 'step-up'; required: string; granted?: string; missing: string[] }
   | { code: 'cache-entry'; at: number; ageMs: number; ttlMs: number; fresh: boolean }
   | { code: 'no-cache-entry' }
   | { code: 'odd-answer'; at: number; warnings: TokenWarning[] }
@@ -126,6 +129,7 @@ export async function diagnose(model: AuthModel, paths: ClaudePaths, opts: { cle
         facts.push({ code: 'entry', key: r.key, store: model.storeLocation });
         if (s.expiresAt !== undefined) facts.push(s.expiresAt > now ? { code: 'expires', at: s.expiresAt, inMs: s.expiresAt - now } : { code: 'expired', at: s.expiresAt, agoMs: now - s.expiresAt });
         facts.push({ code: 'tokens', refreshToken: s.hasRefreshToken, client: s.client, clientId: s.clientId });
+        if (typeof entry.stepUpScope === 'string' && entry.stepUpScope) facts.push({ code: 'step-up', required: entry.stepUpScope, granted: entry.scope, missing: s.missingScopes ?? [] });
         const mark = spent[r.key];
         if (mark && entry.refreshToken && sha256Hex(entry.refreshToken).startsWith(mark.fingerprint)) facts.push({ code: 'spent-token', at: mark.at });
       }

@@ -17,6 +17,7 @@ import { serverKey } from './store/key';
 import type { TokenEntry } from './store/types';
 import { persistGrantResult } from './store/write';
 import { isRemote } from './config/types';
+import { missingScopes, scopeList } from './status';
 
 export interface LoginDeps {
   paths: ClaudePaths;
@@ -126,15 +127,41 @@ interface ChosenClient {
  * never in the mcpOAuth entry: whenever the client in use is the configured static one, that is where its
  * secret comes from.
  */
-function chooseClient(si: SignIn, as: AuthorizationServer, existing: TokenEntry | undefined, staticSecret: unknown): ChosenClient {
+function chooseClient(si: SignIn, as: AuthorizationServer, existing: TokenEntry | undefined, staticSecret: unknown, scope: string | undefined): ChosenClient {
   const secretOf = (id: string, stored: string | undefined) =>
     id === si.server.oauth?.clientId && typeof staticSecret === 'string' ? staticSecret : stored;
   if (existing?.clientId && (!existing.issuer || sameIssuer(existing.issuer, as.issuer))) {
+    if (existing.clientId !== si.server.oauth?.clientId && widens(scope, existing)) {
+      // step-up with a dynamically registered client: it may have been registered for the narrower scope (an AS
+      // may hold a client to the `scope` it registered with, as oidc-provider does): register one for the union
+      si.log.info('registering a new client for the wider scope (step-up)');
+      return {};
+    }
     si.log.info('reusing the stored client');
     return { clientId: existing.clientId, clientSecret: secretOf(existing.clientId, existing.clientSecret), redirectUri: existing.redirectUri };
   }
   if (si.server.oauth?.clientId) return { clientId: si.server.oauth.clientId, clientSecret: secretOf(si.server.oauth.clientId, undefined) };
   return {};
+}
+
+/**
+ * The scope to ask for: what the server advertises (config, challenge or metadata), and — when an entry of the
+ * same authorization server is stored — its granted `scope` and the `stepUpScope` Claude Code recorded after a
+ * 403 insufficient_scope (MCP authorization spec 2025-11-25, step-up: ask for the union, so that signing in for
+ * the new scopes does not lose the old ones). Space-separated, in that order, no duplicates; `offline_access`
+ * is kept when any part has it.
+ */
+export function requestedScope(discovered: string | undefined, existing: TokenEntry | undefined, issuer: string): string | undefined {
+  const sameAs = existing && (!existing.issuer || sameIssuer(existing.issuer, issuer));
+  const parts = [discovered, ...(sameAs ? [existing.scope, existing.stepUpScope] : [])];
+  const all = scopeList(parts.join(' '));
+  return all.length ? all.join(' ') : undefined;
+}
+
+/** A sign-in for more than the stored token has: a step-up is pending, or the scope asked for is wider than the stored one. */
+function widens(scope: string | undefined, existing: TokenEntry): boolean {
+  if (!existing.stepUpScope && typeof existing.scope !== 'string') return false; // nothing known of what it has (a stub)
+  return missingScopes(scope, existing.scope).length > 0;
 }
 
 /** The loopback port: MCP_OAUTH_CALLBACK_PORT, else the config's callbackPort, else the stored redirect's, else any. */
@@ -145,7 +172,7 @@ function callbackPort(si: SignIn, redirectUri: string | undefined): number {
 }
 
 /** Step 2, the authorization request: PKCE S256, state, RFC 8707 resource, the scope the server asked for. */
-async function authorizationRequest(as: AuthorizationServer, d: Discovered, clientId: string, redirectUri: string): Promise<{ url: URL; verifier: string; state: string }> {
+async function authorizationRequest(as: AuthorizationServer, d: Discovered, scope: string | undefined, clientId: string, redirectUri: string): Promise<{ url: URL; verifier: string; state: string }> {
   const verifier = oauth.generateRandomCodeVerifier();
   const state = oauth.generateRandomState();
   rememberSecret(verifier);
@@ -157,7 +184,7 @@ async function authorizationRequest(as: AuthorizationServer, d: Discovered, clie
   url.searchParams.set('code_challenge_method', 'S256');
   url.searchParams.set('state', state);
   url.searchParams.set('resource', d.resource);
-  if (d.scope) url.searchParams.set('scope', d.scope);
+  if (scope) url.searchParams.set('scope', scope);
   return { url, verifier, state };
 }
 
@@ -190,8 +217,12 @@ async function exchange(si: SignIn, as: AuthorizationServer, client: oauth.Clien
   return tokens;
 }
 
-/** Step 5, store in Claude Code's shape: the whole entry, the stub's tokenlessRejectedAt dropped, unknown fields kept. */
-async function store(si: SignIn, as: AuthorizationServer, d: Discovered, tokens: TokenSet, client: Required<Pick<ChosenClient, 'clientId'>> & ChosenClient & { registered: boolean; redirectUri: string }): Promise<number | undefined> {
+/**
+ * Step 5, store in Claude Code's shape: the whole entry, the stub's tokenlessRejectedAt dropped, unknown fields
+ * kept. `scope` is what was asked for: the granted scope when the answer names none (RFC 6749 §5.1). Claude
+ * Code's `stepUpScope` goes once the granted scope covers it (else it stays: the server still wants more).
+ */
+async function store(si: SignIn, as: AuthorizationServer, d: Discovered, scope: string | undefined, tokens: TokenSet, client: Required<Pick<ChosenClient, 'clientId'>> & ChosenClient & { registered: boolean; redirectUri: string }): Promise<number | undefined> {
   const expiresAt = tokens.expiresIn !== undefined ? si.now() + Math.round(tokens.expiresIn * 1000) : undefined;
   await persistGrantResult(si.deps.store, si.deps.paths, si.key, (cur) => {
     const next: TokenEntry = {
@@ -201,7 +232,7 @@ async function store(si: SignIn, as: AuthorizationServer, d: Discovered, tokens:
       accessToken: tokens.accessToken,
       ...(tokens.refreshToken ? { refreshToken: tokens.refreshToken } : {}),
       ...(expiresAt !== undefined ? { expiresAt } : {}),
-      ...(tokens.scope ?? d.scope ? { scope: tokens.scope ?? d.scope } : {}),
+      ...(tokens.scope ?? scope ? { scope: tokens.scope ?? scope } : {}),
       clientId: client.clientId,
       ...(client.clientSecret && client.registered ? { clientSecret: client.clientSecret } : {}),
       issuer: as.issuer,
@@ -211,6 +242,7 @@ async function store(si: SignIn, as: AuthorizationServer, d: Discovered, tokens:
     if (!tokens.refreshToken) delete next.refreshToken;
     if (expiresAt === undefined) delete next.expiresAt;
     if (next.discoveryState) delete next.discoveryState.tokenlessRejectedAt;
+    if (typeof next.stepUpScope === 'string' && missingScopes(next.stepUpScope, next.scope).length === 0) delete next.stepUpScope;
     return next;
   }, { logger: si.log });
   return expiresAt;
@@ -226,7 +258,9 @@ async function interactive(si: SignIn, existing: TokenEntry | undefined, staticS
   if (as.code_challenge_methods_supported && !as.code_challenge_methods_supported.includes('S256')) {
     throw new McpAuthError('discovery-failed', 'the authorization server does not support PKCE S256');
   }
-  const chosen = chooseClient(si, as, existing, staticSecret);
+  const scope = requestedScope(d.scope, existing, as.issuer);
+  const chosen = chooseClient(si, as, existing, staticSecret, scope);
+  if (scope !== d.scope) si.log.info(`asking for scope "${scope}" (the stored and step-up scopes included)`);
   // the loopback listener, on 127.0.0.1 only
   const cb = await startCallbackServer(callbackPort(si, chosen.redirectUri), si.log);
   try {
@@ -236,7 +270,7 @@ async function interactive(si: SignIn, existing: TokenEntry | undefined, staticS
     let registered = false;
     if (!clientId) {
       if (!as.registration_endpoint) throw new McpAuthError('registration-failed', 'no client id configured and the authorization server offers no dynamic registration');
-      const reg = await register(as, redirectUri, d.scope, http);
+      const reg = await register(as, redirectUri, scope, http);
       clientId = reg.client_id;
       clientSecret = typeof reg.client_secret === 'string' ? reg.client_secret : undefined;
       registered = true;
@@ -244,14 +278,14 @@ async function interactive(si: SignIn, existing: TokenEntry | undefined, staticS
     }
     rememberSecret(clientSecret);
     const client: oauth.Client = { client_id: clientId };
-    const req = await authorizationRequest(as, d, clientId, redirectUri);
+    const req = await authorizationRequest(as, d, scope, clientId, redirectUri);
     cb.expectState(req.state);
     await si.opts.onAuthorizationUrl(req.url.href);
     const waitMs = Math.max(1, si.timeoutMs - (si.now() - si.started));
     const params = await (si.opts.pasted ? Promise.race([cb.waitForCallback(waitMs, si.opts.signal), si.opts.pasted.then(pastedParams)]) : cb.waitForCallback(waitMs, si.opts.signal));
     const checked = checkCallback(as, client, params, req.state);
     const tokens = await exchange(si, as, client, clientSecret, checked, redirectUri, req.verifier, d.resource, http);
-    const expiresAt = await store(si, as, d, tokens, { clientId, clientSecret, registered, redirectUri });
+    const expiresAt = await store(si, as, d, scope, tokens, { clientId, clientSecret, registered, redirectUri });
     cb.finish(true); // only now does the browser hear "You are signed in"; any failure before gets the failure page (close)
     const cleared = await clearCache(si.server, si.deps);
     return { name: si.server.name, result: 'signed-in', expiresAt, registeredClient: registered, clearedCacheEntries: cleared };
@@ -278,14 +312,15 @@ const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 async function deviceSignIn(si: SignIn, d: Discovered, existing: TokenEntry | undefined, staticSecret: unknown, http: FetchLike): Promise<LoginOutcome> {
   const as = d.as;
   if (!as.device_authorization_endpoint || !as.token_endpoint) throw new McpAuthError('device-unsupported', 'the authorization server offers no device authorization (RFC 8628)');
-  const chosen = chooseClient(si, as, existing, staticSecret);
+  const scope = requestedScope(d.scope, existing, as.issuer);
+  const chosen = chooseClient(si, as, existing, staticSecret, scope);
   let { clientId, clientSecret } = chosen;
   let redirectUri = chosen.redirectUri;
   let registered = false;
   if (!clientId) {
     if (!as.registration_endpoint) throw new McpAuthError('registration-failed', 'no client id configured and the authorization server offers no dynamic registration');
     redirectUri = 'http://localhost/callback';
-    const reg = await register(as, redirectUri, d.scope, http, [DEVICE_GRANT]);
+    const reg = await register(as, redirectUri, scope, http, [DEVICE_GRANT]);
     clientId = reg.client_id;
     clientSecret = typeof reg.client_secret === 'string' ? reg.client_secret : undefined;
     registered = true;
@@ -296,7 +331,7 @@ async function deviceSignIn(si: SignIn, d: Discovered, existing: TokenEntry | un
   const auth = clientAuth(as, { clientId, clientSecret });
   let da: oauth.DeviceAuthorizationResponse;
   try {
-    const res = await oauth.deviceAuthorizationRequest(as, client, auth, { resource: d.resource, ...(d.scope ? { scope: d.scope } : {}) }, requestOptions(http, as.device_authorization_endpoint));
+    const res = await oauth.deviceAuthorizationRequest(as, client, auth, { resource: d.resource, ...(scope ? { scope } : {}) }, requestOptions(http, as.device_authorization_endpoint));
     da = await oauth.processDeviceAuthorizationResponse(as, client, res);
   } catch (e) { throw toMcpAuthError(e, 'device authorization'); }
   rememberSecret(da.device_code);
@@ -322,7 +357,7 @@ async function deviceSignIn(si: SignIn, d: Discovered, existing: TokenEntry | un
       throw e;
     }
     for (const w of tokens.warnings) si.log.warn(`the token response was odd (${w}); stored anyway`);
-    const expiresAt = await store(si, as, d, tokens, { clientId, clientSecret, registered, redirectUri: redirectUri ?? '' });
+    const expiresAt = await store(si, as, d, scope, tokens, { clientId, clientSecret, registered, redirectUri: redirectUri ?? '' });
     const cleared = await clearCache(si.server, si.deps);
     return { name: si.server.name, result: 'signed-in', expiresAt, registeredClient: registered, clearedCacheEntries: cleared };
   }

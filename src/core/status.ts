@@ -7,15 +7,19 @@ import type { TokenEntry } from './store/types';
 import { isRemote } from './config/types';
 import type { ErrorCode } from './errors';
 
-/** `not-approved`: a .mcp.json server Claude Code has not approved for this folder (it does not connect it; we never act on it). */
-export type AuthState = 'signed-in' | 'expiring' | 'expired' | 'needs-auth' | 'blocked' | 'refreshing' | 'no-auth' | 'not-approved' | 'error';
+/**
+ * `not-approved`: a .mcp.json server Claude Code has not approved for this folder (it does not connect it; we never act on it).
+ * `needs-scope`: step-up — the server answered 403 `insufficient_scope` (Claude Code recorded the scopes it asked for
+ * as `stepUpScope`) and the stored token lacks some of them: a sign-in for the union of scopes is needed.
+ */
+export type AuthState = 'signed-in' | 'expiring' | 'expired' | 'needs-auth' | 'blocked' | 'needs-scope' | 'refreshing' | 'no-auth' | 'not-approved' | 'error';
 
 /** Machine codes saying why; words come from src/cli and src/extension. */
 export type StatusReason =
   | 'valid' | 'no-expiry' | 'in-window' | 'in-window-no-refresh-token' | 'expired-refreshable'
   | 'no-entry' | 'stub' | 'signed-out' | 'no-refresh-token' | 'cache-entry'
   | 'lock-held' | 'stdio' | 'static-headers' | 'no-oauth-data' | 'unsupported-transport'
-  | 'store-error' | 'cache-error' | 'config-error' | 'entry-invalid' | 'awaiting-approval';
+  | 'store-error' | 'cache-error' | 'config-error' | 'entry-invalid' | 'awaiting-approval' | 'step-up';
 
 export interface StatusSettings {
   /** Claude Code refreshes when ≤ 300 s remain */
@@ -54,7 +58,10 @@ export interface ServerStatus {
   hasRefreshToken: boolean;
   cache?: CacheInfo;
   lock?: LockHolderInfo;
+  /** the stored token's scope, as stored */
   scope?: string;
+  /** `needs-scope`: the scopes the server asked for (stepUpScope) that the stored token lacks */
+  missingScopes?: string[];
   clientId?: string;
   /** where the client came from: dynamic registration (stored), static config */
   client?: 'dynamic' | 'static';
@@ -99,6 +106,7 @@ export function computeStatus(
     cache,
     lock: lock?.held ? lock : undefined,
     expiresAt: typeof entry?.expiresAt === 'number' ? entry.expiresAt : undefined,
+    scope: entry?.scope,
     clientId: entry?.clientId ?? server.oauth?.clientId,
     client: entry?.clientId ? 'dynamic' : server.oauth?.clientId ? 'static' : undefined,
   };
@@ -130,13 +138,30 @@ export function computeStatus(
   }
 
   const usable = token.state === 'signed-in' || token.state === 'expiring' || token.state === 'expired';
+  // step-up before blocked: Claude Code's needs-auth entry (90 s) is then right, and clearing it would not help
+  const missing = usable ? missingScopes(entry?.stepUpScope, entry?.scope) : [];
+  if (missing.length) return { ...extra, state: 'needs-scope', reason: 'step-up', missingScopes: missing };
   if (cache?.fresh && usable) return { ...extra, state: 'blocked', reason: 'cache-entry' };
   return { ...extra, ...token };
 }
 
-/** A server new Claude Code sessions cannot use until the user acts (sign in, or clear a stale entry). */
+/** Space-separated scopes, in order, without duplicates. */
+export function scopeList(scope: string | undefined): string[] {
+  return [...new Set((scope ?? '').split(/\s+/).filter(Boolean))];
+}
+
+/**
+ * The scopes of `required` (Claude Code's `stepUpScope`) that `granted` (the token's `scope`) lacks.
+ * `offline_access` is not a scope of the resource (Claude Code appends it to every step-up request): never "lacking".
+ */
+export function missingScopes(required: string | undefined, granted: string | undefined): string[] {
+  const have = new Set(scopeList(granted));
+  return scopeList(required).filter((s) => s !== 'offline_access' && !have.has(s));
+}
+
+/** A server new Claude Code sessions cannot use until the user acts (sign in, grant more scopes, or clear a stale entry). */
 export function needsAttention(s: AuthState): boolean {
-  return s === 'needs-auth' || s === 'blocked';
+  return s === 'needs-auth' || s === 'blocked' || s === 'needs-scope';
 }
 
 /** What makes `status` and `doctor` exit 1: needs attention, or a file that cannot be read. */

@@ -95,6 +95,16 @@ async function signInCommand(ctx: Ctx, target: Target) {
   });
 }
 
+/**
+ * Grant Additional Access (step-up, `needs-scope`): a sign-in like any other — core/login.ts asks for the union
+ * of the scope the server advertises, the stored scope and the `stepUpScope` Claude Code recorded, and drops
+ * `stepUpScope` once the granted scope covers it.
+ */
+async function grantAccessCommand(ctx: Ctx, target: Target) {
+  const row = await rowOf(ctx, target, (r) => isRemoteRow(r) && r.status.state === 'needs-scope', vscode.l10n.t('Grant additional access to which server?'));
+  return row ? signInCommand(ctx, { name: row.config.name }) : undefined;
+}
+
 async function signOutCommand(ctx: Ctx, target: Target) {
   const row = await rowOf(ctx, target, (r) => isRemoteRow(r) && (r.status.hasRefreshToken || r.status.expiresAt !== undefined), vscode.l10n.t('Sign out of which server?'));
   if (!row) return undefined;
@@ -135,9 +145,9 @@ async function showProblemsCommand(ctx: Ctx) {
   const items = bad.map((r) => ({ label: r.config.name, description: describe(r, Date.now(), vscode.l10n), detail: fixText(fixFor(r), vscode.l10n), row: r }));
   const chosen = await vscode.window.showQuickPick(items, { placeHolder: vscode.l10n.t('MCP servers that need attention') });
   if (!chosen) return undefined;
-  return fixFor(chosen.row) === 'invalidate'
-    ? vscode.commands.executeCommand('mcpAuth.clearServerEntry', { name: chosen.row.config.name })
-    : vscode.commands.executeCommand('mcpAuth.signInServer', { name: chosen.row.config.name });
+  const fix = fixFor(chosen.row);
+  const id = fix === 'invalidate' ? 'mcpAuth.clearServerEntry' : fix === 'grant' ? 'mcpAuth.grantAccess' : 'mcpAuth.signInServer';
+  return vscode.commands.executeCommand(id, { name: chosen.row.config.name });
 }
 
 async function copyDiagnosticsCommand(ctx: Ctx): Promise<string> {
@@ -175,6 +185,7 @@ const COMMANDS = {
   'mcpAuth.signInServer': signInCommand,
   'mcpAuth.signOutServer': signOutCommand,
   'mcpAuth.clearServerEntry': clearServerEntryCommand,
+  'mcpAuth.grantAccess': grantAccessCommand,
 } satisfies Record<string, Handler>;
 
 export const COMMAND_IDS = Object.keys(COMMANDS) as (keyof typeof COMMANDS)[];

@@ -47,6 +47,7 @@ const ICONS: Record<AuthState, { icon: string; color?: string }> = {
   expired: { icon: 'history', color: 'charts.yellow' },
   'needs-auth': { icon: 'key', color: 'errorForeground' },
   blocked: { icon: 'circle-slash', color: 'errorForeground' },
+  'needs-scope': { icon: 'shield', color: 'charts.orange' },
   refreshing: { icon: 'sync~spin' },
   'no-auth': { icon: 'circle-outline', color: 'disabledForeground' },
   'not-approved': { icon: 'debug-pause', color: 'disabledForeground' },
@@ -68,6 +69,8 @@ export function describe(row: ServerRow, now: number, t: L10n | Translate = plai
       return s.reason === 'signed-out' ? l10n.t('needs sign-in (refresh token rejected)') : l10n.t('needs sign-in');
     case 'blocked':
       return l10n.t('blocked by stale needs-auth entry ({0} old)', humanDuration(s.cache?.ageMs ?? 0, l10n));
+    case 'needs-scope':
+      return l10n.t('needs additional access: {0}', (s.missingScopes ?? []).join(' '));
     case 'refreshing':
       return l10n.t('refreshing…');
     case 'no-auth':
@@ -87,7 +90,7 @@ export function contextValueOf(row: ServerRow, trusted = true): string {
   const s = row.status;
   if (!canActOn(row, trusted)) return `mcpServer.untrusted.${s.state}`;
   const flags = [`mcpServer.${s.state}`];
-  if (row.key && (s.state === 'signed-in' || s.state === 'expiring' || s.state === 'expired' || s.state === 'blocked' || (s.state === 'needs-auth' && s.clientId))) flags.push('hasToken');
+  if (row.key && (s.state === 'signed-in' || s.state === 'expiring' || s.state === 'expired' || s.state === 'blocked' || s.state === 'needs-scope' || (s.state === 'needs-auth' && s.clientId))) flags.push('hasToken');
   if (s.hasRefreshToken) flags.push('refreshable');
   return flags.join('.');
 }
@@ -103,6 +106,8 @@ export function tooltip(row: ServerRow, now: number, l10n: L10n = plainL10n, tru
   lines.push(l10n.t('Scope: {0} ({1})', c.scope, mdEscape(c.file)));
   if (c.approval === 'pending') lines.push(l10n.t('Awaiting approval in Claude Code'));
   if (s.expiresAt !== undefined) lines.push(l10n.t('Access token expires: {0}', new Date(s.expiresAt).toLocaleString()));
+  if (s.scope) lines.push(l10n.t('Scopes: {0}', mdEscape(s.scope)));
+  if (s.state === 'needs-scope') lines.push(l10n.t('The server asked for more access (403 insufficient_scope); missing: {0}', mdEscape((s.missingScopes ?? []).join(' '))));
   if (row.key) lines.push(l10n.t('Refresh token: {0}', s.hasRefreshToken ? l10n.t('stored') : l10n.t('none')));
   if (s.client) lines.push(l10n.t('Client: {0}{1}', s.client === 'dynamic' ? l10n.t('dynamically registered') : l10n.t('static'), s.clientId ? ` (\`${s.clientId}\`)` : ''));
   if (s.cache) lines.push(l10n.t('Needs-auth cache entry: {0} old, TTL {1}{2}', humanDuration(s.cache.ageMs, l10n), humanDuration(s.cache.ttlMs, l10n), s.cache.fresh ? l10n.t(' — new Claude Code sessions skip this server') : l10n.t(' — expired')));
@@ -149,6 +154,7 @@ export function fixText(fix: FixCode | undefined, l10n: L10n = plainL10n): strin
     case 'invalidate': return l10n.t('Fix: clear the stale needs-auth entry');
     case 'refresh': return l10n.t('Fix: refresh');
     case 'login': return l10n.t('Fix: sign in');
+    case 'grant': return l10n.t('Fix: grant additional access');
     case 'fix-store': return l10n.t('Fix: repair the credential store');
     case 'fix-cache': return l10n.t('Fix: repair the needs-auth cache');
     case 'fix-config': return l10n.t('Fix: repair the configuration');
@@ -167,6 +173,7 @@ function factText(f: Fact, l10n: L10n): string {
     case 'expires': return l10n.t('access token expires {0} (in {1})', iso(f.at), humanDuration(f.inMs, l10n));
     case 'expired': return l10n.t('access token expired {0} ({1} ago)', iso(f.at), humanDuration(f.agoMs, l10n));
     case 'tokens': return l10n.t('refresh token: {0}; client: {1}{2}', f.refreshToken ? l10n.t('stored') : l10n.t('none'), f.client ?? l10n.t('none'), f.clientId ? ` (${f.clientId})` : '');
+    case 'step-up': return l10n.t('the server asked for scope "{0}" (403 insufficient_scope); the token has "{1}"{2}', f.required, f.granted ?? '', f.missing.length ? l10n.t(', lacking {0}', f.missing.join(' ')) : '');
     case 'spent-token': return l10n.t('the stored refresh token was answered 200 at {0} but the answer could not be stored: it is spent (sign in again)', iso(f.at));
     case 'cache-entry': return l10n.t('needs-auth cache entry written {0}, {1} old, TTL {2}: {3}', iso(f.at), humanDuration(f.ageMs, l10n), humanDuration(f.ttlMs, l10n), f.fresh ? l10n.t('in force: new Claude Code sessions skip this server') : l10n.t('expired (ignored by Claude Code)'));
     case 'no-cache-entry': return l10n.t('no needs-auth cache entry');

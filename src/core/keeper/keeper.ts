@@ -297,7 +297,7 @@ export class Keeper extends EventEmitter<KeeperEvents> {
     const token = at || row.status.hasRefreshToken
       ? { fingerprint: at ? tokenFingerprint(at) : 'no-access-token', usable: (!!at && unexpired) || row.status.hasRefreshToken, probeable: !!at && unexpired }
       : undefined;
-    const d = decideStale({ now, entry: { timestamp: cache.timestamp, fresh: cache.fresh }, token, sighting: this.sightings.get(key), probe: this.probes.get(key), removed: this.removals.get(name) });
+    const d = decideStale({ now, entry: { timestamp: cache.timestamp, fresh: cache.fresh }, token, sighting: this.sightings.get(key), probe: this.probes.get(key), removed: this.removals.get(name), missingScopes: row.status.state === 'needs-scope' ? row.status.missingScopes : undefined });
     switch (d.action) {
       case 'none': return undefined;
       case 'keep': {
@@ -425,6 +425,7 @@ export function describeKept(r: KeptReason, now: number): string {
   const secs = (t: number) => `${Math.max(0, Math.round((t - now) / 1000))} s`;
   switch (r.code) {
     case 'loop-guard': return 'it came back after we removed it while the token is unchanged: Claude Code really failed with this token';
+    case 'needs-scope': return `the server asked for more access (403 insufficient_scope; the token lacks ${r.missingScopes.join(' ')}): sign in for the union of scopes, not a stale entry`;
     case 'rejected': return `${describeProbe(r.probe)}; next probe in ${secs(r.nextProbeAt)}`;
     case 'unreachable': case 'inconclusive': return `${describeProbe(r.probe)}; next probe in ${secs(r.nextProbeAt)}`;
     case 'newer-than-probe': return `written after the server last accepted this token; next probe in ${secs(r.nextProbeAt)}`;

@@ -19,6 +19,10 @@ import type { ProbeResult } from './probe';
  * Loop guard: an entry we removed that comes back with a newer timestamp while the token is unchanged means
  * Claude Code really failed with this token: it stays, with that reason, until the token changes.
  *
+ * Step-up: a server that answered 403 insufficient_scope (Claude Code recorded `stepUpScope`, and the token lacks
+ * some of those scopes: status `needs-scope`) needs a sign-in for more scopes, not an unblock. Its entry is kept
+ * without a probe (a server that checks the scope only per tool would accept `initialize` and mislead us).
+ *
  * Probes: only for a fresh entry and an access token that is present and unexpired (an expired one is
  * refreshed first: the refresh's own write clears the entry); at most one per server per minute; after a
  * rejection or no answer the gap doubles up to 30 min; a new token starts over (still ≥ 1 min apart).
@@ -91,10 +95,13 @@ export interface StaleInput {
   sighting?: TokenSighting;
   probe?: ProbeMemo;
   removed?: Removal;
+  /** step-up: the scopes the server asked for (stepUpScope) that the stored token lacks */
+  missingScopes?: string[];
 }
 
 export type KeptReason =
   | { code: 'loop-guard'; removedAt: number }
+  | { code: 'needs-scope'; missingScopes: string[] }
   | { code: 'rejected'; probe: ProbeResult; nextProbeAt: number }
   | { code: 'unreachable'; probe: ProbeResult; nextProbeAt: number }
   | { code: 'inconclusive'; probe: ProbeResult; nextProbeAt: number }
@@ -112,6 +119,8 @@ export type StaleDecision =
 export function decideStale(i: StaleInput): StaleDecision {
   const { entry, token } = i;
   if (!entry || !entry.fresh || !token || !token.usable || !token.fingerprint) return { action: 'none' };
+  // step-up: Claude Code's entry is right until the token has the scopes (a new sign-in, whose write clears it)
+  if (i.missingScopes?.length) return { action: 'keep', reason: { code: 'needs-scope', missingScopes: i.missingScopes } };
   // loop guard: it came back, newer, while the token stayed what we removed it for
   if (i.removed && entry.timestamp > i.removed.timestamp && i.removed.fingerprint === token.fingerprint) {
     return { action: 'keep', reason: { code: 'loop-guard', removedAt: i.removed.at } };

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { computeStatus, type AuthState, type StatusReason } from '../../../src/core/status';
+import { computeStatus, missingScopes, needsAttention, isProblem, type AuthState, type StatusReason } from '../../../src/core/status';
 import type { ServerConfig } from '../../../src/core/config/types';
 import type { LockHolderInfo } from '../../../src/core/lock/lock';
 import { noteIssued } from '../../../src/core/timing';
@@ -113,4 +113,56 @@ test('computeStatus, short-lived tokens: an opaque 120-s token this process stor
   assert.deepEqual(at(NOW + 1000), ['signed-in', 'valid', NOW + 60_000]);
   assert.deepEqual(at(NOW + 59_999), ['signed-in', 'valid', NOW + 60_000]);
   assert.deepEqual(at(NOW + 60_000), ['expiring', 'in-window', NOW + 60_000]);
+});
+
+// ---- step-up: Claude Code's stepUpScope (written by `claude mcp list` after a 403 insufficient_scope; seen with
+// 2.1.328: "stepUpScope": "<scopes from the challenge> offline_access", tokens kept, a 90-s needs-auth entry)
+
+const stepUp = (extra: Record<string, unknown> = {}) => tok({ expiresAt: NOW + 3600_000, scope: 'mcp', stepUpScope: 'mcp mcp:admin offline_access', ...extra });
+const ninety = { timestamp: NOW - 10_000, ttlMs: 90_000 };
+
+interface StepUpRow { name: string; entry: unknown; cache?: { timestamp: number; ttlMs?: number }; lock?: LockHolderInfo; state: AuthState; reason: StatusReason; missing?: string[] }
+const stepUps: StepUpRow[] = [
+  { name: 'a token lacking a scope of stepUpScope is needs-scope, naming what is missing (offline_access never counts)', entry: stepUp(), state: 'needs-scope', reason: 'step-up', missing: ['mcp:admin'] },
+  { name: 'with Claude Code\'s 90-s needs-auth entry it is needs-scope, not blocked (clearing the entry would not help)', entry: stepUp(), cache: ninety, state: 'needs-scope', reason: 'step-up', missing: ['mcp:admin'] },
+  { name: 'an expired but refreshable token still lacks the scope (a refresh does not add scopes)', entry: stepUp({ expiresAt: NOW - 1 }), state: 'needs-scope', reason: 'step-up', missing: ['mcp:admin'] },
+  { name: 'a token inside the refresh window', entry: stepUp({ expiresAt: NOW + 1000 }), state: 'needs-scope', reason: 'step-up', missing: ['mcp:admin'] },
+  { name: 'no stored scope: every step-up scope is missing', entry: stepUp({ scope: undefined }), state: 'needs-scope', reason: 'step-up', missing: ['mcp', 'mcp:admin'] },
+  { name: 'several missing, in the order the server named them, without duplicates', entry: stepUp({ scope: 'mcp:read', stepUpScope: 'mcp:write  mcp mcp:write offline_access' }), state: 'needs-scope', reason: 'step-up', missing: ['mcp:write', 'mcp'] },
+  { name: 'a granted scope that covers stepUpScope (offline_access aside): the usual rule', entry: stepUp({ scope: 'mcp:admin mcp' }), state: 'signed-in', reason: 'valid' },
+  { name: 'covered, with a fresh entry: blocked as usual', entry: stepUp({ scope: 'mcp mcp:admin' }), cache: ninety, state: 'blocked', reason: 'cache-entry' },
+  { name: 'stepUpScope of only offline_access lacks nothing', entry: stepUp({ stepUpScope: 'offline_access' }), state: 'signed-in', reason: 'valid' },
+  { name: 'an empty stepUpScope lacks nothing', entry: stepUp({ stepUpScope: '' }), state: 'signed-in', reason: 'valid' },
+  { name: 'no usable token: needs-auth wins (a sign-in is needed anyway, and it asks for the union)', entry: stepUp({ expiresAt: NOW - 1, refreshToken: undefined }), state: 'needs-auth', reason: 'no-refresh-token' },
+  { name: 'signed out (Claude Code keeps stepUpScope across sign-out): needs-auth', entry: { accessToken: '', clientId: 'c', stepUpScope: 'mcp mcp:admin offline_access' }, state: 'needs-auth', reason: 'stub' },
+  { name: 'a refresh in progress shows as refreshing', entry: stepUp(), lock: held, state: 'refreshing', reason: 'lock-held' },
+  { name: 'stepUpScope that is not a string: the entry is malformed', entry: stepUp({ stepUpScope: ['mcp:admin'] }), state: 'error', reason: 'entry-invalid' },
+];
+for (const r of stepUps) {
+  test(`computeStatus, step-up: ${r.name}`, () => {
+    const s = computeStatus(http, { entry: r.entry }, { entry: r.cache }, r.lock, NOW, { refreshWindowMs: W });
+    assert.deepEqual([s.state, s.reason], [r.state, r.reason]);
+    assert.deepEqual(s.missingScopes, r.missing);
+  });
+}
+
+test('computeStatus, step-up: needs-scope keeps what the tooltip and doctor show (scope, expiry, refresh token, cache entry)', () => {
+  const s = computeStatus(http, { entry: stepUp() }, { entry: ninety }, undefined, NOW);
+  assert.equal(s.scope, 'mcp');
+  assert.equal(s.expiresAt, NOW + 3600_000);
+  assert.equal(s.hasRefreshToken, true);
+  assert.deepEqual(s.cache, { timestamp: NOW - 10_000, ttlMs: 90_000, ageMs: 10_000, fresh: true });
+});
+
+test('needs-scope needs attention (status bar) and is a problem (status exit 1)', () => {
+  assert.equal(needsAttention('needs-scope'), true);
+  assert.equal(isProblem('needs-scope'), true);
+  assert.equal(needsAttention('signed-in'), false);
+});
+
+test('missingScopes: space-separated sets, offline_access ignored, order of the requirement kept', () => {
+  assert.deepEqual(missingScopes('mcp mcp:admin offline_access', 'mcp'), ['mcp:admin']);
+  assert.deepEqual(missingScopes('mcp mcp:admin', 'mcp:admin\tmcp'), []);
+  assert.deepEqual(missingScopes(undefined, 'mcp'), []);
+  assert.deepEqual(missingScopes('a b', undefined), ['a', 'b']);
 });

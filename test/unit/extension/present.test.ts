@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { present, statusBarText, contextValueOf, humanDuration, describe, plainT, type Translate } from '../../../src/extension/present';
+import { present, statusBarText, contextValueOf, humanDuration, describe, plainT, fixText, type Translate } from '../../../src/extension/present';
+import { fixFor } from '../../../src/core/diagnose';
 import { canActOn, assertCanActOn } from '../../../src/extension/trust';
 import type { ServerRow } from '../../../src/core';
 
@@ -116,4 +117,38 @@ test('the extension\'s pure modules load in plain Node; vscode itself does not (
   /* eslint-disable @typescript-eslint/no-require-imports */
   assert.throws(() => require('vscode'), /Cannot find module 'vscode'/);
   assert.ok(require('../../../src/core/index'));
+});
+
+test('needs-scope (step-up): words, icon, tooltip, the Grant Additional Access action, the fix and the status bar', () => {
+  const r = row('admin', {
+    state: 'needs-scope', reason: 'step-up', missingScopes: ['mcp:admin'], scope: 'mcp', expiresAt: NOW + 3600_000,
+    cache: { timestamp: NOW - 10_000, ttlMs: 90_000, ageMs: 10_000, fresh: true },
+  });
+  const p = present(r, NOW);
+  assert.equal(p.description, 'needs additional access: mcp:admin');
+  assert.equal(p.icon, 'shield');
+  assert.ok(p.color);
+  // package.json: mcpAuth.grantAccess inline on viewItem =~ /^mcpServer\.needs-scope/; sign out (hasToken) and refresh stay
+  assert.equal(p.contextValue, 'mcpServer.needs-scope.hasToken.refreshable');
+  const menus = JSON.parse(readFileSync(join(__dirname, '..', '..', '..', '..', 'package.json'), 'utf8')).contributes.menus['view/item/context'] as { command: string; when: string; group: string }[];
+  const matches = (m: { when: string }) => new RegExp(/viewItem =~ \/(.*)\//.exec(m.when)![1]).test(p.contextValue);
+  const inline = menus.filter((m) => m.group.startsWith('inline') && matches(m)).map((m) => m.command);
+  assert.deepEqual(inline, ['mcpAuth.grantAccess']);
+  assert.ok(menus.some((m) => m.command === 'mcpAuth.signOutServer' && matches(m)));
+  const tip = p.tooltip.replace(/\\/g, '');
+  for (const s of ['Scopes: mcp', 'The server asked for more access (403 insufficient_scope); missing: mcp:admin', 'TTL 2 min']) assert.ok(tip.includes(s), `${s} in ${tip}`);
+  assert.equal(fixFor(r), 'grant');
+  assert.equal(fixText(fixFor(r)), 'Fix: grant additional access');
+  assert.equal(statusBarText([r, row('b', {})])?.count, 1);
+  // every word goes through l10n
+  const seen: string[] = [];
+  present(r, NOW, { t: (m: string, ...a: (string | number)[]) => { seen.push(m); return plainT(m, ...a); } });
+  assert.ok(seen.includes('needs additional access: {0}') && seen.includes('The server asked for more access (403 insufficient_scope); missing: {0}'));
+  const bundle = JSON.parse(readFileSync(join(__dirname, '..', '..', '..', '..', 'l10n', 'bundle.l10n.json'), 'utf8'));
+  for (const m of ['needs additional access: {0}', 'The server asked for more access (403 insufficient_scope); missing: {0}', 'Scopes: {0}', 'Fix: grant additional access']) assert.ok(m in bundle, m);
+});
+
+test('needs-scope in Restricted Mode: a project server gets no Grant action', () => {
+  const r = row('p', { state: 'needs-scope', reason: 'step-up', missingScopes: ['x'] }, { config: { name: 'p', scope: 'project', file: '/p/.mcp.json', transport: 'http', url: 'https://x/p' } });
+  assert.equal(contextValueOf(r, false), 'mcpServer.untrusted.needs-scope');
 });

@@ -122,3 +122,36 @@ test('a .mcp.json server awaiting approval is never probed nor touched; bad file
     assert.ok('pend' in h.readCache());
   } finally { await k.stop(); h.cleanup(); }
 });
+
+test('step-up: a needs-scope row (stepUpScope the token lacks) is never an unblock candidate, even when a probe would accept', async () => {
+  const h = home({ admin: { type: 'http', url: URL_ } });
+  try {
+    // what `claude mcp list` leaves after a 403 insufficient_scope: stepUpScope on the entry, a 90 s needs-auth entry
+    h.store({ [h.key('admin')]: { ...tok('at-admin-0123456789'), scope: 'mcp', stepUpScope: 'mcp mcp:admin offline_access' } });
+    h.cache({ admin: { timestamp: Date.now() - 1000, ttlMs: 90_000 } });
+    const { k, actions, probed } = keeper(h, accepted);
+    const s = await k.runOnce();
+    await k.stop();
+    assert.deepEqual(probed, [], 'not probed');
+    assert.ok('admin' in h.readCache(), 'the entry stays');
+    assert.equal(actions.length, 1, JSON.stringify(actions));
+    const a = actions[0];
+    assert.ok(a.type === 'kept' && a.reason.code === 'needs-scope' && a.reason.missingScopes.join(' ') === 'mcp:admin', JSON.stringify(a));
+    assert.equal(s.model.servers[0].status.state, 'needs-scope');
+  } finally { h.cleanup(); }
+});
+
+test('step-up: a probe answered 403 insufficient_scope (no stepUpScope stored) → the entry is kept with that verdict', async () => {
+  const h = home({ admin: { type: 'http', url: URL_ } });
+  try {
+    h.store({ [h.key('admin')]: { ...tok('at-admin-0123456789'), scope: 'mcp' } });
+    h.cache({ admin: { timestamp: Date.now() - 1000 } });
+    const insufficient = async (): Promise<ProbeResult> => ({ verdict: 'rejected', status: 403, challenge: true, error: 'insufficient_scope', scope: 'mcp mcp:admin', at: Date.now(), ms: 1 });
+    const { k, actions } = keeper(h, insufficient);
+    await k.runOnce();
+    await k.stop();
+    assert.ok('admin' in h.readCache());
+    const a = actions[0];
+    assert.ok(a?.type === 'kept' && a.reason.code === 'rejected' && a.reason.probe.verdict === 'rejected' && a.reason.probe.error === 'insufficient_scope', JSON.stringify(actions));
+  } finally { h.cleanup(); }
+});

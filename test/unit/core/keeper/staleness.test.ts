@@ -112,3 +112,14 @@ test('loop guard: an entry we removed that returns newer with the same token sta
   // a new token: the guard no longer applies
   assert.equal(decideStale({ ...base, token: { ...tok, fingerprint: FP2 }, removed }).action, 'probe');
 });
+
+test('step-up: a token lacking the scopes the server asked for keeps the entry, with no probe, even after an accepting probe or a token change', () => {
+  const keep = { action: 'keep', reason: { code: 'needs-scope', missingScopes: ['mcp:admin'] } };
+  assert.deepEqual(decideStale({ ...base, missingScopes: ['mcp:admin'] }), keep);
+  assert.deepEqual(decideStale({ ...base, missingScopes: ['mcp:admin'], probe: recordProbe(undefined, FP, accepted(NOW - 1000)) }), keep);
+  const sightings = new TokenSightings();
+  sightings.observe('k', 'at-zero', NOW - 60_000);
+  const sighting = sightings.observe('k', 'at-one', NOW - 1000);
+  assert.deepEqual(decideStale({ ...base, entry: { timestamp: NOW - 30_000, fresh: true }, sighting, missingScopes: ['mcp:admin'] }), keep);
+  assert.deepEqual(decideStale({ ...base, missingScopes: [] }), { action: 'probe' }, 'nothing missing: the usual rule');
+});
