@@ -35,7 +35,7 @@ export async function runLogin(ctx: CliContext): Promise<number> {
   const noBrowser = ctx.values['no-browser'] === true;
   if (noBrowser && ctx.values.device) throw new McpAuthError('usage', '--device and --no-browser are two different ways; pick one');
   let pasted: Promise<string> | undefined;
-  const r = await login(server, { paths: ctx.paths, store, logger: ctx.logger, allServers: all, env: ctx.env, httpTimeoutMs: net.httpTimeoutMs }, {
+  const signIn = login(server, { paths: ctx.paths, store, logger: ctx.logger, allServers: all, env: ctx.env, httpTimeoutMs: net.httpTimeoutMs }, {
     timeoutMs: timeoutS * 1000,
     onAuthorizationUrl: (url) => {
       if (noBrowser) {
@@ -54,7 +54,8 @@ export async function runLogin(ctx: CliContext): Promise<number> {
       },
     } : undefined,
   });
-  if (pasted) process.stdin.destroy();
+  // the paste was read (or not needed after all): stdin must not keep the process alive either way
+  const r = await signIn.finally(() => { if (pasted) process.stdin.destroy(); });
   const exp = r.expiresAt ? `, expires in ${duration(r.expiresAt - Date.now())}` : '';
   ctx.out(r.result === 'adopted'
     ? `${server.name}: signed in by another process; using its token${exp}\n`

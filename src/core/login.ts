@@ -427,6 +427,7 @@ interface CallbackServer {
  * answered 400 and ignored: they cannot end the sign-in. The matching request is held open until finish().
  */
 async function startCallbackServer(port: number, log: Logger): Promise<CallbackServer> {
+  let waitTimer: NodeJS.Timeout | undefined;
   let resolveParams!: (p: URLSearchParams) => void;
   const got = new Promise<URLSearchParams>((r) => (resolveParams = r));
   let expected: string | undefined;
@@ -479,15 +480,16 @@ async function startCallbackServer(port: number, log: Logger): Promise<CallbackS
     port: actual,
     expectState(state) { expected = state; },
     async waitForCallback(timeoutMs, signal) {
-      let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new McpAuthError('login-timeout', `no sign-in completed within ${Math.round(timeoutMs / 1000)} s`)), timeoutMs);
+        waitTimer = setTimeout(() => reject(new McpAuthError('login-timeout', `no sign-in completed within ${Math.round(timeoutMs / 1000)} s`)), timeoutMs);
         signal?.addEventListener('abort', () => reject(new McpAuthError('cancelled', 'sign-in cancelled')));
       });
-      try { return await Promise.race([got, timeout]); } finally { clearTimeout(timer); }
+      try { return await Promise.race([got, timeout]); } finally { clearTimeout(waitTimer); }
     },
     finish(ok) { answerHeld(ok ? 200 : 400, ok ? DONE_PAGE : FAIL_PAGE); },
     async close() {
+      // the wait may have lost a race (a pasted address): its timer must not keep the process alive
+      clearTimeout(waitTimer);
       if (held && !held.res.writableEnded) answerHeld(400, FAIL_PAGE);
       if (held) {
         // let the last page reach the browser, but not for long

@@ -50,18 +50,24 @@ export async function approveDevice(verificationUriComplete: string): Promise<{ 
     return res;
   };
   let url = new URL(verificationUriComplete);
-  const page = await (await send(url)).text();
-  const form = /<form[^>]*id="op.deviceConfirmForm"[^>]*action="([^"]+)"[\s\S]*?<\/form>/.exec(page);
-  if (!form) throw new Error('no device confirm form on the verification page');
-  const fields = new URLSearchParams();
-  for (const m of form[0].matchAll(/<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"/g)) fields.set(m[1], m[2]);
-  let res = await send(new URL(form[1], url), { method: 'POST', body: fields, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
-  for (let hop = 0; hop < 20 && res.status >= 300 && res.status < 400; hop++) {
-    await res.arrayBuffer();
-    url = new URL(res.headers.get('location')!, url);
-    res = await send(url);
+  let res = await send(url);
+  // the pages post forms (an auto-submitting one, then the confirmation): submit each with its hidden fields,
+  // follow the redirects (interactions the stack approves), until a page without a form
+  for (let step = 0; step < 10; step++) {
+    for (let hop = 0; hop < 20 && res.status >= 300 && res.status < 400; hop++) {
+      await res.arrayBuffer();
+      url = new URL(res.headers.get('location')!, url);
+      res = await send(url);
+    }
+    const body = await res.text();
+    const form = /<form[^>]*method="post"[^>]*action="([^"]+)"[^>]*>([\s\S]*?)<\/form>/i.exec(body);
+    if (!form) return { status: res.status, body };
+    const fields = new URLSearchParams();
+    for (const m of form[2].matchAll(/<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"/g)) fields.set(m[1], m[2]);
+    url = new URL(form[1], url);
+    res = await send(url, { method: 'POST', body: fields, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
   }
-  return { status: res.status, body: await res.text() };
+  throw new Error('the device pages did not end');
 }
 
 export interface LoginRun { code: number; stdout: string; stderr: string; authUrl?: string }

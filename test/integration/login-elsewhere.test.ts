@@ -30,9 +30,15 @@ function login(h: TempHome, name: string, args: string[], onStderr: (text: strin
   });
 }
 
-function once<T extends unknown[]>(fn: (...a: T) => void): (...a: T) => void {
+/** Once the authorization URL is on stderr: a browser elsewhere walks it and stops at the callback address. */
+function pasteWhenReady(transform: (end: URL) => string): (text: string, stdin: NodeJS.WritableStream) => void {
   let done = false;
-  return (...a: T) => { if (!done) { done = true; fn(...a); } };
+  return (text, stdin) => {
+    const m = /^(https?:\/\/\S+\/auth\S*)$/m.exec(text);
+    if (!m || done) return;
+    done = true;
+    void browse(m[1], { stopAt: (u) => u.pathname === '/callback' }).then((end) => stdin.write(`${transform(end.url)}\n`), () => stdin.write('(the test browser failed)\n'));
+  };
 }
 
 const noTokens = (h: TempHome, r: Run) => {
@@ -48,7 +54,7 @@ test('login --device: prints a code and an address, polls, and stores the tokens
     let approval: Promise<{ status: number; body: string }> | undefined;
     const r = await login(h, 'demo', ['--device', '--timeout', '60'], (text) => {
       const m = /\(or open (\S+)\)/.exec(text);
-      if (m && !approval) approval = approveDevice(m[1]);
+      if (m && !approval) approval = approveDevice(m[1]).catch((e) => ({ status: 0, body: String(e) }));
     });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /open http:\/\/127\.0\.0\.1:\d+\/device on any device and enter the code [A-Z-]+/);
@@ -67,14 +73,8 @@ test('login --no-browser: the address the browser ended on, pasted on stdin, com
   const h = makeHome();
   try {
     writeServers(h, { demo: { type: 'http', url: stack.mcpUrl } });
-    const r = await login(h, 'demo', ['--no-browser', '--timeout', '60'], once((_text, stdin) => {
-      void (async () => {
-        // a browser on another machine: it ends on the loopback address, which it cannot load
-        const url = /^(https?:\/\/\S+\/auth\S*)$/m.exec(_text)![1];
-        const end = await browse(url, { stopAt: (u) => u.pathname === '/callback' });
-        stdin.write(`${end.url.href}\n`);
-      })();
-    }));
+    // a browser on another machine: it ends on the loopback address, which it cannot load
+    const r = await login(h, 'demo', ['--no-browser', '--timeout', '60'], pasteWhenReady((end) => end.href));
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /paste here the whole address the browser ended on/);
     assert.equal((await callWhoami(stack.mcpUrl, entryOf(h, 'demo').entry.accessToken)).sub, 'test-user');
@@ -92,13 +92,7 @@ for (const [label, paste, code] of [
     try {
       writeServers(h, { demo: { type: 'http', url: stack.mcpUrl } });
       const before = hashTree(h.home);
-      const r = await login(h, 'demo', ['--no-browser', '--timeout', '30'], once((text, stdin) => {
-        void (async () => {
-          const url = /^(https?:\/\/\S+\/auth\S*)$/m.exec(text)![1];
-          const end = await browse(url, { stopAt: (u) => u.pathname === '/callback' });
-          stdin.write(`${paste(end.url)}\n`);
-        })();
-      }));
+      const r = await login(h, 'demo', ['--no-browser', '--timeout', '30'], pasteWhenReady(paste));
       assert.equal(r.code, 1, r.stdout);
       assert.match(r.stderr, new RegExp(`^mcp-auth: ${code}: `, 'm'));
       assert.deepEqual(hashTree(h.home), before, 'no file changed');
