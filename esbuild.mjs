@@ -18,9 +18,19 @@ const common = {
   logOverride: { 'import-is-undefined': 'error' },
 };
 await Promise.all([
-  esbuild.build({ ...common, entryPoints: ['src/extension/main.ts'], outfile: 'dist/extension.js', external: ['vscode'] }),
+  esbuild.build({
+    ...common,
+    entryPoints: ['src/extension/main.ts'],
+    outfile: 'dist/extension.js',
+    external: ['vscode'],
+  }),
   esbuild.build({ ...common, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js' }),
   // the CLI with its test switches (crash points, no lock, pinned clock), for the tests only; never shipped
-  esbuild.build({ ...common, entryPoints: ['src/cli/main.ts'], outfile: 'out/test-cli/cli.js', define: { ...common.define, __TEST_HOOKS__: 'true' } }),
+  esbuild.build({
+    ...common,
+    entryPoints: ['src/cli/main.ts'],
+    outfile: 'out/test-cli/cli.js',
+    define: { ...common.define, __TEST_HOOKS__: 'true' },
+  }),
 ]);
 chmodSync('dist/cli.js', 0o755);

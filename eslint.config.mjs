@@ -17,42 +17,83 @@ export default tseslint.config(
   {
     files: ['src/core/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', {
-        paths: [{ name: 'vscode', message: 'src/core must not depend on vscode.' }],
-        patterns: [{ group: ['**/cli', '**/cli/**', '**/extension', '**/extension/**'], message: 'src/core imports neither src/cli nor src/extension.' }],
-      }],
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [{ name: 'vscode', message: 'src/core must not depend on vscode.' }],
+          patterns: [
+            {
+              group: ['**/cli', '**/cli/**', '**/extension', '**/extension/**'],
+              message: 'src/core imports neither src/cli nor src/extension.',
+            },
+          ],
+        },
+      ],
     },
   },
   {
     files: ['src/core/lock/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', {
-        paths: [{ name: 'vscode', message: 'src/core must not depend on vscode.' }],
-        patterns: [
-          { group: ['**/cli', '**/cli/**', '**/extension', '**/extension/**'], message: 'src/core imports neither src/cli nor src/extension.' },
-          { group: ['**/store', '**/store/**'], message: 'the lock module does not depend on the credential store (lock names live in lock/).' },
-        ],
-      }],
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [{ name: 'vscode', message: 'src/core must not depend on vscode.' }],
+          patterns: [
+            {
+              group: ['**/cli', '**/cli/**', '**/extension', '**/extension/**'],
+              message: 'src/core imports neither src/cli nor src/extension.',
+            },
+            {
+              group: ['**/store', '**/store/**'],
+              message: 'the lock module does not depend on the credential store (lock names live in lock/).',
+            },
+          ],
+        },
+      ],
     },
   },
   {
     files: ['src/cli/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', {
-        paths: [{ name: 'vscode', message: 'src/cli must not depend on vscode.' }],
-        patterns: [{ group: ['**/extension', '**/extension/**'], message: 'src/cli never imports src/extension.' }],
-      }],
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [{ name: 'vscode', message: 'src/cli must not depend on vscode.' }],
+          patterns: [{ group: ['**/extension', '**/extension/**'], message: 'src/cli never imports src/extension.' }],
+        },
+      ],
     },
   },
   {
     files: ['src/extension/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['**/cli', '**/cli/**'], message: 'src/extension never imports src/cli: rules live in src/core, words in src/extension.' }] }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/cli', '**/cli/**'],
+              message: 'src/extension never imports src/cli: rules live in src/core, words in src/extension.',
+            },
+          ],
+        },
+      ],
     },
   },
   {
     files: ['**/*.cjs', '**/*.js', '**/*.mjs'],
-    languageOptions: { globals: { require: 'readonly', module: 'writable', process: 'readonly', console: 'readonly', __dirname: 'readonly', Buffer: 'readonly', URL: 'readonly', setTimeout: 'readonly' } },
+    languageOptions: {
+      globals: {
+        require: 'readonly',
+        module: 'writable',
+        process: 'readonly',
+        console: 'readonly',
+        __dirname: 'readonly',
+        Buffer: 'readonly',
+        URL: 'readonly',
+        setTimeout: 'readonly',
+      },
+    },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
 );

@@ -9,7 +9,10 @@ const { makeHome, runCliAsync } = require('../out/test/helpers/home.js');
 const { cliLogin, writeServers, patchEntry } = require('../out/test/helpers/oauth.js');
 
 const sizes = (process.env.SIZES ?? '2,8,32,64').split(',').map(Number);
-const pct = (xs, p) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]; };
+const pct = (xs, p) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
+};
 
 const stack = await startStack();
 stack.mode.tokenDelayMs = 200;
@@ -21,8 +24,13 @@ try {
   const once = async (n) => {
     patchEntry(h, 'demo', { expiresAt: Date.now() - 1000 });
     const before = stack.counters.tokenRequests.refresh_token ?? 0;
-    const rs = await Promise.all(Array.from({ length: n }, () => runCliAsync(['refresh', 'demo', '--json'], { env: h.env, cwd: h.project })));
-    const out = rs.map((r) => { if (r.code !== 0) throw new Error(r.stderr); return JSON.parse(r.stdout).results[0]; });
+    const rs = await Promise.all(
+      Array.from({ length: n }, () => runCliAsync(['refresh', 'demo', '--json'], { env: h.env, cwd: h.project })),
+    );
+    const out = rs.map((r) => {
+      if (r.code !== 0) throw new Error(r.stderr);
+      return JSON.parse(r.stdout).results[0];
+    });
     return { refreshes: (stack.counters.tokenRequests.refresh_token ?? 0) - before, out };
   };
   // a lone refresh, median of 5
@@ -40,7 +48,9 @@ try {
     const landed = Date.parse(out.find((o) => o.result === 'refreshed').finishedAt);
     const lags = out.filter((o) => o.result === 'adopted').map((o) => Date.parse(o.finishedAt) - landed);
     const lag = lags.length ? String(pct(lags, 95)) : '-';
-    console.log(`${String(n).padEnd(4)}${String(refreshes).padEnd(20)}${String(waiters.length).padEnd(9)}${String(p50).padEnd(11)}${String(p95).padEnd(11)}${lag.padEnd(30)}${stack.counters.reusesDetected - reuse0}`);
+    console.log(
+      `${String(n).padEnd(4)}${String(refreshes).padEnd(20)}${String(waiters.length).padEnd(9)}${String(p50).padEnd(11)}${String(p95).padEnd(11)}${lag.padEnd(30)}${stack.counters.reusesDetected - reuse0}`,
+    );
   }
 } finally {
   h.cleanup();

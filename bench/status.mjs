@@ -18,8 +18,19 @@ for (let i = 0; i < N; i++) {
   const name = `srv${i}`;
   const url = `https://mcp${i}.example.invalid/mcp`;
   servers[name] = i % 10 === 9 ? { command: 'node', args: ['x.js'] } : { type: 'http', url };
-  const key = `${name}|${createHash('sha256').update(JSON.stringify({ type: 'http', url, headers: {} })).digest('hex').slice(0, 16)}`;
-  if (i % 10 !== 9) mcpOAuth[key] = { serverName: name, serverUrl: url, accessToken: `at${i}`, refreshToken: `rt${i}`, expiresAt: now + i * 60_000, clientId: `c${i}` };
+  const key = `${name}|${createHash('sha256')
+    .update(JSON.stringify({ type: 'http', url, headers: {} }))
+    .digest('hex')
+    .slice(0, 16)}`;
+  if (i % 10 !== 9)
+    mcpOAuth[key] = {
+      serverName: name,
+      serverUrl: url,
+      accessToken: `at${i}`,
+      refreshToken: `rt${i}`,
+      expiresAt: now + i * 60_000,
+      clientId: `c${i}`,
+    };
   if (i % 7 === 0) cache[name] = { timestamp: now - 1000 };
 }
 fs.mkdirSync(path.join(home, '.claude'));
@@ -40,10 +51,16 @@ function median(cmd) {
   times.sort((a, b) => a - b);
   return times[Math.floor(times.length / 2)];
 }
-const check = spawnSync(process.execPath, [path.join(root, 'dist/cli.js'), 'status', '--json'], { env, cwd: home, encoding: 'utf8' });
+const check = spawnSync(process.execPath, [path.join(root, 'dist/cli.js'), 'status', '--json'], {
+  env,
+  cwd: home,
+  encoding: 'utf8',
+});
 const count = JSON.parse(check.stdout).servers.length;
 if (count !== N) throw new Error(`expected ${N} servers, got ${count}`);
 const base = median(['-e', '0']);
 const ours = median([path.join(root, 'dist/cli.js'), 'status', '--json']);
-console.log(`status --json, ${N} servers: median ${ours.toFixed(1)} ms; node -e 0: ${base.toFixed(1)} ms; ratio ${(ours / base).toFixed(2)}x (goal <= 3x)`);
+console.log(
+  `status --json, ${N} servers: median ${ours.toFixed(1)} ms; node -e 0: ${base.toFixed(1)} ms; ratio ${(ours / base).toFixed(2)}x (goal <= 3x)`,
+);
 fs.rmSync(home, { recursive: true, force: true });

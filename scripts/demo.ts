@@ -10,14 +10,20 @@ import { runClaude } from '../test/helpers/claude';
 
 const bold = (s: string) => (process.stdout.isTTY && !process.env.NO_COLOR ? `\x1b[1m${s}\x1b[0m` : s);
 const say = (s: string) => process.stdout.write(`${s}\n`);
-const indent = (s: string) => s.trimEnd().split('\n').map((l) => `    ${l}`).join('\n');
+const indent = (s: string) =>
+  s
+    .trimEnd()
+    .split('\n')
+    .map((l) => `    ${l}`)
+    .join('\n');
 
 async function main(): Promise<number> {
   const TTL = 6;
   const stack = await startStack({ accessTokenTTL: TTL });
   const h = makeHome();
   const c = stack.counters;
-  const as = () => `AS so far: ${c.registrations} client registration(s), ${c.tokenRequests.authorization_code ?? 0} code exchange(s), ${c.tokenRequests.refresh_token ?? 0} refresh(es), ${c.reusesDetected} reuse(s) detected, ${c.grantsRevoked} grant(s) revoked`;
+  const as = () =>
+    `AS so far: ${c.registrations} client registration(s), ${c.tokenRequests.authorization_code ?? 0} code exchange(s), ${c.tokenRequests.refresh_token ?? 0} refresh(es), ${c.reusesDetected} reuse(s) detected, ${c.grantsRevoked} grant(s) revoked`;
   const cli = async (...args: string[]) => {
     const r = await runCliAsync(args, { env: h.env, cwd: h.project });
     say(`  $ mcp-auth ${args.join(' ')}   (exit ${r.code})`);
@@ -27,17 +33,29 @@ async function main(): Promise<number> {
   };
   try {
     say(bold(`MCP Auth Status demo — throwaway HOME ${h.home}`));
-    say(`OAuth server + MCP server: ${stack.issuer} (oidc-provider with single-use rotating refresh tokens; reuse revokes the grant)\n`);
+    say(
+      `OAuth server + MCP server: ${stack.issuer} (oidc-provider with single-use rotating refresh tokens; reuse revokes the grant)\n`,
+    );
     writeServers(h, { demo: { type: 'http', url: stack.mcpUrl } });
 
     say(bold('1. A server that needs sign-in'));
     if (fs.existsSync(CLAUDE_BIN)) {
       const list = await runClaude(['mcp', 'list'], { env: h.env, cwd: h.project });
       say('  $ claude mcp list   (the real Claude Code, same throwaway HOME)');
-      say(indent(list.stdout.split('\n').filter((l) => l.startsWith('demo')).join('\n')));
+      say(
+        indent(
+          list.stdout
+            .split('\n')
+            .filter((l) => l.startsWith('demo'))
+            .join('\n'),
+        ),
+      );
     } else {
       say('  (Claude Code is not installed: writing the needs-auth cache entry it would write)');
-      fs.writeFileSync(path.join(h.claudeDir, 'mcp-needs-auth-cache.json'), JSON.stringify({ demo: { timestamp: Date.now() } }));
+      fs.writeFileSync(
+        path.join(h.claudeDir, 'mcp-needs-auth-cache.json'),
+        JSON.stringify({ demo: { timestamp: Date.now() } }),
+      );
     }
     await cli('status');
 
@@ -55,15 +73,22 @@ async function main(): Promise<number> {
     say(bold('\n4. Eight processes refresh at the same moment'));
     stack.mode.accessTokenTTL = 3600; // from now on the server issues 1-hour tokens
     const rt0 = entryOf(h, 'demo').entry.refreshToken;
-    const runs = await Promise.all(Array.from({ length: 8 }, () => runCliAsync(['refresh', 'demo', '--json'], { env: h.env, cwd: h.project })));
+    const runs = await Promise.all(
+      Array.from({ length: 8 }, () => runCliAsync(['refresh', 'demo', '--json'], { env: h.env, cwd: h.project })),
+    );
     const results = runs.map((r) => JSON.parse(r.stdout).results[0].result as string);
-    const tally = Object.entries(results.reduce<Record<string, number>>((a, r) => ({ ...a, [r]: (a[r] ?? 0) + 1 }), {})).map(([k, v]) => `${v} ${k}`).join(', ');
+    const tally = Object.entries(results.reduce<Record<string, number>>((a, r) => ({ ...a, [r]: (a[r] ?? 0) + 1 }), {}))
+      .map(([k, v]) => `${v} ${k}`)
+      .join(', ');
     say(`  8 × mcp-auth refresh demo → ${tally}; exit codes ${[...new Set(runs.map((r) => r.code))].join(',')}`);
     say(`  refresh token rotated: ${entryOf(h, 'demo').entry.refreshToken !== rt0 ? 'yes' : 'no'}`);
     say(`  ${as()}`);
 
     say(bold('\n5. A stale needs-auth entry blocks the server for every new Claude Code session'));
-    fs.writeFileSync(path.join(h.claudeDir, 'mcp-needs-auth-cache.json'), JSON.stringify({ demo: { timestamp: Date.now() } }));
+    fs.writeFileSync(
+      path.join(h.claudeDir, 'mcp-needs-auth-cache.json'),
+      JSON.stringify({ demo: { timestamp: Date.now() } }),
+    );
     say('  (written as Claude Code writes it when a connection fails, e.g. during a refresh race elsewhere)');
     await cli('status');
 
@@ -79,4 +104,12 @@ async function main(): Promise<number> {
   }
 }
 
-main().then((code) => { process.exitCode = code; }, (e) => { process.stderr.write(`demo failed: ${e?.stack ?? e}\n`); process.exitCode = 1; });
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e) => {
+    process.stderr.write(`demo failed: ${e?.stack ?? e}\n`);
+    process.exitCode = 1;
+  },
+);

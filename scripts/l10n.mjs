@@ -17,7 +17,9 @@ const committed = join(root, 'l10n', 'bundle.l10n.json');
 const files = readdirSync(srcDir, { recursive: true, encoding: 'utf8' })
   .filter((f) => /\.tsx?$/.test(f) && !f.endsWith('.d.ts'))
   .sort();
-const bundle = await getL10nJson(files.map((f) => ({ extension: extname(f), contents: readFileSync(join(srcDir, f), 'utf8') })));
+const bundle = await getL10nJson(
+  files.map((f) => ({ extension: extname(f), contents: readFileSync(join(srcDir, f), 'utf8') })),
+);
 const text = JSON.stringify(bundle, undefined, 2) + '\n';
 
 if (!process.argv.includes('--check')) {
@@ -32,7 +34,11 @@ if (!process.argv.includes('--check')) {
     console.log(`check:l10n: l10n/bundle.l10n.json is up to date (${Object.keys(bundle).length} strings)`);
   } else {
     let before = {};
-    try { before = JSON.parse(old); } catch { /* missing or not JSON: every key is new */ }
+    try {
+      before = JSON.parse(old);
+    } catch {
+      /* missing or not JSON: every key is new */
+    }
     const added = Object.keys(bundle).filter((k) => !(k in before));
     const removed = Object.keys(before).filter((k) => !(k in bundle));
     console.error('check:l10n: l10n/bundle.l10n.json is out of date; run `npm run build` and commit it.');

@@ -9,15 +9,20 @@ import { netSettings, selectServers } from './refresh';
 
 /** Open a URL in the user's browser without a shell (execFile with the URL as one argument). */
 export function openBrowser(url: string, env: NodeJS.ProcessEnv = process.env): void {
-  const [cmd, args] = env.BROWSER ? [env.BROWSER, [url]]
-    : process.platform === 'darwin' ? ['open', [url]]
-    : process.platform === 'win32' ? ['rundll32', ['url.dll,FileProtocolHandler', url]]
-    : ['xdg-open', [url]];
+  const [cmd, args] = env.BROWSER
+    ? [env.BROWSER, [url]]
+    : process.platform === 'darwin'
+      ? ['open', [url]]
+      : process.platform === 'win32'
+        ? ['rundll32', ['url.dll,FileProtocolHandler', url]]
+        : ['xdg-open', [url]];
   try {
     const child = execFile(cmd, args as string[], { windowsHide: true }, () => {});
     child.on('error', () => {});
     child.unref();
-  } catch { /* the URL is printed anyway */ }
+  } catch {
+    /* the URL is printed anyway */
+  }
 }
 
 async function oneServer(ctx: CliContext) {
@@ -30,36 +35,52 @@ export async function runLogin(ctx: CliContext): Promise<number> {
   const { all, server } = await oneServer(ctx);
   const store = openStore(ctx.paths, { env: ctx.env });
   const timeoutS = ctx.values.timeout !== undefined ? Number(ctx.values.timeout) : 300;
-  if (!Number.isFinite(timeoutS) || timeoutS <= 0) throw new McpAuthError('usage', '--timeout takes a number of seconds');
+  if (!Number.isFinite(timeoutS) || timeoutS <= 0)
+    throw new McpAuthError('usage', '--timeout takes a number of seconds');
   const net = netSettings(ctx);
   const noBrowser = ctx.values['no-browser'] === true;
-  if (noBrowser && ctx.values.device) throw new McpAuthError('usage', '--device and --no-browser are two different ways; pick one');
+  if (noBrowser && ctx.values.device)
+    throw new McpAuthError('usage', '--device and --no-browser are two different ways; pick one');
   let pasted: Promise<string> | undefined;
-  const signIn = login(server, { paths: ctx.paths, store, logger: ctx.logger, allServers: all, env: ctx.env, httpTimeoutMs: net.httpTimeoutMs }, {
-    timeoutMs: timeoutS * 1000,
-    onAuthorizationUrl: (url) => {
-      if (noBrowser) {
-        process.stderr.write(`Open this address in a browser on any machine and sign in to ${server.name}:\n${url}\n\nThen paste here the whole address the browser ended on (it may show an error page) and press Enter:\n`);
-      } else {
-        process.stderr.write(`Sign in to ${server.name} in your browser:\n${url}\n`);
-        if (!ctx.values['no-open']) openBrowser(url, ctx.env);
-      }
-    },
-    pasted: noBrowser ? (pasted = readLine(process.stdin)) : undefined,
-    device: ctx.values.device ? {
-      onUserCode: (c) => {
-        process.stderr.write(`To sign in to ${server.name}, open ${c.verificationUri} on any device and enter the code ${c.userCode}\n`);
-        if (c.verificationUriComplete) process.stderr.write(`(or open ${c.verificationUriComplete})\n`);
-        process.stderr.write(`The code expires in ${duration(c.expiresInS * 1000)}. Waiting…\n`);
+  const signIn = login(
+    server,
+    { paths: ctx.paths, store, logger: ctx.logger, allServers: all, env: ctx.env, httpTimeoutMs: net.httpTimeoutMs },
+    {
+      timeoutMs: timeoutS * 1000,
+      onAuthorizationUrl: (url) => {
+        if (noBrowser) {
+          process.stderr.write(
+            `Open this address in a browser on any machine and sign in to ${server.name}:\n${url}\n\nThen paste here the whole address the browser ended on (it may show an error page) and press Enter:\n`,
+          );
+        } else {
+          process.stderr.write(`Sign in to ${server.name} in your browser:\n${url}\n`);
+          if (!ctx.values['no-open']) openBrowser(url, ctx.env);
+        }
       },
-    } : undefined,
-  });
+      pasted: noBrowser ? (pasted = readLine(process.stdin)) : undefined,
+      device: ctx.values.device
+        ? {
+            onUserCode: (c) => {
+              process.stderr.write(
+                `To sign in to ${server.name}, open ${c.verificationUri} on any device and enter the code ${c.userCode}\n`,
+              );
+              if (c.verificationUriComplete) process.stderr.write(`(or open ${c.verificationUriComplete})\n`);
+              process.stderr.write(`The code expires in ${duration(c.expiresInS * 1000)}. Waiting…\n`);
+            },
+          }
+        : undefined,
+    },
+  );
   // the paste was read (or not needed after all): stdin must not keep the process alive either way
-  const r = await signIn.finally(() => { if (pasted) process.stdin.destroy(); });
+  const r = await signIn.finally(() => {
+    if (pasted) process.stdin.destroy();
+  });
   const exp = r.expiresAt ? `, expires in ${duration(r.expiresAt - Date.now())}` : '';
-  ctx.out(r.result === 'adopted'
-    ? `${server.name}: signed in by another process; using its token${exp}\n`
-    : `${server.name}: signed in${exp}${r.registeredClient ? ' (new client registered)' : ''}${r.clearedCacheEntries.length ? `; cleared needs-auth entry ${r.clearedCacheEntries.join(', ')}` : ''}\n`);
+  ctx.out(
+    r.result === 'adopted'
+      ? `${server.name}: signed in by another process; using its token${exp}\n`
+      : `${server.name}: signed in${exp}${r.registeredClient ? ' (new client registered)' : ''}${r.clearedCacheEntries.length ? `; cleared needs-auth entry ${r.clearedCacheEntries.join(', ')}` : ''}\n`,
+  );
   return 0;
 }
 
@@ -67,10 +88,22 @@ export async function runLogout(ctx: CliContext): Promise<number> {
   const { server } = await oneServer(ctx);
   const store = openStore(ctx.paths, { env: ctx.env });
   const net = netSettings(ctx);
-  const r = await logout(server, { paths: ctx.paths, store, logger: ctx.logger, httpTimeoutMs: net.httpTimeoutMs, lockTimeoutMs: net.lockTimeoutMs }, { revoke: !ctx.values['no-revoke'] });
-  if (!r.removed) { ctx.out(`${server.name}: no stored token\n`); return 0; }
-  if (r.revokeError) process.stderr.write(redact(`mcp-auth: ${r.revokeError.code}: ${r.revokeError.message} (tokens removed locally)\n`));
-  ctx.out(`${server.name}: signed out${r.revoked.length ? ` (revoked ${r.revoked.join(' and ').replace(/_/g, ' ')})` : ''}\n`);
+  const r = await logout(
+    server,
+    { paths: ctx.paths, store, logger: ctx.logger, httpTimeoutMs: net.httpTimeoutMs, lockTimeoutMs: net.lockTimeoutMs },
+    { revoke: !ctx.values['no-revoke'] },
+  );
+  if (!r.removed) {
+    ctx.out(`${server.name}: no stored token\n`);
+    return 0;
+  }
+  if (r.revokeError)
+    process.stderr.write(
+      redact(`mcp-auth: ${r.revokeError.code}: ${r.revokeError.message} (tokens removed locally)\n`),
+    );
+  ctx.out(
+    `${server.name}: signed out${r.revoked.length ? ` (revoked ${r.revoked.join(' and ').replace(/_/g, ' ')})` : ''}\n`,
+  );
   return r.revokeError ? 1 : 0;
 }
 
@@ -80,7 +113,8 @@ export async function runInvalidate(ctx: CliContext): Promise<number> {
   if (ctx.values.all) {
     match = () => true;
   } else {
-    if (ctx.names.length === 0) throw new McpAuthError('usage', 'name the servers whose needs-auth entries to clear, or pass --all');
+    if (ctx.names.length === 0)
+      throw new McpAuthError('usage', 'name the servers whose needs-auth entries to clear, or pass --all');
     const { all, chosen } = await selectServers(ctx, false);
     const names = new Set<string>();
     for (const s of chosen) {
@@ -92,7 +126,10 @@ export async function runInvalidate(ctx: CliContext): Promise<number> {
   await readCache(file); // a cache that is not valid JSON is reported, never rewritten
   const r = await removeCacheEntries(file, match);
   if (ctx.values.json) ctx.out(JSON.stringify({ removed: r.removed }) + '\n');
-  else ctx.out(r.removed.length ? `removed needs-auth entries: ${r.removed.join(', ')}\n` : 'no needs-auth entries to remove\n');
+  else
+    ctx.out(
+      r.removed.length ? `removed needs-auth entries: ${r.removed.join(', ')}\n` : 'no needs-auth entries to remove\n',
+    );
   return 0;
 }
 
@@ -103,10 +140,21 @@ function readLine(input: NodeJS.ReadStream): Promise<string> {
     const onData = (d: Buffer) => {
       buf += d.toString('utf8');
       const i = buf.indexOf('\n');
-      if (i >= 0) { done(); resolve(buf.slice(0, i)); }
+      if (i >= 0) {
+        done();
+        resolve(buf.slice(0, i));
+      }
     };
-    const onEnd = () => { done(); if (buf.trim()) resolve(buf); else reject(new McpAuthError('bad-callback', 'nothing was pasted (standard input closed)')); };
-    const done = () => { input.off('data', onData); input.off('end', onEnd); input.pause(); };
+    const onEnd = () => {
+      done();
+      if (buf.trim()) resolve(buf);
+      else reject(new McpAuthError('bad-callback', 'nothing was pasted (standard input closed)'));
+    };
+    const done = () => {
+      input.off('data', onData);
+      input.off('end', onEnd);
+      input.pause();
+    };
     input.on('data', onData);
     input.on('end', onEnd);
     input.resume();

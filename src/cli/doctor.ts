@@ -11,14 +11,22 @@ import { keeperLines } from './keeper-doctor';
 /** The CLI's wording of the one fix rule (core/diagnose fixFor): a command to run. */
 export function fixCommand(fix: FixCode | undefined, name: string): string | undefined {
   switch (fix) {
-    case 'invalidate': return `mcp-auth invalidate ${name}`;
-    case 'refresh': return `mcp-auth refresh ${name}`;
-    case 'login': return `mcp-auth login ${name}`;
-    case 'grant': return `mcp-auth login ${name}`;
-    case 'fix-store': return 'fix the credential store, then run mcp-auth doctor again';
-    case 'fix-cache': return 'fix the needs-auth cache, then run mcp-auth doctor again';
-    case 'fix-config': return 'fix the configuration, then run mcp-auth doctor again';
-    default: return undefined;
+    case 'invalidate':
+      return `mcp-auth invalidate ${name}`;
+    case 'refresh':
+      return `mcp-auth refresh ${name}`;
+    case 'login':
+      return `mcp-auth login ${name}`;
+    case 'grant':
+      return `mcp-auth login ${name}`;
+    case 'fix-store':
+      return 'fix the credential store, then run mcp-auth doctor again';
+    case 'fix-cache':
+      return 'fix the needs-auth cache, then run mcp-auth doctor again';
+    case 'fix-config':
+      return 'fix the configuration, then run mcp-auth doctor again';
+    default:
+      return undefined;
   }
 }
 
@@ -27,40 +35,62 @@ const at = (ms: number) => new Date(ms).toISOString();
 /** Why, beyond the state: the CLI's words for the model's hint codes. */
 export function hintLine(h: Hint): string {
   switch (h.code) {
-    case 'no-offline-access': return `no refresh token stored: sign-in needed again when this token expires at ${at(h.expiresAt)} — the server did not grant offline access (fix: sign in again then; ask the server's admin for offline_access)`;
-    case 'shared-cache-name': return `the name is used by ${h.definitions} different servers across your folders; Claude Code's needs-auth cache keys by name only, so a failure of one blocks the others in every folder (fix: give them different names)`;
+    case 'no-offline-access':
+      return `no refresh token stored: sign-in needed again when this token expires at ${at(h.expiresAt)} — the server did not grant offline access (fix: sign in again then; ask the server's admin for offline_access)`;
+    case 'shared-cache-name':
+      return `the name is used by ${h.definitions} different servers across your folders; Claude Code's needs-auth cache keys by name only, so a failure of one blocks the others in every folder (fix: give them different names)`;
   }
 }
 
 function factLine(f: Fact): string {
   switch (f.code) {
-    case 'defined-in': return `defined in ${f.file} (${f.scope} scope)${f.pending ? ', awaiting approval in Claude Code' : ''}`;
-    case 'endpoint': return `${f.transport} ${f.target}`.trim();
-    case 'no-entry': return `no credential entry under key "${f.key}" in ${f.store}`;
-    case 'entry': return `credential entry "${f.key}" in ${f.store}`;
-    case 'expires': return `access token expires ${at(f.at)} (in ${duration(f.inMs)})`;
-    case 'expired': return `access token expired ${at(f.at)} (${duration(f.agoMs)} ago)`;
-    case 'tokens': return `refresh token: ${f.refreshToken ? 'stored' : 'none'}; client: ${f.client ?? 'none'}${f.clientId ? ` (${f.clientId})` : ''}`;
-    case 'step-up': return `the server asked for scope "${f.required}" (403 insufficient_scope, recorded by Claude Code as stepUpScope); the token has "${f.granted ?? ''}"${f.missing.length ? `, lacking ${f.missing.join(' ')}` : ', which covers it'}`;
-    case 'spent-token': return `the stored refresh token was sent at ${at(f.at)} and answered 200, but the answer could not be stored: it is spent, and mcp-auth will not send it again (sign in again)`;
-    case 'cache-entry': return `needs-auth cache entry written ${at(f.at)}, ${duration(f.ageMs)} old, TTL ${duration(f.ttlMs)}: ${f.fresh ? 'in force: new Claude Code sessions skip this server' : 'expired (ignored by Claude Code)'}`;
-    case 'no-cache-entry': return 'no needs-auth cache entry';
-    case 'odd-answer': return `the authorization server's last token answer (${at(f.at)}) was odd: ${f.warnings.join(', ')}; it was stored anyway (the refresh token sent is spent once the server answers 200)`;
-    case 'lock-held': return `refresh lock held by ${f.holder}, heartbeat ${duration(f.ageMs)} ago${f.stale ? ' (stale)' : ''}`;
-    case 'lock-free': return 'refresh lock free';
-    case 'hint': return hintLine(f.hint);
-    case 'state': return `state ${f.state}: ${f.state === 'error' ? `${f.error}: ${f.message}` : REASON_TEXT[f.reason]}`;
+    case 'defined-in':
+      return `defined in ${f.file} (${f.scope} scope)${f.pending ? ', awaiting approval in Claude Code' : ''}`;
+    case 'endpoint':
+      return `${f.transport} ${f.target}`.trim();
+    case 'no-entry':
+      return `no credential entry under key "${f.key}" in ${f.store}`;
+    case 'entry':
+      return `credential entry "${f.key}" in ${f.store}`;
+    case 'expires':
+      return `access token expires ${at(f.at)} (in ${duration(f.inMs)})`;
+    case 'expired':
+      return `access token expired ${at(f.at)} (${duration(f.agoMs)} ago)`;
+    case 'tokens':
+      return `refresh token: ${f.refreshToken ? 'stored' : 'none'}; client: ${f.client ?? 'none'}${f.clientId ? ` (${f.clientId})` : ''}`;
+    case 'step-up':
+      return `the server asked for scope "${f.required}" (403 insufficient_scope, recorded by Claude Code as stepUpScope); the token has "${f.granted ?? ''}"${f.missing.length ? `, lacking ${f.missing.join(' ')}` : ', which covers it'}`;
+    case 'spent-token':
+      return `the stored refresh token was sent at ${at(f.at)} and answered 200, but the answer could not be stored: it is spent, and mcp-auth will not send it again (sign in again)`;
+    case 'cache-entry':
+      return `needs-auth cache entry written ${at(f.at)}, ${duration(f.ageMs)} old, TTL ${duration(f.ttlMs)}: ${f.fresh ? 'in force: new Claude Code sessions skip this server' : 'expired (ignored by Claude Code)'}`;
+    case 'no-cache-entry':
+      return 'no needs-auth cache entry';
+    case 'odd-answer':
+      return `the authorization server's last token answer (${at(f.at)}) was odd: ${f.warnings.join(', ')}; it was stored anyway (the refresh token sent is spent once the server answers 200)`;
+    case 'lock-held':
+      return `refresh lock held by ${f.holder}, heartbeat ${duration(f.ageMs)} ago${f.stale ? ' (stale)' : ''}`;
+    case 'lock-free':
+      return 'refresh lock free';
+    case 'hint':
+      return hintLine(f.hint);
+    case 'state':
+      return `state ${f.state}: ${f.state === 'error' ? `${f.error}: ${f.message}` : REASON_TEXT[f.reason]}`;
   }
 }
 
 function checkMessage(c: Check): string {
   switch (c.code) {
-    case 'store-mode': return `${c.location} mode ${c.mode.toString(8).padStart(4, '0')}${c.ok ? '' : ' (should be 0600: other users can read your tokens)'}`;
-    case 'lock': return `${c.name}: held by ${c.holder}, heartbeat ${duration(c.ageMs)} ago${c.stale ? ' — stale, will be reclaimed by the next refresh' : ''}`;
-    case 'lock-owner': return c.removed
-      ? `${c.name}: removed an owner file left by an interrupted mcp-auth (an older mcp-auth could have taken it for the owner of a lock Claude Code takes later at this path)`
-      : `${c.name}: an owner file that describes no current lock (pid ${c.pid} was interrupted). Risk: an older mcp-auth could take it for the owner of a lock Claude Code takes later at this path, reclaim that live lock, and send the same refresh token twice (grant revoked). mcp-auth doctor removes it once that process is gone.`;
-    case 'temp-file': return `${c.name}: temporary file left by an interrupted write (harmless; the store itself is intact)`;
+    case 'store-mode':
+      return `${c.location} mode ${c.mode.toString(8).padStart(4, '0')}${c.ok ? '' : ' (should be 0600: other users can read your tokens)'}`;
+    case 'lock':
+      return `${c.name}: held by ${c.holder}, heartbeat ${duration(c.ageMs)} ago${c.stale ? ' — stale, will be reclaimed by the next refresh' : ''}`;
+    case 'lock-owner':
+      return c.removed
+        ? `${c.name}: removed an owner file left by an interrupted mcp-auth (an older mcp-auth could have taken it for the owner of a lock Claude Code takes later at this path)`
+        : `${c.name}: an owner file that describes no current lock (pid ${c.pid} was interrupted). Risk: an older mcp-auth could take it for the owner of a lock Claude Code takes later at this path, reclaim that live lock, and send the same refresh token twice (grant revoked). mcp-auth doctor removes it once that process is gone.`;
+    case 'temp-file':
+      return `${c.name}: temporary file left by an interrupted write (harmless; the store itself is intact)`;
   }
 }
 
@@ -90,18 +120,34 @@ export async function runDoctor(ctx: CliContext): Promise<number> {
     }
   }
   const report: DoctorReport = {
-    configDir: d.configDir, secureDir: d.secureDir, store: d.store, cacheFile: d.cacheFile, configFiles: d.configFiles,
+    configDir: d.configDir,
+    secureDir: d.secureDir,
+    store: d.store,
+    cacheFile: d.cacheFile,
+    configFiles: d.configFiles,
     checks: d.checks.map((c) => ({ check: c.code, ok: c.ok, message: redact(checkMessage(c)) })),
-    servers: servers.map((s) => ({ name: s.name, scope: s.scope, state: s.state, reason: s.reason, lines: s.facts.map((f) => redact(factLine(f))), fix: fixCommand(s.fix, s.name) })),
+    servers: servers.map((s) => ({
+      name: s.name,
+      scope: s.scope,
+      state: s.state,
+      reason: s.reason,
+      lines: s.facts.map((f) => redact(factLine(f))),
+      fix: fixCommand(s.fix, s.name),
+    })),
   };
   // what a running (or the last) `mcp-auth watch` did and why it keeps an entry; with --probe, a probe now
   await keeperLines(ctx, model, report);
-  const bad = model.issues.length > 0 || servers.some((s) => isProblem(s.state)) || d.checks.some((c) => !c.ok && c.code !== 'lock-owner' && c.code !== 'temp-file');
+  const bad =
+    model.issues.length > 0 ||
+    servers.some((s) => isProblem(s.state)) ||
+    d.checks.some((c) => !c.ok && c.code !== 'lock-owner' && c.code !== 'temp-file');
   if (ctx.values.json) {
     ctx.out(JSON.stringify(report, null, 2) + '\n');
     return bad ? 1 : 0;
   }
-  ctx.out(`config dir:      ${report.configDir}\ncredential store: ${report.store}\nneeds-auth cache: ${report.cacheFile}\nconfig files:    ${report.configFiles.join(', ') || '(none found)'}\n\n`);
+  ctx.out(
+    `config dir:      ${report.configDir}\ncredential store: ${report.store}\nneeds-auth cache: ${report.cacheFile}\nconfig files:    ${report.configFiles.join(', ') || '(none found)'}\n\n`,
+  );
   for (const s of report.servers) {
     ctx.out(`${s.name}  ${paint(ctx.style, s.state, s.state)}\n`);
     for (const l of s.lines) ctx.out(`  ${l}\n`);

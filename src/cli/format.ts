@@ -6,7 +6,16 @@ export interface Style {
 }
 
 const COLORS: Record<AuthState, string> = {
-  'signed-in': '32', expiring: '33', expired: '33', 'needs-auth': '31', blocked: '31', 'needs-scope': '35', refreshing: '36', 'no-auth': '2', 'not-approved': '2', error: '31',
+  'signed-in': '32',
+  expiring: '33',
+  expired: '33',
+  'needs-auth': '31',
+  blocked: '31',
+  'needs-scope': '35',
+  refreshing: '36',
+  'no-auth': '2',
+  'not-approved': '2',
+  error: '31',
 };
 
 export function paint(style: Style, state: AuthState, text: string): string {
@@ -38,8 +47,10 @@ export const REASON_TEXT: Record<StatusReason, string> = {
   'cache-error': 'needs-auth cache unreadable',
   'config-error': 'configuration problem',
   'entry-invalid': 'stored entry malformed',
-  'step-up': 'the server asked for scopes the stored token lacks (403 insufficient_scope); sign in again for the union of scopes',
-  'awaiting-approval': 'from .mcp.json, awaiting approval in Claude Code (run `claude` in this folder); mcp-auth does not act on it',
+  'step-up':
+    'the server asked for scopes the stored token lacks (403 insufficient_scope); sign in again for the union of scopes',
+  'awaiting-approval':
+    'from .mcp.json, awaiting approval in Claude Code (run `claude` in this folder); mcp-auth does not act on it',
 };
 
 /** One line of detail for a row, as in the tree's description. */
@@ -75,7 +86,14 @@ export function detail(row: ServerRow, now: number): string {
 
 export function table(rows: string[][]): string {
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => visible(r[i] ?? '').length)));
-  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c + ' '.repeat(widths[i] - visible(c).length))).join('  ').trimEnd()).join('\n');
+  return rows
+    .map((r) =>
+      r
+        .map((c, i) => (i === r.length - 1 ? c : c + ' '.repeat(widths[i] - visible(c).length)))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 function visible(s: string): string {

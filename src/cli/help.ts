@@ -26,9 +26,13 @@ export const COMMAND_HELP: Record<string, CommandHelp> = {
   login: {
     summary: 'sign in to a server in the browser; every Claude Code process uses the token at once',
     usage: 'mcp-auth login NAME [--no-open | --no-browser | --device] [--timeout S]',
-    body: 'Authorization code + PKCE with a loopback callback on 127.0.0.1; the URL is printed on stderr (and opened\nunless --no-open). Where the browser cannot reach this machine (SSH, a container): --no-browser prints the URL\nand reads the address the browser ended on from stdin; --device uses the device flow (RFC 8628) when the\nserver offers it: open a URL anywhere and type a code. The token is stored where Claude Code reads it and the\nserver\'s needs-auth entry removed.',
-    examples: ['mcp-auth login linear', 'mcp-auth login linear --no-browser', 'mcp-auth login linear --device --timeout 600'],
-    exit: '0 signed in (or another process\'s sign-in finished first); 1 failed or timed out',
+    body: "Authorization code + PKCE with a loopback callback on 127.0.0.1; the URL is printed on stderr (and opened\nunless --no-open). Where the browser cannot reach this machine (SSH, a container): --no-browser prints the URL\nand reads the address the browser ended on from stdin; --device uses the device flow (RFC 8628) when the\nserver offers it: open a URL anywhere and type a code. The token is stored where Claude Code reads it and the\nserver's needs-auth entry removed.",
+    examples: [
+      'mcp-auth login linear',
+      'mcp-auth login linear --no-browser',
+      'mcp-auth login linear --device --timeout 600',
+    ],
+    exit: "0 signed in (or another process's sign-in finished first); 1 failed or timed out",
   },
   logout: {
     summary: "revoke a server's tokens (RFC 7009) and remove them for every process",
@@ -40,7 +44,7 @@ export const COMMAND_HELP: Record<string, CommandHelp> = {
   invalidate: {
     summary: 'clear needs-auth cache entries so new Claude Code sessions connect again',
     usage: 'mcp-auth invalidate [NAME...|--all]',
-    body: 'Removes entries from Claude Code\'s needs-auth cache (mcp-needs-auth-cache.json), which make new sessions\nskip a server for up to 15 min (4 h for plugin servers) even when a good token is stored.',
+    body: "Removes entries from Claude Code's needs-auth cache (mcp-needs-auth-cache.json), which make new sessions\nskip a server for up to 15 min (4 h for plugin servers) even when a good token is stored.",
     examples: ['mcp-auth invalidate linear', 'mcp-auth invalidate --all'],
     exit: '0 done (also when there was nothing to clear); 1 the cache file cannot be read or written',
   },
@@ -54,7 +58,7 @@ export const COMMAND_HELP: Record<string, CommandHelp> = {
   doctor: {
     summary: 'why each server is in its state; file, lock and leftover checks',
     usage: 'mcp-auth doctor [NAME] [--json] [--probe]',
-    body: 'Which config file, which credential entry, expiry, needs-auth entry age against its TTL, the lock holder,\nwhat was odd in the last token answer, what `mcp-auth watch` did and why it keeps an entry; the store\'s mode,\nstale locks, files left by interrupted runs. --probe asks each blocked server now whether it accepts the token.',
+    body: "Which config file, which credential entry, expiry, needs-auth entry age against its TTL, the lock holder,\nwhat was odd in the last token answer, what `mcp-auth watch` did and why it keeps an entry; the store's mode,\nstale locks, files left by interrupted runs. --probe asks each blocked server now whether it accepts the token.",
     examples: ['mcp-auth doctor', 'mcp-auth doctor linear', 'mcp-auth doctor --json > report.json'],
     exit: '0 nothing wrong; 1 a server needs attention or a check failed',
   },

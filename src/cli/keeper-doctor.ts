@@ -15,7 +15,14 @@ export async function keeperLines(ctx: CliContext, model: AuthModel, report: Doc
   const now = model.now;
   const rec = await readKeeperRecord(ctx.paths);
   let alive = false;
-  if (rec) { try { process.kill(rec.pid, 0); alive = true; } catch { alive = false; } }
+  if (rec) {
+    try {
+      process.kill(rec.pid, 0);
+      alive = true;
+    } catch {
+      alive = false;
+    }
+  }
   for (const s of report.servers) {
     const row = model.servers.find((r) => r.config.name === s.name);
     const r = rec?.servers[s.name];
@@ -34,7 +41,9 @@ export async function keeperLines(ctx: CliContext, model: AuthModel, report: Doc
       const at = model.store?.data.mcpOAuth?.[row.key]?.accessToken;
       if (at) {
         const v = await probeServer(row.config, at, { logger: ctx.logger });
-        s.lines.push(`probe now: ${describeProbe(v)}${v.verdict === 'accepted' ? ' — the entry is stale (mcp-auth watch --once removes it)' : ' — the entry is not stale'}`);
+        s.lines.push(
+          `probe now: ${describeProbe(v)}${v.verdict === 'accepted' ? ' — the entry is stale (mcp-auth watch --once removes it)' : ' — the entry is not stale'}`,
+        );
       } else {
         s.lines.push('probe now: skipped (no access token to send; refresh first)');
       }

@@ -18,7 +18,6 @@ import { commandHelp, mainHelp } from './help';
 declare const __VERSION__: string;
 const VERSION = typeof __VERSION__ === 'string' ? __VERSION__ : '0.0.0-dev';
 
-
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   let parsed;
   try {
@@ -26,11 +25,21 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       args: argv,
       allowPositionals: true,
       options: {
-        json: { type: 'boolean' }, cwd: { type: 'string' }, 'config-dir': { type: 'string' },
-        verbose: { type: 'boolean' }, help: { type: 'boolean', short: 'h' }, version: { type: 'boolean', short: 'v' },
-        all: { type: 'boolean' }, force: { type: 'boolean' }, 'no-open': { type: 'boolean' },
-        timeout: { type: 'string' }, 'no-revoke': { type: 'boolean' }, 'no-browser': { type: 'boolean' }, device: { type: 'boolean' },
-        once: { type: 'boolean' }, probe: { type: 'boolean' },
+        json: { type: 'boolean' },
+        cwd: { type: 'string' },
+        'config-dir': { type: 'string' },
+        verbose: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'v' },
+        all: { type: 'boolean' },
+        force: { type: 'boolean' },
+        'no-open': { type: 'boolean' },
+        timeout: { type: 'string' },
+        'no-revoke': { type: 'boolean' },
+        'no-browser': { type: 'boolean' },
+        device: { type: 'boolean' },
+        once: { type: 'boolean' },
+        probe: { type: 'boolean' },
       },
     });
   } catch (e) {
@@ -38,12 +47,21 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     return 2;
   }
   const { values, positionals } = parsed;
-  if (values.version) { process.stdout.write(`${VERSION}\n`); return 0; }
+  if (values.version) {
+    process.stdout.write(`${VERSION}\n`);
+    return 0;
+  }
   const [cmd, ...names] = positionals;
-  if (!cmd) { process.stdout.write(mainHelp()); return values.help ? 0 : 2; }
+  if (!cmd) {
+    process.stdout.write(mainHelp());
+    return values.help ? 0 : 2;
+  }
   if (values.help) {
     const page = commandHelp(cmd);
-    if (!page) { process.stderr.write(`mcp-auth: usage: unknown command "${cmd}" (see mcp-auth --help)\n`); return 2; }
+    if (!page) {
+      process.stderr.write(`mcp-auth: usage: unknown command "${cmd}" (see mcp-auth --help)\n`);
+      return 2;
+    }
     process.stdout.write(page);
     return 0;
   }
@@ -56,11 +74,15 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   const cwd = path.resolve(values.cwd ?? process.cwd());
   const style: Style = { color: process.stdout.isTTY === true && !env.NO_COLOR && env.TERM !== 'dumb' };
   // MCP_AUTH_NOW (epoch ms) pins the clock, in the test build only.
-  const now = TEST_HOOKS && env.MCP_AUTH_NOW && Number.isFinite(Number(env.MCP_AUTH_NOW)) ? Number(env.MCP_AUTH_NOW) : undefined;
+  const now =
+    TEST_HOOKS && env.MCP_AUTH_NOW && Number.isFinite(Number(env.MCP_AUTH_NOW)) ? Number(env.MCP_AUTH_NOW) : undefined;
   const ctx: CliContext = { paths, cwd, env, logger, style, values, names, now, out: (s) => process.stdout.write(s) };
   try {
     const run = Object.prototype.hasOwnProperty.call(COMMANDS, cmd) ? COMMANDS[cmd] : undefined;
-    if (!run) { process.stderr.write(`mcp-auth: usage: unknown command "${cmd}" (see mcp-auth --help)\n`); return 2; }
+    if (!run) {
+      process.stderr.write(`mcp-auth: usage: unknown command "${cmd}" (see mcp-auth --help)\n`);
+      return 2;
+    }
     return await run(ctx);
   } catch (e) {
     return reportError(e, verbose);
@@ -99,15 +121,21 @@ export function statusJson(model: AuthModel): unknown {
       transport: r.config.transport,
       url: r.config.url ?? null,
       state: r.status.state,
-      reason: r.status.state === 'error' ? r.status.code ?? r.status.reason : r.status.reason,
+      reason: r.status.state === 'error' ? (r.status.code ?? r.status.reason) : r.status.reason,
       expiresAt: iso(r.status.expiresAt),
       hasRefreshToken: r.status.hasRefreshToken,
       needsAuthCachedAt: iso(r.status.cache?.timestamp),
-      lockHeldBy: r.status.lock?.held ? r.status.lock.holder ?? 'unknown' : null,
+      lockHeldBy: r.status.lock?.held ? (r.status.lock.holder ?? 'unknown') : null,
       // only on needs-scope rows: the scopes the server asked for (Claude Code's stepUpScope) that the token lacks
       ...(r.status.missingScopes ? { missingScopes: r.status.missingScopes } : {}),
       // only where there is something to say beyond the state (say why)
-      ...(r.hints ? { hints: r.hints.map((h) => (h.code === 'no-offline-access' ? { code: h.code, expiresAt: iso(h.expiresAt) } : h)) } : {}),
+      ...(r.hints
+        ? {
+            hints: r.hints.map((h) =>
+              h.code === 'no-offline-access' ? { code: h.code, expiresAt: iso(h.expiresAt) } : h,
+            ),
+          }
+        : {}),
     })),
   };
 }
@@ -121,14 +149,21 @@ async function status(ctx: CliContext): Promise<number> {
     return bad ? 1 : 0;
   }
   if (model.servers.length === 0) {
-    ctx.out(model.configFiles.length === 0
-      ? 'No Claude Code configuration found (looked for ~/.claude.json, .mcp.json and managed-mcp.json).\n'
-      : 'No MCP servers configured for this folder.\n');
+    ctx.out(
+      model.configFiles.length === 0
+        ? 'No Claude Code configuration found (looked for ~/.claude.json, .mcp.json and managed-mcp.json).\n'
+        : 'No MCP servers configured for this folder.\n',
+    );
     return bad ? 1 : 0;
   }
   const rows = [['NAME', 'SCOPE', 'STATE', 'DETAIL']];
   for (const r of model.servers) {
-    rows.push([r.config.name, r.config.scope, paint(ctx.style, r.status.state, r.status.state), redact(detail(r, model.now))]);
+    rows.push([
+      r.config.name,
+      r.config.scope,
+      paint(ctx.style, r.status.state, r.status.state),
+      redact(detail(r, model.now)),
+    ]);
   }
   ctx.out(table(rows) + '\n');
   // the one fix rule (core/diagnose), for the rows that cannot serve a new session as they are
@@ -141,5 +176,12 @@ async function status(ctx: CliContext): Promise<number> {
 }
 
 if (require.main === module) {
-  main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (e) => { process.exitCode = reportError(e, true); });
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e) => {
+      process.exitCode = reportError(e, true);
+    },
+  );
 }

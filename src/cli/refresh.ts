@@ -8,19 +8,25 @@ import { isRemote } from '../core/config/types';
 
 /** Settings shared by the commands that talk to servers; env variables make them reachable in CI and tests. */
 export function netSettings(ctx: CliContext) {
-  const num = (v: string | undefined, d: number) => (v !== undefined && Number.isFinite(Number(v)) && Number(v) > 0 ? Number(v) : d);
+  const num = (v: string | undefined, d: number) =>
+    v !== undefined && Number.isFinite(Number(v)) && Number(v) > 0 ? Number(v) : d;
   return {
     lockTimeoutMs: num(ctx.env.MCP_AUTH_LOCK_TIMEOUT, 30) * 1000,
     httpTimeoutMs: num(ctx.env.MCP_AUTH_HTTP_TIMEOUT, 15) * 1000,
-    testHooks: TEST_HOOKS ? {
-      crashAt: (ctx.env.MCP_AUTH_TEST_CRASH_AT || undefined) as CrashPoint | undefined,
-      noLock: ctx.env.MCP_AUTH_TEST_NO_LOCK === '1',
-      pauseMs: ctx.env.MCP_AUTH_TEST_PAUSE_MS ? Number(ctx.env.MCP_AUTH_TEST_PAUSE_MS) : undefined,
-    } : undefined,
+    testHooks: TEST_HOOKS
+      ? {
+          crashAt: (ctx.env.MCP_AUTH_TEST_CRASH_AT || undefined) as CrashPoint | undefined,
+          noLock: ctx.env.MCP_AUTH_TEST_NO_LOCK === '1',
+          pauseMs: ctx.env.MCP_AUTH_TEST_PAUSE_MS ? Number(ctx.env.MCP_AUTH_TEST_PAUSE_MS) : undefined,
+        }
+      : undefined,
   };
 }
 
-export async function selectServers(ctx: CliContext, allowAll: boolean): Promise<{ all: ServerConfig[]; chosen: ServerConfig[] }> {
+export async function selectServers(
+  ctx: CliContext,
+  allowAll: boolean,
+): Promise<{ all: ServerConfig[]; chosen: ServerConfig[] }> {
   const cfg = await discoverServers({ paths: ctx.paths, cwd: ctx.cwd, env: ctx.env });
   for (const i of cfg.issues) process.stderr.write(redact(`mcp-auth: ${i.code}: ${i.message}\n`));
   // a .mcp.json server awaiting approval is never acted on: left out of "all", refused by name (not-approved)
@@ -40,10 +46,18 @@ export async function runRefresh(ctx: CliContext): Promise<number> {
   const finished = new Map<RefreshOutcome, string>();
   for (const s of chosen) {
     const t0 = performance.now();
-    const r = await refreshServer(s, {
-      paths: ctx.paths, store, logger: ctx.logger, allServers: all, ...net,
-      now: ctx.now !== undefined ? () => ctx.now! : undefined,
-    }, { force: ctx.values.force === true });
+    const r = await refreshServer(
+      s,
+      {
+        paths: ctx.paths,
+        store,
+        logger: ctx.logger,
+        allServers: all,
+        ...net,
+        now: ctx.now !== undefined ? () => ctx.now! : undefined,
+      },
+      { force: ctx.values.force === true },
+    );
     elapsed.set(r, Math.round(performance.now() - t0));
     finished.set(r, new Date().toISOString());
     // with --all / no names, servers that were never signed in are not ours to report as failures
@@ -52,20 +66,46 @@ export async function runRefresh(ctx: CliContext): Promise<number> {
   }
   const now = ctx.now ?? Date.now();
   if (ctx.values.json) {
-    ctx.out(JSON.stringify({ results: results.map((r) => ({ name: r.name, result: r.result, code: r.code ?? null, expiresAt: r.expiresAt ? new Date(r.expiresAt).toISOString() : null, clearedCacheEntries: r.clearedCacheEntries ?? [], warnings: r.warnings ?? [], elapsedMs: elapsed.get(r) ?? null, finishedAt: finished.get(r) ?? null })) }, null, 2) + '\n');
+    ctx.out(
+      JSON.stringify(
+        {
+          results: results.map((r) => ({
+            name: r.name,
+            result: r.result,
+            code: r.code ?? null,
+            expiresAt: r.expiresAt ? new Date(r.expiresAt).toISOString() : null,
+            clearedCacheEntries: r.clearedCacheEntries ?? [],
+            warnings: r.warnings ?? [],
+            elapsedMs: elapsed.get(r) ?? null,
+            finishedAt: finished.get(r) ?? null,
+          })),
+        },
+        null,
+        2,
+      ) + '\n',
+    );
   } else {
     if (results.length === 0) ctx.out('Nothing to refresh.\n');
     for (const r of results) {
       const exp = r.expiresAt ? `, expires in ${duration(r.expiresAt - now)}` : '';
-      const cleared = r.clearedCacheEntries?.length ? `; cleared needs-auth entry ${r.clearedCacheEntries.join(', ')}` : '';
+      const cleared = r.clearedCacheEntries?.length
+        ? `; cleared needs-auth entry ${r.clearedCacheEntries.join(', ')}`
+        : '';
       ctx.out(r.result === 'failed' ? `${r.name}: failed (${r.code})\n` : `${r.name}: ${r.result}${exp}${cleared}\n`);
     }
   }
-  for (const r of results) if (r.result === 'failed') process.stderr.write(redact(`mcp-auth: ${r.code}: ${r.message}\n`));
+  for (const r of results)
+    if (r.result === 'failed') process.stderr.write(redact(`mcp-auth: ${r.code}: ${r.message}\n`));
   for (const r of results) {
     const odd = r.warnings?.filter((w) => w !== 'lock-lost') ?? [];
-    if (odd.length) process.stderr.write(`mcp-auth: warning: ${r.name}: the authorization server's answer was odd (${odd.join(', ')}); the new token was stored anyway\n`);
-    if (r.warnings?.includes('lock-lost')) process.stderr.write(`mcp-auth: warning: ${r.name}: lock-lost: the refresh lock was taken over while the answer was on its way; the new token was stored anyway and the other holder's lock left alone\n`);
+    if (odd.length)
+      process.stderr.write(
+        `mcp-auth: warning: ${r.name}: the authorization server's answer was odd (${odd.join(', ')}); the new token was stored anyway\n`,
+      );
+    if (r.warnings?.includes('lock-lost'))
+      process.stderr.write(
+        `mcp-auth: warning: ${r.name}: lock-lost: the refresh lock was taken over while the answer was on its way; the new token was stored anyway and the other holder's lock left alone\n`,
+      );
   }
   if (results.some((r) => r.code === 'lock-timeout')) return 3;
   return results.some((r) => r.result === 'failed') ? 1 : 0;

@@ -15,29 +15,55 @@ export function actionLine(a: KeeperAction, now: number): string {
   switch (a.type) {
     case 'unblocked':
       return `unblocked ${a.name}: ${a.because === 'accepted' && a.probe ? describeProbe(a.probe) : 'its token changed after the entry was written'} — stale needs-auth entry removed`;
-    case 'refreshed': case 'adopted': {
+    case 'refreshed':
+    case 'adopted': {
       const exp = a.expiresAt ? `, expires in ${duration(a.expiresAt - now)}` : '';
       return `${a.type} ${a.name}${exp}${a.clearedCacheEntries.length ? `; cleared needs-auth entry ${a.clearedCacheEntries.join(', ')}` : ''}`;
     }
-    case 'kept': return `kept ${a.name}: ${describeKept(a.reason, now)}`;
-    case 'failed': return `failed ${a.name}: ${a.code}`;
+    case 'kept':
+      return `kept ${a.name}: ${describeKept(a.reason, now)}`;
+    case 'failed':
+      return `failed ${a.name}: ${a.code}`;
   }
 }
 
 export function actionJson(a: KeeperAction, now: number): Record<string, unknown> {
   const base: Record<string, unknown> = { action: a.type, name: a.name, at: iso(a.at) };
   switch (a.type) {
-    case 'unblocked': return { ...base, because: a.because, probe: a.probe ? { verdict: a.probe.verdict, status: 'status' in a.probe ? a.probe.status ?? null : null } : null, entryTimestamp: iso(a.entryTimestamp), message: actionLine(a, now) };
-    case 'refreshed': case 'adopted': return { ...base, expiresAt: iso(a.expiresAt), clearedCacheEntries: a.clearedCacheEntries };
+    case 'unblocked':
+      return {
+        ...base,
+        because: a.because,
+        probe: a.probe
+          ? { verdict: a.probe.verdict, status: 'status' in a.probe ? (a.probe.status ?? null) : null }
+          : null,
+        entryTimestamp: iso(a.entryTimestamp),
+        message: actionLine(a, now),
+      };
+    case 'refreshed':
+    case 'adopted':
+      return { ...base, expiresAt: iso(a.expiresAt), clearedCacheEntries: a.clearedCacheEntries };
     case 'kept': {
       const p = 'probe' in a.reason ? a.reason.probe : undefined;
       return {
-        ...base, reason: a.reason.code, entryTimestamp: iso(a.entryTimestamp), message: describeKept(a.reason, now),
-        probe: p ? { verdict: p.verdict, status: 'status' in p ? p.status ?? null : null, error: p.verdict === 'rejected' ? p.error ?? null : null, scope: p.verdict === 'rejected' ? p.scope ?? null : null, challenge: p.verdict === 'rejected' ? p.challenge : null } : null,
+        ...base,
+        reason: a.reason.code,
+        entryTimestamp: iso(a.entryTimestamp),
+        message: describeKept(a.reason, now),
+        probe: p
+          ? {
+              verdict: p.verdict,
+              status: 'status' in p ? (p.status ?? null) : null,
+              error: p.verdict === 'rejected' ? (p.error ?? null) : null,
+              scope: p.verdict === 'rejected' ? (p.scope ?? null) : null,
+              challenge: p.verdict === 'rejected' ? p.challenge : null,
+            }
+          : null,
         nextProbeAt: 'nextProbeAt' in a.reason ? iso(a.reason.nextProbeAt) : null,
       };
     }
-    case 'failed': return { ...base, code: a.code, message: a.message, retryAt: iso(a.retryAt) };
+    case 'failed':
+      return { ...base, code: a.code, message: a.message, retryAt: iso(a.retryAt) };
   }
 }
 
@@ -45,7 +71,8 @@ export function actionJson(a: KeeperAction, now: number): Record<string, unknown
 function issueLines(model: AuthModel): string[] {
   const lines = model.issues.map((i) => `mcp-auth: ${i.code}: ${i.message}`);
   for (const r of model.servers) {
-    if (r.status.state === 'error' && r.status.reason === 'entry-invalid') lines.push(`mcp-auth: ${r.status.code}: ${r.config.name}: the stored entry is malformed (${r.status.message})`);
+    if (r.status.state === 'error' && r.status.reason === 'entry-invalid')
+      lines.push(`mcp-auth: ${r.status.code}: ${r.config.name}: the stored entry is malformed (${r.status.message})`);
   }
   return lines;
 }
@@ -60,7 +87,12 @@ export async function runWatch(ctx: CliContext): Promise<number> {
   const store = openStore(ctx.paths, { env: ctx.env });
   const net = netSettings(ctx);
   const keeper = new Keeper({
-    paths: ctx.paths, cwd: ctx.cwd, env: ctx.env, store, logger: ctx.logger, ...net,
+    paths: ctx.paths,
+    cwd: ctx.cwd,
+    env: ctx.env,
+    store,
+    logger: ctx.logger,
+    ...net,
     now: ctx.now !== undefined ? () => ctx.now! : undefined,
     proactiveRefresh: !(TEST_HOOKS && ctx.env.MCP_AUTH_TEST_NO_PROACTIVE === '1'),
     jitterMs: TEST_HOOKS && ctx.env.MCP_AUTH_TEST_JITTER_MS ? Number(ctx.env.MCP_AUTH_TEST_JITTER_MS) : undefined,
@@ -68,7 +100,9 @@ export async function runWatch(ctx: CliContext): Promise<number> {
   const now = () => ctx.now ?? Date.now();
   keeper.on('action', (a) => {
     ctx.out(redact(ctx.values.json ? JSON.stringify(actionJson(a, now())) : actionLine(a, now())) + '\n');
-    void writeKeeperRecord(ctx.paths, keeper, a).catch(() => { /* a hint for doctor, never worth failing for */ });
+    void writeKeeperRecord(ctx.paths, keeper, a).catch(() => {
+      /* a hint for doctor, never worth failing for */
+    });
   });
   let lastIssues = '';
   let issuesNow = false;
@@ -76,7 +110,10 @@ export async function runWatch(ctx: CliContext): Promise<number> {
     const lines = issueLines(m);
     issuesNow = lines.length > 0;
     const sig = lines.join('\n');
-    if (sig !== lastIssues) { lastIssues = sig; for (const l of lines) process.stderr.write(redact(l) + '\n'); }
+    if (sig !== lastIssues) {
+      lastIssues = sig;
+      for (const l of lines) process.stderr.write(redact(l) + '\n');
+    }
   });
 
   if (ctx.values.once) {
@@ -88,7 +125,10 @@ export async function runWatch(ctx: CliContext): Promise<number> {
   let stopping = false;
   const stopped = new Promise<void>((resolve) => {
     const onSignal = (sig: NodeJS.Signals) => {
-      if (stopping) { process.stderr.write(`mcp-auth: ${sig} again: exiting now\n`); process.exit(1); }
+      if (stopping) {
+        process.stderr.write(`mcp-auth: ${sig} again: exiting now\n`);
+        process.exit(1);
+      }
       stopping = true;
       ctx.logger.info(`${sig}: stopping`);
       void keeper.stop().then(resolve, resolve);
@@ -97,7 +137,8 @@ export async function runWatch(ctx: CliContext): Promise<number> {
     process.on('SIGTERM', onSignal);
   });
   await keeper.start();
-  if (ctx.values.verbose) process.stderr.write(`mcp-auth: watching ${ctx.paths.secureDir} and ${ctx.paths.configDir} (pid ${process.pid})\n`);
+  if (ctx.values.verbose)
+    process.stderr.write(`mcp-auth: watching ${ctx.paths.secureDir} and ${ctx.paths.configDir} (pid ${process.pid})\n`);
   await stopped;
   return 0;
 }

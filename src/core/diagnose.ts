@@ -20,13 +20,24 @@ export type FixCode = 'invalidate' | 'refresh' | 'login' | 'grant' | 'fix-store'
 export function fixFor(row: ServerRow): FixCode | undefined {
   const s = row.status;
   switch (s.state) {
-    case 'blocked': return 'invalidate';
-    case 'expired': case 'expiring': return s.hasRefreshToken ? 'refresh' : 'login';
-    case 'needs-auth': return 'login';
+    case 'blocked':
+      return 'invalidate';
+    case 'expired':
+    case 'expiring':
+      return s.hasRefreshToken ? 'refresh' : 'login';
+    case 'needs-auth':
+      return 'login';
     // a sign-in that asks for the union of the stored and the required scopes (login.ts)
-    case 'needs-scope': return 'grant';
-    case 'error': return s.code?.startsWith('store') || s.code?.startsWith('keychain') ? 'fix-store' : s.code?.startsWith('cache') ? 'fix-cache' : 'fix-config';
-    default: return undefined;
+    case 'needs-scope':
+      return 'grant';
+    case 'error':
+      return s.code?.startsWith('store') || s.code?.startsWith('keychain')
+        ? 'fix-store'
+        : s.code?.startsWith('cache')
+          ? 'fix-cache'
+          : 'fix-config';
+    default:
+      return undefined;
   }
 }
 
@@ -76,22 +87,44 @@ export interface Diagnosis {
 /** The lock an owner file (`<target>.lock.owner`) belongs to, with the stale value Claude Code uses for it. */
 function lockSpecOfOwnerFile(file: string): LockSpec {
   const target = file.slice(0, -'.lock.owner'.length);
-  return path.basename(target) === '.storage-write' ? { target, stale: 15_000 } : { target, stale: 60_000, update: 5_000 };
+  return path.basename(target) === '.storage-write'
+    ? { target, stale: 15_000 }
+    : { target, stale: 60_000, update: 5_000 };
 }
 
 /** Checks that are not about one server: the store's mode, locks and files left in the secure-storage folder. */
 function folderChecks(model: AuthModel, paths: ClaudePaths, cleanOrphans: boolean): Check[] {
   const checks: Check[] = [];
   if (model.store?.exists && model.store.mode !== undefined) {
-    checks.push({ code: 'store-mode', ok: (model.store.mode & 0o077) === 0, location: model.storeLocation, mode: model.store.mode });
+    checks.push({
+      code: 'store-mode',
+      ok: (model.store.mode & 0o077) === 0,
+      location: model.storeLocation,
+      mode: model.store.mode,
+    });
   }
   let names: string[];
-  try { names = fs.readdirSync(paths.secureDir); } catch { return checks; }
+  try {
+    names = fs.readdirSync(paths.secureDir);
+  } catch {
+    return checks;
+  }
   for (const n of names) {
     const full = path.join(paths.secureDir, n);
     if (n.endsWith('.lock') && (n.startsWith('mcp-refresh-') || n === '.storage-write.lock')) {
-      const info = inspectLock({ target: full.slice(0, -'.lock'.length), stale: n === '.storage-write.lock' ? 15_000 : 60_000 }, model.now);
-      if (info.held) checks.push({ code: 'lock', ok: !info.stale, name: n, holder: info.holder ?? 'unknown', ageMs: info.ageMs ?? 0, stale: info.stale });
+      const info = inspectLock(
+        { target: full.slice(0, -'.lock'.length), stale: n === '.storage-write.lock' ? 15_000 : 60_000 },
+        model.now,
+      );
+      if (info.held)
+        checks.push({
+          code: 'lock',
+          ok: !info.stale,
+          name: n,
+          holder: info.holder ?? 'unknown',
+          ageMs: info.ageMs ?? 0,
+          stale: info.stale,
+        });
     } else if (n.endsWith('.lock.owner')) {
       // An owner file of ours that describes no current lock: an older mcp-auth could take it for the owner
       // of a lock Claude Code takes later at this path. Removed when its process is gone (and asked to).
@@ -111,7 +144,11 @@ function folderChecks(model: AuthModel, paths: ClaudePaths, cleanOrphans: boolea
  * Diagnose every server of a loaded model. Reads only, except that with `cleanOrphans` it removes owner
  * files of ours left by processes that are gone (safe: nothing refers to them).
  */
-export async function diagnose(model: AuthModel, paths: ClaudePaths, opts: { cleanOrphans?: boolean } = {}): Promise<Diagnosis> {
+export async function diagnose(
+  model: AuthModel,
+  paths: ClaudePaths,
+  opts: { cleanOrphans?: boolean } = {},
+): Promise<Diagnosis> {
   const now = model.now;
   const notes = await readTokenNotes(paths);
   const spent = await readSpentMarks(paths);
@@ -127,23 +164,54 @@ export async function diagnose(model: AuthModel, paths: ClaudePaths, opts: { cle
       if (!entry) facts.push({ code: 'no-entry', key: r.key, store: model.storeLocation });
       else {
         facts.push({ code: 'entry', key: r.key, store: model.storeLocation });
-        if (s.expiresAt !== undefined) facts.push(s.expiresAt > now ? { code: 'expires', at: s.expiresAt, inMs: s.expiresAt - now } : { code: 'expired', at: s.expiresAt, agoMs: now - s.expiresAt });
+        if (s.expiresAt !== undefined)
+          facts.push(
+            s.expiresAt > now
+              ? { code: 'expires', at: s.expiresAt, inMs: s.expiresAt - now }
+              : { code: 'expired', at: s.expiresAt, agoMs: now - s.expiresAt },
+          );
         facts.push({ code: 'tokens', refreshToken: s.hasRefreshToken, client: s.client, clientId: s.clientId });
-        if (typeof entry.stepUpScope === 'string' && entry.stepUpScope) facts.push({ code: 'step-up', required: entry.stepUpScope, granted: entry.scope, missing: s.missingScopes ?? [] });
+        if (typeof entry.stepUpScope === 'string' && entry.stepUpScope)
+          facts.push({
+            code: 'step-up',
+            required: entry.stepUpScope,
+            granted: entry.scope,
+            missing: s.missingScopes ?? [],
+          });
         const mark = spent[r.key];
-        if (mark && entry.refreshToken && sha256Hex(entry.refreshToken).startsWith(mark.fingerprint)) facts.push({ code: 'spent-token', at: mark.at });
+        if (mark && entry.refreshToken && sha256Hex(entry.refreshToken).startsWith(mark.fingerprint))
+          facts.push({ code: 'spent-token', at: mark.at });
       }
-      facts.push(s.cache ? { code: 'cache-entry', at: s.cache.timestamp, ageMs: s.cache.ageMs, ttlMs: s.cache.ttlMs, fresh: s.cache.fresh } : { code: 'no-cache-entry' });
+      facts.push(
+        s.cache
+          ? {
+              code: 'cache-entry',
+              at: s.cache.timestamp,
+              ageMs: s.cache.ageMs,
+              ttlMs: s.cache.ttlMs,
+              fresh: s.cache.fresh,
+            }
+          : { code: 'no-cache-entry' },
+      );
       const note = notes[r.key];
       if (note) facts.push({ code: 'odd-answer', at: note.at, warnings: note.warnings });
-      facts.push(s.lock?.held ? { code: 'lock-held', holder: s.lock.holder ?? 'unknown', ageMs: s.lock.ageMs ?? 0, stale: s.lock.stale } : { code: 'lock-free' });
+      facts.push(
+        s.lock?.held
+          ? { code: 'lock-held', holder: s.lock.holder ?? 'unknown', ageMs: s.lock.ageMs ?? 0, stale: s.lock.stale }
+          : { code: 'lock-free' },
+      );
     }
     facts.push({ code: 'state', state: s.state, reason: s.reason, error: s.code, message: s.message });
     for (const hint of r.hints ?? []) facts.push({ code: 'hint', hint });
     return { name: c.name, scope: c.scope, state: s.state, reason: s.reason, facts, fix: fixFor(r) };
   });
   return {
-    configDir: paths.configDir, secureDir: paths.secureDir, store: model.storeLocation, cacheFile: paths.needsAuthCacheFile,
-    configFiles: model.configFiles, checks: folderChecks(model, paths, opts.cleanOrphans === true), servers,
+    configDir: paths.configDir,
+    secureDir: paths.secureDir,
+    store: model.storeLocation,
+    cacheFile: paths.needsAuthCacheFile,
+    configFiles: model.configFiles,
+    checks: folderChecks(model, paths, opts.cleanOrphans === true),
+    servers,
   };
 }

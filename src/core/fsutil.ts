@@ -27,7 +27,12 @@ export async function readJsonFile<T = unknown>(
     st = await fs.promises.stat(file);
   } catch (e) {
     if (errnoCode(e) === 'ENOENT' || errnoCode(e) === 'ENOTDIR') return undefined;
-    throw new McpAuthError(`${family}-read` as ErrorCode, `cannot read ${file} (${errnoCode(e) ?? 'error'})`, { file }, { cause: e });
+    throw new McpAuthError(
+      `${family}-read` as ErrorCode,
+      `cannot read ${file} (${errnoCode(e) ?? 'error'})`,
+      { file },
+      { cause: e },
+    );
   }
   if (!st.isFile()) throw new McpAuthError(`${family}-read` as ErrorCode, `${file} is not a regular file`, { file });
   if (st.size > MAX_JSON_BYTES) {
@@ -37,7 +42,12 @@ export async function readJsonFile<T = unknown>(
   try {
     buf = await fs.promises.readFile(file);
   } catch (e) {
-    throw new McpAuthError(`${family}-read` as ErrorCode, `cannot read ${file} (${errnoCode(e) ?? 'error'})`, { file }, { cause: e });
+    throw new McpAuthError(
+      `${family}-read` as ErrorCode,
+      `cannot read ${file} (${errnoCode(e) ?? 'error'})`,
+      { file },
+      { cause: e },
+    );
   }
   const text = buf.toString('utf8');
   const value = parseStrictJson(text, file, `${family}-parse` as ErrorCode);
@@ -55,9 +65,14 @@ export function parseStrictJson(text: string, file: string, code: ErrorCode): un
     const first = errors[0];
     const offset = first?.offset ?? 0;
     const { line, column } = lineColumn(text, offset);
-    const what = text.length === 0 ? 'empty file'
-      : text.charCodeAt(0) === 0xfeff ? 'starts with a byte order mark'
-      : first ? printParseErrorCode(first.error) : 'invalid JSON';
+    const what =
+      text.length === 0
+        ? 'empty file'
+        : text.charCodeAt(0) === 0xfeff
+          ? 'starts with a byte order mark'
+          : first
+            ? printParseErrorCode(first.error)
+            : 'invalid JSON';
     throw new McpAuthError(code, `${file}:${line}:${column}: not valid JSON (${what})`, { file, line, column });
   }
 }
@@ -65,7 +80,11 @@ export function parseStrictJson(text: string, file: string, code: ErrorCode): un
 function lineColumn(text: string, offset: number): { line: number; column: number } {
   let line = 1;
   let last = -1;
-  for (let i = 0; i < offset && i < text.length; i++) if (text.charCodeAt(i) === 10) { line++; last = i; }
+  for (let i = 0; i < offset && i < text.length; i++)
+    if (text.charCodeAt(i) === 10) {
+      line++;
+      last = i;
+    }
   return { line, column: offset - last };
 }
 
@@ -102,8 +121,14 @@ export async function writeFileAtomic(file: string, text: string, opts: AtomicWr
     renamed = true;
     try {
       const dh = await fs.promises.open(dir, 'r');
-      try { await dh.sync(); } finally { await dh.close(); }
-    } catch { /* fsync of a folder is not supported everywhere */ }
+      try {
+        await dh.sync();
+      } finally {
+        await dh.close();
+      }
+    } catch {
+      /* fsync of a folder is not supported everywhere */
+    }
   } finally {
     if (!renamed) {
       await fh.close().catch(() => {});

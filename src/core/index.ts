@@ -6,7 +6,23 @@ export * from './model';
 export * from './config/types';
 export { assertApproved, discoverServers, findServer, serverToActOn } from './config/discover';
 export { serverKey } from './store/key';
-export { openStore, FileStore, KeychainStore, keychainService, keychainAccount, type StoreBackend } from './store/backend';
+export {
+  openStore,
+  FileStore,
+  KeychainStore,
+  keychainService,
+  keychainAccount,
+  type StoreBackend,
+} from './store/backend';
 export type { TokenEntry, StoreData, StoreSnapshot } from './store/types';
 export { readCache, removeCacheEntries, ttlFor, isFresh, type CacheEntry } from './cache/cache';
-export { acquireLock, inspectLock, refreshLock, refreshLockName, storageLock, lockDirOf, ownerFileOf, type LockHolderInfo } from './lock/lock';
+export {
+  acquireLock,
+  inspectLock,
+  refreshLock,
+  refreshLockName,
+  storageLock,
+  lockDirOf,
+  ownerFileOf,
+  type LockHolderInfo,
+} from './lock/lock';

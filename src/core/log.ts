@@ -11,8 +11,18 @@ export function rememberSecret(value: unknown): void {
 }
 
 const SECRET_FIELDS = [
-  'accessToken', 'refreshToken', 'clientSecret', 'access_token', 'refresh_token', 'id_token', 'client_secret',
-  'code', 'code_verifier', 'token', 'password', 'assertion',
+  'accessToken',
+  'refreshToken',
+  'clientSecret',
+  'access_token',
+  'refresh_token',
+  'id_token',
+  'client_secret',
+  'code',
+  'code_verifier',
+  'token',
+  'password',
+  'assertion',
 ];
 const jsonField = new RegExp(`("(?:${SECRET_FIELDS.join('|')})"\\s*:\\s*)"(?:[^"\\\\]|\\\\.)*"`, 'g');
 const formField = new RegExp(`\\b((?:${SECRET_FIELDS.join('|')})=)[^&\\s"']+`, 'g');
@@ -36,7 +46,10 @@ export interface LogSink {
 }
 
 export class Logger {
-  constructor(private readonly sink: LogSink, private readonly component = '') {}
+  constructor(
+    private readonly sink: LogSink,
+    private readonly component = '',
+  ) {}
   child(component: string): Logger {
     return new Logger(this.sink, this.component ? `${this.component}/${component}` : component);
   }
@@ -45,11 +58,21 @@ export class Logger {
     if (err !== undefined) line += `: ${describeError(err)}`;
     this.sink(level, redact(line));
   }
-  trace(m: string): void { this.emit('trace', m); }
-  debug(m: string): void { this.emit('debug', m); }
-  info(m: string): void { this.emit('info', m); }
-  warn(m: string, err?: unknown): void { this.emit('warn', m, err); }
-  error(m: string, err?: unknown): void { this.emit('error', m, err); }
+  trace(m: string): void {
+    this.emit('trace', m);
+  }
+  debug(m: string): void {
+    this.emit('debug', m);
+  }
+  info(m: string): void {
+    this.emit('info', m);
+  }
+  warn(m: string, err?: unknown): void {
+    this.emit('warn', m, err);
+  }
+  error(m: string, err?: unknown): void {
+    this.emit('error', m, err);
+  }
 }
 
 export const nullLogger = new Logger(() => {});

@@ -8,7 +8,15 @@ import type { ServerConfig } from './config/types';
 import { McpAuthError, isMcpAuthError } from './errors';
 import { acquireLock, type LockSpec } from './lock/lock';
 import { nullLogger, rememberSecret, type Logger } from './log';
-import { clientAuth, makeHttp, processTokenResponse, requestOptions, toMcpAuthError, type AuthorizationServer, type TokenSet } from './oauth/client';
+import {
+  clientAuth,
+  makeHttp,
+  processTokenResponse,
+  requestOptions,
+  toMcpAuthError,
+  type AuthorizationServer,
+  type TokenSet,
+} from './oauth/client';
 import { discoverFromServer, sameIssuer, type Discovered } from './oauth/discovery';
 import type { FetchLike } from './oauth/http';
 import type { ClaudePaths } from './paths';
@@ -65,7 +73,11 @@ export interface LoginOutcome {
 
 /** Our own per-server lock that makes one interactive sign-in serve every process (not a Claude Code lock). */
 export function loginLock(secureDir: string, key: string): LockSpec {
-  return { target: path.join(secureDir, `mcp-auth-login-${key.replace(/[^a-zA-Z0-9]/g, '_')}`), stale: 60_000, update: 5_000 };
+  return {
+    target: path.join(secureDir, `mcp-auth-login-${key.replace(/[^a-zA-Z0-9]/g, '_')}`),
+    stale: 60_000,
+    update: 5_000,
+  };
 }
 
 const usable = (e: TokenEntry | undefined, now: number) =>
@@ -88,16 +100,30 @@ export async function login(server: ServerConfig, deps: LoginDeps, opts: LoginOp
   const started = now();
 
   // One sign-in per server across processes: wait for anyone else's, then reuse what it stored.
-  const lock = await acquireLock(loginLock(deps.paths.secureDir, key), { timeoutMs, logger: log, onWait: () => log.info('another sign-in for this server is in progress; waiting for it') });
+  const lock = await acquireLock(loginLock(deps.paths.secureDir, key), {
+    timeoutMs,
+    logger: log,
+    onWait: () => log.info('another sign-in for this server is in progress; waiting for it'),
+  });
   try {
     const snap = await deps.store.read();
     const existing = snap.data.mcpOAuth?.[key];
     const storeWritten = snap.mtimeMs ?? 0;
     if (usable(existing, now()) && storeWritten >= started) {
       const cleared = await clearCache(server, deps);
-      return { name: server.name, result: 'adopted', expiresAt: existing!.expiresAt, registeredClient: false, clearedCacheEntries: cleared };
+      return {
+        name: server.name,
+        result: 'adopted',
+        expiresAt: existing!.expiresAt,
+        registeredClient: false,
+        clearedCacheEntries: cleared,
+      };
     }
-    return await interactive({ server, deps, opts, log, now, key, started, timeoutMs }, existing, snap.data.mcpOAuthClientConfig?.[key]?.clientSecret);
+    return await interactive(
+      { server, deps, opts, log, now, key, started, timeoutMs },
+      existing,
+      snap.data.mcpOAuthClientConfig?.[key]?.clientSecret,
+    );
   } finally {
     await lock.release();
   }
@@ -127,7 +153,13 @@ interface ChosenClient {
  * never in the mcpOAuth entry: whenever the client in use is the configured static one, that is where its
  * secret comes from.
  */
-function chooseClient(si: SignIn, as: AuthorizationServer, existing: TokenEntry | undefined, staticSecret: unknown, scope: string | undefined): ChosenClient {
+function chooseClient(
+  si: SignIn,
+  as: AuthorizationServer,
+  existing: TokenEntry | undefined,
+  staticSecret: unknown,
+  scope: string | undefined,
+): ChosenClient {
   const secretOf = (id: string, stored: string | undefined) =>
     id === si.server.oauth?.clientId && typeof staticSecret === 'string' ? staticSecret : stored;
   if (existing?.clientId && (!existing.issuer || sameIssuer(existing.issuer, as.issuer))) {
@@ -138,9 +170,14 @@ function chooseClient(si: SignIn, as: AuthorizationServer, existing: TokenEntry 
       return {};
     }
     si.log.info('reusing the stored client');
-    return { clientId: existing.clientId, clientSecret: secretOf(existing.clientId, existing.clientSecret), redirectUri: existing.redirectUri };
+    return {
+      clientId: existing.clientId,
+      clientSecret: secretOf(existing.clientId, existing.clientSecret),
+      redirectUri: existing.redirectUri,
+    };
   }
-  if (si.server.oauth?.clientId) return { clientId: si.server.oauth.clientId, clientSecret: secretOf(si.server.oauth.clientId, undefined) };
+  if (si.server.oauth?.clientId)
+    return { clientId: si.server.oauth.clientId, clientSecret: secretOf(si.server.oauth.clientId, undefined) };
   return {};
 }
 
@@ -151,7 +188,11 @@ function chooseClient(si: SignIn, as: AuthorizationServer, existing: TokenEntry 
  * the new scopes does not lose the old ones). Space-separated, in that order, no duplicates; `offline_access`
  * is kept when any part has it.
  */
-export function requestedScope(discovered: string | undefined, existing: TokenEntry | undefined, issuer: string): string | undefined {
+export function requestedScope(
+  discovered: string | undefined,
+  existing: TokenEntry | undefined,
+  issuer: string,
+): string | undefined {
   const sameAs = existing && (!existing.issuer || sameIssuer(existing.issuer, issuer));
   const parts = [discovered, ...(sameAs ? [existing.scope, existing.stepUpScope] : [])];
   const all = scopeList(parts.join(' '));
@@ -172,7 +213,13 @@ function callbackPort(si: SignIn, redirectUri: string | undefined): number {
 }
 
 /** Step 2, the authorization request: PKCE S256, state, RFC 8707 resource, the scope the server asked for. */
-async function authorizationRequest(as: AuthorizationServer, d: Discovered, scope: string | undefined, clientId: string, redirectUri: string): Promise<{ url: URL; verifier: string; state: string }> {
+async function authorizationRequest(
+  as: AuthorizationServer,
+  d: Discovered,
+  scope: string | undefined,
+  clientId: string,
+  redirectUri: string,
+): Promise<{ url: URL; verifier: string; state: string }> {
   const verifier = oauth.generateRandomCodeVerifier();
   const state = oauth.generateRandomState();
   rememberSecret(verifier);
@@ -189,9 +236,15 @@ async function authorizationRequest(as: AuthorizationServer, d: Discovered, scop
 }
 
 /** Step 3, the callback: our state (checked again), RFC 9207 `iss`, an error answer, the code. */
-function checkCallback(as: AuthorizationServer, client: oauth.Client, params: URLSearchParams, state: string): URLSearchParams {
+function checkCallback(
+  as: AuthorizationServer,
+  client: oauth.Client,
+  params: URLSearchParams,
+  state: string,
+): URLSearchParams {
   // the listener hands over only the callback with our state; checked again here all the same
-  if (!constantTimeEqual(params.get('state') ?? '', state)) throw new McpAuthError('state-mismatch', 'the sign-in callback carried a wrong "state" (not the request we made)');
+  if (!constantTimeEqual(params.get('state') ?? '', state))
+    throw new McpAuthError('state-mismatch', 'the sign-in callback carried a wrong "state" (not the request we made)');
   const iss = params.get('iss');
   if ((iss !== null && iss !== as.issuer) || (iss === null && as.authorization_response_iss_parameter_supported)) {
     throw new McpAuthError('issuer-mismatch', 'the callback "iss" does not match the authorization server (RFC 9207)');
@@ -199,19 +252,41 @@ function checkCallback(as: AuthorizationServer, client: oauth.Client, params: UR
   try {
     return oauth.validateAuthResponse(as, client, params, oauth.skipStateCheck);
   } catch (e) {
-    if (e instanceof oauth.AuthorizationResponseError) throw new McpAuthError('authorization-denied', `the authorization server refused: ${e.error}`);
+    if (e instanceof oauth.AuthorizationResponseError)
+      throw new McpAuthError('authorization-denied', `the authorization server refused: ${e.error}`);
     throw toMcpAuthError(e, 'sign-in callback');
   }
 }
 
 /** Step 4, the code exchange. A 200 is taken whatever else is odd in it (the code is spent): see processTokenResponse. */
-async function exchange(si: SignIn, as: AuthorizationServer, client: oauth.Client, clientSecret: string | undefined, checked: URLSearchParams, redirectUri: string, verifier: string, resource: string, http: FetchLike): Promise<TokenSet> {
+async function exchange(
+  si: SignIn,
+  as: AuthorizationServer,
+  client: oauth.Client,
+  clientSecret: string | undefined,
+  checked: URLSearchParams,
+  redirectUri: string,
+  verifier: string,
+  resource: string,
+  http: FetchLike,
+): Promise<TokenSet> {
   let res: Response;
   try {
-    res = await oauth.authorizationCodeGrantRequest(as, client, clientAuth(as, { clientId: client.client_id, clientSecret }), checked, redirectUri, verifier, {
-      additionalParameters: { resource }, ...requestOptions(http, as.token_endpoint!),
-    });
-  } catch (e) { throw toMcpAuthError(e, 'token endpoint'); }
+    res = await oauth.authorizationCodeGrantRequest(
+      as,
+      client,
+      clientAuth(as, { clientId: client.client_id, clientSecret }),
+      checked,
+      redirectUri,
+      verifier,
+      {
+        additionalParameters: { resource },
+        ...requestOptions(http, as.token_endpoint!),
+      },
+    );
+  } catch (e) {
+    throw toMcpAuthError(e, 'token endpoint');
+  }
   const tokens = await processTokenResponse(res, (r) => oauth.processAuthorizationCodeResponse(as, client, r));
   for (const w of tokens.warnings) si.log.warn(`the token response was odd (${w}); stored anyway`);
   return tokens;
@@ -222,29 +297,43 @@ async function exchange(si: SignIn, as: AuthorizationServer, client: oauth.Clien
  * kept. `scope` is what was asked for: the granted scope when the answer names none (RFC 6749 §5.1). Claude
  * Code's `stepUpScope` goes once the granted scope covers it (else it stays: the server still wants more).
  */
-async function store(si: SignIn, as: AuthorizationServer, d: Discovered, scope: string | undefined, tokens: TokenSet, client: Required<Pick<ChosenClient, 'clientId'>> & ChosenClient & { registered: boolean; redirectUri: string }): Promise<number | undefined> {
+async function store(
+  si: SignIn,
+  as: AuthorizationServer,
+  d: Discovered,
+  scope: string | undefined,
+  tokens: TokenSet,
+  client: Required<Pick<ChosenClient, 'clientId'>> & ChosenClient & { registered: boolean; redirectUri: string },
+): Promise<number | undefined> {
   const expiresAt = tokens.expiresIn !== undefined ? si.now() + Math.round(tokens.expiresIn * 1000) : undefined;
-  await persistGrantResult(si.deps.store, si.deps.paths, si.key, (cur) => {
-    const next: TokenEntry = {
-      ...(cur ?? {}),
-      serverName: si.server.name,
-      serverUrl: si.server.url,
-      accessToken: tokens.accessToken,
-      ...(tokens.refreshToken ? { refreshToken: tokens.refreshToken } : {}),
-      ...(expiresAt !== undefined ? { expiresAt } : {}),
-      ...(tokens.scope ?? scope ? { scope: tokens.scope ?? scope } : {}),
-      clientId: client.clientId,
-      ...(client.clientSecret && client.registered ? { clientSecret: client.clientSecret } : {}),
-      issuer: as.issuer,
-      redirectUri: client.redirectUri,
-      discoveryState: { ...(cur?.discoveryState ?? {}), ...d.discoveryState },
-    };
-    if (!tokens.refreshToken) delete next.refreshToken;
-    if (expiresAt === undefined) delete next.expiresAt;
-    if (next.discoveryState) delete next.discoveryState.tokenlessRejectedAt;
-    if (typeof next.stepUpScope === 'string' && missingScopes(next.stepUpScope, next.scope).length === 0) delete next.stepUpScope;
-    return next;
-  }, { logger: si.log });
+  await persistGrantResult(
+    si.deps.store,
+    si.deps.paths,
+    si.key,
+    (cur) => {
+      const next: TokenEntry = {
+        ...(cur ?? {}),
+        serverName: si.server.name,
+        serverUrl: si.server.url,
+        accessToken: tokens.accessToken,
+        ...(tokens.refreshToken ? { refreshToken: tokens.refreshToken } : {}),
+        ...(expiresAt !== undefined ? { expiresAt } : {}),
+        ...((tokens.scope ?? scope) ? { scope: tokens.scope ?? scope } : {}),
+        clientId: client.clientId,
+        ...(client.clientSecret && client.registered ? { clientSecret: client.clientSecret } : {}),
+        issuer: as.issuer,
+        redirectUri: client.redirectUri,
+        discoveryState: { ...(cur?.discoveryState ?? {}), ...d.discoveryState },
+      };
+      if (!tokens.refreshToken) delete next.refreshToken;
+      if (expiresAt === undefined) delete next.expiresAt;
+      if (next.discoveryState) delete next.discoveryState.tokenlessRejectedAt;
+      if (typeof next.stepUpScope === 'string' && missingScopes(next.stepUpScope, next.scope).length === 0)
+        delete next.stepUpScope;
+      return next;
+    },
+    { logger: si.log },
+  );
   return expiresAt;
 }
 
@@ -254,7 +343,11 @@ async function interactive(si: SignIn, existing: TokenEntry | undefined, staticS
   const d: Discovered = await discoverFromServer(si.server, http);
   const as = d.as;
   if (si.opts.device) return deviceSignIn(si, d, existing, staticSecret, http);
-  if (!as.authorization_endpoint || !as.token_endpoint) throw new McpAuthError('discovery-failed', 'the authorization server metadata lacks authorization or token endpoint');
+  if (!as.authorization_endpoint || !as.token_endpoint)
+    throw new McpAuthError(
+      'discovery-failed',
+      'the authorization server metadata lacks authorization or token endpoint',
+    );
   if (as.code_challenge_methods_supported && !as.code_challenge_methods_supported.includes('S256')) {
     throw new McpAuthError('discovery-failed', 'the authorization server does not support PKCE S256');
   }
@@ -264,12 +357,19 @@ async function interactive(si: SignIn, existing: TokenEntry | undefined, staticS
   // the loopback listener, on 127.0.0.1 only
   const cb = await startCallbackServer(callbackPort(si, chosen.redirectUri), si.log);
   try {
-    const local = chosen.redirectUri && Number(new URL(chosen.redirectUri).port) === cb.port ? chosen.redirectUri : `http://localhost:${cb.port}/callback`;
+    const local =
+      chosen.redirectUri && Number(new URL(chosen.redirectUri).port) === cb.port
+        ? chosen.redirectUri
+        : `http://localhost:${cb.port}/callback`;
     const redirectUri = si.opts.externalRedirect ? await si.opts.externalRedirect(local) : local;
     let { clientId, clientSecret } = chosen;
     let registered = false;
     if (!clientId) {
-      if (!as.registration_endpoint) throw new McpAuthError('registration-failed', 'no client id configured and the authorization server offers no dynamic registration');
+      if (!as.registration_endpoint)
+        throw new McpAuthError(
+          'registration-failed',
+          'no client id configured and the authorization server offers no dynamic registration',
+        );
       const reg = await register(as, redirectUri, scope, http);
       clientId = reg.client_id;
       clientSecret = typeof reg.client_secret === 'string' ? reg.client_secret : undefined;
@@ -282,13 +382,21 @@ async function interactive(si: SignIn, existing: TokenEntry | undefined, staticS
     cb.expectState(req.state);
     await si.opts.onAuthorizationUrl(req.url.href);
     const waitMs = Math.max(1, si.timeoutMs - (si.now() - si.started));
-    const params = await (si.opts.pasted ? Promise.race([cb.waitForCallback(waitMs, si.opts.signal), si.opts.pasted.then(pastedParams)]) : cb.waitForCallback(waitMs, si.opts.signal));
+    const params = await (si.opts.pasted
+      ? Promise.race([cb.waitForCallback(waitMs, si.opts.signal), si.opts.pasted.then(pastedParams)])
+      : cb.waitForCallback(waitMs, si.opts.signal));
     const checked = checkCallback(as, client, params, req.state);
     const tokens = await exchange(si, as, client, clientSecret, checked, redirectUri, req.verifier, d.resource, http);
     const expiresAt = await store(si, as, d, scope, tokens, { clientId, clientSecret, registered, redirectUri });
     cb.finish(true); // only now does the browser hear "You are signed in"; any failure before gets the failure page (close)
     const cleared = await clearCache(si.server, si.deps);
-    return { name: si.server.name, result: 'signed-in', expiresAt, registeredClient: registered, clearedCacheEntries: cleared };
+    return {
+      name: si.server.name,
+      result: 'signed-in',
+      expiresAt,
+      registeredClient: registered,
+      clearedCacheEntries: cleared,
+    };
   } finally {
     await cb.close();
   }
@@ -297,8 +405,16 @@ async function interactive(si: SignIn, existing: TokenEntry | undefined, staticS
 /** The query of a pasted address (`http://localhost:PORT/callback?code=…&state=…`); checked like a callback. */
 function pastedParams(text: string): URLSearchParams {
   let url: URL;
-  try { url = new URL(text.trim()); } catch { throw new McpAuthError('bad-callback', 'what was pasted is not an address (paste the whole address your browser ended on)'); }
-  if (!url.searchParams.has('code') && !url.searchParams.has('error')) throw new McpAuthError('bad-callback', 'the pasted address carries no authorization code');
+  try {
+    url = new URL(text.trim());
+  } catch {
+    throw new McpAuthError(
+      'bad-callback',
+      'what was pasted is not an address (paste the whole address your browser ended on)',
+    );
+  }
+  if (!url.searchParams.has('code') && !url.searchParams.has('error'))
+    throw new McpAuthError('bad-callback', 'the pasted address carries no authorization code');
   return url.searchParams;
 }
 
@@ -309,16 +425,27 @@ const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
  * endpoint at the interval the server asks (longer after `slow_down`) until it answers, the code expires or
  * the sign-in times out. A client registered here asks for the device grant too.
  */
-async function deviceSignIn(si: SignIn, d: Discovered, existing: TokenEntry | undefined, staticSecret: unknown, http: FetchLike): Promise<LoginOutcome> {
+async function deviceSignIn(
+  si: SignIn,
+  d: Discovered,
+  existing: TokenEntry | undefined,
+  staticSecret: unknown,
+  http: FetchLike,
+): Promise<LoginOutcome> {
   const as = d.as;
-  if (!as.device_authorization_endpoint || !as.token_endpoint) throw new McpAuthError('device-unsupported', 'the authorization server offers no device authorization (RFC 8628)');
+  if (!as.device_authorization_endpoint || !as.token_endpoint)
+    throw new McpAuthError('device-unsupported', 'the authorization server offers no device authorization (RFC 8628)');
   const scope = requestedScope(d.scope, existing, as.issuer);
   const chosen = chooseClient(si, as, existing, staticSecret, scope);
   let { clientId, clientSecret } = chosen;
   let redirectUri = chosen.redirectUri;
   let registered = false;
   if (!clientId) {
-    if (!as.registration_endpoint) throw new McpAuthError('registration-failed', 'no client id configured and the authorization server offers no dynamic registration');
+    if (!as.registration_endpoint)
+      throw new McpAuthError(
+        'registration-failed',
+        'no client id configured and the authorization server offers no dynamic registration',
+      );
     redirectUri = 'http://localhost/callback';
     const reg = await register(as, redirectUri, scope, http, [DEVICE_GRANT]);
     clientId = reg.client_id;
@@ -331,43 +458,88 @@ async function deviceSignIn(si: SignIn, d: Discovered, existing: TokenEntry | un
   const auth = clientAuth(as, { clientId, clientSecret });
   let da: oauth.DeviceAuthorizationResponse;
   try {
-    const res = await oauth.deviceAuthorizationRequest(as, client, auth, { resource: d.resource, ...(scope ? { scope } : {}) }, requestOptions(http, as.device_authorization_endpoint));
+    const res = await oauth.deviceAuthorizationRequest(
+      as,
+      client,
+      auth,
+      { resource: d.resource, ...(scope ? { scope } : {}) },
+      requestOptions(http, as.device_authorization_endpoint),
+    );
     da = await oauth.processDeviceAuthorizationResponse(as, client, res);
-  } catch (e) { throw toMcpAuthError(e, 'device authorization'); }
+  } catch (e) {
+    throw toMcpAuthError(e, 'device authorization');
+  }
   rememberSecret(da.device_code);
-  await si.opts.device!.onUserCode({ userCode: da.user_code, verificationUri: da.verification_uri, verificationUriComplete: da.verification_uri_complete, expiresInS: da.expires_in });
+  await si.opts.device!.onUserCode({
+    userCode: da.user_code,
+    verificationUri: da.verification_uri,
+    verificationUriComplete: da.verification_uri_complete,
+    expiresInS: da.expires_in,
+  });
   const deadline = Math.min(si.started + si.timeoutMs, si.now() + da.expires_in * 1000);
   let intervalMs = Math.max(1, da.interval ?? 5) * 1000;
   for (;;) {
     await sleepUnless(intervalMs, si.opts.signal);
-    if (si.now() > deadline) throw new McpAuthError('login-timeout', 'the device code expired before the sign-in was approved');
+    if (si.now() > deadline)
+      throw new McpAuthError('login-timeout', 'the device code expired before the sign-in was approved');
     let res: Response;
     try {
-      res = await oauth.deviceCodeGrantRequest(as, client, auth, da.device_code, { additionalParameters: { resource: d.resource }, ...requestOptions(http, as.token_endpoint) });
-    } catch (e) { throw toMcpAuthError(e, 'token endpoint'); }
+      res = await oauth.deviceCodeGrantRequest(as, client, auth, da.device_code, {
+        additionalParameters: { resource: d.resource },
+        ...requestOptions(http, as.token_endpoint),
+      });
+    } catch (e) {
+      throw toMcpAuthError(e, 'token endpoint');
+    }
     let tokens: TokenSet;
     try {
       tokens = await processTokenResponse(res, (r) => oauth.processDeviceCodeResponse(as, client, r));
     } catch (e) {
       const err = isMcpAuthError(e) ? e.details.oauthError : undefined;
       if (err === 'authorization_pending') continue;
-      if (err === 'slow_down') { intervalMs += 5000; continue; }
-      if (err === 'expired_token') throw new McpAuthError('login-timeout', 'the device code expired before the sign-in was approved');
-      if (err === 'access_denied') throw new McpAuthError('authorization-denied', 'the sign-in was refused on the device page');
+      if (err === 'slow_down') {
+        intervalMs += 5000;
+        continue;
+      }
+      if (err === 'expired_token')
+        throw new McpAuthError('login-timeout', 'the device code expired before the sign-in was approved');
+      if (err === 'access_denied')
+        throw new McpAuthError('authorization-denied', 'the sign-in was refused on the device page');
       throw e;
     }
     for (const w of tokens.warnings) si.log.warn(`the token response was odd (${w}); stored anyway`);
-    const expiresAt = await store(si, as, d, scope, tokens, { clientId, clientSecret, registered, redirectUri: redirectUri ?? '' });
+    const expiresAt = await store(si, as, d, scope, tokens, {
+      clientId,
+      clientSecret,
+      registered,
+      redirectUri: redirectUri ?? '',
+    });
     const cleared = await clearCache(si.server, si.deps);
-    return { name: si.server.name, result: 'signed-in', expiresAt, registeredClient: registered, clearedCacheEntries: cleared };
+    return {
+      name: si.server.name,
+      result: 'signed-in',
+      expiresAt,
+      registeredClient: registered,
+      clearedCacheEntries: cleared,
+    };
   }
 }
 
 function sleepUnless(ms: number, signal: AbortSignal | undefined): Promise<void> {
   return new Promise((resolve, reject) => {
-    if (signal?.aborted) { reject(new McpAuthError('cancelled', 'sign-in cancelled')); return; }
+    if (signal?.aborted) {
+      reject(new McpAuthError('cancelled', 'sign-in cancelled'));
+      return;
+    }
     const t = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => { clearTimeout(t); reject(new McpAuthError('cancelled', 'sign-in cancelled')); }, { once: true });
+    signal?.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(t);
+        reject(new McpAuthError('cancelled', 'sign-in cancelled'));
+      },
+      { once: true },
+    );
   });
 }
 
@@ -381,31 +553,55 @@ async function clearCache(server: ServerConfig, deps: LoginDeps): Promise<string
   }
 }
 
-async function register(as: AuthorizationServer, redirectUri: string, scope: string | undefined, httpFetch: FetchLike, extraGrants: string[] = []): Promise<oauth.OmitSymbolProperties<oauth.Client>> {
+async function register(
+  as: AuthorizationServer,
+  redirectUri: string,
+  scope: string | undefined,
+  httpFetch: FetchLike,
+  extraGrants: string[] = [],
+): Promise<oauth.OmitSymbolProperties<oauth.Client>> {
   try {
-    const res = await oauth.dynamicClientRegistrationRequest(as, {
-      client_name: 'Claude Code (mcp-auth)',
-      redirect_uris: [redirectUri],
-      grant_types: ['authorization_code', 'refresh_token', ...extraGrants],
-      response_types: ['code'],
-      token_endpoint_auth_method: 'none',
-      ...(scope ? { scope } : {}),
-    } as Partial<oauth.OmitSymbolProperties<oauth.Client>>, requestOptions(httpFetch, as.registration_endpoint!));
+    const res = await oauth.dynamicClientRegistrationRequest(
+      as,
+      {
+        client_name: 'Claude Code (mcp-auth)',
+        redirect_uris: [redirectUri],
+        grant_types: ['authorization_code', 'refresh_token', ...extraGrants],
+        response_types: ['code'],
+        token_endpoint_auth_method: 'none',
+        ...(scope ? { scope } : {}),
+      } as Partial<oauth.OmitSymbolProperties<oauth.Client>>,
+      requestOptions(httpFetch, as.registration_endpoint!),
+    );
     return await oauth.processDynamicClientRegistrationResponse(res);
   } catch (e) {
     const m = toMcpAuthError(e, 'client registration');
-    throw isMcpAuthError(m) && m.code !== 'timeout' && m.code !== 'network' && m.code !== 'insecure-endpoint' ? new McpAuthError('registration-failed', m.message) : m;
+    throw isMcpAuthError(m) && m.code !== 'timeout' && m.code !== 'network' && m.code !== 'insecure-endpoint'
+      ? new McpAuthError('registration-failed', m.message)
+      : m;
   }
 }
 
 const page = (title: string, h1: string, p: string) => `<!doctype html><meta charset="utf-8"><title>${title}</title>
 <body style="font-family:system-ui,sans-serif;margin:4em auto;max-width:32em;text-align:center">
 <h1>${h1}</h1><p>${p}</p></body>`;
-const DONE_PAGE = page('Signed in', 'You are signed in', 'MCP Auth Status stored the token where Claude Code reads it. You can close this tab.');
-const FAIL_PAGE = page('Sign-in failed', 'Sign-in did not complete', 'Go back to your terminal or VS Code for details. You can close this tab.');
+const DONE_PAGE = page(
+  'Signed in',
+  'You are signed in',
+  'MCP Auth Status stored the token where Claude Code reads it. You can close this tab.',
+);
+const FAIL_PAGE = page(
+  'Sign-in failed',
+  'Sign-in did not complete',
+  'Go back to your terminal or VS Code for details. You can close this tab.',
+);
 /** for a request that is not the redirect of the sign-in in progress: says nothing about what was expected */
 const BAD_PAGE = page('Not recognised', 'This link is not part of a sign-in in progress', 'You can close this tab.');
-const SLOW_PAGE = page('Still finishing', 'Sign-in is still finishing', 'Go back to your terminal or VS Code to see whether it completed. You can close this tab.');
+const SLOW_PAGE = page(
+  'Still finishing',
+  'Sign-in is still finishing',
+  'Go back to your terminal or VS Code to see whether it completed. You can close this tab.',
+);
 
 /** The longest the browser's request for the redirect is held open while the code is exchanged and stored. */
 const HOLD_MAX_MS = 120_000;
@@ -435,12 +631,13 @@ async function startCallbackServer(port: number, log: Logger): Promise<CallbackS
   let ignored = 0;
   let held: { res: http.ServerResponse; timer: NodeJS.Timeout; flushed: Promise<void> } | undefined;
 
-  const answer = (res: http.ServerResponse, status: number, body: string): Promise<void> => new Promise((resolve) => {
-    if (res.writableEnded || res.destroyed) return resolve();
-    res.on('close', () => resolve());
-    res.writeHead(status, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
-    res.end(body, () => resolve());
-  });
+  const answer = (res: http.ServerResponse, status: number, body: string): Promise<void> =>
+    new Promise((resolve) => {
+      if (res.writableEnded || res.destroyed) return resolve();
+      res.on('close', () => resolve());
+      res.writeHead(status, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+      res.end(body, () => resolve());
+    });
   const answerHeld = (status: number, body: string) => {
     if (!held) return;
     clearTimeout(held.timer);
@@ -458,7 +655,8 @@ async function startCallbackServer(port: number, log: Logger): Promise<CallbackS
     const state = url.searchParams.get('state');
     if (expected === undefined || state === null || !constantTimeEqual(state, expected)) {
       // never say why: no hint about the expected value to whoever is probing
-      if (ignored++ === 0) log.warn('ignored a request to the sign-in callback that is not the redirect of this sign-in; still waiting');
+      if (ignored++ === 0)
+        log.warn('ignored a request to the sign-in callback that is not the redirect of this sign-in; still waiting');
       else log.debug('ignored another request to the sign-in callback');
       void answer(res, 400, BAD_PAGE);
       return;
@@ -471,22 +669,41 @@ async function startCallbackServer(port: number, log: Logger): Promise<CallbackS
     resolveParams(url.searchParams);
   });
   await new Promise<void>((resolve, reject) => {
-    srv.once('error', (e) => reject(new McpAuthError('internal', `cannot listen on 127.0.0.1:${port} for the sign-in callback (${(e as NodeJS.ErrnoException).code})`)));
+    srv.once('error', (e) =>
+      reject(
+        new McpAuthError(
+          'internal',
+          `cannot listen on 127.0.0.1:${port} for the sign-in callback (${(e as NodeJS.ErrnoException).code})`,
+        ),
+      ),
+    );
     srv.listen(port, '127.0.0.1', () => resolve());
   });
   const actual = (srv.address() as AddressInfo).port;
   log.debug(`callback listener on 127.0.0.1:${actual}`);
   return {
     port: actual,
-    expectState(state) { expected = state; },
+    expectState(state) {
+      expected = state;
+    },
     async waitForCallback(timeoutMs, signal) {
       const timeout = new Promise<never>((_, reject) => {
-        waitTimer = setTimeout(() => reject(new McpAuthError('login-timeout', `no sign-in completed within ${Math.round(timeoutMs / 1000)} s`)), timeoutMs);
+        waitTimer = setTimeout(
+          () =>
+            reject(new McpAuthError('login-timeout', `no sign-in completed within ${Math.round(timeoutMs / 1000)} s`)),
+          timeoutMs,
+        );
         signal?.addEventListener('abort', () => reject(new McpAuthError('cancelled', 'sign-in cancelled')));
       });
-      try { return await Promise.race([got, timeout]); } finally { clearTimeout(waitTimer); }
+      try {
+        return await Promise.race([got, timeout]);
+      } finally {
+        clearTimeout(waitTimer);
+      }
     },
-    finish(ok) { answerHeld(ok ? 200 : 400, ok ? DONE_PAGE : FAIL_PAGE); },
+    finish(ok) {
+      answerHeld(ok ? 200 : 400, ok ? DONE_PAGE : FAIL_PAGE);
+    },
     async close() {
       // the wait may have lost a race (a pasted address): its timer must not keep the process alive
       clearTimeout(waitTimer);
@@ -494,10 +711,18 @@ async function startCallbackServer(port: number, log: Logger): Promise<CallbackS
       if (held) {
         // let the last page reach the browser, but not for long
         let t: NodeJS.Timeout | undefined;
-        await Promise.race([held.flushed, new Promise<void>((r) => { t = setTimeout(r, 2_000); })]);
+        await Promise.race([
+          held.flushed,
+          new Promise<void>((r) => {
+            t = setTimeout(r, 2_000);
+          }),
+        ]);
         clearTimeout(t);
       }
-      await new Promise<void>((r) => { srv.closeAllConnections(); srv.close(() => r()); });
+      await new Promise<void>((r) => {
+        srv.closeAllConnections();
+        srv.close(() => r());
+      });
     },
   };
 }

@@ -27,13 +27,21 @@ export interface LogoutOutcome {
  */
 export async function logout(
   server: ServerConfig,
-  deps: { paths: ClaudePaths; store: StoreBackend; logger?: Logger; fetch?: FetchLike; httpTimeoutMs?: number; lockTimeoutMs?: number },
+  deps: {
+    paths: ClaudePaths;
+    store: StoreBackend;
+    logger?: Logger;
+    fetch?: FetchLike;
+    httpTimeoutMs?: number;
+    lockTimeoutMs?: number;
+  },
   opts: { revoke?: boolean } = {},
 ): Promise<LogoutOutcome> {
   const log = (deps.logger ?? nullLogger).child(`logout ${server.name}`);
   const key = serverKey(server);
   const lock = await acquireLock(refreshLock(deps.paths.secureDir, key), {
-    timeoutMs: deps.lockTimeoutMs ?? 30_000, logger: log,
+    timeoutMs: deps.lockTimeoutMs ?? 30_000,
+    logger: log,
     onWait: () => log.info('a refresh of this server is under way; waiting for it to finish'),
   });
   try {
@@ -51,16 +59,28 @@ export async function logout(
           const clientId = entry.clientId ?? server.oauth?.clientId;
           if (!clientId) throw new McpAuthError('no-credentials', 'no client id to revoke with');
           const secret = entry.clientSecret ?? snap.data.mcpOAuthClientConfig?.[key]?.clientSecret;
-          out.revoked = await revokeTokens(as, { clientId, clientSecret: typeof secret === 'string' ? secret : undefined }, entry, http);
+          out.revoked = await revokeTokens(
+            as,
+            { clientId, clientSecret: typeof secret === 'string' ? secret : undefined },
+            entry,
+            http,
+          );
         }
       } catch (e) {
         out.revokeError = toMcpAuthError(e, 'revocation');
         log.warn('revocation failed; the tokens are removed locally anyway', out.revokeError);
       }
     }
-    const r = await updateEntry(deps.store, deps.paths, key, (cur) => (cur ? undefined : null), { logger: log }, {
-      guard: () => lock.assertHeld('removing the entry'),
-    });
+    const r = await updateEntry(
+      deps.store,
+      deps.paths,
+      key,
+      (cur) => (cur ? undefined : null),
+      { logger: log },
+      {
+        guard: () => lock.assertHeld('removing the entry'),
+      },
+    );
     out.removed = r.written;
     return out;
   } finally {

@@ -27,7 +27,12 @@ export interface ServerRow {
 function hintsFor(row: ServerRow, definitions: number): Hint[] | undefined {
   const hints: Hint[] = [];
   const s = row.status;
-  if (s.expiresAt !== undefined && s.expiresAt > 0 && !s.hasRefreshToken && ['signed-in', 'expiring', 'blocked'].includes(s.state)) {
+  if (
+    s.expiresAt !== undefined &&
+    s.expiresAt > 0 &&
+    !s.hasRefreshToken &&
+    ['signed-in', 'expiring', 'blocked'].includes(s.state)
+  ) {
     hints.push({ code: 'no-offline-access', expiresAt: s.expiresAt });
   }
   if (definitions > 1) hints.push({ code: 'shared-cache-name', definitions });
@@ -61,7 +66,6 @@ export interface LoadOptions {
   store?: StoreBackend;
 }
 
-
 /** Read everything (never writes) and compute every server's state. */
 export async function loadModel(opts: LoadOptions): Promise<AuthModel> {
   const now = opts.now ?? Date.now();
@@ -76,7 +80,9 @@ export async function loadModel(opts: LoadOptions): Promise<AuthModel> {
   let cacheError: { code: ErrorCode; message: string } | undefined;
   const needStore = cfg.servers.some(isRemote);
   if (needStore) {
-    try { storeSnap = await store.read(); } catch (e) {
+    try {
+      storeSnap = await store.read();
+    } catch (e) {
       if (!isMcpAuthError(e)) throw e;
       storeError = { code: e.code, message: e.message };
       issues.push({ code: e.code, message: e.message, file: e.details.file, line: e.details.line });
@@ -84,7 +90,11 @@ export async function loadModel(opts: LoadOptions): Promise<AuthModel> {
     try {
       cacheSnap = await readCache(opts.paths.needsAuthCacheFile);
       for (const name of cacheSnap.invalid) {
-        issues.push({ code: 'cache-invalid', message: `${opts.paths.needsAuthCacheFile}: entry "${name}" is malformed (ignored, as Claude Code ignores it)`, file: opts.paths.needsAuthCacheFile });
+        issues.push({
+          code: 'cache-invalid',
+          message: `${opts.paths.needsAuthCacheFile}: entry "${name}" is malformed (ignored, as Claude Code ignores it)`,
+          file: opts.paths.needsAuthCacheFile,
+        });
       }
     } catch (e) {
       if (!isMcpAuthError(e)) throw e;
@@ -101,7 +111,9 @@ export async function loadModel(opts: LoadOptions): Promise<AuthModel> {
     const lock = inspectLock(refreshLock(opts.paths.secureDir, key), now);
     const status = computeStatus(
       config,
-      storeError ? { error: storeError } : { entry: Object.prototype.hasOwnProperty.call(mcpOAuth, key) ? mcpOAuth[key] : undefined },
+      storeError
+        ? { error: storeError }
+        : { entry: Object.prototype.hasOwnProperty.call(mcpOAuth, key) ? mcpOAuth[key] : undefined },
       cacheError ? { error: cacheError } : { entry: cacheSnap?.entries[config.name] },
       lock,
       now,
@@ -114,11 +126,21 @@ export async function loadModel(opts: LoadOptions): Promise<AuthModel> {
   });
   for (const s of servers) {
     if (s.status.state === 'error' && s.status.reason === 'config-error') {
-      issues.push({ code: s.status.code ?? 'config-invalid', message: `${s.config.file}: server "${s.config.name}": ${s.status.message}`, file: s.config.file });
+      issues.push({
+        code: s.status.code ?? 'config-invalid',
+        message: `${s.config.file}: server "${s.config.name}": ${s.status.message}`,
+        file: s.config.file,
+      });
     }
   }
   return {
-    servers, issues, store: storeSnap, cache: cacheSnap, configFiles: cfg.filesRead, projectKey: cfg.projectKey,
-    storeLocation: store.location, now,
+    servers,
+    issues,
+    store: storeSnap,
+    cache: cacheSnap,
+    configFiles: cfg.filesRead,
+    projectKey: cfg.projectKey,
+    storeLocation: store.location,
+    now,
   };
 }

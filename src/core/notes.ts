@@ -35,15 +35,19 @@ async function readNotes(paths: ClaudePaths): Promise<Notes> {
     const { answers, spent } = r.value;
     if (isPlainObject(answers)) {
       for (const [k, v] of Object.entries(answers)) {
-        if (isPlainObject(v) && Array.isArray(v.warnings) && typeof v.at === 'number') notes.answers[k] = { warnings: v.warnings.filter((w): w is TokenWarning => typeof w === 'string'), at: v.at };
+        if (isPlainObject(v) && Array.isArray(v.warnings) && typeof v.at === 'number')
+          notes.answers[k] = { warnings: v.warnings.filter((w): w is TokenWarning => typeof w === 'string'), at: v.at };
       }
     }
     if (isPlainObject(spent)) {
       for (const [k, v] of Object.entries(spent)) {
-        if (isPlainObject(v) && typeof v.fingerprint === 'string' && typeof v.at === 'number') notes.spent[k] = { fingerprint: v.fingerprint, at: v.at };
+        if (isPlainObject(v) && typeof v.fingerprint === 'string' && typeof v.at === 'number')
+          notes.spent[k] = { fingerprint: v.fingerprint, at: v.at };
       }
     }
-  } catch { /* unreadable notes are no notes */ }
+  } catch {
+    /* unreadable notes are no notes */
+  }
   return notes;
 }
 
@@ -58,7 +62,12 @@ export async function readTokenNotes(paths: ClaudePaths): Promise<Record<string,
 }
 
 /** Record (or with no warnings, forget) the oddities of the last answer for one key. */
-export function recordTokenWarnings(paths: ClaudePaths, key: string, warnings: TokenWarning[], at: number): Promise<void> {
+export function recordTokenWarnings(
+  paths: ClaudePaths,
+  key: string,
+  warnings: TokenWarning[],
+  at: number,
+): Promise<void> {
   return changeNotes(paths, (n) => {
     if (warnings.length) n.answers[key] = { warnings, at };
     else if (n.answers[key]) delete n.answers[key];
@@ -69,7 +78,10 @@ export function recordTokenWarnings(paths: ClaudePaths, key: string, warnings: T
 
 /** A refresh token of `key` was sent and answered 200, but what came back could not be stored. */
 export function markSpent(paths: ClaudePaths, key: string, refreshToken: string, at: number): Promise<void> {
-  return changeNotes(paths, (n) => { n.spent[key] = { fingerprint: fingerprint(refreshToken), at }; return true; });
+  return changeNotes(paths, (n) => {
+    n.spent[key] = { fingerprint: fingerprint(refreshToken), at };
+    return true;
+  });
 }
 
 export async function isSpent(paths: ClaudePaths, key: string, refreshToken: string): Promise<boolean> {

@@ -53,6 +53,8 @@ export function resolvePaths(inputs: PathInputs = {}): ClaudePaths {
     credentialsFile: path.join(secureDir, '.credentials.json'),
     needsAuthCacheFile: path.join(configDir, 'mcp-needs-auth-cache.json'),
     configDirEnv,
-    managedDirs: inputs.managedDirs ?? (TEST_HOOKS && env.MCP_AUTH_MANAGED_DIR ? [env.MCP_AUTH_MANAGED_DIR] : defaultManagedDirs(platform)),
+    managedDirs:
+      inputs.managedDirs ??
+      (TEST_HOOKS && env.MCP_AUTH_MANAGED_DIR ? [env.MCP_AUTH_MANAGED_DIR] : defaultManagedDirs(platform)),
   };
 }

@@ -65,7 +65,9 @@ const spentUnstored = new Map<string, string>();
 
 async function noteSpent(run: Run, rt: string): Promise<void> {
   spentUnstored.set(run.key, rt);
-  await markSpent(run.deps.paths, run.key, rt, run.now()).catch((e) => run.log.warn('could not record the spent refresh token', e));
+  await markSpent(run.deps.paths, run.key, rt, run.now()).catch((e) =>
+    run.log.warn('could not record the spent refresh token', e),
+  );
 }
 
 const crash = (deps: RefreshDeps, at: CrashPoint) => {
@@ -95,11 +97,22 @@ const usable = (e: TokenEntry | undefined, now: number): e is TokenEntry =>
  * post (with the refresh token read under the lock, only while the lock is still ours); persist (a 200 is
  * final: store it, retrying the write, never the request), then clear this server's needs-auth entries.
  */
-export async function refreshServer(server: ServerConfig, deps: RefreshDeps, opts: { force?: boolean } = {}): Promise<RefreshOutcome> {
+export async function refreshServer(
+  server: ServerConfig,
+  deps: RefreshDeps,
+  opts: { force?: boolean } = {},
+): Promise<RefreshOutcome> {
   const log = (deps.logger ?? nullLogger).child(`refresh ${server.name}`);
   const run: Run = {
-    server, deps, log, key: '', now: deps.now ?? Date.now, windowMs: deps.refreshWindowMs ?? 300_000,
-    http: makeHttp({ fetch: deps.fetch, timeoutMs: deps.httpTimeoutMs }), force: opts.force === true, readAt: 0,
+    server,
+    deps,
+    log,
+    key: '',
+    now: deps.now ?? Date.now,
+    windowMs: deps.refreshWindowMs ?? 300_000,
+    http: makeHttp({ fetch: deps.fetch, timeoutMs: deps.httpTimeoutMs }),
+    force: opts.force === true,
+    readAt: 0,
   };
   try {
     if (!isRemote(server)) throw new McpAuthError('not-remote', `${server.name} is not a remote server`);
@@ -110,7 +123,8 @@ export async function refreshServer(server: ServerConfig, deps: RefreshDeps, opt
     run.readAt = run.now();
     const e0 = await readEntry(deps.store, run.key);
     if (!e0) throw new McpAuthError('no-credentials', `no stored token for ${server.name}`);
-    if (!run.force && !isRefreshDue(e0, run.now(), run.windowMs)) return await finish(run, { name: server.name, result: 'fresh', expiresAt: e0.expiresAt }, false);
+    if (!run.force && !isRefreshDue(e0, run.now(), run.windowMs))
+      return await finish(run, { name: server.name, result: 'fresh', expiresAt: e0.expiresAt }, false);
     if (!e0.refreshToken) throw new McpAuthError('no-refresh-token', `${server.name} has no refresh token`);
     await refuseSpent(run, e0.refreshToken);
     rememberSecret(e0.refreshToken);
@@ -118,12 +132,18 @@ export async function refreshServer(server: ServerConfig, deps: RefreshDeps, opt
     // 2. wait or adopt
     const t0 = run.now();
     const got = await lockOrAdopt(run, e0.refreshToken);
-    if ('adopted' in got) return await finish(run, { name: server.name, result: 'adopted', expiresAt: got.adopted.expiresAt, waitedMs: run.now() - t0 }, 'changed');
+    if ('adopted' in got)
+      return await finish(
+        run,
+        { name: server.name, result: 'adopted', expiresAt: got.adopted.expiresAt, waitedMs: run.now() - t0 },
+        'changed',
+      );
     const lock = got.lock;
     try {
       crash(deps, 'after-lock');
       // test-only: hold the lock for a while (the test ends this process with a signal meanwhile)
-      if (TEST_HOOKS && deps.testHooks?.crashAt === 'pause-after-lock') await new Promise((r) => setTimeout(r, deps.testHooks?.pauseMs ?? 30_000));
+      if (TEST_HOOKS && deps.testHooks?.crashAt === 'pause-after-lock')
+        await new Promise((r) => setTimeout(r, deps.testHooks?.pauseMs ?? 30_000));
       const { entry: e1, staticSecret } = await readEntryAndSecret(deps.store, run.key);
       if (!e1) throw new McpAuthError('no-credentials', `the stored token for ${server.name} was removed meanwhile`);
       const waitedMs = got.waited ? run.now() - t0 : undefined;
@@ -131,9 +151,18 @@ export async function refreshServer(server: ServerConfig, deps: RefreshDeps, opt
       // inside the window (short-lived tokens would otherwise be refreshed once per process).
       if (e1.refreshToken !== e0.refreshToken && usable(e1, run.now())) {
         log.info('adopted the token another process stored');
-        return await finish(run, { name: server.name, result: 'adopted', expiresAt: e1.expiresAt, waitedMs }, 'changed');
+        return await finish(
+          run,
+          { name: server.name, result: 'adopted', expiresAt: e1.expiresAt, waitedMs },
+          'changed',
+        );
       }
-      if (!run.force && !isRefreshDue(e1, run.now(), run.windowMs)) return await finish(run, { name: server.name, result: 'adopted', expiresAt: e1.expiresAt, waitedMs }, e1.accessToken !== e0.accessToken ? 'changed' : false);
+      if (!run.force && !isRefreshDue(e1, run.now(), run.windowMs))
+        return await finish(
+          run,
+          { name: server.name, result: 'adopted', expiresAt: e1.expiresAt, waitedMs },
+          e1.accessToken !== e0.accessToken ? 'changed' : false,
+        );
       const rt = e1.refreshToken;
       if (!rt) throw new McpAuthError('no-refresh-token', `${server.name} has no refresh token any more`);
       await refuseSpent(run, rt);
@@ -143,7 +172,10 @@ export async function refreshServer(server: ServerConfig, deps: RefreshDeps, opt
       const clientId = e1.clientId ?? server.oauth?.clientId;
       if (!clientId) throw new McpAuthError('no-credentials', `no client id stored or configured for ${server.name}`);
       // the configured static client's secret lives in mcpOAuthClientConfig; a registered client's in the entry
-      const creds = { clientId, clientSecret: clientId === server.oauth?.clientId ? staticSecret ?? e1.clientSecret : e1.clientSecret };
+      const creds = {
+        clientId,
+        clientSecret: clientId === server.oauth?.clientId ? (staticSecret ?? e1.clientSecret) : e1.clientSecret,
+      };
       const as = await authServerForEntry(server, e1, run.http);
       lock?.assertHeld('the token request');
       let tokens: TokenSet;
@@ -176,7 +208,10 @@ function failed(run: Run, e: unknown): RefreshOutcome {
 
 async function refuseSpent(run: Run, rt: string): Promise<void> {
   if (spentUnstored.get(run.key) === rt || (await isSpent(run.deps.paths, run.key, rt))) {
-    throw new McpAuthError('token-spent', `the stored refresh token of ${run.server.name} was already sent and answered 200, but that answer could not be stored; sending it again would get the grant revoked`);
+    throw new McpAuthError(
+      'token-spent',
+      `the stored refresh token of ${run.server.name} was already sent and answered 200, but that answer could not be stored; sending it again would get the grant revoked`,
+    );
   }
 }
 
@@ -185,14 +220,21 @@ async function refuseSpent(run: Run, rt: string): Promise<void> {
  * to adopt the new token without taking the lock at all: waiters do not queue behind each other. On the
  * keychain each look is a `security` process, so it looks at most once a second there.
  */
-async function lockOrAdopt(run: Run, rt0: string): Promise<{ lock: HeldLock | undefined; waited: boolean } | { adopted: TokenEntry }> {
+async function lockOrAdopt(
+  run: Run,
+  rt0: string,
+): Promise<{ lock: HeldLock | undefined; waited: boolean } | { adopted: TokenEntry }> {
   if (TEST_HOOKS && run.deps.testHooks?.noLock) return { lock: undefined, waited: false };
   let adoptable: TokenEntry | undefined;
   let waited = false;
   let lastLook = 0;
   const minGapMs = run.deps.store.kind === 'keychain' ? 1000 : 0;
   const lock = await acquireLock(refreshLock(run.deps.paths.secureDir, run.key), {
-    timeoutMs: run.deps.lockTimeoutMs ?? 30_000, logger: run.log, onWait: () => { waited = true; },
+    timeoutMs: run.deps.lockTimeoutMs ?? 30_000,
+    logger: run.log,
+    onWait: () => {
+      waited = true;
+    },
     stopWaiting: async () => {
       if (Date.now() - lastLook < minGapMs) return false;
       lastLook = Date.now();
@@ -208,7 +250,11 @@ async function lockOrAdopt(run: Run, rt0: string): Promise<{ lock: HeldLock | un
 
 function postFetch(run: Run): FetchLike {
   if (TEST_HOOKS && run.deps.testHooks?.crashAt === 'after-post') {
-    return async (input, init) => { const p = run.http(input, init); setTimeout(() => crash(run.deps, 'after-post'), 50); return p; };
+    return async (input, init) => {
+      const p = run.http(input, init);
+      setTimeout(() => crash(run.deps, 'after-post'), 50);
+      return p;
+    };
   }
   return run.http;
 }
@@ -219,49 +265,87 @@ function postFetch(run: Run): FetchLike {
  * it still holds the generation we refreshed: an entry that was removed (signed out) is not recreated — the
  * tokens we got are revoked instead — and a newer generation stored by someone else is kept.
  */
-async function persist(run: Run, lock: HeldLock | undefined, rt: string, tokens: TokenSet, revoke: () => Promise<unknown>, waitedMs: number | undefined): Promise<RefreshOutcome> {
+async function persist(
+  run: Run,
+  lock: HeldLock | undefined,
+  rt: string,
+  tokens: TokenSet,
+  revoke: () => Promise<unknown>,
+  waitedMs: number | undefined,
+): Promise<RefreshOutcome> {
   const { deps, log, key, server } = run;
   const issuedAt = run.now();
   const expiresAt = tokens.expiresIn !== undefined ? issuedAt + Math.round(tokens.expiresIn * 1000) : undefined;
-  for (const w of tokens.warnings) log.warn(`the token answer was odd (${w}); stored anyway: the refresh token sent is spent`);
+  for (const w of tokens.warnings)
+    log.warn(`the token answer was odd (${w}); stored anyway: the refresh token sent is spent`);
   let fate = 'stored' as 'stored' | 'gone' | 'superseded';
   let current = undefined as TokenEntry | undefined;
   try {
-    await persistGrantResult(deps.store, deps.paths, key, (cur) => {
-      current = cur;
-      if (!cur || (!cur.accessToken && !cur.refreshToken)) { fate = 'gone'; return null; }
-      if (cur.refreshToken !== rt) { fate = 'superseded'; return null; }
-      fate = 'stored';
-      const next: TokenEntry = { ...cur, accessToken: tokens.accessToken, refreshToken: tokens.refreshToken ?? rt };
-      if (expiresAt !== undefined) next.expiresAt = tokens.accessToken ? expiresAt : 0;
-      else if (tokens.accessToken) delete next.expiresAt;
-      else next.expiresAt = 0;
-      if (tokens.scope) next.scope = tokens.scope;
-      if (next.discoveryState && 'tokenlessRejectedAt' in next.discoveryState) {
-        next.discoveryState = { ...next.discoveryState };
-        delete next.discoveryState.tokenlessRejectedAt;
-      }
-      return next;
-    }, { logger: log, timeoutMs: Math.min(deps.lockTimeoutMs ?? 15_000, 15_000) }, {
-      // No refresh-lock guard here, on purpose: the answer is already issued and the token we sent is
-      // spent, so dropping the answer would leave a spent token for the next refresh to replay. Writing only
-      // while the entry still holds the generation we sent (above, under the storage lock) is what keeps a
-      // newer generation safe, whoever holds the refresh lock now.
-      beforeRename: TEST_HOOKS && deps.testHooks?.crashAt === 'mid-write' ? () => crash(deps, 'mid-write') : undefined,
-    });
+    await persistGrantResult(
+      deps.store,
+      deps.paths,
+      key,
+      (cur) => {
+        current = cur;
+        if (!cur || (!cur.accessToken && !cur.refreshToken)) {
+          fate = 'gone';
+          return null;
+        }
+        if (cur.refreshToken !== rt) {
+          fate = 'superseded';
+          return null;
+        }
+        fate = 'stored';
+        const next: TokenEntry = { ...cur, accessToken: tokens.accessToken, refreshToken: tokens.refreshToken ?? rt };
+        if (expiresAt !== undefined) next.expiresAt = tokens.accessToken ? expiresAt : 0;
+        else if (tokens.accessToken) delete next.expiresAt;
+        else next.expiresAt = 0;
+        if (tokens.scope) next.scope = tokens.scope;
+        if (next.discoveryState && 'tokenlessRejectedAt' in next.discoveryState) {
+          next.discoveryState = { ...next.discoveryState };
+          delete next.discoveryState.tokenlessRejectedAt;
+        }
+        return next;
+      },
+      { logger: log, timeoutMs: Math.min(deps.lockTimeoutMs ?? 15_000, 15_000) },
+      {
+        // No refresh-lock guard here, on purpose: the answer is already issued and the token we sent is
+        // spent, so dropping the answer would leave a spent token for the next refresh to replay. Writing only
+        // while the entry still holds the generation we sent (above, under the storage lock) is what keeps a
+        // newer generation safe, whoever holds the refresh lock now.
+        beforeRename:
+          TEST_HOOKS && deps.testHooks?.crashAt === 'mid-write' ? () => crash(deps, 'mid-write') : undefined,
+      },
+    );
   } catch (e) {
     await noteSpent(run, rt);
-    log.error('THE NEW TOKEN COULD NOT BE STORED: the refresh token in the store is spent; mcp-auth will not send it again', e);
-    throw isMcpAuthError(e) && e.code === 'store-write' ? e : new McpAuthError('store-write', `the new token for ${server.name} could not be stored: ${(e as Error)?.message ?? e}`, {}, { cause: e });
+    log.error(
+      'THE NEW TOKEN COULD NOT BE STORED: the refresh token in the store is spent; mcp-auth will not send it again',
+      e,
+    );
+    throw isMcpAuthError(e) && e.code === 'store-write'
+      ? e
+      : new McpAuthError(
+          'store-write',
+          `the new token for ${server.name} could not be stored: ${(e as Error)?.message ?? e}`,
+          {},
+          { cause: e },
+        );
   }
   if (fate === 'gone') {
-    log.warn('the entry was removed while the refresh was under way (signed out): not recreating it; revoking what the server just issued');
+    log.warn(
+      'the entry was removed while the refresh was under way (signed out): not recreating it; revoking what the server just issued',
+    );
     await revoke().catch((e) => log.warn('could not revoke the tokens issued to a signed-out entry', e));
     throw new McpAuthError('no-credentials', `${server.name} was signed out while the refresh was under way`);
   }
   if (fate === 'superseded') {
     log.warn('a newer generation was stored while the refresh was under way: kept it');
-    return await finish(run, { name: server.name, result: 'adopted', expiresAt: current?.expiresAt, waitedMs }, 'changed');
+    return await finish(
+      run,
+      { name: server.name, result: 'adopted', expiresAt: current?.expiresAt, waitedMs },
+      'changed',
+    );
   }
   noteIssued(tokens.accessToken, issuedAt, expiresAt);
   if (tokens.warnings.length) await recordTokenWarnings(deps.paths, key, tokens.warnings, issuedAt).catch(() => {});
@@ -269,7 +353,9 @@ async function persist(run: Run, lock: HeldLock | undefined, rt: string, tokens:
   const out: RefreshOutcome = { name: server.name, result: 'refreshed', expiresAt, waitedMs };
   const warnings: RefreshOutcome['warnings'] = [...tokens.warnings];
   if (lock && !lock.stillHeld()) {
-    log.warn('the refresh lock was taken from us while the answer was on its way; the answer was stored all the same (the token sent is spent), and the other holder\'s lock was left alone');
+    log.warn(
+      "the refresh lock was taken from us while the answer was on its way; the answer was stored all the same (the token sent is spent), and the other holder's lock was left alone",
+    );
     warnings.push('lock-lost');
   }
   if (warnings.length) out.warnings = warnings;
@@ -285,14 +371,25 @@ async function onInvalidGrant(run: Run, rtUsed: string, err: McpAuthError): Prom
     return finish(run, { name: server.name, result: 'adopted', expiresAt: e3.expiresAt }, 'changed');
   }
   // Same generation: signed out, exactly as Claude Code marks it (entry kept, client kept).
-  await updateEntry(deps.store, deps.paths, key, (cur) => {
-    if (!cur || cur.refreshToken !== rtUsed) return null;
-    const next: TokenEntry = { ...cur, accessToken: '', expiresAt: 0 };
-    delete next.refreshToken;
-    return next;
-  }, { logger: log });
+  await updateEntry(
+    deps.store,
+    deps.paths,
+    key,
+    (cur) => {
+      if (!cur || cur.refreshToken !== rtUsed) return null;
+      const next: TokenEntry = { ...cur, accessToken: '', expiresAt: 0 };
+      delete next.refreshToken;
+      return next;
+    },
+    { logger: log },
+  );
   log.warn('the refresh token was rejected (invalid_grant): signed out', err);
-  return { name: server.name, result: 'failed', code: 'invalid-grant', message: `${server.name}: the authorization server rejected the refresh token` };
+  return {
+    name: server.name,
+    result: 'failed',
+    code: 'invalid-grant',
+    message: `${server.name}: the authorization server rejected the refresh token`,
+  };
 }
 
 /**
@@ -312,7 +409,10 @@ async function finish(run: Run, out: RefreshOutcome, wrote: boolean | 'changed')
 }
 
 /** One read of the store: the entry, and the static client secret Claude Code keeps in mcpOAuthClientConfig. */
-async function readEntryAndSecret(store: StoreBackend, key: string): Promise<{ entry: TokenEntry | undefined; staticSecret: string | undefined }> {
+async function readEntryAndSecret(
+  store: StoreBackend,
+  key: string,
+): Promise<{ entry: TokenEntry | undefined; staticSecret: string | undefined }> {
   const snap = await store.read();
   const s = snap.data.mcpOAuthClientConfig?.[key]?.clientSecret;
   const e = snap.data.mcpOAuth?.[key];
@@ -334,15 +434,25 @@ async function readEntry(store: StoreBackend, key: string): Promise<TokenEntry |
  * key moves it (and the keychain has none), which made every entry look stale and let a server that really
  * rejects the token loop clear → fail → re-add.
  */
-export async function clearNeedsAuth(server: ServerConfig, deps: Pick<RefreshDeps, 'paths' | 'store' | 'allServers' | 'autoClearStaleEntries' | 'logger'>, always: boolean | { changedSince: number }): Promise<string[]> {
+export async function clearNeedsAuth(
+  server: ServerConfig,
+  deps: Pick<RefreshDeps, 'paths' | 'store' | 'allServers' | 'autoClearStaleEntries' | 'logger'>,
+  always: boolean | { changedSince: number },
+): Promise<string[]> {
   if (always !== true && deps.autoClearStaleEntries === false) return [];
   if (always === false) return [];
   const names = cacheNamesFor(server, deps.allServers ?? [server]);
   const file = deps.paths.needsAuthCacheFile;
   if (always !== true) {
     const since = always.changedSince;
-    const r = await removeCacheEntries(file, (n, e) => names.has(n) && isPlainObject(e) && typeof e.timestamp === 'number' && e.timestamp <= since);
-    if (r.removed.length) deps.logger?.info(`removed needs-auth entries older than the token another process stored: ${r.removed.join(', ')}`);
+    const r = await removeCacheEntries(
+      file,
+      (n, e) => names.has(n) && isPlainObject(e) && typeof e.timestamp === 'number' && e.timestamp <= since,
+    );
+    if (r.removed.length)
+      deps.logger?.info(
+        `removed needs-auth entries older than the token another process stored: ${r.removed.join(', ')}`,
+      );
     return r.removed;
   }
   const r = await removeCacheEntries(file, (n) => names.has(n));

@@ -12,14 +12,41 @@ import type { ErrorCode } from './errors';
  * `needs-scope`: step-up — the server answered 403 `insufficient_scope` (Claude Code recorded the scopes it asked for
  * as `stepUpScope`) and the stored token lacks some of them: a sign-in for the union of scopes is needed.
  */
-export type AuthState = 'signed-in' | 'expiring' | 'expired' | 'needs-auth' | 'blocked' | 'needs-scope' | 'refreshing' | 'no-auth' | 'not-approved' | 'error';
+export type AuthState =
+  | 'signed-in'
+  | 'expiring'
+  | 'expired'
+  | 'needs-auth'
+  | 'blocked'
+  | 'needs-scope'
+  | 'refreshing'
+  | 'no-auth'
+  | 'not-approved'
+  | 'error';
 
 /** Machine codes saying why; words come from src/cli and src/extension. */
 export type StatusReason =
-  | 'valid' | 'no-expiry' | 'in-window' | 'in-window-no-refresh-token' | 'expired-refreshable'
-  | 'no-entry' | 'stub' | 'signed-out' | 'no-refresh-token' | 'cache-entry'
-  | 'lock-held' | 'stdio' | 'static-headers' | 'no-oauth-data' | 'unsupported-transport'
-  | 'store-error' | 'cache-error' | 'config-error' | 'entry-invalid' | 'awaiting-approval' | 'step-up';
+  | 'valid'
+  | 'no-expiry'
+  | 'in-window'
+  | 'in-window-no-refresh-token'
+  | 'expired-refreshable'
+  | 'no-entry'
+  | 'stub'
+  | 'signed-out'
+  | 'no-refresh-token'
+  | 'cache-entry'
+  | 'lock-held'
+  | 'stdio'
+  | 'static-headers'
+  | 'no-oauth-data'
+  | 'unsupported-transport'
+  | 'store-error'
+  | 'cache-error'
+  | 'config-error'
+  | 'entry-invalid'
+  | 'awaiting-approval'
+  | 'step-up';
 
 export interface StatusSettings {
   /** Claude Code refreshes when ≤ 300 s remain */
@@ -79,15 +106,33 @@ export function computeStatus(
   const base = { hasRefreshToken: false } as const;
   if (server.approval === 'pending') return { ...base, state: 'not-approved', reason: 'awaiting-approval' };
   if (server.problem) {
-    return { ...base, state: 'error', reason: 'config-error', code: server.problem.code, message: server.problem.message };
+    return {
+      ...base,
+      state: 'error',
+      reason: 'config-error',
+      code: server.problem.code,
+      message: server.problem.message,
+    };
   }
   if (server.transport === 'stdio' || server.transport === 'sdk') return { ...base, state: 'no-auth', reason: 'stdio' };
   if (!isRemote(server)) return { ...base, state: 'no-auth', reason: 'unsupported-transport' };
   if (credential.error) {
-    return { ...base, state: 'error', reason: 'store-error', code: credential.error.code, message: credential.error.message };
+    return {
+      ...base,
+      state: 'error',
+      reason: 'store-error',
+      code: credential.error.code,
+      message: credential.error.message,
+    };
   }
   if (cacheEntry.error) {
-    return { ...base, state: 'error', reason: 'cache-error', code: cacheEntry.error.code, message: cacheEntry.error.message };
+    return {
+      ...base,
+      state: 'error',
+      reason: 'cache-error',
+      code: cacheEntry.error.code,
+      message: cacheEntry.error.message,
+    };
   }
   const raw = credential.entry;
   if (raw !== undefined) {
@@ -98,7 +143,12 @@ export function computeStatus(
   let cache: CacheInfo | undefined;
   if (cacheEntry.entry) {
     const ttlMs = ttlFor(server, cacheEntry.entry);
-    cache = { timestamp: cacheEntry.entry.timestamp, ttlMs, ageMs: now - cacheEntry.entry.timestamp, fresh: isFresh(cacheEntry.entry, ttlMs, now) };
+    cache = {
+      timestamp: cacheEntry.entry.timestamp,
+      ttlMs,
+      ageMs: now - cacheEntry.entry.timestamp,
+      fresh: isFresh(cacheEntry.entry, ttlMs, now),
+    };
   }
   const hasRefreshToken = typeof entry?.refreshToken === 'string' && entry.refreshToken.length > 0;
   const extra: Omit<ServerStatus, 'state' | 'reason'> = {
@@ -116,9 +166,11 @@ export function computeStatus(
   // What the stored token alone says.
   let token: { state: AuthState; reason: StatusReason };
   if (!entry) {
-    const hasStaticAuth = server.headers && Object.keys(server.headers).some((h) => h.toLowerCase() === 'authorization');
+    const hasStaticAuth =
+      server.headers && Object.keys(server.headers).some((h) => h.toLowerCase() === 'authorization');
     if (hasStaticAuth || server.headersHelper) token = { state: 'no-auth', reason: 'static-headers' };
-    else if (server.oauth || cache?.fresh) token = { state: 'needs-auth', reason: cache?.fresh ? 'cache-entry' : 'no-entry' };
+    else if (server.oauth || cache?.fresh)
+      token = { state: 'needs-auth', reason: cache?.fresh ? 'cache-entry' : 'no-entry' };
     else token = { state: 'no-auth', reason: 'no-oauth-data' };
   } else if (!entry.accessToken) {
     if (hasRefreshToken) token = { state: 'expired', reason: 'expired-refreshable' };
@@ -132,7 +184,8 @@ export function computeStatus(
     const dueAt = refreshDueAt(entry, settings.refreshWindowMs) ?? Infinity;
     extra.refreshDueAt = dueAt;
     if (left > 0 && now < dueAt) token = { state: 'signed-in', reason: 'valid' };
-    else if (left > 0) token = { state: 'expiring', reason: hasRefreshToken ? 'in-window' : 'in-window-no-refresh-token' };
+    else if (left > 0)
+      token = { state: 'expiring', reason: hasRefreshToken ? 'in-window' : 'in-window-no-refresh-token' };
     else if (hasRefreshToken) token = { state: 'expired', reason: 'expired-refreshable' };
     else token = { state: 'needs-auth', reason: 'no-refresh-token' };
   }

@@ -44,7 +44,8 @@ function jwtTimes(token: string, storedExpiresAt: number | undefined): TokenTimi
     const iat = typeof claims.iat === 'number' && Number.isFinite(claims.iat) ? claims.iat * 1000 : undefined;
     const exp = typeof claims.exp === 'number' && Number.isFinite(claims.exp) ? claims.exp * 1000 : undefined;
     // the store's expiresAt is what Claude Code goes by; a JWT that disagrees with it says nothing about it
-    if (exp !== undefined && storedExpiresAt !== undefined && Math.abs(exp - storedExpiresAt) > EXP_AGREEMENT_MS) return {};
+    if (exp !== undefined && storedExpiresAt !== undefined && Math.abs(exp - storedExpiresAt) > EXP_AGREEMENT_MS)
+      return {};
     return { issuedAt: iat, lifetimeMs: iat !== undefined && exp !== undefined && exp > iat ? exp - iat : undefined };
   } catch {
     return {};
@@ -58,7 +59,12 @@ export function tokenTiming(entry: Pick<TokenEntry, 'accessToken' | 'expiresAt'>
   // what we stored describes the entry only while its expiresAt is still the one we stored
   if (mine && mine.expiresAt === entry.expiresAt) return { issuedAt: mine.issuedAt, lifetimeMs: mine.lifetimeMs };
   const j = jwtTimes(at, typeof entry.expiresAt === 'number' ? entry.expiresAt : undefined);
-  if (j.lifetimeMs === undefined && j.issuedAt !== undefined && typeof entry.expiresAt === 'number' && entry.expiresAt > j.issuedAt) {
+  if (
+    j.lifetimeMs === undefined &&
+    j.issuedAt !== undefined &&
+    typeof entry.expiresAt === 'number' &&
+    entry.expiresAt > j.issuedAt
+  ) {
     j.lifetimeMs = entry.expiresAt - j.issuedAt;
   }
   return j;
@@ -68,7 +74,10 @@ export function tokenTiming(entry: Pick<TokenEntry, 'accessToken' | 'expiresAt'>
  * The time from which a refresh is due (epoch ms); 0 = due now whatever the clock says (no access token);
  * undefined = never (no expiry).
  */
-export function refreshDueAt(entry: Pick<TokenEntry, 'accessToken' | 'expiresAt'>, windowMs: number): number | undefined {
+export function refreshDueAt(
+  entry: Pick<TokenEntry, 'accessToken' | 'expiresAt'>,
+  windowMs: number,
+): number | undefined {
   if (!entry.accessToken) return 0;
   if (typeof entry.expiresAt !== 'number') return undefined;
   const { issuedAt, lifetimeMs } = tokenTiming(entry);
@@ -79,7 +88,11 @@ export function refreshDueAt(entry: Pick<TokenEntry, 'accessToken' | 'expiresAt'
   return Math.min(due, entry.expiresAt);
 }
 
-export function isRefreshDue(entry: Pick<TokenEntry, 'accessToken' | 'expiresAt'>, now: number, windowMs: number): boolean {
+export function isRefreshDue(
+  entry: Pick<TokenEntry, 'accessToken' | 'expiresAt'>,
+  now: number,
+  windowMs: number,
+): boolean {
   const at = refreshDueAt(entry, windowMs);
   return at !== undefined && now >= at;
 }

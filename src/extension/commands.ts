@@ -31,68 +31,128 @@ const isRemoteRow = (r: ServerRow) => r.key !== undefined;
  * The row a command acts on: the tree node it was invoked on, a `{ name }` argument, or a quick pick of the
  * rows that fit. A .mcp.json server awaiting approval is refused (not-approved).
  */
-async function rowOf(ctx: Ctx, target: Target, fits: (r: ServerRow) => boolean, placeHolder: string): Promise<ServerRow | undefined> {
+async function rowOf(
+  ctx: Ctx,
+  target: Target,
+  fits: (r: ServerRow) => boolean,
+  placeHolder: string,
+): Promise<ServerRow | undefined> {
   const all = await rows(ctx);
   const trusted = vscode.workspace.isTrusted;
-  const checked = (r: ServerRow | undefined) => { if (r) { assertApproved(r.config); assertCanActOn(r, trusted, vscode.l10n); } return r; };
-  if (target && 'kind' in target && target.kind === 'server') return checked(all.find((r) => r.config.name === target.row.config.name) ?? target.row);
+  const checked = (r: ServerRow | undefined) => {
+    if (r) {
+      assertApproved(r.config);
+      assertCanActOn(r, trusted, vscode.l10n);
+    }
+    return r;
+  };
+  if (target && 'kind' in target && target.kind === 'server')
+    return checked(all.find((r) => r.config.name === target.row.config.name) ?? target.row);
   if (target && 'name' in target) return checked(all.find((r) => r.config.name === target.name));
   const candidates = all.filter((r) => r.config.approval !== 'pending' && canActOn(r, trusted) && fits(r));
-  if (candidates.length === 0) { void vscode.window.showInformationMessage(vscode.l10n.t('No MCP server fits.')); return undefined; }
-  const chosen = await vscode.window.showQuickPick(candidates.map((r) => ({ label: r.config.name, description: describe(r, Date.now(), vscode.l10n), detail: r.config.url, row: r })), { placeHolder });
+  if (candidates.length === 0) {
+    void vscode.window.showInformationMessage(vscode.l10n.t('No MCP server fits.'));
+    return undefined;
+  }
+  const chosen = await vscode.window.showQuickPick(
+    candidates.map((r) => ({
+      label: r.config.name,
+      description: describe(r, Date.now(), vscode.l10n),
+      detail: r.config.url,
+      row: r,
+    })),
+    { placeHolder },
+  );
   return chosen?.row;
 }
 
 async function refreshServerCommand(ctx: Ctx, target: Target): Promise<RefreshOutcome | undefined> {
-  const row = await rowOf(ctx, target, (r) => isRemoteRow(r) && r.status.hasRefreshToken, vscode.l10n.t('Refresh which server?'));
+  const row = await rowOf(
+    ctx,
+    target,
+    (r) => isRemoteRow(r) && r.status.hasRefreshToken,
+    vscode.l10n.t('Refresh which server?'),
+  );
   if (!row) return undefined;
-  return vscode.window.withProgress({ location: { viewId: 'mcpAuth.servers' }, title: vscode.l10n.t('Refreshing {0}…', row.config.name) }, async () => {
-    const out = await refreshServer(row.config, ctx.service.coreDeps(ctx.log), { force: row.status.state === 'signed-in' });
-    ctx.service.schedule(0);
-    if (out.result === 'failed') throw Object.assign(new Error(out.message ?? out.code), { code: out.code });
-    return out;
-  });
+  return vscode.window.withProgress(
+    { location: { viewId: 'mcpAuth.servers' }, title: vscode.l10n.t('Refreshing {0}…', row.config.name) },
+    async () => {
+      const out = await refreshServer(row.config, ctx.service.coreDeps(ctx.log), {
+        force: row.status.state === 'signed-in',
+      });
+      ctx.service.schedule(0);
+      if (out.result === 'failed') throw Object.assign(new Error(out.message ?? out.code), { code: out.code });
+      return out;
+    },
+  );
 }
 
 async function refreshAllCommand(ctx: Ctx): Promise<RefreshOutcome[]> {
   const targets = (await actionable(ctx)).filter((r) => isRemoteRow(r) && r.status.hasRefreshToken);
-  if (targets.length === 0) { void vscode.window.showInformationMessage(vscode.l10n.t('No MCP server has a refresh token.')); return []; }
-  return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: vscode.l10n.t('Refreshing MCP tokens'), cancellable: true }, async (progress, token) => {
-    const results: RefreshOutcome[] = [];
-    for (const r of targets) {
-      if (token.isCancellationRequested) break;
-      progress.report({ message: r.config.name, increment: 100 / targets.length });
-      results.push(await refreshServer(r.config, ctx.service.coreDeps(ctx.log)));
-    }
-    ctx.service.schedule(0);
-    const failed = results.filter((r) => r.result === 'failed');
-    const counts = ['refreshed', 'adopted', 'fresh'].map((k) => results.filter((r) => r.result === k).length);
-    const msg = vscode.l10n.t('Refreshed {0}, adopted {1}, already fresh {2}, failed {3}.', counts[0], counts[1], counts[2], failed.length);
-    if (failed.length) void showError(msg + ' ' + failed.map((f) => `${f.name}: ${f.code}`).join(', '), ctx.output);
-    else void vscode.window.showInformationMessage(msg);
-    return results;
-  });
+  if (targets.length === 0) {
+    void vscode.window.showInformationMessage(vscode.l10n.t('No MCP server has a refresh token.'));
+    return [];
+  }
+  return vscode.window.withProgress(
+    {
+      location: vscode.ProgressLocation.Notification,
+      title: vscode.l10n.t('Refreshing MCP tokens'),
+      cancellable: true,
+    },
+    async (progress, token) => {
+      const results: RefreshOutcome[] = [];
+      for (const r of targets) {
+        if (token.isCancellationRequested) break;
+        progress.report({ message: r.config.name, increment: 100 / targets.length });
+        results.push(await refreshServer(r.config, ctx.service.coreDeps(ctx.log)));
+      }
+      ctx.service.schedule(0);
+      const failed = results.filter((r) => r.result === 'failed');
+      const counts = ['refreshed', 'adopted', 'fresh'].map((k) => results.filter((r) => r.result === k).length);
+      const msg = vscode.l10n.t(
+        'Refreshed {0}, adopted {1}, already fresh {2}, failed {3}.',
+        counts[0],
+        counts[1],
+        counts[2],
+        failed.length,
+      );
+      if (failed.length) void showError(msg + ' ' + failed.map((f) => `${f.name}: ${f.code}`).join(', '), ctx.output);
+      else void vscode.window.showInformationMessage(msg);
+      return results;
+    },
+  );
 }
 
 async function signInCommand(ctx: Ctx, target: Target) {
   const row = await rowOf(ctx, target, isRemoteRow, vscode.l10n.t('Sign in to which server?'));
   if (!row) return undefined;
-  return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: vscode.l10n.t('Signing in to {0} — finish in your browser', row.config.name), cancellable: true }, async (_p, token) => {
-    const ac = new AbortController();
-    token.onCancellationRequested(() => ac.abort());
-    const out = await login(row.config, { ...ctx.service.coreDeps(ctx.log), env: process.env }, {
-      signal: ac.signal,
-      onAuthorizationUrl: async (url) => {
-        ctx.log.info(`authorization URL for ${row.config.name}: ${url}`);
-        const opened = await vscode.env.openExternal(vscode.Uri.parse(url, true));
-        if (!opened) void vscode.window.showWarningMessage(vscode.l10n.t('Open this URL to sign in: {0}', url));
-      },
-      externalRedirect: async (local) => (await vscode.env.asExternalUri(vscode.Uri.parse(local))).toString(true),
-    });
-    ctx.service.schedule(0);
-    void vscode.window.showInformationMessage(vscode.l10n.t('Signed in to {0}.', row.config.name));
-    return out;
-  });
+  return vscode.window.withProgress(
+    {
+      location: vscode.ProgressLocation.Notification,
+      title: vscode.l10n.t('Signing in to {0} — finish in your browser', row.config.name),
+      cancellable: true,
+    },
+    async (_p, token) => {
+      const ac = new AbortController();
+      token.onCancellationRequested(() => ac.abort());
+      const out = await login(
+        row.config,
+        { ...ctx.service.coreDeps(ctx.log), env: process.env },
+        {
+          signal: ac.signal,
+          onAuthorizationUrl: async (url) => {
+            ctx.log.info(`authorization URL for ${row.config.name}: ${url}`);
+            const opened = await vscode.env.openExternal(vscode.Uri.parse(url, true));
+            if (!opened) void vscode.window.showWarningMessage(vscode.l10n.t('Open this URL to sign in: {0}', url));
+          },
+          externalRedirect: async (local) => (await vscode.env.asExternalUri(vscode.Uri.parse(local))).toString(true),
+        },
+      );
+      ctx.service.schedule(0);
+      void vscode.window.showInformationMessage(vscode.l10n.t('Signed in to {0}.', row.config.name));
+      return out;
+    },
+  );
 }
 
 /**
@@ -101,52 +161,99 @@ async function signInCommand(ctx: Ctx, target: Target) {
  * `stepUpScope` once the granted scope covers it.
  */
 async function grantAccessCommand(ctx: Ctx, target: Target) {
-  const row = await rowOf(ctx, target, (r) => isRemoteRow(r) && r.status.state === 'needs-scope', vscode.l10n.t('Grant additional access to which server?'));
+  const row = await rowOf(
+    ctx,
+    target,
+    (r) => isRemoteRow(r) && r.status.state === 'needs-scope',
+    vscode.l10n.t('Grant additional access to which server?'),
+  );
   return row ? signInCommand(ctx, { name: row.config.name }) : undefined;
 }
 
 async function signOutCommand(ctx: Ctx, target: Target) {
-  const row = await rowOf(ctx, target, (r) => isRemoteRow(r) && (r.status.hasRefreshToken || r.status.expiresAt !== undefined), vscode.l10n.t('Sign out of which server?'));
+  const row = await rowOf(
+    ctx,
+    target,
+    (r) => isRemoteRow(r) && (r.status.hasRefreshToken || r.status.expiresAt !== undefined),
+    vscode.l10n.t('Sign out of which server?'),
+  );
   if (!row) return undefined;
   if (!(target && 'name' in target)) {
     const yes = vscode.l10n.t('Sign Out');
-    const ok = await vscode.window.showWarningMessage(vscode.l10n.t('Sign out of {0}? Its tokens are revoked and removed for every Claude Code session on this machine.', row.config.name), { modal: true }, yes);
+    const ok = await vscode.window.showWarningMessage(
+      vscode.l10n.t(
+        'Sign out of {0}? Its tokens are revoked and removed for every Claude Code session on this machine.',
+        row.config.name,
+      ),
+      { modal: true },
+      yes,
+    );
     if (ok !== yes) return undefined;
   }
   const out = await logout(row.config, ctx.service.coreDeps(ctx.log));
   ctx.service.schedule(0);
-  if (out.revokeError) void showError(vscode.l10n.t('Signed out of {0} locally; revocation failed: {1}', row.config.name, out.revokeError.code), ctx.output);
+  if (out.revokeError)
+    void showError(
+      vscode.l10n.t('Signed out of {0} locally; revocation failed: {1}', row.config.name, out.revokeError.code),
+      ctx.output,
+    );
   return out;
 }
 
 async function clearEntries(ctx: Ctx, servers: ServerRow[]): Promise<string[]> {
   const all = (await rows(ctx)).map((r) => r.config);
   const names = new Set(servers.flatMap((r) => [...cacheNamesFor(r.config, all)]));
-  const r = names.size ? await removeCacheEntries(ctx.service.paths.needsAuthCacheFile, (n) => names.has(n)) : { removed: [] as string[] };
+  const r = names.size
+    ? await removeCacheEntries(ctx.service.paths.needsAuthCacheFile, (n) => names.has(n))
+    : { removed: [] as string[] };
   ctx.log.info(`cleared needs-auth entries: ${r.removed.join(', ') || '(none)'}`);
   ctx.service.schedule(0);
   return r.removed;
 }
 
 async function clearServerEntryCommand(ctx: Ctx, target: Target): Promise<string[] | undefined> {
-  const row = await rowOf(ctx, target, (r) => r.status.state === 'blocked', vscode.l10n.t('Clear the needs-auth entry of which server?'));
+  const row = await rowOf(
+    ctx,
+    target,
+    (r) => r.status.state === 'blocked',
+    vscode.l10n.t('Clear the needs-auth entry of which server?'),
+  );
   return row ? clearEntries(ctx, [row]) : undefined;
 }
 
 async function clearStaleEntriesCommand(ctx: Ctx): Promise<string[]> {
-  const removed = await clearEntries(ctx, (await actionable(ctx)).filter((r) => r.status.state === 'blocked'));
-  void vscode.window.showInformationMessage(removed.length ? vscode.l10n.t('Cleared stale needs-auth entries: {0}', removed.join(', ')) : vscode.l10n.t('No stale needs-auth entries.'));
+  const removed = await clearEntries(
+    ctx,
+    (await actionable(ctx)).filter((r) => r.status.state === 'blocked'),
+  );
+  void vscode.window.showInformationMessage(
+    removed.length
+      ? vscode.l10n.t('Cleared stale needs-auth entries: {0}', removed.join(', '))
+      : vscode.l10n.t('No stale needs-auth entries.'),
+  );
   return removed;
 }
 
 async function showProblemsCommand(ctx: Ctx) {
   const bad = (await actionable(ctx)).filter((r) => needsAttention(r.status.state));
   if (bad.length === 0) return undefined;
-  const items = bad.map((r) => ({ label: r.config.name, description: describe(r, Date.now(), vscode.l10n), detail: fixText(fixFor(r), vscode.l10n), row: r }));
-  const chosen = await vscode.window.showQuickPick(items, { placeHolder: vscode.l10n.t('MCP servers that need attention') });
+  const items = bad.map((r) => ({
+    label: r.config.name,
+    description: describe(r, Date.now(), vscode.l10n),
+    detail: fixText(fixFor(r), vscode.l10n),
+    row: r,
+  }));
+  const chosen = await vscode.window.showQuickPick(items, {
+    placeHolder: vscode.l10n.t('MCP servers that need attention'),
+  });
   if (!chosen) return undefined;
   const fix = fixFor(chosen.row);
-  const id = fix === 'invalidate' ? 'mcpAuth.clearServerEntry' : fix === 'grant' ? 'mcpAuth.grantAccess' : 'mcpAuth.signInServer';
+  const id =
+    fix === 'invalidate'
+      ? 'mcpAuth.clearServerEntry'
+      : fix === 'grant'
+        ? 'mcpAuth.grantAccess'
+        : 'mcpAuth.signInServer';
   return vscode.commands.executeCommand(id, { name: chosen.row.config.name });
 }
 
@@ -163,8 +270,14 @@ async function openConfigCommand(ctx: Ctx, target: Target): Promise<string | und
   if (target && 'kind' in target && target.kind === 'server') file = target.row.config.file;
   else {
     const files = ctx.service.model?.configFiles ?? [];
-    if (files.length === 0) { void vscode.window.showInformationMessage(vscode.l10n.t('No Claude Code configuration file found.')); return undefined; }
-    file = files.length === 1 ? files[0] : await vscode.window.showQuickPick(files, { placeHolder: vscode.l10n.t('Open which configuration file?') });
+    if (files.length === 0) {
+      void vscode.window.showInformationMessage(vscode.l10n.t('No Claude Code configuration file found.'));
+      return undefined;
+    }
+    file =
+      files.length === 1
+        ? files[0]
+        : await vscode.window.showQuickPick(files, { placeHolder: vscode.l10n.t('Open which configuration file?') });
   }
   if (file) await vscode.window.showTextDocument(vscode.Uri.file(file));
   return file;
@@ -179,7 +292,10 @@ const COMMANDS = {
   'mcpAuth.showLog': (ctx: Ctx) => ctx.output.show(true),
   'mcpAuth.copyDiagnostics': copyDiagnosticsCommand,
   'mcpAuth.openConfig': openConfigCommand,
-  'mcpAuth.reload': async (ctx: Ctx) => { ctx.service.reconfigure(); return ctx.service.reload(); },
+  'mcpAuth.reload': async (ctx: Ctx) => {
+    ctx.service.reconfigure();
+    return ctx.service.reload();
+  },
   'mcpAuth.showProblems': showProblemsCommand,
   'mcpAuth.refreshServer': refreshServerCommand,
   'mcpAuth.signInServer': signInCommand,
@@ -194,7 +310,9 @@ export function registerCommands(context: vscode.ExtensionContext, deps: Command
   const ctx: Ctx = { ...deps, context };
   for (const id of COMMAND_IDS) {
     const fn = COMMANDS[id] as (ctx: Ctx, ...args: unknown[]) => unknown;
-    context.subscriptions.push(vscode.commands.registerCommand(id, (...args: unknown[]) => runCommand(id, () => fn(ctx, ...args), deps)));
+    context.subscriptions.push(
+      vscode.commands.registerCommand(id, (...args: unknown[]) => runCommand(id, () => fn(ctx, ...args), deps)),
+    );
   }
 }
 
@@ -206,7 +324,10 @@ async function runCommand<T>(id: string, fn: () => T | Promise<T>, deps: Command
     if (e instanceof vscode.CancellationError || (isMcpAuthError(e) && e.code === 'cancelled')) return undefined;
     deps.log.error(`${id} failed`, e);
     const code = (e as { code?: string }).code;
-    const msg = isMcpAuthError(e) || code ? vscode.l10n.t('MCP Auth: {0}', redact((e as Error).message)) : vscode.l10n.t('MCP Auth: unexpected error in {0}', id);
+    const msg =
+      isMcpAuthError(e) || code
+        ? vscode.l10n.t('MCP Auth: {0}', redact((e as Error).message))
+        : vscode.l10n.t('MCP Auth: unexpected error in {0}', id);
     void showError(msg, deps.output);
     return undefined;
   }

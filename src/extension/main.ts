@@ -23,11 +23,20 @@ export function activate(context: vscode.ExtensionContext): McpAuthApi {
   const output = vscode.window.createOutputChannel('MCP Auth', { log: true });
   const log = new Logger((level, line) => {
     switch (level) {
-      case 'trace': output.trace(line); break;
-      case 'debug': output.debug(line); break;
-      case 'info': output.info(line); break;
-      case 'warn': output.warn(line); break;
-      default: output.error(line);
+      case 'trace':
+        output.trace(line);
+        break;
+      case 'debug':
+        output.debug(line);
+        break;
+      case 'info':
+        output.info(line);
+        break;
+      case 'warn':
+        output.warn(line);
+        break;
+      default:
+        output.error(line);
     }
   });
   const service = new AuthModelService(log);
@@ -50,10 +59,19 @@ export function activate(context: vscode.ExtensionContext): McpAuthApi {
     // Restricted Mode keeps project-scope servers inert (trust.ts); once trusted, re-render and re-plan.
     vscode.workspace.onDidGrantWorkspaceTrust(() => service.schedule(0)),
     vscode.workspace.onDidChangeConfiguration((e) => {
-      if (e.affectsConfiguration('mcpAuth')) { service.reconfigure(); watchers.rewatch(); statusBar.update(); void scheduler.restart(); service.schedule(0); }
+      if (e.affectsConfiguration('mcpAuth')) {
+        service.reconfigure();
+        watchers.rewatch();
+        statusBar.update();
+        void scheduler.restart();
+        service.schedule(0);
+      }
     }),
   );
-  void service.reload().then(() => log.info(`activated in ${(performance.now() - started).toFixed(1)} ms (first model loaded)`), () => {});
+  void service.reload().then(
+    () => log.info(`activated in ${(performance.now() - started).toFixed(1)} ms (first model loaded)`),
+    () => {},
+  );
   const activationMs = performance.now() - started;
   log.info(`activation took ${activationMs.toFixed(1)} ms`);
   return {

@@ -34,10 +34,14 @@ export interface Presentation {
 export function humanDuration(ms: number, l10n: L10n = plainL10n): string {
   const { value, unit } = durationParts(ms);
   switch (unit) {
-    case 's': return l10n.t('{0} s', value);
-    case 'min': return l10n.t('{0} min', value);
-    case 'h': return l10n.t('{0} h', value);
-    case 'd': return l10n.t('{0} d', value);
+    case 's':
+      return l10n.t('{0} s', value);
+    case 'min':
+      return l10n.t('{0} min', value);
+    case 'h':
+      return l10n.t('{0} h', value);
+    case 'd':
+      return l10n.t('{0} d', value);
   }
 }
 
@@ -60,9 +64,13 @@ export function describe(row: ServerRow, now: number, t: L10n | Translate = plai
   const s = row.status;
   switch (s.state) {
     case 'signed-in':
-      return s.expiresAt !== undefined ? l10n.t('expires in {0}', humanDuration(s.expiresAt - now, l10n)) : l10n.t('signed in');
+      return s.expiresAt !== undefined
+        ? l10n.t('expires in {0}', humanDuration(s.expiresAt - now, l10n))
+        : l10n.t('signed in');
     case 'expiring':
-      return s.hasRefreshToken ? l10n.t('expires in {0}', humanDuration((s.expiresAt ?? now) - now, l10n)) : l10n.t('expires in {0}, then needs sign-in', humanDuration((s.expiresAt ?? now) - now, l10n));
+      return s.hasRefreshToken
+        ? l10n.t('expires in {0}', humanDuration((s.expiresAt ?? now) - now, l10n))
+        : l10n.t('expires in {0}, then needs sign-in', humanDuration((s.expiresAt ?? now) - now, l10n));
     case 'expired':
       return l10n.t('expired, refreshable');
     case 'needs-auth':
@@ -74,7 +82,11 @@ export function describe(row: ServerRow, now: number, t: L10n | Translate = plai
     case 'refreshing':
       return l10n.t('refreshing…');
     case 'no-auth':
-      return s.reason === 'stdio' ? l10n.t('local (stdio)') : s.reason === 'static-headers' ? l10n.t('static headers') : l10n.t('no OAuth');
+      return s.reason === 'stdio'
+        ? l10n.t('local (stdio)')
+        : s.reason === 'static-headers'
+          ? l10n.t('static headers')
+          : l10n.t('no OAuth');
     case 'not-approved':
       return l10n.t('awaiting approval in Claude Code');
     case 'error':
@@ -90,7 +102,16 @@ export function contextValueOf(row: ServerRow, trusted = true): string {
   const s = row.status;
   if (!canActOn(row, trusted)) return `mcpServer.untrusted.${s.state}`;
   const flags = [`mcpServer.${s.state}`];
-  if (row.key && (s.state === 'signed-in' || s.state === 'expiring' || s.state === 'expired' || s.state === 'blocked' || s.state === 'needs-scope' || (s.state === 'needs-auth' && s.clientId))) flags.push('hasToken');
+  if (
+    row.key &&
+    (s.state === 'signed-in' ||
+      s.state === 'expiring' ||
+      s.state === 'expired' ||
+      s.state === 'blocked' ||
+      s.state === 'needs-scope' ||
+      (s.state === 'needs-auth' && s.clientId))
+  )
+    flags.push('hasToken');
   if (s.hasRefreshToken) flags.push('refreshable');
   return flags.join('.');
 }
@@ -105,13 +126,38 @@ export function tooltip(row: ServerRow, now: number, l10n: L10n = plainL10n, tru
   else if (c.command) lines.push(l10n.t('Command: {0}', mdEscape([c.command, ...(c.args ?? [])].join(' '))));
   lines.push(l10n.t('Scope: {0} ({1})', c.scope, mdEscape(c.file)));
   if (c.approval === 'pending') lines.push(l10n.t('Awaiting approval in Claude Code'));
-  if (s.expiresAt !== undefined) lines.push(l10n.t('Access token expires: {0}', new Date(s.expiresAt).toLocaleString()));
+  if (s.expiresAt !== undefined)
+    lines.push(l10n.t('Access token expires: {0}', new Date(s.expiresAt).toLocaleString()));
   if (s.scope) lines.push(l10n.t('Scopes: {0}', mdEscape(s.scope)));
-  if (s.state === 'needs-scope') lines.push(l10n.t('The server asked for more access (403 insufficient_scope); missing: {0}', mdEscape((s.missingScopes ?? []).join(' '))));
+  if (s.state === 'needs-scope')
+    lines.push(
+      l10n.t(
+        'The server asked for more access (403 insufficient_scope); missing: {0}',
+        mdEscape((s.missingScopes ?? []).join(' ')),
+      ),
+    );
   if (row.key) lines.push(l10n.t('Refresh token: {0}', s.hasRefreshToken ? l10n.t('stored') : l10n.t('none')));
-  if (s.client) lines.push(l10n.t('Client: {0}{1}', s.client === 'dynamic' ? l10n.t('dynamically registered') : l10n.t('static'), s.clientId ? ` (\`${s.clientId}\`)` : ''));
-  if (s.cache) lines.push(l10n.t('Needs-auth cache entry: {0} old, TTL {1}{2}', humanDuration(s.cache.ageMs, l10n), humanDuration(s.cache.ttlMs, l10n), s.cache.fresh ? l10n.t(' — new Claude Code sessions skip this server') : l10n.t(' — expired')));
-  if (s.lock?.held) lines.push(l10n.t('Refresh lock held by {0}{1}', mdEscape(s.lock.holder ?? '?'), s.lock.stale ? l10n.t(' (stale)') : ''));
+  if (s.client)
+    lines.push(
+      l10n.t(
+        'Client: {0}{1}',
+        s.client === 'dynamic' ? l10n.t('dynamically registered') : l10n.t('static'),
+        s.clientId ? ` (\`${s.clientId}\`)` : '',
+      ),
+    );
+  if (s.cache)
+    lines.push(
+      l10n.t(
+        'Needs-auth cache entry: {0} old, TTL {1}{2}',
+        humanDuration(s.cache.ageMs, l10n),
+        humanDuration(s.cache.ttlMs, l10n),
+        s.cache.fresh ? l10n.t(' — new Claude Code sessions skip this server') : l10n.t(' — expired'),
+      ),
+    );
+  if (s.lock?.held)
+    lines.push(
+      l10n.t('Refresh lock held by {0}{1}', mdEscape(s.lock.holder ?? '?'), s.lock.stale ? l10n.t(' (stale)') : ''),
+    );
   if (s.state === 'error') lines.push(l10n.t('Problem: {0}', mdEscape(`${s.code}: ${s.message ?? ''}`)));
   for (const h of row.hints ?? []) lines.push(mdEscape(hintText(h, l10n)));
   if (!canActOn(row, trusted)) lines.push(l10n.t('Restricted Mode: trust this folder to act on its .mcp.json servers'));
@@ -120,45 +166,80 @@ export function tooltip(row: ServerRow, now: number, l10n: L10n = plainL10n, tru
 
 export function present(row: ServerRow, now: number, l10n: L10n = plainL10n, trusted = true): Presentation {
   const { icon, color } = ICONS[row.status.state];
-  return { label: row.config.name, description: describe(row, now, l10n), icon, color, tooltip: tooltip(row, now, l10n, trusted), contextValue: contextValueOf(row, trusted) };
+  return {
+    label: row.config.name,
+    description: describe(row, now, l10n),
+    icon,
+    color,
+    tooltip: tooltip(row, now, l10n, trusted),
+    contextValue: contextValueOf(row, trusted),
+  };
 }
 
 export const SCOPE_ORDER = ['managed', 'user', 'local', 'project', 'plugin'] as const;
 
 export function scopeLabel(scope: string, l10n: L10n = plainL10n): string {
   switch (scope) {
-    case 'managed': return l10n.t('Managed');
-    case 'user': return l10n.t('User');
-    case 'local': return l10n.t('Local (this project, private)');
-    case 'project': return l10n.t('Project (.mcp.json)');
-    case 'plugin': return l10n.t('Plugins');
-    default: return scope;
+    case 'managed':
+      return l10n.t('Managed');
+    case 'user':
+      return l10n.t('User');
+    case 'local':
+      return l10n.t('Local (this project, private)');
+    case 'project':
+      return l10n.t('Project (.mcp.json)');
+    case 'plugin':
+      return l10n.t('Plugins');
+    default:
+      return scope;
   }
 }
 
 /** Status-bar text: shown only while this is not undefined. */
-export function statusBarText(rows: ServerRow[], l10n: L10n = plainL10n): { text: string; tooltip: string; count: number } | undefined {
+export function statusBarText(
+  rows: ServerRow[],
+  l10n: L10n = plainL10n,
+): { text: string; tooltip: string; count: number } | undefined {
   const bad = rows.filter((r) => needsAttention(r.status.state));
   if (bad.length === 0) return undefined;
   const blocked = bad.filter((r) => r.status.state === 'blocked').length;
   const needs = bad.length - blocked;
-  const text = blocked === 0 ? (needs === 1 ? l10n.t('MCP: 1 needs sign-in') : l10n.t('MCP: {0} need sign-in', needs))
-    : needs === 0 ? (blocked === 1 ? l10n.t('MCP: 1 blocked') : l10n.t('MCP: {0} blocked', blocked))
-      : l10n.t('MCP: {0} need attention', bad.length);
-  return { text: `$(warning) ${text}`, tooltip: bad.map((r) => `${r.config.name}: ${describe(r, Date.now(), l10n)}`).join('\n'), count: bad.length };
+  const text =
+    blocked === 0
+      ? needs === 1
+        ? l10n.t('MCP: 1 needs sign-in')
+        : l10n.t('MCP: {0} need sign-in', needs)
+      : needs === 0
+        ? blocked === 1
+          ? l10n.t('MCP: 1 blocked')
+          : l10n.t('MCP: {0} blocked', blocked)
+        : l10n.t('MCP: {0} need attention', bad.length);
+  return {
+    text: `$(warning) ${text}`,
+    tooltip: bad.map((r) => `${r.config.name}: ${describe(r, Date.now(), l10n)}`).join('\n'),
+    count: bad.length,
+  };
 }
 
 /** The extension's wording of the one fix rule (core/diagnose fixFor). */
 export function fixText(fix: FixCode | undefined, l10n: L10n = plainL10n): string | undefined {
   switch (fix) {
-    case 'invalidate': return l10n.t('Fix: clear the stale needs-auth entry');
-    case 'refresh': return l10n.t('Fix: refresh');
-    case 'login': return l10n.t('Fix: sign in');
-    case 'grant': return l10n.t('Fix: grant additional access');
-    case 'fix-store': return l10n.t('Fix: repair the credential store');
-    case 'fix-cache': return l10n.t('Fix: repair the needs-auth cache');
-    case 'fix-config': return l10n.t('Fix: repair the configuration');
-    default: return undefined;
+    case 'invalidate':
+      return l10n.t('Fix: clear the stale needs-auth entry');
+    case 'refresh':
+      return l10n.t('Fix: refresh');
+    case 'login':
+      return l10n.t('Fix: sign in');
+    case 'grant':
+      return l10n.t('Fix: grant additional access');
+    case 'fix-store':
+      return l10n.t('Fix: repair the credential store');
+    case 'fix-cache':
+      return l10n.t('Fix: repair the needs-auth cache');
+    case 'fix-config':
+      return l10n.t('Fix: repair the configuration');
+    default:
+      return undefined;
   }
 }
 
@@ -166,49 +247,139 @@ const iso = (ms: number) => new Date(ms).toISOString();
 
 function factText(f: Fact, l10n: L10n): string {
   switch (f.code) {
-    case 'defined-in': return l10n.t('defined in {0} ({1} scope){2}', f.file, f.scope, f.pending ? l10n.t(', awaiting approval in Claude Code') : '');
-    case 'endpoint': return `${f.transport} ${f.target}`.trim();
-    case 'no-entry': return l10n.t('no credential entry under key "{0}" in {1}', f.key, f.store);
-    case 'entry': return l10n.t('credential entry "{0}" in {1}', f.key, f.store);
-    case 'expires': return l10n.t('access token expires {0} (in {1})', iso(f.at), humanDuration(f.inMs, l10n));
-    case 'expired': return l10n.t('access token expired {0} ({1} ago)', iso(f.at), humanDuration(f.agoMs, l10n));
-    case 'tokens': return l10n.t('refresh token: {0}; client: {1}{2}', f.refreshToken ? l10n.t('stored') : l10n.t('none'), f.client ?? l10n.t('none'), f.clientId ? ` (${f.clientId})` : '');
-    case 'step-up': return l10n.t('the server asked for scope "{0}" (403 insufficient_scope); the token has "{1}"{2}', f.required, f.granted ?? '', f.missing.length ? l10n.t(', lacking {0}', f.missing.join(' ')) : '');
-    case 'spent-token': return l10n.t('the stored refresh token was answered 200 at {0} but the answer could not be stored: it is spent (sign in again)', iso(f.at));
-    case 'cache-entry': return l10n.t('needs-auth cache entry written {0}, {1} old, TTL {2}: {3}', iso(f.at), humanDuration(f.ageMs, l10n), humanDuration(f.ttlMs, l10n), f.fresh ? l10n.t('in force: new Claude Code sessions skip this server') : l10n.t('expired (ignored by Claude Code)'));
-    case 'no-cache-entry': return l10n.t('no needs-auth cache entry');
-    case 'odd-answer': return l10n.t('the last token answer ({0}) was odd: {1}; stored anyway', iso(f.at), f.warnings.join(', '));
-    case 'lock-held': return l10n.t('refresh lock held by {0}, heartbeat {1} ago{2}', f.holder, humanDuration(f.ageMs, l10n), f.stale ? l10n.t(' (stale)') : '');
-    case 'lock-free': return l10n.t('refresh lock free');
-    case 'state': return f.state === 'error' ? l10n.t('state {0}: {1}: {2}', f.state, f.error ?? '', f.message ?? '') : l10n.t('state {0} ({1})', f.state, f.reason);
-    case 'hint': return hintText(f.hint, l10n);
+    case 'defined-in':
+      return l10n.t(
+        'defined in {0} ({1} scope){2}',
+        f.file,
+        f.scope,
+        f.pending ? l10n.t(', awaiting approval in Claude Code') : '',
+      );
+    case 'endpoint':
+      return `${f.transport} ${f.target}`.trim();
+    case 'no-entry':
+      return l10n.t('no credential entry under key "{0}" in {1}', f.key, f.store);
+    case 'entry':
+      return l10n.t('credential entry "{0}" in {1}', f.key, f.store);
+    case 'expires':
+      return l10n.t('access token expires {0} (in {1})', iso(f.at), humanDuration(f.inMs, l10n));
+    case 'expired':
+      return l10n.t('access token expired {0} ({1} ago)', iso(f.at), humanDuration(f.agoMs, l10n));
+    case 'tokens':
+      return l10n.t(
+        'refresh token: {0}; client: {1}{2}',
+        f.refreshToken ? l10n.t('stored') : l10n.t('none'),
+        f.client ?? l10n.t('none'),
+        f.clientId ? ` (${f.clientId})` : '',
+      );
+    case 'step-up':
+      return l10n.t(
+        'the server asked for scope "{0}" (403 insufficient_scope); the token has "{1}"{2}',
+        f.required,
+        f.granted ?? '',
+        f.missing.length ? l10n.t(', lacking {0}', f.missing.join(' ')) : '',
+      );
+    case 'spent-token':
+      return l10n.t(
+        'the stored refresh token was answered 200 at {0} but the answer could not be stored: it is spent (sign in again)',
+        iso(f.at),
+      );
+    case 'cache-entry':
+      return l10n.t(
+        'needs-auth cache entry written {0}, {1} old, TTL {2}: {3}',
+        iso(f.at),
+        humanDuration(f.ageMs, l10n),
+        humanDuration(f.ttlMs, l10n),
+        f.fresh
+          ? l10n.t('in force: new Claude Code sessions skip this server')
+          : l10n.t('expired (ignored by Claude Code)'),
+      );
+    case 'no-cache-entry':
+      return l10n.t('no needs-auth cache entry');
+    case 'odd-answer':
+      return l10n.t('the last token answer ({0}) was odd: {1}; stored anyway', iso(f.at), f.warnings.join(', '));
+    case 'lock-held':
+      return l10n.t(
+        'refresh lock held by {0}, heartbeat {1} ago{2}',
+        f.holder,
+        humanDuration(f.ageMs, l10n),
+        f.stale ? l10n.t(' (stale)') : '',
+      );
+    case 'lock-free':
+      return l10n.t('refresh lock free');
+    case 'state':
+      return f.state === 'error'
+        ? l10n.t('state {0}: {1}: {2}', f.state, f.error ?? '', f.message ?? '')
+        : l10n.t('state {0} ({1})', f.state, f.reason);
+    case 'hint':
+      return hintText(f.hint, l10n);
   }
 }
 
 /** Why, beyond the state: the extension's words for the model's hint codes (tooltip and diagnostics). */
 export function hintText(h: Hint, l10n: L10n = plainL10n): string {
   switch (h.code) {
-    case 'no-offline-access': return l10n.t('No refresh token: sign-in needed again when this token expires at {0} — the server did not grant offline access.', new Date(h.expiresAt).toLocaleTimeString());
-    case 'shared-cache-name': return l10n.t('{0} different servers use this name across your folders; Claude Code\'s needs-auth cache keys by name only, so a failure of one blocks the others. Give them different names.', h.definitions);
+    case 'no-offline-access':
+      return l10n.t(
+        'No refresh token: sign-in needed again when this token expires at {0} — the server did not grant offline access.',
+        new Date(h.expiresAt).toLocaleTimeString(),
+      );
+    case 'shared-cache-name':
+      return l10n.t(
+        "{0} different servers use this name across your folders; Claude Code's needs-auth cache keys by name only, so a failure of one blocks the others. Give them different names.",
+        h.definitions,
+      );
   }
 }
 
 function checkText(c: Check, l10n: L10n): string {
   switch (c.code) {
-    case 'store-mode': return l10n.t('{0} mode {1}{2}', c.location, c.mode.toString(8).padStart(4, '0'), c.ok ? '' : l10n.t(' (should be 0600)'));
-    case 'lock': return l10n.t('{0}: held by {1}, heartbeat {2} ago{3}', c.name, c.holder, humanDuration(c.ageMs, l10n), c.stale ? l10n.t(' (stale)') : '');
-    case 'lock-owner': return l10n.t('{0}: owner file of an interrupted mcp-auth (pid {1}){2}', c.name, c.pid, c.removed ? l10n.t(', removed') : '');
-    case 'temp-file': return l10n.t('{0}: temporary file left by an interrupted write', c.name);
+    case 'store-mode':
+      return l10n.t(
+        '{0} mode {1}{2}',
+        c.location,
+        c.mode.toString(8).padStart(4, '0'),
+        c.ok ? '' : l10n.t(' (should be 0600)'),
+      );
+    case 'lock':
+      return l10n.t(
+        '{0}: held by {1}, heartbeat {2} ago{3}',
+        c.name,
+        c.holder,
+        humanDuration(c.ageMs, l10n),
+        c.stale ? l10n.t(' (stale)') : '',
+      );
+    case 'lock-owner':
+      return l10n.t(
+        '{0}: owner file of an interrupted mcp-auth (pid {1}){2}',
+        c.name,
+        c.pid,
+        c.removed ? l10n.t(', removed') : '',
+      );
+    case 'temp-file':
+      return l10n.t('{0}: temporary file left by an interrupted write', c.name);
   }
 }
 
 /** Copy Diagnostics: the diagnosis as plain text for an issue report (the caller redacts it). */
-export function diagnosisText(d: Diagnosis, issues: { code: string; message: string }[], when: Date, l10n: L10n = plainL10n): string {
+export function diagnosisText(
+  d: Diagnosis,
+  issues: { code: string; message: string }[],
+  when: Date,
+  l10n: L10n = plainL10n,
+): string {
   return [
     l10n.t('MCP Auth Status diagnostics ({0})', when.toISOString()),
-    l10n.t('config dir: {0}', d.configDir), l10n.t('credential store: {0}', d.store), l10n.t('needs-auth cache: {0}', d.cacheFile),
-    l10n.t('config files: {0}', d.configFiles.join(', ') || l10n.t('(none)')), '',
-    ...d.servers.flatMap((s) => [`${s.name} [${s.state}]`, ...s.facts.map((f) => `  ${factText(f, l10n)}`), ...(s.fix ? [`  ${fixText(s.fix, l10n)}`] : []), '']),
+    l10n.t('config dir: {0}', d.configDir),
+    l10n.t('credential store: {0}', d.store),
+    l10n.t('needs-auth cache: {0}', d.cacheFile),
+    l10n.t('config files: {0}', d.configFiles.join(', ') || l10n.t('(none)')),
+    '',
+    ...d.servers.flatMap((s) => [
+      `${s.name} [${s.state}]`,
+      ...s.facts.map((f) => `  ${factText(f, l10n)}`),
+      ...(s.fix ? [`  ${fixText(s.fix, l10n)}`] : []),
+      '',
+    ]),
     ...d.checks.map((c) => `${c.ok ? 'ok  ' : 'WARN'} ${checkText(c, l10n)}`),
     ...issues.map((i) => l10n.t('problem: {0}: {1}', i.code, i.message)),
   ].join('\n');

@@ -14,7 +14,10 @@ export class RefreshScheduler implements vscode.Disposable {
   private keeper: Keeper | undefined;
   private readonly subs: vscode.Disposable[] = [];
 
-  constructor(private readonly service: AuthModelService, private readonly log: Logger) {
+  constructor(
+    private readonly service: AuthModelService,
+    private readonly log: Logger,
+  ) {
     this.start();
     this.subs.push(vscode.workspace.onDidGrantWorkspaceTrust(() => this.keeper?.configure({ canAct: this.canAct() })));
   }
@@ -28,9 +31,15 @@ export class RefreshScheduler implements vscode.Disposable {
     const s = this.service.settings;
     if (!s.proactiveRefresh && !s.autoClearStaleEntries) return;
     const keeper = new Keeper({
-      paths: this.service.paths, store: this.service.store, cwd: this.service.cwd(), logger: this.log.child('keeper'),
-      refreshWindowMs: s.refreshWindowMs, lockTimeoutMs: s.lockTimeoutMs,
-      proactiveRefresh: s.proactiveRefresh, autoClearStaleEntries: s.autoClearStaleEntries, canAct: this.canAct(),
+      paths: this.service.paths,
+      store: this.service.store,
+      cwd: this.service.cwd(),
+      logger: this.log.child('keeper'),
+      refreshWindowMs: s.refreshWindowMs,
+      lockTimeoutMs: s.lockTimeoutMs,
+      proactiveRefresh: s.proactiveRefresh,
+      autoClearStaleEntries: s.autoClearStaleEntries,
+      canAct: this.canAct(),
     });
     keeper.on('action', (a: KeeperAction) => {
       this.log.info(this.describe(a));
@@ -42,9 +51,12 @@ export class RefreshScheduler implements vscode.Disposable {
 
   private describe(a: KeeperAction): string {
     switch (a.type) {
-      case 'kept': return `kept the needs-auth entry of ${a.name}: ${describeKept(a.reason, Date.now())}`;
-      case 'failed': return `${a.name}: ${a.code}`;
-      default: return `${a.type} ${a.name}`;
+      case 'kept':
+        return `kept the needs-auth entry of ${a.name}: ${describeKept(a.reason, Date.now())}`;
+      case 'failed':
+        return `${a.name}: ${a.code}`;
+      default:
+        return `${a.type} ${a.name}`;
     }
   }
 

@@ -1,6 +1,14 @@
 import * as os from 'node:os';
 import * as vscode from 'vscode';
-import { loadModel, Logger, resolvePaths, openStore, type AuthModel, type ClaudePaths, type StoreBackend } from '../core';
+import {
+  loadModel,
+  Logger,
+  resolvePaths,
+  openStore,
+  type AuthModel,
+  type ClaudePaths,
+  type StoreBackend,
+} from '../core';
 import type { RefreshDeps } from '../core/refresh';
 
 export interface Settings {
@@ -41,13 +49,19 @@ export class AuthModelService implements vscode.Disposable {
 
   constructor(private readonly log: Logger) {}
 
-  get model(): AuthModel | undefined { return this.current; }
+  get model(): AuthModel | undefined {
+    return this.current;
+  }
 
   /** What refresh, sign-in and sign-out need, built in this one place (commands and the scheduler). */
   coreDeps(logger: Logger): RefreshDeps {
     return {
-      paths: this.paths, store: this.store, logger, allServers: this.current?.servers.map((r) => r.config),
-      refreshWindowMs: this.settings.refreshWindowMs, lockTimeoutMs: this.settings.lockTimeoutMs,
+      paths: this.paths,
+      store: this.store,
+      logger,
+      allServers: this.current?.servers.map((r) => r.config),
+      refreshWindowMs: this.settings.refreshWindowMs,
+      lockTimeoutMs: this.settings.lockTimeoutMs,
       autoClearStaleEntries: this.settings.autoClearStaleEntries,
     };
   }
@@ -69,23 +83,37 @@ export class AuthModelService implements vscode.Disposable {
   /** Ask for a reload; several asks within 100 ms make one. */
   schedule(delayMs = 100): void {
     if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => { this.timer = undefined; void this.reload(); }, delayMs);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.reload();
+    }, delayMs);
   }
 
   async reload(): Promise<AuthModel> {
-    if (this.loading) { this.again = true; return this.loading; }
+    if (this.loading) {
+      this.again = true;
+      return this.loading;
+    }
     this.loading = (async () => {
       try {
-        const m = await loadModel({ paths: this.paths, cwd: this.cwd(), store: this.store, settings: { refreshWindowMs: this.settings.refreshWindowMs } });
+        const m = await loadModel({
+          paths: this.paths,
+          cwd: this.cwd(),
+          store: this.store,
+          settings: { refreshWindowMs: this.settings.refreshWindowMs },
+        });
         this.current = m;
         this.emitter.fire(m);
         return m;
       } catch (e) {
-        this.log.error('could not read Claude Code\'s files', e);
+        this.log.error("could not read Claude Code's files", e);
         throw e;
       } finally {
         this.loading = undefined;
-        if (this.again) { this.again = false; this.schedule(0); }
+        if (this.again) {
+          this.again = false;
+          this.schedule(0);
+        }
       }
     })();
     return this.loading;

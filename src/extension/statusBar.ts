@@ -15,14 +15,27 @@ export class AuthStatusBar implements vscode.Disposable {
     this.update();
   }
   update(): void {
-    const s = this.service.model && this.service.settings.statusBar ? statusBarText(this.service.model.servers, vscode.l10n) : undefined;
+    const s =
+      this.service.model && this.service.settings.statusBar
+        ? statusBarText(this.service.model.servers, vscode.l10n)
+        : undefined;
     this.shown = s !== undefined;
-    if (!s) { this.item.hide(); return; }
+    if (!s) {
+      this.item.hide();
+      return;
+    }
     this.item.text = s.text;
     this.item.tooltip = s.tooltip;
     this.item.show();
   }
-  get visible(): boolean { return this.shown; }
-  get text(): string { return this.item.text; }
-  dispose(): void { this.sub.dispose(); this.item.dispose(); }
+  get visible(): boolean {
+    return this.shown;
+  }
+  get text(): string {
+    return this.item.text;
+  }
+  dispose(): void {
+    this.sub.dispose();
+    this.item.dispose();
+  }
 }

@@ -21,14 +21,20 @@ export class ServersTree implements vscode.TreeDataProvider<Node>, vscode.Dispos
     this.sub = service.onDidChange(() => this.refresh());
   }
 
-  refresh(): void { this.changed.fire(undefined); }
+  refresh(): void {
+    this.changed.fire(undefined);
+  }
 
   getChildren(node?: Node): Node[] {
     const m: AuthModel | undefined = this.service.model;
     if (!m) return [];
     if (!node) {
       const issues: Node[] = m.issues.map((i) => ({ kind: 'issue', code: i.code, message: i.message, file: i.file }));
-      const scopes = SCOPE_ORDER.map((scope) => ({ kind: 'scope' as const, scope, rows: m.servers.filter((r) => r.config.scope === scope) })).filter((g) => g.rows.length > 0);
+      const scopes = SCOPE_ORDER.map((scope) => ({
+        kind: 'scope' as const,
+        scope,
+        rows: m.servers.filter((r) => r.config.scope === scope),
+      })).filter((g) => g.rows.length > 0);
       return [...issues, ...scopes];
     }
     if (node.kind === 'scope') return node.rows.map((row) => ({ kind: 'server', row }));
@@ -48,7 +54,12 @@ export class ServersTree implements vscode.TreeDataProvider<Node>, vscode.Dispos
         item.iconPath = new vscode.ThemeIcon('warning', new vscode.ThemeColor('errorForeground'));
         item.tooltip = `${node.code}: ${node.message}`;
         item.contextValue = 'mcpIssue';
-        if (node.file) item.command = { command: 'vscode.open', title: vscode.l10n.t('Open File'), arguments: [vscode.Uri.file(node.file)] };
+        if (node.file)
+          item.command = {
+            command: 'vscode.open',
+            title: vscode.l10n.t('Open File'),
+            arguments: [vscode.Uri.file(node.file)],
+          };
         return item;
       }
       const p = present(node.row, this.service.model?.now ?? Date.now(), vscode.l10n, vscode.workspace.isTrusted);
@@ -63,12 +74,18 @@ export class ServersTree implements vscode.TreeDataProvider<Node>, vscode.Dispos
       item.contextValue = p.contextValue;
       return item;
     } catch (e) {
-      const item = new vscode.TreeItem(node.kind === 'server' ? node.row.config.name : '?', vscode.TreeItemCollapsibleState.None);
+      const item = new vscode.TreeItem(
+        node.kind === 'server' ? node.row.config.name : '?',
+        vscode.TreeItemCollapsibleState.None,
+      );
       item.description = vscode.l10n.t('could not be shown: {0}', (e as Error).message);
       item.iconPath = new vscode.ThemeIcon('error');
       return item;
     }
   }
 
-  dispose(): void { this.sub.dispose(); this.changed.dispose(); }
+  dispose(): void {
+    this.sub.dispose();
+    this.changed.dispose();
+  }
 }

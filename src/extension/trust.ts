@@ -18,8 +18,15 @@ export function canActOn(row: Pick<ServerRow, 'config'>, trusted: typeof vscode.
 }
 
 /** Throws an error with code `untrusted-workspace` and a localized message when canActOn says no. */
-export function assertCanActOn(row: Pick<ServerRow, 'config'>, trusted: typeof vscode.workspace.isTrusted, l10n: L10n): void {
+export function assertCanActOn(
+  row: Pick<ServerRow, 'config'>,
+  trusted: typeof vscode.workspace.isTrusted,
+  l10n: L10n,
+): void {
   if (canActOn(row, trusted)) return;
-  const message = l10n.t('"{0}" is declared by this folder\'s .mcp.json and the folder is not trusted (Restricted Mode). Trust the folder to refresh, sign in to or sign out of this server.', row.config.name);
+  const message = l10n.t(
+    '"{0}" is declared by this folder\'s .mcp.json and the folder is not trusted (Restricted Mode). Trust the folder to refresh, sign in to or sign out of this server.',
+    row.config.name,
+  );
   throw Object.assign(new Error(message), { code: 'untrusted-workspace' });
 }

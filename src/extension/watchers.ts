@@ -11,23 +11,41 @@ import type { AuthModelService } from './service';
  * A 30 s tick also reloads, so time-driven changes (expiring → expired) show without any file change.
  */
 /** Claude Code's files, and the lock directories that make a row show `refreshing`. */
-const RELEVANT = /^(\.mcp\.json|\.claude\.json|\.credentials\.json|mcp-needs-auth-cache\.json|\.claude|settings(\.local)?\.json|managed-mcp\.json|mcp-refresh-.*\.lock|plugins|installed_plugins\.json)$/;
+const RELEVANT =
+  /^(\.mcp\.json|\.claude\.json|\.credentials\.json|mcp-needs-auth-cache\.json|\.claude|settings(\.local)?\.json|managed-mcp\.json|mcp-refresh-.*\.lock|plugins|installed_plugins\.json)$/;
 
 export class FileWatchers implements vscode.Disposable {
   private watchers = new Map<string, fs.FSWatcher>();
   private readonly tick: NodeJS.Timeout;
   private readonly subs: vscode.Disposable[] = [];
 
-  constructor(private readonly service: AuthModelService, private readonly log: Logger) {
+  constructor(
+    private readonly service: AuthModelService,
+    private readonly log: Logger,
+  ) {
     this.rewatch();
-    this.tick = setInterval(() => { this.rewatch(); service.schedule(0); }, 30_000);
-    this.subs.push(vscode.workspace.onDidChangeWorkspaceFolders(() => { this.rewatch(); service.schedule(); }));
+    this.tick = setInterval(() => {
+      this.rewatch();
+      service.schedule(0);
+    }, 30_000);
+    this.subs.push(
+      vscode.workspace.onDidChangeWorkspaceFolders(() => {
+        this.rewatch();
+        service.schedule();
+      }),
+    );
   }
 
   private folders(): string[] {
     const p = this.service.paths;
     // plugins/: installing, enabling or removing a plugin adds or removes its MCP servers
-    const set = new Set([p.secureDir, p.configDir, path.dirname(p.userConfigFile), path.dirname(p.credentialsFile), path.join(p.configDir, 'plugins')]);
+    const set = new Set([
+      p.secureDir,
+      p.configDir,
+      path.dirname(p.userConfigFile),
+      path.dirname(p.credentialsFile),
+      path.join(p.configDir, 'plugins'),
+    ]);
     for (const f of vscode.workspace.workspaceFolders ?? []) set.add(f.uri.fsPath);
     return [...set];
   }
@@ -36,7 +54,11 @@ export class FileWatchers implements vscode.Disposable {
   rewatch(): void {
     const want = new Set<string>();
     for (const f of this.folders()) want.add(fs.existsSync(f) ? f : path.dirname(f));
-    for (const [dir, w] of this.watchers) if (!want.has(dir)) { w.close(); this.watchers.delete(dir); }
+    for (const [dir, w] of this.watchers)
+      if (!want.has(dir)) {
+        w.close();
+        this.watchers.delete(dir);
+      }
     for (const dir of want) {
       if (this.watchers.has(dir) || !fs.existsSync(dir)) continue;
       try {
@@ -49,7 +71,10 @@ export class FileWatchers implements vscode.Disposable {
           if (!fs.existsSync(path.join(dir, name))) return;
           if (name === '.claude') this.rewatch();
         });
-        w.on('error', () => { w.close(); this.watchers.delete(dir); });
+        w.on('error', () => {
+          w.close();
+          this.watchers.delete(dir);
+        });
         this.watchers.set(dir, w);
       } catch (e) {
         this.log.debug(`cannot watch ${dir}: ${(e as Error).message}`);

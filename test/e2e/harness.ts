@@ -16,7 +16,10 @@ import { cliLogin, writeServers, patchEntry, type Stack } from '../helpers/oauth
 export const EXT_ID = 'mcp-auth-status.mcp-auth-status';
 
 export function setup(): string {
-  const out = execFileSync('bash', [path.join(ROOT, 'test/e2e/setup.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  const out = execFileSync('bash', [path.join(ROOT, 'test/e2e/setup.sh')], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   return out.trim().split('\n').pop()!;
 }
 
@@ -65,7 +68,10 @@ export async function addLiveServers(home: string, project: string, stack: Stack
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as net.AddressInfo).port; s.close(() => resolve(p)); });
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(p));
+    });
   });
 }
 
@@ -77,32 +83,72 @@ export interface CodeServer {
 }
 
 export const SETTINGS = {
-  'workbench.startupEditor': 'none', 'workbench.secondarySideBar.defaultVisibility': 'hidden', 'chat.disableAIFeatures': true,
-  'workbench.tips.enabled': false, 'extensions.autoCheckUpdates': false, 'extensions.autoUpdate': false, 'telemetry.telemetryLevel': 'off',
-  'update.mode': 'none', 'workbench.enableExperiments': false, 'git.enabled': false, 'security.workspace.trust.enabled': false,
-  'workbench.colorTheme': 'Default Dark Modern', 'window.commandCenter': false, 'workbench.layoutControl.enabled': false,
+  'workbench.startupEditor': 'none',
+  'workbench.secondarySideBar.defaultVisibility': 'hidden',
+  'chat.disableAIFeatures': true,
+  'workbench.tips.enabled': false,
+  'extensions.autoCheckUpdates': false,
+  'extensions.autoUpdate': false,
+  'telemetry.telemetryLevel': 'off',
+  'update.mode': 'none',
+  'workbench.enableExperiments': false,
+  'git.enabled': false,
+  'security.workspace.trust.enabled': false,
+  'workbench.colorTheme': 'Default Dark Modern',
+  'window.commandCenter': false,
+  'workbench.layoutControl.enabled': false,
   // the tests drive every refresh themselves; proactive refresh is covered by its own test
   'mcpAuth.proactiveRefresh': false,
 };
 
 /** Start code-server (its own process group) with the .vsix installed, HOME = the fixture HOME. */
-export async function startCodeServer(o: { cache: string; home: string; folder: string; vsix?: string; smoke?: boolean; env?: NodeJS.ProcessEnv }): Promise<CodeServer> {
+export async function startCodeServer(o: {
+  cache: string;
+  home: string;
+  folder: string;
+  vsix?: string;
+  smoke?: boolean;
+  env?: NodeJS.ProcessEnv;
+}): Promise<CodeServer> {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'mcp-auth-cs-'));
   const node24 = path.join(o.cache, 'node24', 'node_modules', 'node', 'bin');
   const cs = path.join(o.cache, 'cs', 'node_modules', '.bin', 'code-server');
   const env: NodeJS.ProcessEnv = {
-    ...cleanEnv(o.home), PATH: `${node24}:${process.env.PATH}`, XDG_CONFIG_HOME: path.join(work, 'xdg', 'config'),
-    XDG_DATA_HOME: path.join(work, 'xdg', 'data'), XDG_CACHE_HOME: path.join(work, 'xdg', 'cache'), ...o.env,
+    ...cleanEnv(o.home),
+    PATH: `${node24}:${process.env.PATH}`,
+    XDG_CONFIG_HOME: path.join(work, 'xdg', 'config'),
+    XDG_DATA_HOME: path.join(work, 'xdg', 'data'),
+    XDG_CACHE_HOME: path.join(work, 'xdg', 'cache'),
+    ...o.env,
   };
   const udd = path.join(work, 'udd');
   const exts = path.join(work, 'exts');
   fs.mkdirSync(path.join(udd, 'User'), { recursive: true });
   fs.mkdirSync(exts, { recursive: true });
   fs.writeFileSync(path.join(udd, 'User', 'settings.json'), JSON.stringify(SETTINGS, null, 2));
-  if (o.vsix) execFileSync(cs, ['--extensions-dir', exts, '--user-data-dir', udd, '--install-extension', o.vsix], { env, stdio: 'ignore' });
+  if (o.vsix)
+    execFileSync(cs, ['--extensions-dir', exts, '--user-data-dir', udd, '--install-extension', o.vsix], {
+      env,
+      stdio: 'ignore',
+    });
   const port = await freePort();
-  const args = ['--auth', 'none', '--bind-addr', `127.0.0.1:${port}`, '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust',
-    '--user-data-dir', udd, '--extensions-dir', exts, '--config', path.join(work, 'cs.yaml'), '--reconnection-grace-time', '30'];
+  const args = [
+    '--auth',
+    'none',
+    '--bind-addr',
+    `127.0.0.1:${port}`,
+    '--disable-telemetry',
+    '--disable-update-check',
+    '--disable-workspace-trust',
+    '--user-data-dir',
+    udd,
+    '--extensions-dir',
+    exts,
+    '--config',
+    path.join(work, 'cs.yaml'),
+    '--reconnection-grace-time',
+    '30',
+  ];
   if (o.smoke) args.push('--vscode-option', 'enable-smoke-test-driver');
   const child: ChildProcess = spawn(cs, args, { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
@@ -111,23 +157,56 @@ export async function startCodeServer(o: { cache: string; home: string; folder: 
   const base = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000;
   for (;;) {
-    try { if ((await fetch(`${base}/healthz`)).ok) break; } catch { /* not yet */ }
+    try {
+      if ((await fetch(`${base}/healthz`)).ok) break;
+    } catch {
+      /* not yet */
+    }
     if (Date.now() > deadline || child.exitCode !== null) throw new Error(`code-server did not start:\n${log}`);
     await new Promise((r) => setTimeout(r, 100));
   }
   return {
     url: `${base}/?folder=${encodeURIComponent(o.folder)}`,
     base,
-    get log() { return log; },
-    stop: () => { try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ } fs.rmSync(work, { recursive: true, force: true }); },
+    get log() {
+      return log;
+    },
+    stop: () => {
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+      fs.rmSync(work, { recursive: true, force: true });
+    },
   };
 }
 
-export const CHROME_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+export const CHROME_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 
 export async function launchBrowser(cache: string): Promise<{ context: any; close(): Promise<void> }> {
   const pw = playwright(cache);
   const udd = fs.mkdtempSync(path.join(os.tmpdir(), 'mcp-auth-chrome-'));
-  const context = await pw.chromium.launchPersistentContext(udd, { executablePath: '/usr/bin/chromium', headless: true, viewport: { width: 1400, height: 860 }, args: CHROME_ARGS });
-  return { context, close: async () => { await context.close().catch(() => {}); fs.rmSync(udd, { recursive: true, force: true }); } };
+  const context = await pw.chromium.launchPersistentContext(udd, {
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    viewport: { width: 1400, height: 860 },
+    args: CHROME_ARGS,
+  });
+  return {
+    context,
+    close: async () => {
+      await context.close().catch(() => {});
+      fs.rmSync(udd, { recursive: true, force: true });
+    },
+  };
 }

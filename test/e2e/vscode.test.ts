@@ -18,7 +18,9 @@ before(async () => {
   // 127.0.0.2: still loopback, but not a URL code-server rewrites through its port proxy when VS Code opens it
   stack = await startStack({ host: '127.0.0.2' });
 });
-after(async () => { await stack?.close(); });
+after(async () => {
+  await stack?.close();
+});
 
 test('extension integration tests in a real VS Code extension host', { timeout: 240_000 }, async () => {
   const { home, project } = fixtureHome();
@@ -27,7 +29,13 @@ test('extension integration tests in a real VS Code extension host', { timeout: 
   delete expected.refreshing; // its lock directory is not part of the copied fixture
   expected.refreshing = 'expiring';
   expected.live = 'expired';
-  const cs = await startCodeServer({ cache, home, folder: project, smoke: true, env: { MCP_AUTH_TEST_INFO: JSON.stringify({ home, expected }), API_TOKEN: 'x' } });
+  const cs = await startCodeServer({
+    cache,
+    home,
+    folder: project,
+    smoke: true,
+    env: { MCP_AUTH_TEST_INFO: JSON.stringify({ home, expected }), API_TOKEN: 'x' },
+  });
   const b = await launchBrowser(cache);
   try {
     const page = b.context.pages()[0] ?? (await b.context.newPage());
@@ -38,16 +46,30 @@ test('extension integration tests in a real VS Code extension host', { timeout: 
     await page.exposeFunction('codeAutomationExit', (code: unknown) => done(code));
     page.on('console', (m: { text(): string }) => {
       const s = m.text().replace(/^%c\s*\S+\s+color:\s*\S+\s*/, '');
-      if (/^(ok|not ok) - |^\d+ passed, \d+ failed/.test(s)) { lines.push(s); console.log(`# ${s.split('\n')[0]}`); }
+      if (/^(ok|not ok) - |^\d+ passed, \d+ failed/.test(s)) {
+        lines.push(s);
+        console.log(`# ${s.split('\n')[0]}`);
+      }
     });
     const auth = new URL(cs.base).host;
-    const payload = [['extensionDevelopmentPath', `vscode-remote://${auth}${ROOT}`], ['extensionTestsPath', `vscode-remote://${auth}${path.join(ROOT, 'out/test/vscode/suite.js')}`]];
+    const payload = [
+      ['extensionDevelopmentPath', `vscode-remote://${auth}${ROOT}`],
+      ['extensionTestsPath', `vscode-remote://${auth}${path.join(ROOT, 'out/test/vscode/suite.js')}`],
+    ];
     await page.goto(`${cs.url}&payload=${encodeURIComponent(JSON.stringify(payload))}`);
     let timer: NodeJS.Timeout | undefined;
-    const code = await Promise.race([exited, new Promise((r) => { timer = setTimeout(() => r('timeout'), 180_000); })]);
+    const code = await Promise.race([
+      exited,
+      new Promise((r) => {
+        timer = setTimeout(() => r('timeout'), 180_000);
+      }),
+    ]);
     clearTimeout(timer);
     assert.equal(code, 0, `extension tests exited with ${code}\n${lines.join('\n')}\n${cs.log.slice(-3000)}`);
-    assert.ok(lines.some((l) => /^\d+ passed, 0 failed/.test(l)), lines.join('\n'));
+    assert.ok(
+      lines.some((l) => /^\d+ passed, 0 failed/.test(l)),
+      lines.join('\n'),
+    );
   } finally {
     await b.close();
     cs.stop();
@@ -86,8 +108,14 @@ async function rowsOf(view: any): Promise<Record<string, { description: string; 
     const out: Record<string, { description: string; icon: string }> = {};
     for (const r of el.querySelectorAll('.monaco-list-row') as any[]) {
       const name = r.querySelector('.label-name')?.textContent ?? '';
-      const icon = [...(r.querySelector('.custom-view-tree-node-item-icon')?.classList ?? [])].find((c) => c.startsWith('codicon-') && c !== 'codicon-') ?? '';
-      out[name] = { description: r.querySelector('.label-description')?.textContent ?? '', icon: icon.replace('codicon-', '') };
+      const icon =
+        [...(r.querySelector('.custom-view-tree-node-item-icon')?.classList ?? [])].find(
+          (c) => c.startsWith('codicon-') && c !== 'codicon-',
+        ) ?? '';
+      out[name] = {
+        description: r.querySelector('.label-description')?.textContent ?? '',
+        icon: icon.replace('codicon-', ''),
+      };
     }
     return out;
   });
@@ -113,123 +141,172 @@ async function palette(page: any, title: string): Promise<void> {
 }
 
 async function inline(view: any, name: string, action: string): Promise<void> {
-  const row = view.locator('.monaco-list-row', { has: view.page().locator('.label-name', { hasText: new RegExp(`^${name}$`) }) });
+  const row = view.locator('.monaco-list-row', {
+    has: view.page().locator('.label-name', { hasText: new RegExp(`^${name}$`) }),
+  });
   await row.hover();
   await row.locator(`.action-label[aria-label="${action}"]`).click();
 }
 
-test('UI: tree, status bar, palette, inline refresh, two windows, sign-in from the tree', { timeout: 300_000 }, async (t) => {
-  const { home, project } = fixtureHome();
-  await addLiveServers(home, project, stack);
-  const vsix = buildVsix();
-  const cs = await startCodeServer({ cache, home, folder: project, vsix, env: { API_TOKEN: 'x' } });
-  const b = await launchBrowser(cache);
-  fs.mkdirSync(SHOTS, { recursive: true });
-  const cacheFile = path.join(home, '.claude', 'mcp-needs-auth-cache.json');
-  try {
-    const page = b.context.pages()[0] ?? (await b.context.newPage());
-    await page.goto(cs.url);
-    const view = await openView(page);
+test(
+  'UI: tree, status bar, palette, inline refresh, two windows, sign-in from the tree',
+  { timeout: 300_000 },
+  async (t) => {
+    const { home, project } = fixtureHome();
+    await addLiveServers(home, project, stack);
+    const vsix = buildVsix();
+    const cs = await startCodeServer({ cache, home, folder: project, vsix, env: { API_TOKEN: 'x' } });
+    const b = await launchBrowser(cache);
+    fs.mkdirSync(SHOTS, { recursive: true });
+    const cacheFile = path.join(home, '.claude', 'mcp-needs-auth-cache.json');
+    try {
+      const page = b.context.pages()[0] ?? (await b.context.newPage());
+      await page.goto(cs.url);
+      const view = await openView(page);
 
-    await t.test('1. the MCP Auth view shows each fixture server with its state', async () => {
-      await waitRow(page, view, 'live', (d) => d.length > 0);
-      await page.mouse.move(1000, 600);
-      const rows = await rowsOf(view);
-      const want: Record<string, [RegExp, string]> = {
-        signed: [/^expires in (59|60) min$/, 'pass-filled'], expiring: [/^expires in \d+ min$/, 'clock'], expired: [/^expired, refreshable$/, 'history'],
-        stub: [/^needs sign-in$/, 'key'], blocked: [/^blocked by stale needs-auth entry \(4 min old\)$/, 'circle-slash'], files: [/^local \(stdio\)$/, 'circle-outline'],
-        badentry: [/^error: store-invalid$/, 'error'], signedout: [/^needs sign-in \(refresh token rejected\)$/, 'key'], headers: [/^static headers$/, 'circle-outline'],
-        'proj-sse': [/^expires in \d+ h$/, 'pass-filled'], live: [/^expired, refreshable$/, 'history'], 'fresh-login': [/^needs sign-in$/, 'key'],
-      };
-      for (const [name, [desc, icon]] of Object.entries(want)) {
-        assert.match(rows[name]?.description ?? '(missing)', desc, name);
-        assert.equal(rows[name]?.icon, icon, name);
-      }
-      for (const group of ['User', 'Local (this project, private)', 'Project (.mcp.json)']) assert.ok(group in rows, group);
-      await page.screenshot({ path: path.join(SHOTS, 'tree.png') });
-    });
+      await t.test('1. the MCP Auth view shows each fixture server with its state', async () => {
+        await waitRow(page, view, 'live', (d) => d.length > 0);
+        await page.mouse.move(1000, 600);
+        const rows = await rowsOf(view);
+        const want: Record<string, [RegExp, string]> = {
+          signed: [/^expires in (59|60) min$/, 'pass-filled'],
+          expiring: [/^expires in \d+ min$/, 'clock'],
+          expired: [/^expired, refreshable$/, 'history'],
+          stub: [/^needs sign-in$/, 'key'],
+          blocked: [/^blocked by stale needs-auth entry \(4 min old\)$/, 'circle-slash'],
+          files: [/^local \(stdio\)$/, 'circle-outline'],
+          badentry: [/^error: store-invalid$/, 'error'],
+          signedout: [/^needs sign-in \(refresh token rejected\)$/, 'key'],
+          headers: [/^static headers$/, 'circle-outline'],
+          'proj-sse': [/^expires in \d+ h$/, 'pass-filled'],
+          live: [/^expired, refreshable$/, 'history'],
+          'fresh-login': [/^needs sign-in$/, 'key'],
+        };
+        for (const [name, [desc, icon]] of Object.entries(want)) {
+          assert.match(rows[name]?.description ?? '(missing)', desc, name);
+          assert.equal(rows[name]?.icon, icon, name);
+        }
+        for (const group of ['User', 'Local (this project, private)', 'Project (.mcp.json)'])
+          assert.ok(group in rows, group);
+        await page.screenshot({ path: path.join(SHOTS, 'tree.png') });
+      });
 
-    await t.test('2. the status-bar warning names the count; clicking it opens the quick pick', async () => {
-      const sb = page.locator(`[id="${STATUS_ID}"]`);
-      await sb.waitFor({ timeout: 30_000 });
-      const text = await sb.innerText();
-      assert.match(text, /MCP: 4 need attention/);
-      await sb.click();
-      const items = page.locator('.quick-input-widget .monaco-list-row');
-      await items.first().waitFor({ timeout: 10_000 });
-      const labels = await page.locator('.quick-input-widget .monaco-list-row .label-name').allInnerTexts();
-      const names = labels.filter((l: string) => !l.startsWith('Fix:'));
-      assert.equal(names.length, 4, labels.join(','));
-      assert.ok(labels.includes('Fix: clear the stale needs-auth entry') && labels.includes('Fix: sign in'));
-      for (const n of ['blocked', 'stub', 'signedout', 'fresh-login', 'badentry'].filter((x) => x !== 'badentry')) assert.ok(labels.includes(n), `${n} in ${labels}`);
-      await page.screenshot({ path: path.join(SHOTS, 'status-bar-quick-pick.png') });
-      await page.keyboard.press('Escape');
-    });
+      await t.test('2. the status-bar warning names the count; clicking it opens the quick pick', async () => {
+        const sb = page.locator(`[id="${STATUS_ID}"]`);
+        await sb.waitFor({ timeout: 30_000 });
+        const text = await sb.innerText();
+        assert.match(text, /MCP: 4 need attention/);
+        await sb.click();
+        const items = page.locator('.quick-input-widget .monaco-list-row');
+        await items.first().waitFor({ timeout: 10_000 });
+        const labels = await page.locator('.quick-input-widget .monaco-list-row .label-name').allInnerTexts();
+        const names = labels.filter((l: string) => !l.startsWith('Fix:'));
+        assert.equal(names.length, 4, labels.join(','));
+        assert.ok(labels.includes('Fix: clear the stale needs-auth entry') && labels.includes('Fix: sign in'));
+        for (const n of ['blocked', 'stub', 'signedout', 'fresh-login', 'badentry'].filter((x) => x !== 'badentry'))
+          assert.ok(labels.includes(n), `${n} in ${labels}`);
+        await page.screenshot({ path: path.join(SHOTS, 'status-bar-quick-pick.png') });
+        await page.keyboard.press('Escape');
+      });
 
-    await t.test('3. palette → Clear Stale Needs-Auth Entries: blocked turns signed-in, the entry leaves the file, the count drops', async () => {
-      await palette(page, 'MCP Auth: Clear Stale Needs-Auth Entries');
-      await waitRow(page, view, 'blocked', (d) => /^expires in/.test(d));
-      assert.equal(JSON.parse(fs.readFileSync(cacheFile, 'utf8')).blocked, undefined);
-      await page.waitForFunction(`document.getElementById(${JSON.stringify(STATUS_ID)})?.innerText.includes('3 need sign-in')`, undefined, { timeout: 15_000 });
-      await page.mouse.move(1000, 600);
-      await page.screenshot({ path: path.join(SHOTS, 'after-clear-stale.png') });
-    });
+      await t.test(
+        '3. palette → Clear Stale Needs-Auth Entries: blocked turns signed-in, the entry leaves the file, the count drops',
+        async () => {
+          await palette(page, 'MCP Auth: Clear Stale Needs-Auth Entries');
+          await waitRow(page, view, 'blocked', (d) => /^expires in/.test(d));
+          assert.equal(JSON.parse(fs.readFileSync(cacheFile, 'utf8')).blocked, undefined);
+          await page.waitForFunction(
+            `document.getElementById(${JSON.stringify(STATUS_ID)})?.innerText.includes('3 need sign-in')`,
+            undefined,
+            { timeout: 15_000 },
+          );
+          await page.mouse.move(1000, 600);
+          await page.screenshot({ path: path.join(SHOTS, 'after-clear-stale.png') });
+        },
+      );
 
-    await t.test('4. inline Refresh on an expired row: it turns signed-in; the AS saw exactly one refresh', async () => {
-      const before = stack.counters.tokenRequests.refresh_token ?? 0;
-      await inline(view, 'live', 'Refresh');
-      await waitRow(page, view, 'live', (d) => /^expires in (59|60) min$/.test(d));
-      assert.equal((stack.counters.tokenRequests.refresh_token ?? 0) - before, 1);
-    });
+      await t.test(
+        '4. inline Refresh on an expired row: it turns signed-in; the AS saw exactly one refresh',
+        async () => {
+          const before = stack.counters.tokenRequests.refresh_token ?? 0;
+          await inline(view, 'live', 'Refresh');
+          await waitRow(page, view, 'live', (d) => /^expires in (59|60) min$/.test(d));
+          assert.equal((stack.counters.tokenRequests.refresh_token ?? 0) - before, 1);
+        },
+      );
 
-    await t.test('5. two windows converge on a refresh made by the CLI in another process, with no click', async () => {
-      const page2 = await b.context.newPage();
-      await page2.goto(cs.url);
-      const view2 = await openView(page2);
-      await waitRow(page2, view2, 'live', (d) => /^expires in/.test(d));
-      const credsFile = path.join(home, '.claude', '.credentials.json');
-      const creds = JSON.parse(fs.readFileSync(credsFile, 'utf8'));
-      const key = Object.keys(creds.mcpOAuth).find((k) => k.startsWith('live|'))!;
-      creds.mcpOAuth[key].expiresAt = Date.now() - 1000;
-      fs.writeFileSync(credsFile, JSON.stringify(creds, null, 2), { mode: 0o600 });
-      await Promise.all([waitRow(page, view, 'live', (d) => d.startsWith('expired')), waitRow(page2, view2, 'live', (d) => d.startsWith('expired'))]);
-      const r = await runCliAsync(['refresh', 'live'], { env: cleanEnv(home), cwd: project });
-      assert.equal(r.code, 0, r.stderr);
-      const t0 = Date.now();
-      const delays = await Promise.all([page, page2].map(async (p, i) => { await waitRow(p, [view, view2][i], 'live', (d) => /^expires in/.test(d)); return Date.now() - t0; }));
-      console.log(`# two windows updated ${delays.join(' ms and ')} ms after the CLI refresh exited (goal <= 500 ms, reported)`);
-      await page2.close();
-    });
+      await t.test(
+        '5. two windows converge on a refresh made by the CLI in another process, with no click',
+        async () => {
+          const page2 = await b.context.newPage();
+          await page2.goto(cs.url);
+          const view2 = await openView(page2);
+          await waitRow(page2, view2, 'live', (d) => /^expires in/.test(d));
+          const credsFile = path.join(home, '.claude', '.credentials.json');
+          const creds = JSON.parse(fs.readFileSync(credsFile, 'utf8'));
+          const key = Object.keys(creds.mcpOAuth).find((k) => k.startsWith('live|'))!;
+          creds.mcpOAuth[key].expiresAt = Date.now() - 1000;
+          fs.writeFileSync(credsFile, JSON.stringify(creds, null, 2), { mode: 0o600 });
+          await Promise.all([
+            waitRow(page, view, 'live', (d) => d.startsWith('expired')),
+            waitRow(page2, view2, 'live', (d) => d.startsWith('expired')),
+          ]);
+          const r = await runCliAsync(['refresh', 'live'], { env: cleanEnv(home), cwd: project });
+          assert.equal(r.code, 0, r.stderr);
+          const t0 = Date.now();
+          const delays = await Promise.all(
+            [page, page2].map(async (p, i) => {
+              await waitRow(p, [view, view2][i], 'live', (d) => /^expires in/.test(d));
+              return Date.now() - t0;
+            }),
+          );
+          console.log(
+            `# two windows updated ${delays.join(' ms and ')} ms after the CLI refresh exited (goal <= 500 ms, reported)`,
+          );
+          await page2.close();
+        },
+      );
 
-    await t.test('6. Sign In from the tree on a needs-auth row, the browser step completed by the test', async () => {
-      // VS Code opens the authorization URL in a new tab of the same (real) browser; the test AS approves
-      // the test user automatically, so that tab walks to the loopback callback by itself
-      const authRequests: string[] = [];
-      b.context.on('request', (r: any) => { if (/\/auth\?/.test(r.url())) authRequests.push(r.url()); });
-      const popup = b.context.waitForEvent('page', { timeout: 30_000 });
-      await inline(view, 'fresh-login', 'Sign In');
-      // VS Code's link protection asks before opening a site that is not localhost: the user clicks Open
-      const open = page.locator('.monaco-dialog-box .monaco-button', { hasText: /^Open$/ });
-      await open.waitFor({ timeout: 30_000 });
-      await page.screenshot({ path: path.join(SHOTS, 'sign-in-open-link.png') });
-      await open.click();
-      const p = await popup;
-      const seen: string[] = [];
-      p.on('framenavigated', (f: any) => { if (f === p.mainFrame()) seen.push(f.url()); });
-      try {
-        await waitRow(page, view, 'fresh-login', (d) => /^expires in/.test(d), 60_000);
-      } catch (e) {
-        const notes = await page.locator('.notification-list-item-message').allInnerTexts().catch(() => []);
-        throw new Error(`${(e as Error).message}\nsign-in tab went through:\n${seen.join('\n')}\nnow at ${p.url()}\n${(await p.content()).slice(0, 500)}\nnotifications: ${notes.join(' | ')}\nauth requests: ${authRequests.join('\n')}`, { cause: e });
-      }
-      await p.waitForURL(/\/callback\?/, { timeout: 10_000 }).catch(() => {});
-      assert.match(await p.content(), /You are signed in/);
-      assert.ok(seen.some((u) => /\/callback\?code=/.test(u)) || /\/callback\?code=/.test(p.url()), seen.join('\n'));
-      await p.close().catch(() => {});
-    });
-  } finally {
-    await b.close();
-    cs.stop();
-    fs.rmSync(home, { recursive: true, force: true });
-  }
-});
+      await t.test('6. Sign In from the tree on a needs-auth row, the browser step completed by the test', async () => {
+        // VS Code opens the authorization URL in a new tab of the same (real) browser; the test AS approves
+        // the test user automatically, so that tab walks to the loopback callback by itself
+        const authRequests: string[] = [];
+        b.context.on('request', (r: any) => {
+          if (/\/auth\?/.test(r.url())) authRequests.push(r.url());
+        });
+        const popup = b.context.waitForEvent('page', { timeout: 30_000 });
+        await inline(view, 'fresh-login', 'Sign In');
+        // VS Code's link protection asks before opening a site that is not localhost: the user clicks Open
+        const open = page.locator('.monaco-dialog-box .monaco-button', { hasText: /^Open$/ });
+        await open.waitFor({ timeout: 30_000 });
+        await page.screenshot({ path: path.join(SHOTS, 'sign-in-open-link.png') });
+        await open.click();
+        const p = await popup;
+        const seen: string[] = [];
+        p.on('framenavigated', (f: any) => {
+          if (f === p.mainFrame()) seen.push(f.url());
+        });
+        try {
+          await waitRow(page, view, 'fresh-login', (d) => /^expires in/.test(d), 60_000);
+        } catch (e) {
+          const notes = await page
+            .locator('.notification-list-item-message')
+            .allInnerTexts()
+            .catch(() => []);
+          throw new Error(
+            `${(e as Error).message}\nsign-in tab went through:\n${seen.join('\n')}\nnow at ${p.url()}\n${(await p.content()).slice(0, 500)}\nnotifications: ${notes.join(' | ')}\nauth requests: ${authRequests.join('\n')}`,
+            { cause: e },
+          );
+        }
+        await p.waitForURL(/\/callback\?/, { timeout: 10_000 }).catch(() => {});
+        assert.match(await p.content(), /You are signed in/);
+        assert.ok(seen.some((u) => /\/callback\?code=/.test(u)) || /\/callback\?code=/.test(p.url()), seen.join('\n'));
+        await p.close().catch(() => {});
+      });
+    } finally {
+      await b.close();
+      cs.stop();
+      fs.rmSync(home, { recursive: true, force: true });
+    }
+  },
+);

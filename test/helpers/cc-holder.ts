@@ -18,30 +18,66 @@ async function main() {
   const target = path.join(secureDir, `mcp-refresh-${key.replace(/[^a-zA-Z0-9]/g, '_')}.lock`);
   let compromised: string | undefined;
   const release = await lockfile.lock(target, {
-    realpath: false, stale: 60_000, update: 5_000, retries: { retries: 5, minTimeout: 1000, maxTimeout: 2000 },
-    onCompromised: (e) => { compromised = (e as NodeJS.ErrnoException).code ?? String(e); },
+    realpath: false,
+    stale: 60_000,
+    update: 5_000,
+    retries: { retries: 5, minTimeout: 1000, maxTimeout: 2000 },
+    onCompromised: (e) => {
+      compromised = (e as NodeJS.ErrnoException).code ?? String(e);
+    },
   });
   process.stdout.write(`locked ${fs.statSync(`${target}.lock`).ino}\n`);
   const entry = JSON.parse(fs.readFileSync(store, 'utf8')).mcpOAuth[key];
   const res = await fetch(tokenEndpoint, {
-    method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: entry.refreshToken, resource, client_id: entry.clientId }),
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({
+      grant_type: 'refresh_token',
+      refresh_token: entry.refreshToken,
+      resource,
+      client_id: entry.clientId,
+    }),
   });
-  const body = await res.json() as Record<string, unknown>;
+  const body = (await res.json()) as Record<string, unknown>;
   if (res.status === 200) {
-    const releaseStorage = await lockfile.lock(path.join(secureDir, '.storage-write'), { realpath: false, stale: 15_000, retries: { retries: 10, minTimeout: 100, maxTimeout: 1000 } });
+    const releaseStorage = await lockfile.lock(path.join(secureDir, '.storage-write'), {
+      realpath: false,
+      stale: 15_000,
+      retries: { retries: 10, minTimeout: 100, maxTimeout: 1000 },
+    });
     try {
       const data = JSON.parse(fs.readFileSync(store, 'utf8'));
-      data.mcpOAuth[key] = { ...data.mcpOAuth[key], accessToken: body.access_token, refreshToken: body.refresh_token ?? entry.refreshToken, expiresAt: Date.now() + Number(body.expires_in) * 1000 };
+      data.mcpOAuth[key] = {
+        ...data.mcpOAuth[key],
+        accessToken: body.access_token,
+        refreshToken: body.refresh_token ?? entry.refreshToken,
+        expiresAt: Date.now() + Number(body.expires_in) * 1000,
+      };
       const tmp = `${store}.tmp.${crypto.randomBytes(4).toString('hex')}`;
       fs.writeFileSync(tmp, JSON.stringify(data, null, 2), { mode: 0o600, flag: 'wx' });
       fs.renameSync(tmp, store);
-    } finally { await releaseStorage(); }
+    } finally {
+      await releaseStorage();
+    }
   }
   if (holdMs > 0) await new Promise((r) => setTimeout(r, holdMs));
   let releaseError: string | undefined;
-  try { await release(); } catch (e) { releaseError = (e as NodeJS.ErrnoException).code; }
-  process.stdout.write(JSON.stringify({ status: res.status, error: body.error ?? null, compromised: compromised ?? null, releaseError: releaseError ?? null }) + '\n');
+  try {
+    await release();
+  } catch (e) {
+    releaseError = (e as NodeJS.ErrnoException).code;
+  }
+  process.stdout.write(
+    JSON.stringify({
+      status: res.status,
+      error: body.error ?? null,
+      compromised: compromised ?? null,
+      releaseError: releaseError ?? null,
+    }) + '\n',
+  );
 }
 
-main().catch((e) => { process.stdout.write(JSON.stringify({ crashed: String(e) }) + '\n'); process.exit(2); });
+main().catch((e) => {
+  process.stdout.write(JSON.stringify({ crashed: String(e) }) + '\n');
+  process.exit(2);
+});

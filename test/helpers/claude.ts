@@ -3,11 +3,19 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CLAUDE_BIN } from './home';
 
-export interface ClaudeRun { code: number; stdout: string; stderr: string }
+export interface ClaudeRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
 
 /** Run the real Claude Code CLI (never with the machine's HOME: env must come from cleanEnv). */
-export function runClaude(args: string[], opts: { env: NodeJS.ProcessEnv; cwd: string; timeoutMs?: number }): Promise<ClaudeRun> {
-  if (!opts.env.HOME || !opts.env.CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC) throw new Error('runClaude needs a throwaway HOME');
+export function runClaude(
+  args: string[],
+  opts: { env: NodeJS.ProcessEnv; cwd: string; timeoutMs?: number },
+): Promise<ClaudeRun> {
+  if (!opts.env.HOME || !opts.env.CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC)
+    throw new Error('runClaude needs a throwaway HOME');
   return new Promise((resolve) => {
     const child = spawn(CLAUDE_BIN, args, { env: opts.env, cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -15,7 +23,10 @@ export function runClaude(args: string[], opts: { env: NodeJS.ProcessEnv; cwd: s
     const t = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 90_000);
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (code) => { clearTimeout(t); resolve({ code: code ?? -1, stdout, stderr }); });
+    child.on('close', (code) => {
+      clearTimeout(t);
+      resolve({ code: code ?? -1, stdout, stderr });
+    });
   });
 }
 
@@ -29,14 +40,25 @@ export async function start401Server(): Promise<{ base: string; requests: string
     const base = `http://127.0.0.1:${(srv.address() as AddressInfo).port}`;
     const url = new URL(req.url ?? '/', base);
     requests.push(`${req.method} ${url.pathname}`);
-    const json = (code: number, o: unknown) => { res.writeHead(code, { 'content-type': 'application/json' }); res.end(JSON.stringify(o)); };
+    const json = (code: number, o: unknown) => {
+      res.writeHead(code, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(o));
+    };
     if (url.pathname.startsWith('/.well-known/oauth-protected-resource')) {
-      return json(200, { resource: base + url.pathname.replace('/.well-known/oauth-protected-resource', ''), authorization_servers: [base] });
+      return json(200, {
+        resource: base + url.pathname.replace('/.well-known/oauth-protected-resource', ''),
+        authorization_servers: [base],
+      });
     }
     if (url.pathname.startsWith('/.well-known/oauth-authorization-server')) {
       return json(200, {
-        issuer: base, authorization_endpoint: `${base}/authorize`, token_endpoint: `${base}/token`, registration_endpoint: `${base}/register`,
-        response_types_supported: ['code'], code_challenge_methods_supported: ['S256'], grant_types_supported: ['authorization_code', 'refresh_token'],
+        issuer: base,
+        authorization_endpoint: `${base}/authorize`,
+        token_endpoint: `${base}/token`,
+        registration_endpoint: `${base}/register`,
+        response_types_supported: ['code'],
+        code_challenge_methods_supported: ['S256'],
+        grant_types_supported: ['authorization_code', 'refresh_token'],
         token_endpoint_auth_methods_supported: ['none'],
       });
     }
@@ -47,28 +69,48 @@ export async function start401Server(): Promise<{ base: string; requests: string
       return undefined;
     }
     req.resume();
-    res.writeHead(401, { 'WWW-Authenticate': `Bearer resource_metadata="${base}/.well-known/oauth-protected-resource${url.pathname}"`, 'content-type': 'application/json' });
+    res.writeHead(401, {
+      'WWW-Authenticate': `Bearer resource_metadata="${base}/.well-known/oauth-protected-resource${url.pathname}"`,
+      'content-type': 'application/json',
+    });
     res.end('{"error":"invalid_token"}');
     return undefined;
   });
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
   const base = `http://127.0.0.1:${(srv.address() as AddressInfo).port}`;
-  return { base, requests, close: () => new Promise((r) => { srv.closeAllConnections(); srv.close(() => r()); }) };
+  return {
+    base,
+    requests,
+    close: () =>
+      new Promise((r) => {
+        srv.closeAllConnections();
+        srv.close(() => r());
+      }),
+  };
 }
 
 /**
  * A loopback MCP endpoint without auth (streamable HTTP, stateless) offering one tool, `whoami`, that answers
  * `label`. `requests` counts every HTTP request it saw, `toolCalls` the calls of `whoami`.
  */
-export async function startPlainMcp(label: string): Promise<{ url: string; requests: string[]; toolCalls: number; close(): Promise<void> }> {
+export async function startPlainMcp(
+  label: string,
+): Promise<{ url: string; requests: string[]; toolCalls: number; close(): Promise<void> }> {
   /* eslint-disable @typescript-eslint/no-require-imports */
-  const { McpServer } = require('@modelcontextprotocol/sdk/server/mcp.js') as typeof import('@modelcontextprotocol/sdk/server/mcp.js');
-  const { StreamableHTTPServerTransport } = require('@modelcontextprotocol/sdk/server/streamableHttp.js') as typeof import('@modelcontextprotocol/sdk/server/streamableHttp.js');
+  const { McpServer } =
+    require('@modelcontextprotocol/sdk/server/mcp.js') as typeof import('@modelcontextprotocol/sdk/server/mcp.js');
+  const { StreamableHTTPServerTransport } =
+    require('@modelcontextprotocol/sdk/server/streamableHttp.js') as typeof import('@modelcontextprotocol/sdk/server/streamableHttp.js');
   /* eslint-enable @typescript-eslint/no-require-imports */
   const state = { requests: [] as string[], toolCalls: 0 };
   const srv = http.createServer((req, res) => {
     state.requests.push(`${req.method} ${req.url}`);
-    if (!(req.url ?? '').startsWith('/mcp')) { req.resume(); res.writeHead(404); res.end(); return; }
+    if (!(req.url ?? '').startsWith('/mcp')) {
+      req.resume();
+      res.writeHead(404);
+      res.end();
+      return;
+    }
     let raw = '';
     req.on('data', (d) => (raw += d));
     req.on('end', () => {
@@ -78,20 +120,37 @@ export async function startPlainMcp(label: string): Promise<{ url: string; reque
           state.toolCalls++;
           return { content: [{ type: 'text' as const, text: `ENDPOINT-${label}` }] };
         });
-        const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
-        res.on('close', () => { void transport.close(); void mcp.close(); });
+        const transport = new StreamableHTTPServerTransport({
+          sessionIdGenerator: undefined,
+          enableJsonResponse: true,
+        });
+        res.on('close', () => {
+          void transport.close();
+          void mcp.close();
+        });
         await mcp.connect(transport);
         await transport.handleRequest(req, res, raw ? JSON.parse(raw) : undefined);
-      })().catch((e) => { if (!res.headersSent) res.writeHead(500); res.end(String(e)); });
+      })().catch((e) => {
+        if (!res.headersSent) res.writeHead(500);
+        res.end(String(e));
+      });
     });
   });
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
   const url = `http://127.0.0.1:${(srv.address() as AddressInfo).port}/mcp`;
   return {
     url,
-    get requests() { return state.requests; },
-    get toolCalls() { return state.toolCalls; },
-    close: () => new Promise((r) => { srv.closeAllConnections(); srv.close(() => r()); }),
+    get requests() {
+      return state.requests;
+    },
+    get toolCalls() {
+      return state.toolCalls;
+    },
+    close: () =>
+      new Promise((r) => {
+        srv.closeAllConnections();
+        srv.close(() => r());
+      }),
   };
 }
 
@@ -112,8 +171,13 @@ export async function startFakeMessagesApi(): Promise<{ base: string; toolsSeen:
         res.end(JSON.stringify({ input_tokens: 1 }));
         return;
       }
-      let body: { stream?: boolean; tools?: { name: string }[]; messages?: { content: unknown }[]; model?: string } = {};
-      try { body = JSON.parse(raw); } catch { /* keep empty */ }
+      let body: { stream?: boolean; tools?: { name: string }[]; messages?: { content: unknown }[]; model?: string } =
+        {};
+      try {
+        body = JSON.parse(raw);
+      } catch {
+        /* keep empty */
+      }
       const tools = (body.tools ?? []).map((t) => t.name);
       const last = body.messages?.[body.messages.length - 1];
       const parts = Array.isArray(last?.content) ? (last.content as { type: string; content?: unknown }[]) : [];
@@ -132,13 +196,36 @@ export async function startFakeMessagesApi(): Promise<{ base: string; toolsSeen:
       }
       if (!body.stream) {
         res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ id: 'msg_plain', type: 'message', role: 'assistant', model, content: [block.type === 'tool_use' ? { type: 'text', text: 'ok' } : block], stop_reason: 'end_turn', stop_sequence: null, usage }));
+        res.end(
+          JSON.stringify({
+            id: 'msg_plain',
+            type: 'message',
+            role: 'assistant',
+            model,
+            content: [block.type === 'tool_use' ? { type: 'text', text: 'ok' } : block],
+            stop_reason: 'end_turn',
+            stop_sequence: null,
+            usage,
+          }),
+        );
         return;
       }
       toolsSeen.push(tools);
-      const ev = (type: string, data: Record<string, unknown>) => res.write(`event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`);
+      const ev = (type: string, data: Record<string, unknown>) =>
+        res.write(`event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`);
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
-      ev('message_start', { message: { id: `msg_${toolsSeen.length}`, type: 'message', role: 'assistant', model, content: [], stop_reason: null, stop_sequence: null, usage } });
+      ev('message_start', {
+        message: {
+          id: `msg_${toolsSeen.length}`,
+          type: 'message',
+          role: 'assistant',
+          model,
+          content: [],
+          stop_reason: null,
+          stop_sequence: null,
+          usage,
+        },
+      });
       if (block.type === 'tool_use') {
         ev('content_block_start', { index: 0, content_block: block });
         ev('content_block_delta', { index: 0, delta: { type: 'input_json_delta', partial_json: '{}' } });
@@ -147,12 +234,23 @@ export async function startFakeMessagesApi(): Promise<{ base: string; toolsSeen:
         ev('content_block_delta', { index: 0, delta: { type: 'text_delta', text: block.text } });
       }
       ev('content_block_stop', { index: 0 });
-      ev('message_delta', { delta: { stop_reason: block.type === 'tool_use' ? 'tool_use' : 'end_turn', stop_sequence: null }, usage });
+      ev('message_delta', {
+        delta: { stop_reason: block.type === 'tool_use' ? 'tool_use' : 'end_turn', stop_sequence: null },
+        usage,
+      });
       ev('message_stop', {});
       res.end();
     });
   });
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
   const base = `http://127.0.0.1:${(srv.address() as AddressInfo).port}`;
-  return { base, toolsSeen, close: () => new Promise((r) => { srv.closeAllConnections(); srv.close(() => r()); }) };
+  return {
+    base,
+    toolsSeen,
+    close: () =>
+      new Promise((r) => {
+        srv.closeAllConnections();
+        srv.close(() => r());
+      }),
+  };
 }

@@ -48,15 +48,25 @@ export function fakeSecurity(dir: string, behaviour: FakeSecurityBehaviour = {})
   const file = path.join(dir, 'security');
   fs.writeFileSync(path.join(dir, 'security-behaviour.json'), JSON.stringify(behaviour));
   if (behaviour.item !== undefined) {
-    const key = behaviour.service !== undefined && behaviour.account !== undefined ? itemKey(behaviour.service, behaviour.account) : '*';
-    fs.writeFileSync(path.join(dir, 'keychain.json'), JSON.stringify({ [key]: Buffer.from(behaviour.item, 'utf8').toString('hex') }));
+    const key =
+      behaviour.service !== undefined && behaviour.account !== undefined
+        ? itemKey(behaviour.service, behaviour.account)
+        : '*';
+    fs.writeFileSync(
+      path.join(dir, 'keychain.json'),
+      JSON.stringify({ [key]: Buffer.from(behaviour.item, 'utf8').toString('hex') }),
+    );
   }
   const sq = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
-  fs.writeFileSync(file, `#!/bin/sh
+  fs.writeFileSync(
+    file,
+    `#!/bin/sh
 for a in "$@"; do printf '%s\\n' "$a"; done >> ${sq(path.join(dir, 'argv.log'))}
 echo --- >> ${sq(path.join(dir, 'argv.log'))}
 exec ${sq(process.execPath)} ${sq(__filename)} ${sq(dir)} "$@"
-`, { mode: 0o755 });
+`,
+    { mode: 0o755 },
+  );
   return file;
 }
 
@@ -66,18 +76,25 @@ export function fakeKeychainItems(dir: string): Map<string, Buffer> {
   try {
     const obj = JSON.parse(fs.readFileSync(path.join(dir, 'keychain.json'), 'utf8')) as Record<string, string>;
     for (const [k, v] of Object.entries(obj)) out.set(k, Buffer.from(v, 'hex'));
-  } catch { /* no keychain yet */ }
+  } catch {
+    /* no keychain yet */
+  }
   return out;
 }
 
-export function itemKey(service: string, account: string): string { return `${service}\0${account}`; }
+export function itemKey(service: string, account: string): string {
+  return `${service}\0${account}`;
+}
 
 // ---------------------------------------------------------------------------------------------------------
 // The stand-in itself (runs when this file is executed by the script above).
 
 class Tool {
   private readonly items: Map<string, Buffer>;
-  constructor(private readonly dir: string, private readonly b: FakeSecurityBehaviour) {
+  constructor(
+    private readonly dir: string,
+    private readonly b: FakeSecurityBehaviour,
+  ) {
     this.items = fakeKeychainItems(dir);
   }
   private save(): void {
@@ -85,7 +102,9 @@ class Tool {
     for (const [k, v] of this.items) obj[k] = v.toString('hex');
     fs.writeFileSync(path.join(this.dir, 'keychain.json'), JSON.stringify(obj));
   }
-  private err(msg: string): void { process.stderr.write(`security: ${msg}\n`); }
+  private err(msg: string): void {
+    process.stderr.write(`security: ${msg}\n`);
+  }
 
   execute(argv: string[]): number {
     if (argv.length === 0) return 0;
@@ -97,21 +116,34 @@ class Tool {
       ['delete-generic-password', (a) => this.del(a)],
     ];
     const c = commands.find(([name]) => name.startsWith(argv[0]));
-    if (!c) { this.err(`unknown command "${argv[0]}"`); return 1; }
+    if (!c) {
+      this.err(`unknown command "${argv[0]}"`);
+      return 1;
+    }
     return c[1](argv);
   }
 
   /** getopt, as far as these commands need it: flags in `flags`, options with a value in `withValue`. */
-  private opts(argv: string[], withValue: string, flags: string): { o: Map<string, string>; rest: string[] } | undefined {
+  private opts(
+    argv: string[],
+    withValue: string,
+    flags: string,
+  ): { o: Map<string, string>; rest: string[] } | undefined {
     const o = new Map<string, string>();
     let i = 1;
     for (; i < argv.length; i++) {
       const a = argv[i];
-      if (a === '--') { i++; break; }
+      if (a === '--') {
+        i++;
+        break;
+      }
       if (!a.startsWith('-') || a === '-') break;
       for (let j = 1; j < a.length; j++) {
         const ch = a[j];
-        if (flags.includes(ch)) { o.set(ch, ''); continue; }
+        if (flags.includes(ch)) {
+          o.set(ch, '');
+          continue;
+        }
         if (!withValue.includes(ch)) return undefined;
         const v = j + 1 < a.length ? a.slice(j + 1) : argv[++i];
         if (v === undefined) return undefined;
@@ -124,11 +156,17 @@ class Tool {
 
   private add(argv: string[]): number {
     const p = this.opts(argv, 'acCDGjlspwXT', 'UA');
-    if (!p || !p.o.has('a') || !p.o.has('s') || p.rest.length > 1) { process.stderr.write('Usage: add-generic-password ...\n'); return 2; }
+    if (!p || !p.o.has('a') || !p.o.has('s') || p.rest.length > 1) {
+      process.stderr.write('Usage: add-generic-password ...\n');
+      return 2;
+    }
     let data: Buffer;
     const hex = p.o.get('X');
     if (hex !== undefined) {
-      if (!/^[0-9a-fA-F]*$/.test(hex)) { this.err('-X: not a hexadecimal string'); return 1; }
+      if (!/^[0-9a-fA-F]*$/.test(hex)) {
+        this.err('-X: not a hexadecimal string');
+        return 1;
+      }
       data = Buffer.from(hex.slice(0, hex.length & ~1), 'hex');
     } else {
       data = Buffer.from(p.o.get('w') ?? p.o.get('p') ?? '', 'utf8');
@@ -149,7 +187,10 @@ class Tool {
     if (!p) return 2;
     const key = itemKey(p.o.get('s') ?? '', p.o.get('a') ?? '');
     const data = this.items.get(key) ?? this.items.get('*');
-    if (!data) { this.err('SecKeychainSearchCopyNext: The specified item could not be found in the keychain.'); return 44; }
+    if (!data) {
+      this.err('SecKeychainSearchCopyNext: The specified item could not be found in the keychain.');
+      return 44;
+    }
     return { key: this.items.has(key) ? key : '*', data, o: p.o };
   }
 
@@ -160,7 +201,9 @@ class Tool {
     const data = this.b.readBack !== undefined ? Buffer.from(this.b.readBack, 'utf8') : r.data;
     if (r.o.has('w')) {
       const printable = data.every((c) => c >= 0x20 && c <= 0x7e);
-      const text = printable ? data.toString('latin1') : [...data].map((c) => (c >= 0x80 ? 'ffffff' : '') + c.toString(16).padStart(2, '0')).join('');
+      const text = printable
+        ? data.toString('latin1')
+        : [...data].map((c) => (c >= 0x80 ? 'ffffff' : '') + c.toString(16).padStart(2, '0')).join('');
       process.stdout.write(`${text}\n`);
     } else {
       process.stdout.write(`keychain: "login.keychain-db"\nclass: "genp"\n`);
@@ -200,16 +243,42 @@ function splitLine(line: string): string[] {
   for (const c of line) {
     if (state === 'ws') {
       if (isspace(c)) continue;
-      if (c === '"' || c === '\'') { quote = c; state = 'q'; cur = ''; continue; }
-      state = 'arg'; cur = '';
+      if (c === '"' || c === "'") {
+        quote = c;
+        state = 'q';
+        cur = '';
+        continue;
+      }
+      state = 'arg';
+      cur = '';
     }
     if (state === 'arg') {
-      if (c === '\\') { state = 'argEsc'; continue; }
-      if (isspace(c)) { out.push(cur); state = 'ws'; if (out.length >= MAX_ARGS) break; } else cur += c;
+      if (c === '\\') {
+        state = 'argEsc';
+        continue;
+      }
+      if (isspace(c)) {
+        out.push(cur);
+        state = 'ws';
+        if (out.length >= MAX_ARGS) break;
+      } else cur += c;
     } else if (state === 'q') {
-      if (c === '\\') { state = 'qEsc'; continue; }
-      if (c === quote) { out.push(cur); state = 'ws'; if (out.length >= MAX_ARGS) break; } else cur += c;
-    } else if (state === 'argEsc') { cur += c; state = 'arg'; } else if (state === 'qEsc') { cur += c; state = 'q'; }
+      if (c === '\\') {
+        state = 'qEsc';
+        continue;
+      }
+      if (c === quote) {
+        out.push(cur);
+        state = 'ws';
+        if (out.length >= MAX_ARGS) break;
+      } else cur += c;
+    } else if (state === 'argEsc') {
+      cur += c;
+      state = 'arg';
+    } else if (state === 'qEsc') {
+      cur += c;
+      state = 'q';
+    }
   }
   if (state !== 'ws') out.push(cur);
   return out;
@@ -224,7 +293,10 @@ async function main(): Promise<void> {
       if (!process.stderr.write(chunk)) await new Promise((r) => process.stderr.once('drain', r));
     }
   }
-  if (b.hang) { setInterval(() => {}, 1 << 30); return; }
+  if (b.hang) {
+    setInterval(() => {}, 1 << 30);
+    return;
+  }
   const tool = new Tool(dir, b);
   let result = 0;
   if (args[0] === '-i') {

@@ -29,7 +29,8 @@ export function makeHome(fixture?: string): TempHome {
     fs.cpSync(path.join(FIXTURES, fixture), home, { recursive: true });
     const cj = path.join(home, '.claude.json');
     if (fs.existsSync(cj)) fs.writeFileSync(cj, fs.readFileSync(cj, 'utf8').split('__HOME__').join(home));
-    for (const f of ['.claude/.credentials.json']) if (fs.existsSync(path.join(home, f))) fs.chmodSync(path.join(home, f), 0o600);
+    for (const f of ['.claude/.credentials.json'])
+      if (fs.existsSync(path.join(home, f))) fs.chmodSync(path.join(home, f), 0o600);
   }
   fs.mkdirSync(path.join(home, '.claude'), { recursive: true });
   const project = path.join(home, 'code', 'proj');
@@ -45,17 +46,27 @@ export function makeHome(fixture?: string): TempHome {
 
 export type HomeSetup = (h: TempHome) => void | Promise<void>;
 /** Where a HOME for `withHome` comes from: a fixture (see makeHome), then a setup run on it. */
-export interface HomeSpec { fixture?: string; setup?: HomeSetup }
+export interface HomeSpec {
+  fixture?: string;
+  setup?: HomeSetup;
+}
 
 /**
  * Runs `fn` in a throwaway HOME and always removes the HOME afterwards, also when the setup or `fn` fails.
  * `from` is a fixture name, a setup run on an empty HOME, or both ({ fixture, setup }).
  */
 export async function withHome<T>(fn: (h: TempHome) => T | Promise<T>): Promise<T>;
-export async function withHome<T>(from: string | HomeSetup | HomeSpec | undefined, fn: (h: TempHome) => T | Promise<T>): Promise<T>;
-export async function withHome<T>(...args: [(h: TempHome) => T | Promise<T>] | [string | HomeSetup | HomeSpec | undefined, (h: TempHome) => T | Promise<T>]): Promise<T> {
+export async function withHome<T>(
+  from: string | HomeSetup | HomeSpec | undefined,
+  fn: (h: TempHome) => T | Promise<T>,
+): Promise<T>;
+export async function withHome<T>(
+  ...args:
+    [(h: TempHome) => T | Promise<T>] | [string | HomeSetup | HomeSpec | undefined, (h: TempHome) => T | Promise<T>]
+): Promise<T> {
   const [from, fn] = args.length === 1 ? [undefined, args[0]] : args;
-  const spec: HomeSpec = typeof from === 'string' ? { fixture: from } : typeof from === 'function' ? { setup: from } : (from ?? {});
+  const spec: HomeSpec =
+    typeof from === 'string' ? { fixture: from } : typeof from === 'function' ? { setup: from } : (from ?? {});
   const h = makeHome(spec.fixture);
   try {
     await spec.setup?.(h);
@@ -73,23 +84,43 @@ export function cleanEnv(home: string, extra: NodeJS.ProcessEnv = {}): NodeJS.Pr
     env[k] = v;
   }
   return {
-    ...env, HOME: home, USERPROFILE: home, CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
-    MCP_AUTH_MANAGED_DIR: path.join(home, 'no-managed'), XDG_CONFIG_HOME: path.join(home, '.config'), ...extra,
+    ...env,
+    HOME: home,
+    USERPROFILE: home,
+    CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+    MCP_AUTH_MANAGED_DIR: path.join(home, 'no-managed'),
+    XDG_CONFIG_HOME: path.join(home, '.config'),
+    ...extra,
   };
 }
 
-export interface RunResult { code: number; stdout: string; stderr: string; ms: number }
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
 
 export function runCli(args: string[], opts: { env: NodeJS.ProcessEnv; cwd?: string; input?: string }): RunResult {
   const t = Date.now();
-  const r = spawnSync(process.execPath, [cliFor(opts.env), ...args], { env: opts.env, cwd: opts.cwd, encoding: 'utf8', input: opts.input ?? '', timeout: 60_000 });
+  const r = spawnSync(process.execPath, [cliFor(opts.env), ...args], {
+    env: opts.env,
+    cwd: opts.cwd,
+    encoding: 'utf8',
+    input: opts.input ?? '',
+    timeout: 60_000,
+  });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr, ms: Date.now() - t };
 }
 
 export function runCliAsync(args: string[], opts: { env: NodeJS.ProcessEnv; cwd?: string }): Promise<RunResult> {
   const t = Date.now();
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [cliFor(opts.env), ...args], { env: opts.env, cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [cliFor(opts.env), ...args], {
+      env: opts.env,
+      cwd: opts.cwd,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -106,7 +137,11 @@ export function hashTree(dir: string): Record<string, string> {
       const p = path.join(d, e.name);
       if (e.isDirectory()) walk(p);
       else if (e.isFile()) {
-        try { out[path.relative(dir, p)] = crypto.createHash('sha256').update(fs.readFileSync(p)).digest('hex'); } catch { out[path.relative(dir, p)] = 'unreadable'; }
+        try {
+          out[path.relative(dir, p)] = crypto.createHash('sha256').update(fs.readFileSync(p)).digest('hex');
+        } catch {
+          out[path.relative(dir, p)] = 'unreadable';
+        }
       }
     }
   };

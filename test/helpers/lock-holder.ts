@@ -11,7 +11,10 @@ async function main() {
   await acquireLock({ target, stale: 60_000, update: 5_000 }, { timeoutMs: 5_000 });
   process.stdout.write('held\n');
   if (how === 'exit') process.exit(0);
-  if (how === 'throw') setTimeout(() => { throw new Error('boom'); }, 10);
+  if (how === 'throw')
+    setTimeout(() => {
+      throw new Error('boom');
+    }, 10);
   if (how === 'wait') setTimeout(() => {}, 60_000);
 }
 void main();

@@ -11,7 +11,10 @@ export { startStack, type Stack };
  * A test "browser": follows redirects with a cookie jar (the AS's interaction cookies) until the
  * authorization server sends it to the loopback callback, then loads the callback. Returns the final URL.
  */
-export async function browse(start: string, opts: { stopAt?: (u: URL) => boolean; maxHops?: number } = {}): Promise<{ url: URL; status: number; body: string }> {
+export async function browse(
+  start: string,
+  opts: { stopAt?: (u: URL) => boolean; maxHops?: number } = {},
+): Promise<{ url: URL; status: number; body: string }> {
   const jar = new Map<string, string>();
   let url = new URL(start);
   for (let hop = 0; hop < (opts.maxHops ?? 20); hop++) {
@@ -23,10 +26,15 @@ export async function browse(start: string, opts: { stopAt?: (u: URL) => boolean
       const i = pair.indexOf('=');
       const k = pair.slice(0, i).trim();
       const v = pair.slice(i + 1).trim();
-      if (/expires=Thu, 01 Jan 1970/i.test(c) || v === '') jar.delete(k); else jar.set(k, v);
+      if (/expires=Thu, 01 Jan 1970/i.test(c) || v === '') jar.delete(k);
+      else jar.set(k, v);
     }
     const loc = res.headers.get('location');
-    if (res.status >= 300 && res.status < 400 && loc) { await res.arrayBuffer(); url = new URL(loc, url); continue; }
+    if (res.status >= 300 && res.status < 400 && loc) {
+      await res.arrayBuffer();
+      url = new URL(loc, url);
+      continue;
+    }
     return { url, status: res.status, body: await res.text() };
   }
   throw new Error('too many redirects in the test browser');
@@ -41,7 +49,11 @@ export async function approveDevice(verificationUriComplete: string): Promise<{ 
   const jar = new Map<string, string>();
   const send = async (url: URL, init: RequestInit = {}) => {
     const cookie = [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
-    const res = await fetch(url, { ...init, redirect: 'manual', headers: { ...(init.headers ?? {}), ...(cookie ? { cookie } : {}) } });
+    const res = await fetch(url, {
+      ...init,
+      redirect: 'manual',
+      headers: { ...(init.headers ?? {}), ...(cookie ? { cookie } : {}) },
+    });
     for (const c of res.headers.getSetCookie()) {
       const [pair] = c.split(';');
       const i = pair.indexOf('=');
@@ -65,17 +77,35 @@ export async function approveDevice(verificationUriComplete: string): Promise<{ 
     const fields = new URLSearchParams();
     for (const m of form[2].matchAll(/<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"/g)) fields.set(m[1], m[2]);
     url = new URL(form[1], url);
-    res = await send(url, { method: 'POST', body: fields, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    res = await send(url, {
+      method: 'POST',
+      body: fields,
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
   }
   throw new Error('the device pages did not end');
 }
 
-export interface LoginRun { code: number; stdout: string; stderr: string; authUrl?: string }
+export interface LoginRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+  authUrl?: string;
+}
 
 /** `mcp-auth login NAME --no-open` in its own process, with the test browser completing the sign-in. */
-export function cliLogin(h: TempHome, name: string, extraArgs: string[] = [], opts: { browse?: boolean; env?: NodeJS.ProcessEnv; onUrl?: (u: string) => Promise<void> } = {}): Promise<LoginRun> {
+export function cliLogin(
+  h: TempHome,
+  name: string,
+  extraArgs: string[] = [],
+  opts: { browse?: boolean; env?: NodeJS.ProcessEnv; onUrl?: (u: string) => Promise<void> } = {},
+): Promise<LoginRun> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, 'login', name, '--no-open', ...extraArgs], { env: opts.env ?? h.env, cwd: h.project, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, 'login', name, '--no-open', ...extraArgs], {
+      env: opts.env ?? h.env,
+      cwd: h.project,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     let authUrl: string | undefined;
@@ -86,7 +116,10 @@ export function cliLogin(h: TempHome, name: string, extraArgs: string[] = [], op
       if (m && !authUrl) {
         authUrl = m[1];
         if (opts.onUrl) void opts.onUrl(authUrl);
-        else if (opts.browse !== false) void browse(authUrl).catch((e) => { stderr += `\n[test browser] ${e}`; });
+        else if (opts.browse !== false)
+          void browse(authUrl).catch((e) => {
+            stderr += `\n[test browser] ${e}`;
+          });
       }
     });
     child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr, authUrl }));
@@ -113,7 +146,8 @@ export function signedIn(servers: Record<string, unknown>, name = 'demo'): HomeS
   };
 }
 
-export function readStore(h: TempHome): Record<string, any> { // eslint-disable-line @typescript-eslint/no-explicit-any
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function readStore(h: TempHome): Record<string, any> {
   return JSON.parse(fs.readFileSync(path.join(h.claudeDir, '.credentials.json'), 'utf8'));
 }
 
@@ -122,7 +156,8 @@ export function writeStore(h: TempHome, data: unknown): void {
 }
 
 /** The single entry whose key starts with `name|`. */
-export function entryOf(h: TempHome, name: string): { key: string; entry: Record<string, any> } { // eslint-disable-line @typescript-eslint/no-explicit-any
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function entryOf(h: TempHome, name: string): { key: string; entry: Record<string, any> } {
   const s = readStore(h);
   const key = Object.keys(s.mcpOAuth ?? {}).find((k) => k.startsWith(`${name}|`));
   if (!key) throw new Error(`no entry for ${name}`);
@@ -142,7 +177,9 @@ export async function callWhoami(mcpUrl: string, accessToken: string): Promise<{
   const { Client } = await import('@modelcontextprotocol/sdk/client/index.js');
   const { StreamableHTTPClientTransport } = await import('@modelcontextprotocol/sdk/client/streamableHttp.js');
   const client = new Client({ name: 'test', version: '1' });
-  const transport = new StreamableHTTPClientTransport(new URL(mcpUrl), { requestInit: { headers: { Authorization: `Bearer ${accessToken}` } } });
+  const transport = new StreamableHTTPClientTransport(new URL(mcpUrl), {
+    requestInit: { headers: { Authorization: `Bearer ${accessToken}` } },
+  });
   await client.connect(transport);
   try {
     const r = await client.callTool({ name: 'whoami', arguments: {} });

@@ -6,34 +6,57 @@ import { withHome, runCli, hashTree, FIXTURES, type HomeSpec } from '../helpers/
 import { refreshLockName } from '../../src/core/lock/lock';
 
 const expected = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'home', 'expected.json'), 'utf8')) as {
-  now: number; servers: Record<string, string>; managed: Record<string, string>;
+  now: number;
+  servers: Record<string, string>;
+  managed: Record<string, string>;
 };
 
 const fixtureHome: HomeSpec = {
   fixture: 'home',
   // the "refreshing" server: its refresh lock is held (a directory, as proper-lockfile makes it)
-  setup: (h) => { fs.mkdirSync(path.join(h.claudeDir, `${refreshLockName('refreshing|' + keyHash(h, 'refreshing'))}.lock`)); },
+  setup: (h) => {
+    fs.mkdirSync(path.join(h.claudeDir, `${refreshLockName('refreshing|' + keyHash(h, 'refreshing'))}.lock`));
+  },
 };
 function keyHash(h: { home: string }, name: string): string {
   const creds = JSON.parse(fs.readFileSync(path.join(h.home, '.claude', '.credentials.json'), 'utf8'));
-  return Object.keys(creds.mcpOAuth).find((k) => k.startsWith(name + '|'))!.split('|')[1];
+  return Object.keys(creds.mcpOAuth)
+    .find((k) => k.startsWith(name + '|'))!
+    .split('|')[1];
 }
 
 test('status --json on the fixture HOME: every server in its state, JSON shape as the contract says', async () => {
   await withHome(fixtureHome, async (h) => {
     const before = hashTree(h.home);
-    const r = runCli(['status', '--json'], { env: { ...h.env, MCP_AUTH_NOW: String(expected.now), API_TOKEN: 'x' }, cwd: h.project });
+    const r = runCli(['status', '--json'], {
+      env: { ...h.env, MCP_AUTH_NOW: String(expected.now), API_TOKEN: 'x' },
+      cwd: h.project,
+    });
     assert.equal(r.code, 1, 'needs-auth/blocked/error servers make the exit code 1');
     const out = JSON.parse(r.stdout) as { servers: Record<string, unknown>[] };
     const states = Object.fromEntries(out.servers.map((s) => [s.name, s.state]));
     assert.deepEqual(states, expected.servers);
     for (const s of out.servers) {
-      assert.deepEqual(Object.keys(s), ['name', 'scope', 'transport', 'url', 'state', 'reason', 'expiresAt', 'hasRefreshToken', 'needsAuthCachedAt', 'lockHeldBy']);
+      assert.deepEqual(Object.keys(s), [
+        'name',
+        'scope',
+        'transport',
+        'url',
+        'state',
+        'reason',
+        'expiresAt',
+        'hasRefreshToken',
+        'needsAuthCachedAt',
+        'lockHeldBy',
+      ]);
     }
     const blocked = out.servers.find((s) => s.name === 'blocked')!;
     assert.equal(blocked.needsAuthCachedAt, new Date(expected.now - 240_000).toISOString());
     assert.equal(blocked.reason, 'cache-entry');
-    assert.equal(out.servers.find((s) => s.name === 'refreshing')!.lockHeldBy, 'another process (Claude Code or an older mcp-auth)');
+    assert.equal(
+      out.servers.find((s) => s.name === 'refreshing')!.lockHeldBy,
+      'another process (Claude Code or an older mcp-auth)',
+    );
     assert.equal(out.servers.find((s) => s.name === 'badentry')!.reason, 'store-invalid');
     assert.ok(!r.stdout.includes('fixture-') && !r.stderr.includes('fixture-'), 'no token in the output');
     assert.deepEqual(hashTree(h.home), before, 'status writes nothing');
@@ -42,7 +65,10 @@ test('status --json on the fixture HOME: every server in its state, JSON shape a
 
 test('status --json with a managed-mcp.json: only the managed servers', async () => {
   await withHome(fixtureHome, async (h) => {
-    const r = runCli(['status', '--json'], { env: { ...h.env, MCP_AUTH_NOW: String(expected.now), MCP_AUTH_MANAGED_DIR: path.join(h.home, 'managed') }, cwd: h.project });
+    const r = runCli(['status', '--json'], {
+      env: { ...h.env, MCP_AUTH_NOW: String(expected.now), MCP_AUTH_MANAGED_DIR: path.join(h.home, 'managed') },
+      cwd: h.project,
+    });
     const out = JSON.parse(r.stdout) as { servers: { name: string; state: string; scope: string }[] };
     assert.deepEqual(Object.fromEntries(out.servers.map((s) => [s.name, s.state])), expected.managed);
     assert.ok(out.servers.every((s) => s.scope === 'managed'));
@@ -62,7 +88,10 @@ test('status (human): aligned table without colour when not a TTY, with the fix 
     assert.match(blocked, /stale needs-auth entry \(4 min old\)/);
     assert.match(r.stdout, /blocked: mcp-auth invalidate blocked/);
     assert.match(r.stdout, /stub: mcp-auth login stub/);
-    assert.match(lines.find((l) => l.startsWith('signed '))!, /expires in 60 min/);
+    assert.match(
+      lines.find((l) => l.startsWith('signed '))!,
+      /expires in 60 min/,
+    );
   });
 });
 
@@ -83,13 +112,19 @@ test('doctor: explains why, checks the store mode and stale locks, writes nothin
     fs.utimesSync(path.join(h.claudeDir, lockDir), old, old);
     const before = hashTree(h.home);
     const r = runCli(['doctor', '--json'], { env: { ...h.env, MCP_AUTH_NOW: String(expected.now) }, cwd: h.project });
-    const rep = JSON.parse(r.stdout) as { checks: { check: string; ok: boolean; message: string }[]; servers: { name: string; lines: string[]; fix?: string }[] };
+    const rep = JSON.parse(r.stdout) as {
+      checks: { check: string; ok: boolean; message: string }[];
+      servers: { name: string; lines: string[]; fix?: string }[];
+    };
     assert.equal(r.code, 1);
     assert.ok(rep.checks.some((c) => c.check === 'store-mode' && !c.ok && /0644/.test(c.message)));
     assert.ok(rep.checks.some((c) => c.check === 'lock' && !c.ok && /stale/.test(c.message)));
     const blocked = rep.servers.find((s) => s.name === 'blocked')!;
     assert.equal(blocked.fix, 'mcp-auth invalidate blocked');
-    const text = runCli(['doctor', 'blocked'], { env: { ...h.env, MCP_AUTH_NOW: String(expected.now) }, cwd: h.project });
+    const text = runCli(['doctor', 'blocked'], {
+      env: { ...h.env, MCP_AUTH_NOW: String(expected.now) },
+      cwd: h.project,
+    });
     assert.match(text.stdout, /needs-auth cache entry written .* 4 min old, TTL 15 min: in force/);
     assert.match(text.stdout, /fix: mcp-auth invalidate blocked/);
     assert.ok(!text.stdout.includes('signed '), 'doctor NAME shows only that server');

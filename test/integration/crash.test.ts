@@ -6,8 +6,12 @@ import { withHome, runCliAsync, type TempHome } from '../helpers/home';
 import { startStack, signedIn, entryOf, patchEntry, callWhoami, type Stack } from '../helpers/oauth';
 
 let stack: Stack;
-before(async () => { stack = await startStack(); });
-after(async () => { await stack.close(); });
+before(async () => {
+  stack = await startStack();
+});
+after(async () => {
+  await stack.close();
+});
 
 async function expiredHome(h: TempHome): Promise<void> {
   await signedIn({ demo: { type: 'http', url: stack.mcpUrl } })(h);
@@ -27,33 +31,48 @@ for (const [step, label, expectNext] of [
   ['after-response', '(c) after the response, before the write', 'needs-auth'],
   ['mid-write', '(d) between the temp write and the rename', 'needs-auth'],
 ] as const) {
-  test(`crash ${label}: store intact (old or new generation), lock reclaimed, next refresh ${expectNext === 'refreshed' ? 'succeeds' : 'reports needs-auth'}`, { timeout: 60_000 }, async () => {
-    await withHome(expiredHome, async (h) => {
-      const rt0 = entryOf(h, 'demo').entry.refreshToken;
-      stack.mode.tokenDelayMs = step === 'after-post' ? 300 : 0;
-      const dead = await runCliAsync(['refresh', 'demo'], { env: { ...h.env, MCP_AUTH_TEST_CRASH_AT: step }, cwd: h.project });
-      stack.mode.tokenDelayMs = 0;
-      assert.equal(dead.code, 128, `killed (${dead.stderr})`);
-      const text = fs.readFileSync(path.join(h.claudeDir, '.credentials.json'), 'utf8');
-      const parsed = JSON.parse(text); // never torn
-      const key = Object.keys(parsed.mcpOAuth)[0];
-      assert.equal(parsed.mcpOAuth[key].refreshToken, rt0, 'the old generation (the new one was never written)');
-      if (step === 'mid-write') assert.ok(fs.readdirSync(h.claudeDir).some((n) => n.startsWith('.credentials.json.tmp.')), 'the temp file is what is left');
-      await new Promise((r) => setTimeout(r, step === 'after-post' ? 600 : 50)); // let the AS finish the orphaned request
-      const next = await runCliAsync(['refresh', 'demo', '--json'], { env: h.env, cwd: h.project });
-      assert.ok(next.ms < 15_000, `lock reclaimed at once (${next.ms} ms)`);
-      const result = JSON.parse(next.stdout).results[0];
-      if (expectNext === 'refreshed') {
-        assert.equal(next.code, 0, next.stderr);
-        assert.equal(result.result, 'refreshed');
-        assert.equal((await callWhoami(stack.mcpUrl, entryOf(h, 'demo').entry.accessToken)).sub, 'test-user');
-      } else {
-        assert.equal(next.code, 1);
-        assert.equal(result.code, 'invalid-grant');
-        const st = JSON.parse((await runCliAsync(['status', '--json'], { env: h.env, cwd: h.project })).stdout);
-        assert.equal(st.servers[0].state, 'needs-auth');
-      }
-      assert.deepEqual(fs.readdirSync(h.claudeDir).filter((n) => n.endsWith('.lock')), [], 'no lock left');
-    });
-  });
+  test(
+    `crash ${label}: store intact (old or new generation), lock reclaimed, next refresh ${expectNext === 'refreshed' ? 'succeeds' : 'reports needs-auth'}`,
+    { timeout: 60_000 },
+    async () => {
+      await withHome(expiredHome, async (h) => {
+        const rt0 = entryOf(h, 'demo').entry.refreshToken;
+        stack.mode.tokenDelayMs = step === 'after-post' ? 300 : 0;
+        const dead = await runCliAsync(['refresh', 'demo'], {
+          env: { ...h.env, MCP_AUTH_TEST_CRASH_AT: step },
+          cwd: h.project,
+        });
+        stack.mode.tokenDelayMs = 0;
+        assert.equal(dead.code, 128, `killed (${dead.stderr})`);
+        const text = fs.readFileSync(path.join(h.claudeDir, '.credentials.json'), 'utf8');
+        const parsed = JSON.parse(text); // never torn
+        const key = Object.keys(parsed.mcpOAuth)[0];
+        assert.equal(parsed.mcpOAuth[key].refreshToken, rt0, 'the old generation (the new one was never written)');
+        if (step === 'mid-write')
+          assert.ok(
+            fs.readdirSync(h.claudeDir).some((n) => n.startsWith('.credentials.json.tmp.')),
+            'the temp file is what is left',
+          );
+        await new Promise((r) => setTimeout(r, step === 'after-post' ? 600 : 50)); // let the AS finish the orphaned request
+        const next = await runCliAsync(['refresh', 'demo', '--json'], { env: h.env, cwd: h.project });
+        assert.ok(next.ms < 15_000, `lock reclaimed at once (${next.ms} ms)`);
+        const result = JSON.parse(next.stdout).results[0];
+        if (expectNext === 'refreshed') {
+          assert.equal(next.code, 0, next.stderr);
+          assert.equal(result.result, 'refreshed');
+          assert.equal((await callWhoami(stack.mcpUrl, entryOf(h, 'demo').entry.accessToken)).sub, 'test-user');
+        } else {
+          assert.equal(next.code, 1);
+          assert.equal(result.code, 'invalid-grant');
+          const st = JSON.parse((await runCliAsync(['status', '--json'], { env: h.env, cwd: h.project })).stdout);
+          assert.equal(st.servers[0].state, 'needs-auth');
+        }
+        assert.deepEqual(
+          fs.readdirSync(h.claudeDir).filter((n) => n.endsWith('.lock')),
+          [],
+          'no lock left',
+        );
+      });
+    },
+  );
 }

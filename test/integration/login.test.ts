@@ -6,13 +6,20 @@ import { withHome, runCliAsync } from '../helpers/home';
 import { startStack, cliLogin, writeServers, entryOf, callWhoami, type Stack } from '../helpers/oauth';
 
 let stack: Stack;
-before(async () => { stack = await startStack(); });
-after(async () => { await stack.close(); });
+before(async () => {
+  stack = await startStack();
+});
+after(async () => {
+  await stack.close();
+});
 
-test('login: the URL on stderr, the browser step, a stored entry in Claude Code\'s shape that the MCP server accepts', async () => {
+test("login: the URL on stderr, the browser step, a stored entry in Claude Code's shape that the MCP server accepts", async () => {
   await withHome(async (h) => {
     writeServers(h, { demo: { type: 'http', url: stack.mcpUrl } });
-    fs.writeFileSync(path.join(h.claudeDir, 'mcp-needs-auth-cache.json'), JSON.stringify({ demo: { timestamp: Date.now() }, other: { timestamp: 1 } }));
+    fs.writeFileSync(
+      path.join(h.claudeDir, 'mcp-needs-auth-cache.json'),
+      JSON.stringify({ demo: { timestamp: Date.now() }, other: { timestamp: 1 } }),
+    );
     const r = await cliLogin(h, 'demo', ['--timeout', '30']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /Sign in to demo in your browser:\nhttp:\/\/127\.0\.0\.1:\d+\/auth\?/);
@@ -27,10 +34,16 @@ test('login: the URL on stderr, the browser step, a stored entry in Claude Code\
     assert.equal(entry.serverUrl, stack.mcpUrl);
     assert.equal(entry.issuer, stack.issuer);
     assert.ok(entry.accessToken && entry.refreshToken && entry.clientId);
-    assert.ok(entry.expiresAt > Date.now() + 3000_000 && entry.expiresAt < Date.now() + 3700_000, 'expiresAt in epoch ms');
+    assert.ok(
+      entry.expiresAt > Date.now() + 3000_000 && entry.expiresAt < Date.now() + 3700_000,
+      'expiresAt in epoch ms',
+    );
     assert.equal(entry.discoveryState.authorizationServerUrl, stack.issuer);
     assert.equal(fs.statSync(path.join(h.claudeDir, '.credentials.json')).mode & 0o777, 0o600);
-    assert.deepEqual(Object.keys(JSON.parse(fs.readFileSync(path.join(h.claudeDir, 'mcp-needs-auth-cache.json'), 'utf8'))), ['other']);
+    assert.deepEqual(
+      Object.keys(JSON.parse(fs.readFileSync(path.join(h.claudeDir, 'mcp-needs-auth-cache.json'), 'utf8'))),
+      ['other'],
+    );
     const who = await callWhoami(stack.mcpUrl, entry.accessToken);
     assert.equal(who.sub, 'test-user');
     assert.ok(!r.stderr.includes(entry.accessToken) && !r.stdout.includes(entry.refreshToken));

@@ -7,15 +7,23 @@ import { withHome, runCliAsync } from '../helpers/home';
 import { startStack, cliLogin, browse, writeServers, entryOf, patchEntry, type Stack } from '../helpers/oauth';
 
 let stack: Stack;
-before(async () => { stack = await startStack(); });
-after(async () => { await stack.close(); });
+before(async () => {
+  stack = await startStack();
+});
+after(async () => {
+  await stack.close();
+});
 
 /** Listening sockets on a port, from /proc/net/tcp{,6}: the local addresses in hex. */
 function listeners(port: number): string[] {
   const out: string[] = [];
   for (const f of ['/proc/net/tcp', '/proc/net/tcp6']) {
     let text: string;
-    try { text = fs.readFileSync(f, 'utf8'); } catch { continue; }
+    try {
+      text = fs.readFileSync(f, 'utf8');
+    } catch {
+      continue;
+    }
     for (const line of text.split('\n').slice(1)) {
       const cols = line.trim().split(/\s+/);
       if (cols.length < 4 || cols[3] !== '0A') continue; // 0A = LISTEN
@@ -26,41 +34,59 @@ function listeners(port: number): string[] {
   return out;
 }
 
-const connects = (port: number) => new Promise<boolean>((resolve) => {
-  const s = net.connect(port, '127.0.0.1');
-  s.on('connect', () => { s.destroy(); resolve(true); });
-  s.on('error', () => resolve(false));
-});
-
-test('the sign-in callback listens on 127.0.0.1 only, and is closed once the sign-in ends', { timeout: 60_000 }, async () => {
-  await withHome(async (h) => {
-    writeServers(h, { demo: { type: 'http', url: stack.mcpUrl } });
-    let port = 0;
-    let seen: string[] = [];
-    const r = await cliLogin(h, 'demo', ['--timeout', '30'], {
-      onUrl: async (u) => {
-        port = Number(new URL(new URL(u).searchParams.get('redirect_uri')!).port);
-        seen = listeners(port);
-        await browse(u);
-      },
+const connects = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    s.on('connect', () => {
+      s.destroy();
+      resolve(true);
     });
-    assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual(seen, ['0100007F'], `listening addresses for port ${port}: ${seen.join(',')}`); // 127.0.0.1, nothing else
-    assert.equal(await connects(port), false, 'closed after use');
+    s.on('error', () => resolve(false));
   });
-});
+
+test(
+  'the sign-in callback listens on 127.0.0.1 only, and is closed once the sign-in ends',
+  { timeout: 60_000 },
+  async () => {
+    await withHome(async (h) => {
+      writeServers(h, { demo: { type: 'http', url: stack.mcpUrl } });
+      let port = 0;
+      let seen: string[] = [];
+      const r = await cliLogin(h, 'demo', ['--timeout', '30'], {
+        onUrl: async (u) => {
+          port = Number(new URL(new URL(u).searchParams.get('redirect_uri')!).port);
+          seen = listeners(port);
+          await browse(u);
+        },
+      });
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(seen, ['0100007F'], `listening addresses for port ${port}: ${seen.join(',')}`); // 127.0.0.1, nothing else
+      assert.equal(await connects(port), false, 'closed after use');
+    });
+  },
+);
 
 test('tokens never appear in any output, --verbose and --json included', { timeout: 60_000 }, async () => {
   await withHome(async (h) => {
     writeServers(h, { demo: { type: 'http', url: stack.mcpUrl } });
     const outputs: string[] = [];
     const secrets = new Set<string>();
-    const collect = () => { const { entry } = entryOf(h, 'demo'); for (const k of ['accessToken', 'refreshToken', 'clientSecret']) if (entry[k]) secrets.add(entry[k]); };
+    const collect = () => {
+      const { entry } = entryOf(h, 'demo');
+      for (const k of ['accessToken', 'refreshToken', 'clientSecret']) if (entry[k]) secrets.add(entry[k]);
+    };
     const login = await cliLogin(h, 'demo', ['--timeout', '30', '--verbose']);
     outputs.push(login.stdout, login.stderr);
     collect();
     patchEntry(h, 'demo', { expiresAt: Date.now() - 1000 });
-    for (const args of [['refresh', 'demo', '--verbose', '--json'], ['refresh', 'demo', '--force', '--verbose'], ['status', '--json'], ['status', '--verbose'], ['doctor', '--json'], ['doctor', 'demo', '--verbose']]) {
+    for (const args of [
+      ['refresh', 'demo', '--verbose', '--json'],
+      ['refresh', 'demo', '--force', '--verbose'],
+      ['status', '--json'],
+      ['status', '--verbose'],
+      ['doctor', '--json'],
+      ['doctor', 'demo', '--verbose'],
+    ]) {
       const r = await runCliAsync(args, { env: h.env, cwd: h.project });
       outputs.push(r.stdout, r.stderr);
       collect();
@@ -80,17 +106,21 @@ test('tokens never appear in any output, --verbose and --json included', { timeo
   });
 });
 
-test('new files are 0600; the store never becomes wider than 0600; temp files are made in the store\'s folder', { timeout: 60_000 }, async () => {
-  await withHome(async (h) => {
-    writeServers(h, { demo: { type: 'http', url: stack.mcpUrl } });
-    assert.equal((await cliLogin(h, 'demo', ['--timeout', '30'])).code, 0);
-    const store = path.join(h.claudeDir, '.credentials.json');
-    assert.equal(fs.statSync(store).mode & 0o777, 0o600);
-    fs.chmodSync(store, 0o400);
-    assert.equal((await runCliAsync(['refresh', 'demo', '--force'], { env: h.env, cwd: h.project })).code, 0);
-    assert.equal(fs.statSync(store).mode & 0o777, 0o400, 'a stricter mode is kept');
-    fs.chmodSync(store, 0o644);
-    assert.equal((await runCliAsync(['refresh', 'demo', '--force'], { env: h.env, cwd: h.project })).code, 0);
-    assert.equal(fs.statSync(store).mode & 0o777, 0o600, 'a wider mode is narrowed to 0600, as Claude Code does');
-  });
-});
+test(
+  "new files are 0600; the store never becomes wider than 0600; temp files are made in the store's folder",
+  { timeout: 60_000 },
+  async () => {
+    await withHome(async (h) => {
+      writeServers(h, { demo: { type: 'http', url: stack.mcpUrl } });
+      assert.equal((await cliLogin(h, 'demo', ['--timeout', '30'])).code, 0);
+      const store = path.join(h.claudeDir, '.credentials.json');
+      assert.equal(fs.statSync(store).mode & 0o777, 0o600);
+      fs.chmodSync(store, 0o400);
+      assert.equal((await runCliAsync(['refresh', 'demo', '--force'], { env: h.env, cwd: h.project })).code, 0);
+      assert.equal(fs.statSync(store).mode & 0o777, 0o400, 'a stricter mode is kept');
+      fs.chmodSync(store, 0o644);
+      assert.equal((await runCliAsync(['refresh', 'demo', '--force'], { env: h.env, cwd: h.project })).code, 0);
+      assert.equal(fs.statSync(store).mode & 0o777, 0o600, 'a wider mode is narrowed to 0600, as Claude Code does');
+    });
+  },
+);

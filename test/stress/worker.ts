@@ -16,15 +16,36 @@ const [role, id, stopFile, mcpUrl] = process.argv.slice(2);
 const paths = resolvePaths({ env: process.env });
 const store = openStore(paths, { platform: 'linux' });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const server: ServerConfig = { name: 'demo', scope: 'user', file: paths.userConfigFile, transport: 'http', rawType: 'http', url: mcpUrl };
+const server: ServerConfig = {
+  name: 'demo',
+  scope: 'user',
+  file: paths.userConfigFile,
+  transport: 'http',
+  rawType: 'http',
+  url: mcpUrl,
+};
 
 async function main() {
-  const summary: Record<string, number> = { refreshed: 0, adopted: 0, fresh: 0, failed: 0, whoamiOk: 0, whoamiFailed: 0, writes: 0, lastCounter: -1 };
+  const summary: Record<string, number> = {
+    refreshed: 0,
+    adopted: 0,
+    fresh: 0,
+    failed: 0,
+    whoamiOk: 0,
+    whoamiFailed: 0,
+    writes: 0,
+    lastCounter: -1,
+  };
   const failures: string[] = [];
   while (!fs.existsSync(stopFile)) {
     if (role === 'writer') {
       const n = summary.writes;
-      await updateEntry(store, paths, `writer-${id}|0000000000000000`, (cur) => ({ ...(cur ?? {}), serverName: `writer-${id}`, accessToken: `w${id}-${n}`, counter: n }));
+      await updateEntry(store, paths, `writer-${id}|0000000000000000`, (cur) => ({
+        ...(cur ?? {}),
+        serverName: `writer-${id}`,
+        accessToken: `w${id}-${n}`,
+        counter: n,
+      }));
       summary.writes++;
       summary.lastCounter = n;
       await sleep(10 + Math.random() * 20);
@@ -43,12 +64,19 @@ async function main() {
       } catch (err) {
         // on a loaded 2-core machine a few-second token can expire before the check runs (the JWT exp is whole
         // seconds from the AS clock, up to 1 s before our expiresAt): that is not a failure
-        if (typeof e[key].expiresAt === 'number' && Date.now() >= e[key].expiresAt! - 1500) summary.whoamiExpiredFirst = (summary.whoamiExpiredFirst ?? 0) + 1;
-        else { summary.whoamiFailed++; failures.push(`whoami: ${(err as Error).message}`); }
+        if (typeof e[key].expiresAt === 'number' && Date.now() >= e[key].expiresAt! - 1500)
+          summary.whoamiExpiredFirst = (summary.whoamiExpiredFirst ?? 0) + 1;
+        else {
+          summary.whoamiFailed++;
+          failures.push(`whoami: ${(err as Error).message}`);
+        }
       }
     }
     await sleep(out.result === 'fresh' ? 100 + Math.random() * 100 : Math.random() * 50);
   }
   process.stdout.write(JSON.stringify({ role, id, ...summary, failures: failures.slice(0, 5) }) + '\n');
 }
-main().catch((e) => { process.stdout.write(JSON.stringify({ role, id, crashed: String(e?.stack ?? e) }) + '\n'); process.exitCode = 1; });
+main().catch((e) => {
+  process.stdout.write(JSON.stringify({ role, id, crashed: String(e?.stack ?? e) }) + '\n');
+  process.exitCode = 1;
+});

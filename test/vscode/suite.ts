@@ -24,7 +24,14 @@ export async function run(): Promise<void> {
   let passed = 0;
   let failed = 0;
   const t = async (name: string, fn: () => Promise<void>) => {
-    try { await fn(); passed++; console.log(`ok - ${name}`); } catch (e) { failed++; console.log(`not ok - ${name}: ${(e as Error).stack ?? e}`); }
+    try {
+      await fn();
+      passed++;
+      console.log(`ok - ${name}`);
+    } catch (e) {
+      failed++;
+      console.log(`not ok - ${name}: ${(e as Error).stack ?? e}`);
+    }
   };
   const claudeDir = path.join(info.home, '.claude');
   const cacheFile = path.join(claudeDir, 'mcp-needs-auth-cache.json');
@@ -43,13 +50,15 @@ export async function run(): Promise<void> {
   await t('every command in package.json is registered', async () => {
     const all = await vscode.commands.getCommands(true);
     const ext = vscode.extensions.all.find((e) => e.packageJSON.name === 'mcp-auth-status')!;
-    for (const c of ext.packageJSON.contributes.commands as { command: string }[]) assert.ok(all.includes(c.command), c.command);
+    for (const c of ext.packageJSON.contributes.commands as { command: string }[])
+      assert.ok(all.includes(c.command), c.command);
   });
 
   await t('the tree model has each fixture server in its state', async () => {
     const m = await api.reload();
     const states = Object.fromEntries(m.servers.map((r) => [r.config.name, r.status.state]));
-    for (const [name, state] of Object.entries(info.expected)) assert.equal(states[name], state, `${name}: ${states[name]}`);
+    for (const [name, state] of Object.entries(info.expected))
+      assert.equal(states[name], state, `${name}: ${states[name]}`);
   });
 
   await t('Clear Stale Entry on the blocked row removes its cache entry, and only that', async () => {
@@ -61,19 +70,30 @@ export async function run(): Promise<void> {
     assert.equal(after.blocked, undefined);
     delete before.blocked;
     assert.deepEqual(after, before);
-    await until('blocked → signed-in', () => api.model()?.servers.find((r) => r.config.name === 'blocked')?.status.state === 'signed-in');
+    await until(
+      'blocked → signed-in',
+      () => api.model()?.servers.find((r) => r.config.name === 'blocked')?.status.state === 'signed-in',
+    );
   });
 
-  await t('Refresh on the expired live server refreshes against the real authorization server and updates the store', async () => {
-    const key = Object.keys(JSON.parse(fs.readFileSync(storeFile, 'utf8')).mcpOAuth).find((k) => k.startsWith('live|'))!;
-    const rt0 = JSON.parse(fs.readFileSync(storeFile, 'utf8')).mcpOAuth[key].refreshToken;
-    const out = await vscode.commands.executeCommand<{ result: string }>('mcpAuth.refreshServer', { name: 'live' });
-    assert.ok(out && (out.result === 'refreshed' || out.result === 'adopted'), JSON.stringify(out));
-    const e = JSON.parse(fs.readFileSync(storeFile, 'utf8')).mcpOAuth[key];
-    assert.notEqual(e.refreshToken, rt0);
-    assert.ok(e.expiresAt > Date.now() + 600_000);
-    await until('live → signed-in', () => api.model()?.servers.find((r) => r.config.name === 'live')?.status.state === 'signed-in');
-  });
+  await t(
+    'Refresh on the expired live server refreshes against the real authorization server and updates the store',
+    async () => {
+      const key = Object.keys(JSON.parse(fs.readFileSync(storeFile, 'utf8')).mcpOAuth).find((k) =>
+        k.startsWith('live|'),
+      )!;
+      const rt0 = JSON.parse(fs.readFileSync(storeFile, 'utf8')).mcpOAuth[key].refreshToken;
+      const out = await vscode.commands.executeCommand<{ result: string }>('mcpAuth.refreshServer', { name: 'live' });
+      assert.ok(out && (out.result === 'refreshed' || out.result === 'adopted'), JSON.stringify(out));
+      const e = JSON.parse(fs.readFileSync(storeFile, 'utf8')).mcpOAuth[key];
+      assert.notEqual(e.refreshToken, rt0);
+      assert.ok(e.expiresAt > Date.now() + 600_000);
+      await until(
+        'live → signed-in',
+        () => api.model()?.servers.find((r) => r.config.name === 'live')?.status.state === 'signed-in',
+      );
+    },
+  );
 
   await t('the status-bar item follows the cache file on disk (no command involved)', async () => {
     // leave only servers that are fine, then write and remove a needs-auth entry from outside
@@ -90,23 +110,37 @@ export async function run(): Promise<void> {
     await until('status bar hidden again', () => !api.statusBar().visible);
   });
 
-  await t('proactive refresh: a token entering the window is refreshed by the window itself, through the lock', async () => {
-    const store = JSON.parse(fs.readFileSync(storeFile, 'utf8'));
-    const key = Object.keys(store.mcpOAuth).find((k) => k.startsWith('live|'))!;
-    store.mcpOAuth[key].expiresAt = Date.now() + 60_000; // inside the 300 s window
-    const rt0 = store.mcpOAuth[key].refreshToken;
-    fs.writeFileSync(storeFile, JSON.stringify(store, null, 2), { mode: 0o600 });
-    await vscode.workspace.getConfiguration('mcpAuth').update('proactiveRefresh', true, vscode.ConfigurationTarget.Global);
-    try {
-      await until('the scheduler refreshed live', () => {
-        const e = JSON.parse(fs.readFileSync(storeFile, 'utf8')).mcpOAuth[key];
-        return e.refreshToken !== rt0 && e.expiresAt > Date.now() + 600_000;
-      }, 30_000);
-      await until('live → signed-in', () => api.model()?.servers.find((r) => r.config.name === 'live')?.status.state === 'signed-in');
-    } finally {
-      await vscode.workspace.getConfiguration('mcpAuth').update('proactiveRefresh', false, vscode.ConfigurationTarget.Global);
-    }
-  });
+  await t(
+    'proactive refresh: a token entering the window is refreshed by the window itself, through the lock',
+    async () => {
+      const store = JSON.parse(fs.readFileSync(storeFile, 'utf8'));
+      const key = Object.keys(store.mcpOAuth).find((k) => k.startsWith('live|'))!;
+      store.mcpOAuth[key].expiresAt = Date.now() + 60_000; // inside the 300 s window
+      const rt0 = store.mcpOAuth[key].refreshToken;
+      fs.writeFileSync(storeFile, JSON.stringify(store, null, 2), { mode: 0o600 });
+      await vscode.workspace
+        .getConfiguration('mcpAuth')
+        .update('proactiveRefresh', true, vscode.ConfigurationTarget.Global);
+      try {
+        await until(
+          'the scheduler refreshed live',
+          () => {
+            const e = JSON.parse(fs.readFileSync(storeFile, 'utf8')).mcpOAuth[key];
+            return e.refreshToken !== rt0 && e.expiresAt > Date.now() + 600_000;
+          },
+          30_000,
+        );
+        await until(
+          'live → signed-in',
+          () => api.model()?.servers.find((r) => r.config.name === 'live')?.status.state === 'signed-in',
+        );
+      } finally {
+        await vscode.workspace
+          .getConfiguration('mcpAuth')
+          .update('proactiveRefresh', false, vscode.ConfigurationTarget.Global);
+      }
+    },
+  );
 
   await t('Copy Diagnostics is redacted', async () => {
     const text = await vscode.commands.executeCommand<string>('mcpAuth.copyDiagnostics');

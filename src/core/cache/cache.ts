@@ -26,19 +26,28 @@ export const CLOCK_SKEW_MS = 60_000;
 export async function readCache(file: string): Promise<CacheSnapshot> {
   const r = await readJsonFile(file, 'cache');
   if (!r) return { entries: {}, invalid: [], exists: false };
-  if (!isPlainObject(r.value)) throw new McpAuthError('cache-invalid', `${file}: the needs-auth cache is not a JSON object`, { file });
+  if (!isPlainObject(r.value))
+    throw new McpAuthError('cache-invalid', `${file}: the needs-auth cache is not a JSON object`, { file });
   const entries: Record<string, CacheEntry> = {};
   const invalid: string[] = [];
   for (const [name, e] of Object.entries(r.value)) {
-    if (isPlainObject(e) && typeof e.timestamp === 'number' && Number.isFinite(e.timestamp)
-      && (e.ttlMs === undefined || (typeof e.ttlMs === 'number' && e.ttlMs >= 0))) entries[name] = e as CacheEntry;
+    if (
+      isPlainObject(e) &&
+      typeof e.timestamp === 'number' &&
+      Number.isFinite(e.timestamp) &&
+      (e.ttlMs === undefined || (typeof e.ttlMs === 'number' && e.ttlMs >= 0))
+    )
+      entries[name] = e as CacheEntry;
     else invalid.push(name);
   }
   return { entries, invalid, exists: true, mtimeMs: r.mtimeMs };
 }
 
 /** The TTL Claude Code applies to an entry: 15 min; 4 h for claude.ai connectors and plugin http/sse servers without static headers; an entry's ttlMs wins. */
-export function ttlFor(server: Pick<ServerConfig, 'scope' | 'transport' | 'headers' | 'name'> | undefined, entry: CacheEntry): number {
+export function ttlFor(
+  server: Pick<ServerConfig, 'scope' | 'transport' | 'headers' | 'name'> | undefined,
+  entry: CacheEntry,
+): number {
   if (typeof entry.ttlMs === 'number') return entry.ttlMs;
   if (!server) return DEFAULT_TTL_MS;
   const remote = isRemote(server);
@@ -68,26 +77,42 @@ export interface RemoveResult {
  * new content (a few times at most). A missing file or no matching key writes nothing. A file that is not
  * valid JSON is never rewritten (cache-parse).
  */
-export async function removeCacheEntries(file: string, names: (name: string, entry: unknown) => boolean): Promise<RemoveResult> {
+export async function removeCacheEntries(
+  file: string,
+  names: (name: string, entry: unknown) => boolean,
+): Promise<RemoveResult> {
   for (let attempt = 0; ; attempt++) {
     const r = await readJsonFile(file, 'cache');
     if (!r) return { removed: [], written: false };
-    if (!isPlainObject(r.value)) throw new McpAuthError('cache-invalid', `${file}: the needs-auth cache is not a JSON object`, { file });
+    if (!isPlainObject(r.value))
+      throw new McpAuthError('cache-invalid', `${file}: the needs-auth cache is not a JSON object`, { file });
     const obj = r.value;
     const removed = Object.keys(obj).filter((n) => names(n, obj[n]));
     if (removed.length === 0) return { removed, written: false };
     for (const k of removed) delete obj[k];
     const changedSinceRead = () => {
-      try { const st = fs.statSync(file); return st.mtimeMs !== r.mtimeMs || st.size !== Buffer.byteLength(r.text); } catch { return true; }
+      try {
+        const st = fs.statSync(file);
+        return st.mtimeMs !== r.mtimeMs || st.size !== Buffer.byteLength(r.text);
+      } catch {
+        return true;
+      }
     };
     try {
       await writeFileAtomic(file, JSON.stringify(obj), {
         mode: r.mode,
-        beforeRename: () => { if (attempt < 4 && changedSinceRead()) throw new CacheChanged(); },
+        beforeRename: () => {
+          if (attempt < 4 && changedSinceRead()) throw new CacheChanged();
+        },
       });
     } catch (e) {
       if (e instanceof CacheChanged) continue;
-      throw new McpAuthError('cache-write', `cannot write ${file} (${errnoCode(e) ?? 'error'})`, { file }, { cause: e });
+      throw new McpAuthError(
+        'cache-write',
+        `cannot write ${file} (${errnoCode(e) ?? 'error'})`,
+        { file },
+        { cause: e },
+      );
     }
     return { removed, written: true };
   }

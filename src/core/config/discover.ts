@@ -5,7 +5,15 @@ import { isPlainObject, readJsonFile } from '../fsutil';
 import type { ClaudePaths } from '../paths';
 import { expandVars } from './expand';
 import { discoverPluginServers } from './plugins';
-import { isRemote, type ConfigIssue, type DiscoveredConfig, type OAuthConfig, type Scope, type ServerConfig, type Transport } from './types';
+import {
+  isRemote,
+  type ConfigIssue,
+  type DiscoveredConfig,
+  type OAuthConfig,
+  type Scope,
+  type ServerConfig,
+  type Transport,
+} from './types';
 import { serverKey } from '../store/key';
 
 export interface DiscoverOptions {
@@ -71,7 +79,11 @@ export async function discoverServers(opts: DiscoverOptions): Promise<Discovered
     byScope.set('user', serversFrom(userCfg.mcpServers, 'user', opts.paths.userConfigFile, env, issues));
     const projects = userCfg.projects;
     if (projects !== undefined && !isPlainObject(projects)) {
-      issues.push({ code: 'config-invalid', file: opts.paths.userConfigFile, message: `${opts.paths.userConfigFile}: "projects" is not an object` });
+      issues.push({
+        code: 'config-invalid',
+        file: opts.paths.userConfigFile,
+        message: `${opts.paths.userConfigFile}: "projects" is not an object`,
+      });
     }
     const proj = isPlainObject(projects) ? projects[projectKey] : undefined;
     if (isPlainObject(proj)) {
@@ -81,10 +93,13 @@ export async function discoverServers(opts: DiscoverOptions): Promise<Discovered
     // servers (type, URL, headers) go by each name across the user scope and every folder's local scope.
     const seen = new Map<string, Set<string>>();
     const note = (list: ServerConfig[]) => {
-      for (const s of list) if (isRemote(s) && !s.problem) (seen.get(s.name) ?? seen.set(s.name, new Set()).get(s.name)!).add(serverKey(s));
+      for (const s of list)
+        if (isRemote(s) && !s.problem) (seen.get(s.name) ?? seen.set(s.name, new Set()).get(s.name)!).add(serverKey(s));
     };
     note(byScope.get('user') ?? []);
-    if (isPlainObject(projects)) for (const p of Object.values(projects)) if (isPlainObject(p)) note(serversFrom(p.mcpServers, 'local', opts.paths.userConfigFile, env, []));
+    if (isPlainObject(projects))
+      for (const p of Object.values(projects))
+        if (isPlainObject(p)) note(serversFrom(p.mcpServers, 'local', opts.paths.userConfigFile, env, []));
     for (const [name, keys] of seen) definitionsByName[name] = keys.size;
   }
 
@@ -110,8 +125,14 @@ export async function discoverServers(opts: DiscoverOptions): Promise<Discovered
   // Only an approved .mcp.json server takes part in the precedence (seen with 2.1.328: `claude mcp list`, `mcp get`,
   // `mcp login` and `mcp logout` use the user-scope server of the same name while the project one is pending or
   // rejected, and never contact the project one's URL).
-  byScope.set('project', [...projectServers.values()].filter((s) => s.approval === 'approved'));
-  byScope.set('plugin', await discoverPluginServers({ paths: opts.paths, projectKey, cwd: opts.cwd, env, read, issues }));
+  byScope.set(
+    'project',
+    [...projectServers.values()].filter((s) => s.approval === 'approved'),
+  );
+  byScope.set(
+    'plugin',
+    await discoverPluginServers({ paths: opts.paths, projectKey, cwd: opts.cwd, env, read, issues }),
+  );
 
   const winners = new Map<string, ServerConfig>();
   for (const scope of PRECEDENCE) {
@@ -147,15 +168,23 @@ async function approvalFor(
   let trusted = false;
   for (let dir = projectKey; ; dir = path.dirname(dir)) {
     const p = projects[dir];
-    if (isPlainObject(p) && p.hasTrustDialogAccepted === true) { trusted = true; break; }
+    if (isPlainObject(p) && p.hasTrustDialogAccepted === true) {
+      trusted = true;
+      break;
+    }
     if (path.dirname(dir) === dir) break;
   }
   const sources: Record<string, unknown>[] = [];
-  for (const f of [path.join(projectKey, '.claude', 'settings.local.json'), path.join(projectKey, '.claude', 'settings.json'), path.join(configDir, 'settings.json')]) {
+  for (const f of [
+    path.join(projectKey, '.claude', 'settings.local.json'),
+    path.join(projectKey, '.claude', 'settings.json'),
+    path.join(configDir, 'settings.json'),
+  ]) {
     const s = await read(f);
     if (s) sources.push(s);
   }
-  const list = (k: string) => sources.flatMap((s) => (Array.isArray(s[k]) ? (s[k] as unknown[]).filter((x) => typeof x === 'string') : []));
+  const list = (k: string) =>
+    sources.flatMap((s) => (Array.isArray(s[k]) ? (s[k] as unknown[]).filter((x) => typeof x === 'string') : []));
   const enabled = new Set(list('enabledMcpjsonServers'));
   const disabled = new Set(list('disabledMcpjsonServers'));
   const all = sources.some((s) => s.enableAllProjectMcpServers === true);
@@ -187,15 +216,23 @@ function serversFrom(
 
 export function normalizeTransport(def: Record<string, unknown>): { transport: Transport; rawType?: string } {
   const t = def.type;
-  if (t === undefined) return { transport: typeof def.url === 'string' && typeof def.command !== 'string' ? 'unknown' : 'stdio' };
+  if (t === undefined)
+    return { transport: typeof def.url === 'string' && typeof def.command !== 'string' ? 'unknown' : 'stdio' };
   if (typeof t !== 'string') return { transport: 'unknown' };
   switch (t) {
-    case 'stdio': return { transport: 'stdio', rawType: t };
-    case 'http': case 'streamable-http': return { transport: 'http', rawType: t };
-    case 'sse': return { transport: 'sse', rawType: t };
-    case 'ws': return { transport: 'ws', rawType: t };
-    case 'sdk': return { transport: 'sdk', rawType: t };
-    default: return { transport: 'unknown', rawType: t };
+    case 'stdio':
+      return { transport: 'stdio', rawType: t };
+    case 'http':
+    case 'streamable-http':
+      return { transport: 'http', rawType: t };
+    case 'sse':
+      return { transport: 'sse', rawType: t };
+    case 'ws':
+      return { transport: 'ws', rawType: t };
+    case 'sdk':
+      return { transport: 'sdk', rawType: t };
+    default:
+      return { transport: 'unknown', rawType: t };
   }
 }
 
@@ -210,8 +247,10 @@ export function parseServer(
   const s: ServerConfig = { name, scope, file, transport, rawType };
   if (transport === 'stdio') {
     if (typeof def.command === 'string') s.command = expandVars(def.command, env);
-    if (Array.isArray(def.args)) s.args = def.args.filter((a): a is string => typeof a === 'string').map((a) => expandVars(a, env));
-    if (typeof def.command !== 'string') s.problem = { code: 'config-invalid', message: 'stdio server without a "command"' };
+    if (Array.isArray(def.args))
+      s.args = def.args.filter((a): a is string => typeof a === 'string').map((a) => expandVars(a, env));
+    if (typeof def.command !== 'string')
+      s.problem = { code: 'config-invalid', message: 'stdio server without a "command"' };
     return s;
   }
   if (typeof def.url !== 'string') {
@@ -221,7 +260,8 @@ export function parseServer(
   s.url = expandVars(def.url, env);
   try {
     const u = new URL(s.url);
-    if (u.protocol !== 'http:' && u.protocol !== 'https:' && u.protocol !== 'ws:' && u.protocol !== 'wss:') throw new Error('scheme');
+    if (u.protocol !== 'http:' && u.protocol !== 'https:' && u.protocol !== 'ws:' && u.protocol !== 'wss:')
+      throw new Error('scheme');
   } catch {
     s.problem = { code: 'invalid-url', message: `"url" is not an http(s) URL` };
   }
@@ -250,7 +290,10 @@ export function parseServer(
 /** Throw a typed error for a server name not in the config (CLI helper). */
 export function findServer(servers: ServerConfig[], name: string): ServerConfig {
   const s = servers.find((x) => x.name === name);
-  if (!s) throw new McpAuthError('unknown-server', `no MCP server named "${name}" in Claude Code's configuration`, { server: name });
+  if (!s)
+    throw new McpAuthError('unknown-server', `no MCP server named "${name}" in Claude Code's configuration`, {
+      server: name,
+    });
   return s;
 }
 
@@ -261,17 +304,28 @@ export function findServer(servers: ServerConfig[], name: string): ServerConfig 
  */
 export function assertApproved(s: ServerConfig): void {
   if (s.approval === 'pending') {
-    throw new McpAuthError('not-approved', `"${s.name}" is from ${s.file} and awaiting approval in Claude Code; run \`claude\` in this folder to review it first`, { server: s.name, file: s.file });
+    throw new McpAuthError(
+      'not-approved',
+      `"${s.name}" is from ${s.file} and awaiting approval in Claude Code; run \`claude\` in this folder to review it first`,
+      { server: s.name, file: s.file },
+    );
   }
   if (s.approval === 'rejected') {
-    throw new McpAuthError('not-approved', `"${s.name}" is from ${s.file} and was rejected in Claude Code (disabledMcpjsonServers); run \`claude mcp reset-project-choices\` to review it again`, { server: s.name, file: s.file });
+    throw new McpAuthError(
+      'not-approved',
+      `"${s.name}" is from ${s.file} and was rejected in Claude Code (disabledMcpjsonServers); run \`claude mcp reset-project-choices\` to review it again`,
+      { server: s.name, file: s.file },
+    );
   }
 }
 
 /** The server a command may act on under `name`: unknown-server if none, not-approved for an unapproved .mcp.json one. */
 export function serverToActOn(cfg: Pick<DiscoveredConfig, 'servers' | 'notLoaded'>, name: string): ServerConfig {
   const s = cfg.servers.find((x) => x.name === name) ?? cfg.notLoaded.find((x) => x.name === name);
-  if (!s) throw new McpAuthError('unknown-server', `no MCP server named "${name}" in Claude Code's configuration`, { server: name });
+  if (!s)
+    throw new McpAuthError('unknown-server', `no MCP server named "${name}" in Claude Code's configuration`, {
+      server: name,
+    });
   assertApproved(s);
   return s;
 }

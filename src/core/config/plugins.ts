@@ -66,35 +66,51 @@ async function pluginRoot(
 ): Promise<string | undefined> {
   const src = isPlainObject(marketplace?.source) ? marketplace.source : undefined;
   if (src && (src.source === 'directory' || src.source === 'file')) {
-    const file = src.source === 'file' && typeof src.path === 'string' ? src.path
-      : typeof marketplace?.installLocation === 'string' ? path.join(marketplace.installLocation, '.claude-plugin', 'marketplace.json')
-        : typeof src.path === 'string' ? path.join(src.path, '.claude-plugin', 'marketplace.json') : undefined;
+    const file =
+      src.source === 'file' && typeof src.path === 'string'
+        ? src.path
+        : typeof marketplace?.installLocation === 'string'
+          ? path.join(marketplace.installLocation, '.claude-plugin', 'marketplace.json')
+          : typeof src.path === 'string'
+            ? path.join(src.path, '.claude-plugin', 'marketplace.json')
+            : undefined;
     const catalog = file ? await opts.read(file) : undefined;
     const entry = Array.isArray(catalog?.plugins)
-      ? (catalog.plugins as unknown[]).find((p) => isPlainObject(p) && p.name === pluginName) as Record<string, unknown> | undefined
+      ? ((catalog.plugins as unknown[]).find((p) => isPlainObject(p) && p.name === pluginName) as
+          Record<string, unknown> | undefined)
       : undefined;
     if (file && entry && typeof entry.source === 'string') {
-      const dir = path.basename(path.dirname(file)) === '.claude-plugin' ? path.dirname(path.dirname(file)) : path.dirname(file);
+      const dir =
+        path.basename(path.dirname(file)) === '.claude-plugin' ? path.dirname(path.dirname(file)) : path.dirname(file);
       let rel = entry.source;
-      const root = isPlainObject(catalog?.metadata) && typeof catalog.metadata.pluginRoot === 'string' ? catalog.metadata.pluginRoot : undefined;
+      const root =
+        isPlainObject(catalog?.metadata) && typeof catalog.metadata.pluginRoot === 'string'
+          ? catalog.metadata.pluginRoot
+          : undefined;
       if (root !== undefined && !/^(\.{1,2}[/\\]|\.$|[/\\])/.test(rel)) rel = path.join(root, rel); // a bare name resolves under metadata.pluginRoot
       return path.resolve(dir, rel);
     }
   }
   // the record for this project, else the user one, else the most recent
-  const rec = records.find((r) => typeof r.projectPath === 'string' && path.resolve(r.projectPath) === opts.projectKey)
-    ?? records.find((r) => r.scope === 'user' || r.scope === 'managed')
-    ?? records[0];
+  const rec =
+    records.find((r) => typeof r.projectPath === 'string' && path.resolve(r.projectPath) === opts.projectKey) ??
+    records.find((r) => r.scope === 'user' || r.scope === 'managed') ??
+    records[0];
   return typeof rec?.installPath === 'string' ? rec.installPath : undefined;
 }
 
 /** Substitute the plugin variables in every string of a server definition (before ${VAR} expansion). */
 function substitute(def: Record<string, unknown>, vars: Record<string, string>): Record<string, unknown> {
-  const sub = (s: string) => s.replace(/\$\{(CLAUDE_PLUGIN_ROOT|CLAUDE_PLUGIN_DATA|CLAUDE_PROJECT_DIR)\}/g, (_w, k: string) => vars[k]);
+  const sub = (s: string) =>
+    s.replace(/\$\{(CLAUDE_PLUGIN_ROOT|CLAUDE_PLUGIN_DATA|CLAUDE_PROJECT_DIR)\}/g, (_w, k: string) => vars[k]);
   const out: Record<string, unknown> = { ...def };
-  for (const k of ['url', 'command', 'headersHelper'] as const) if (typeof out[k] === 'string') out[k] = sub(out[k] as string);
+  for (const k of ['url', 'command', 'headersHelper'] as const)
+    if (typeof out[k] === 'string') out[k] = sub(out[k] as string);
   if (Array.isArray(out.args)) out.args = out.args.map((a) => (typeof a === 'string' ? sub(a) : a));
-  if (isPlainObject(out.headers)) out.headers = Object.fromEntries(Object.entries(out.headers).map(([k, v]) => [k, typeof v === 'string' ? sub(v) : v]));
+  if (isPlainObject(out.headers))
+    out.headers = Object.fromEntries(
+      Object.entries(out.headers).map(([k, v]) => [k, typeof v === 'string' ? sub(v) : v]),
+    );
   return out;
 }
 
@@ -109,7 +125,11 @@ export async function discoverPluginServers(opts: PluginDiscoverOptions): Promis
   const installed = await opts.read(installedFile);
   if (!installed) return [];
   if (!isPlainObject(installed.plugins)) {
-    opts.issues.push({ code: 'config-invalid', file: installedFile, message: `${installedFile}: "plugins" is not an object` });
+    opts.issues.push({
+      code: 'config-invalid',
+      file: installedFile,
+      message: `${installedFile}: "plugins" is not an object`,
+    });
     return [];
   }
   const enabled = await enabledPlugins(opts);
@@ -132,7 +152,9 @@ export async function discoverPluginServers(opts: PluginDiscoverOptions): Promis
     const name = typeof manifest?.name === 'string' && manifest.name ? manifest.name : pluginName;
 
     const defs = new Map<string, { def: unknown; file: string }>();
-    const addMap = (m: Record<string, unknown>, file: string) => { for (const [k, v] of Object.entries(m)) defs.set(k, { def: v, file }); };
+    const addMap = (m: Record<string, unknown>, file: string) => {
+      for (const [k, v] of Object.entries(m)) defs.set(k, { def: v, file });
+    };
     const mcpJson = path.join(root, '.mcp.json');
     const fromMcpJson = await opts.read(mcpJson);
     if (fromMcpJson) addMap(serverMap(fromMcpJson), mcpJson);

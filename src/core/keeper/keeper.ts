@@ -15,7 +15,15 @@ import { openStore, type StoreBackend } from '../store/backend';
 import type { TokenEntry } from '../store/types';
 import { refreshDueAt } from '../timing';
 import { describeProbe, probeServer, type ProbeResult } from './probe';
-import { decideStale, recordProbe, TokenSightings, tokenFingerprint, type KeptReason, type ProbeMemo, type Removal } from './staleness';
+import {
+  decideStale,
+  recordProbe,
+  TokenSightings,
+  tokenFingerprint,
+  type KeptReason,
+  type ProbeMemo,
+  type Removal,
+} from './staleness';
 
 /**
  * The background keeper (design.md "Auto-unblock", issue 13 item 2), one for the extension and `mcp-auth watch`
@@ -28,7 +36,15 @@ import { decideStale, recordProbe, TokenSightings, tokenFingerprint, type KeptRe
  */
 
 export type KeeperAction =
-  | { type: 'unblocked'; name: string; at: number; because: 'accepted' | 'token-changed'; probe?: ProbeResult; changedAfter?: number; entryTimestamp: number }
+  | {
+      type: 'unblocked';
+      name: string;
+      at: number;
+      because: 'accepted' | 'token-changed';
+      probe?: ProbeResult;
+      changedAfter?: number;
+      entryTimestamp: number;
+    }
   | { type: 'refreshed'; name: string; at: number; expiresAt?: number; clearedCacheEntries: string[] }
   | { type: 'adopted'; name: string; at: number; expiresAt?: number; clearedCacheEntries: string[] }
   | { type: 'kept'; name: string; at: number; reason: KeptReason; entryTimestamp: number }
@@ -77,7 +93,16 @@ const FAILURE_BACKOFF_MAX_MS = 30 * 60_000;
 const SAFETY_RELOAD_MS = 5 * 60_000;
 /** the keychain has no file to watch: look this often */
 const KEYCHAIN_RELOAD_MS = 30_000;
-const WATCHED_NAMES = new Set(['.credentials.json', 'mcp-needs-auth-cache.json', '.claude.json', '.mcp.json', 'settings.json', 'settings.local.json', 'managed-mcp.json', '.claude']);
+const WATCHED_NAMES = new Set([
+  '.credentials.json',
+  'mcp-needs-auth-cache.json',
+  '.claude.json',
+  '.mcp.json',
+  'settings.json',
+  'settings.local.json',
+  'managed-mcp.json',
+  '.claude',
+]);
 
 /** Events: `action` (one per thing done or decided), `model` (every reload), `issues` (the set of file problems changed: same codes and words as `status`). */
 export interface KeeperEvents {
@@ -119,13 +144,24 @@ export class Keeper extends EventEmitter<KeeperEvents> {
   }
 
   /** The last model read. */
-  get model(): AuthModel | undefined { return this.current; }
+  get model(): AuthModel | undefined {
+    return this.current;
+  }
 
   /** Why an entry is kept, by server name (for the tree and doctor). */
-  keptReasons(): ReadonlyMap<string, { reason: KeptReason; entryTimestamp: number }> { return this.kept; }
+  keptReasons(): ReadonlyMap<string, { reason: KeptReason; entryTimestamp: number }> {
+    return this.kept;
+  }
 
   /** Change settings while running (the extension's configuration); the next pass uses them. */
-  configure(patch: Partial<Pick<KeeperOptions, 'refreshWindowMs' | 'lockTimeoutMs' | 'proactiveRefresh' | 'autoClearStaleEntries' | 'cwd' | 'canAct'>>): void {
+  configure(
+    patch: Partial<
+      Pick<
+        KeeperOptions,
+        'refreshWindowMs' | 'lockTimeoutMs' | 'proactiveRefresh' | 'autoClearStaleEntries' | 'cwd' | 'canAct'
+      >
+    >,
+  ): void {
     Object.assign(this.o, patch);
     this.poke();
   }
@@ -141,7 +177,10 @@ export class Keeper extends EventEmitter<KeeperEvents> {
   poke(delayMs = this.o.debounceMs ?? 100): void {
     if (this.stopped || !this.started) return;
     if (this.debounce) clearTimeout(this.debounce);
-    this.debounce = setTimeout(() => { this.debounce = undefined; void this.pass(false); }, delayMs);
+    this.debounce = setTimeout(() => {
+      this.debounce = undefined;
+      void this.pass(false);
+    }, delayMs);
   }
 
   /**
@@ -203,46 +242,91 @@ export class Keeper extends EventEmitter<KeeperEvents> {
     const readStartedAt = this.now();
     let model: AuthModel;
     try {
-      model = await loadModel({ paths: this.o.paths, cwd: this.o.cwd, env: this.o.env, store: this.store, now: readStartedAt, settings: { ...DEFAULT_SETTINGS, refreshWindowMs: this.windowMs } });
+      model = await loadModel({
+        paths: this.o.paths,
+        cwd: this.o.cwd,
+        env: this.o.env,
+        store: this.store,
+        now: readStartedAt,
+        settings: { ...DEFAULT_SETTINGS, refreshWindowMs: this.windowMs },
+      });
     } catch (e) {
       // loadModel reports file problems as issues; anything else is ours, and the keeper keeps running
-      this.log.error('could not read Claude Code\'s files', e);
-      const issue: ModelIssue = { code: isMcpAuthError(e) ? e.code : 'internal', message: (e as Error)?.message ?? String(e) };
-      model = { servers: [], issues: [issue], configFiles: [], projectKey: this.o.cwd, storeLocation: this.store.location, now: readStartedAt };
+      this.log.error("could not read Claude Code's files", e);
+      const issue: ModelIssue = {
+        code: isMcpAuthError(e) ? e.code : 'internal',
+        message: (e as Error)?.message ?? String(e),
+      };
+      model = {
+        servers: [],
+        issues: [issue],
+        configFiles: [],
+        projectKey: this.o.cwd,
+        storeLocation: this.store.location,
+        now: readStartedAt,
+      };
     }
     this.current = model;
     const sig = JSON.stringify(model.issues);
-    if (sig !== this.lastIssues) { this.lastIssues = sig; this.emit('issues', model.issues); }
+    if (sig !== this.lastIssues) {
+      this.lastIssues = sig;
+      this.emit('issues', model.issues);
+    }
     this.emit('model', model);
 
     const work: Promise<unknown>[] = [];
     const all = model.servers.map((r) => r.config);
     const namesWithEntries = new Set<string>();
     for (const row of model.servers) {
-      if (!row.key || row.config.approval === 'pending' || row.status.state === 'not-approved' || row.status.state === 'error') continue;
+      if (
+        !row.key ||
+        row.config.approval === 'pending' ||
+        row.status.state === 'not-approved' ||
+        row.status.state === 'error'
+      )
+        continue;
       if (this.o.canAct && !this.o.canAct(row.config)) continue;
       const entry = storeEntry(model, row.key);
       this.sightings.observe(row.key, entry?.accessToken || undefined, readStartedAt);
       if (row.status.cache) namesWithEntries.add(row.config.name);
       if (this.stopped) continue;
       const refresh = this.maybeRefresh(row, entry, all, once);
-      if (refresh) { work.push(refresh); continue; }
+      if (refresh) {
+        work.push(refresh);
+        continue;
+      }
       const stale = this.maybeUnblock(row, entry, model);
       if (stale) work.push(stale);
     }
     // entries that went away are no longer kept
     for (const name of [...this.kept.keys()]) if (!namesWithEntries.has(name)) this.kept.delete(name);
     if (once) await Promise.allSettled(work);
-    if (!once && !this.stopped) { this.planWake(model); this.rewatch(model); }
-    const blocked = this.current.servers.filter((r) => r.status.state === 'blocked' && r.status.cache).map((r) => r.config.name);
-    return { model: this.current, blocked, failed: [...this.backoff.keys()].map((k) => model.servers.find((r) => r.key === k)?.config.name ?? k) };
+    if (!once && !this.stopped) {
+      this.planWake(model);
+      this.rewatch(model);
+    }
+    const blocked = this.current.servers
+      .filter((r) => r.status.state === 'blocked' && r.status.cache)
+      .map((r) => r.config.name);
+    return {
+      model: this.current,
+      blocked,
+      failed: [...this.backoff.keys()].map((k) => model.servers.find((r) => r.key === k)?.config.name ?? k),
+    };
   }
 
-  private get windowMs(): number { return this.o.refreshWindowMs ?? 300_000; }
+  private get windowMs(): number {
+    return this.o.refreshWindowMs ?? 300_000;
+  }
 
   // ---- proactive refresh ---------------------------------------------------------------------------
 
-  private maybeRefresh(row: ServerRow, entry: TokenEntry | undefined, all: ServerConfig[], once: boolean): Promise<unknown> | undefined {
+  private maybeRefresh(
+    row: ServerRow,
+    entry: TokenEntry | undefined,
+    all: ServerConfig[],
+    once: boolean,
+  ): Promise<unknown> | undefined {
     if (this.o.proactiveRefresh === false || !entry || !row.status.hasRefreshToken || !row.key) return undefined;
     if (row.status.state === 'refreshing') return undefined; // the holder's write wakes us
     const due = refreshDueAt(entry, this.windowMs);
@@ -253,35 +337,71 @@ export class Keeper extends EventEmitter<KeeperEvents> {
     const b = this.backoff.get(key);
     if (b && b.until > now) return undefined;
     const jitter = once ? 0 : Math.floor(Math.random() * (this.o.jitterMs ?? 5000));
-    return this.track(new Promise<void>((resolve) => {
-      const go = () => {
-        this.refreshing.set(key, true);
-        void this.refreshNow(row.config, key, all).finally(() => { this.refreshing.delete(key); resolve(); if (!once) this.poke(0); });
-      };
-      if (jitter === 0) { go(); return; }
-      const t = setTimeout(go, jitter);
-      this.refreshing.set(key, () => { clearTimeout(t); this.refreshing.delete(key); resolve(); });
-    }));
+    return this.track(
+      new Promise<void>((resolve) => {
+        const go = () => {
+          this.refreshing.set(key, true);
+          void this.refreshNow(row.config, key, all).finally(() => {
+            this.refreshing.delete(key);
+            resolve();
+            if (!once) this.poke(0);
+          });
+        };
+        if (jitter === 0) {
+          go();
+          return;
+        }
+        const t = setTimeout(go, jitter);
+        this.refreshing.set(key, () => {
+          clearTimeout(t);
+          this.refreshing.delete(key);
+          resolve();
+        });
+      }),
+    );
   }
 
   private async refreshNow(server: ServerConfig, key: string, all: ServerConfig[]): Promise<void> {
     const out: RefreshOutcome = await refreshServer(server, {
-      paths: this.o.paths, store: this.store, logger: this.o.logger, fetch: this.o.fetch, now: this.o.now, allServers: all,
-      refreshWindowMs: this.windowMs, lockTimeoutMs: this.o.lockTimeoutMs, httpTimeoutMs: this.o.httpTimeoutMs,
-      autoClearStaleEntries: this.o.autoClearStaleEntries, testHooks: this.o.testHooks,
+      paths: this.o.paths,
+      store: this.store,
+      logger: this.o.logger,
+      fetch: this.o.fetch,
+      now: this.o.now,
+      allServers: all,
+      refreshWindowMs: this.windowMs,
+      lockTimeoutMs: this.o.lockTimeoutMs,
+      httpTimeoutMs: this.o.httpTimeoutMs,
+      autoClearStaleEntries: this.o.autoClearStaleEntries,
+      testHooks: this.o.testHooks,
     });
     const at = this.now();
     if (out.result === 'failed') {
       const delay = Math.min((this.backoff.get(key)?.delay ?? FAILURE_BACKOFF_MIN_MS / 2) * 2, FAILURE_BACKOFF_MAX_MS);
       this.backoff.set(key, { until: at + delay, delay });
-      this.log.warn(`proactive refresh of ${server.name} failed (${out.code}); next try in ${Math.round(delay / 1000)} s`);
-      this.emitAction({ type: 'failed', name: server.name, at, code: out.code ?? 'internal', message: out.message ?? '', retryAt: at + delay });
+      this.log.warn(
+        `proactive refresh of ${server.name} failed (${out.code}); next try in ${Math.round(delay / 1000)} s`,
+      );
+      this.emitAction({
+        type: 'failed',
+        name: server.name,
+        at,
+        code: out.code ?? 'internal',
+        message: out.message ?? '',
+        retryAt: at + delay,
+      });
       return;
     }
     this.backoff.delete(key);
     if (out.result === 'fresh') return;
     this.log.info(`proactive refresh of ${server.name}: ${out.result}`);
-    this.emitAction({ type: out.result, name: server.name, at, expiresAt: out.expiresAt, clearedCacheEntries: out.clearedCacheEntries ?? [] });
+    this.emitAction({
+      type: out.result,
+      name: server.name,
+      at,
+      expiresAt: out.expiresAt,
+      clearedCacheEntries: out.clearedCacheEntries ?? [],
+    });
   }
 
   // ---- auto-unblock ----------------------------------------------------------------------------------
@@ -294,12 +414,26 @@ export class Keeper extends EventEmitter<KeeperEvents> {
     const cache = row.status.cache;
     const at = entry?.accessToken ?? '';
     const unexpired = typeof entry?.expiresAt !== 'number' || entry.expiresAt > now;
-    const token = at || row.status.hasRefreshToken
-      ? { fingerprint: at ? tokenFingerprint(at) : 'no-access-token', usable: (!!at && unexpired) || row.status.hasRefreshToken, probeable: !!at && unexpired }
-      : undefined;
-    const d = decideStale({ now, entry: { timestamp: cache.timestamp, fresh: cache.fresh }, token, sighting: this.sightings.get(key), probe: this.probes.get(key), removed: this.removals.get(name), missingScopes: row.status.state === 'needs-scope' ? row.status.missingScopes : undefined });
+    const token =
+      at || row.status.hasRefreshToken
+        ? {
+            fingerprint: at ? tokenFingerprint(at) : 'no-access-token',
+            usable: (!!at && unexpired) || row.status.hasRefreshToken,
+            probeable: !!at && unexpired,
+          }
+        : undefined;
+    const d = decideStale({
+      now,
+      entry: { timestamp: cache.timestamp, fresh: cache.fresh },
+      token,
+      sighting: this.sightings.get(key),
+      probe: this.probes.get(key),
+      removed: this.removals.get(name),
+      missingScopes: row.status.state === 'needs-scope' ? row.status.missingScopes : undefined,
+    });
     switch (d.action) {
-      case 'none': return undefined;
+      case 'none':
+        return undefined;
       case 'keep': {
         const sig = keptSignature(d.reason, cache.timestamp);
         if (this.kept.get(name)?.sig !== sig) {
@@ -312,37 +446,73 @@ export class Keeper extends EventEmitter<KeeperEvents> {
       case 'probe': {
         if (this.probing.has(key) || this.stopped) return undefined;
         this.probing.add(key);
-        const probe = this.o.probe ?? ((s: ServerConfig, t: string) => probeServer(s, t, { fetch: this.o.fetch, timeoutMs: this.o.probeTimeoutMs, now: this.now, logger: this.o.logger }));
-        return this.track((async () => {
-          try {
-            const result = await probe(row.config, at);
-            this.probes.set(key, recordProbe(this.probes.get(key), tokenFingerprint(at), result));
-            this.log.info(`probe of ${name}: ${describeProbe(result)}`);
-          } catch (e) {
-            this.log.warn(`probe of ${name} failed`, e);
-            this.probes.set(key, recordProbe(this.probes.get(key), tokenFingerprint(at), { verdict: 'unreachable', code: 'network', message: (e as Error)?.message ?? String(e), at: now, ms: 0 }));
-          } finally {
-            this.probing.delete(key);
-          }
-          this.poke(0);
-        })());
+        const probe =
+          this.o.probe ??
+          ((s: ServerConfig, t: string) =>
+            probeServer(s, t, {
+              fetch: this.o.fetch,
+              timeoutMs: this.o.probeTimeoutMs,
+              now: this.now,
+              logger: this.o.logger,
+            }));
+        return this.track(
+          (async () => {
+            try {
+              const result = await probe(row.config, at);
+              this.probes.set(key, recordProbe(this.probes.get(key), tokenFingerprint(at), result));
+              this.log.info(`probe of ${name}: ${describeProbe(result)}`);
+            } catch (e) {
+              this.log.warn(`probe of ${name} failed`, e);
+              this.probes.set(
+                key,
+                recordProbe(this.probes.get(key), tokenFingerprint(at), {
+                  verdict: 'unreachable',
+                  code: 'network',
+                  message: (e as Error)?.message ?? String(e),
+                  at: now,
+                  ms: 0,
+                }),
+              );
+            } finally {
+              this.probing.delete(key);
+            }
+            this.poke(0);
+          })(),
+        );
       }
       case 'remove':
         return this.track(this.removeEntry(name, cache.timestamp, token!.fingerprint, d, model));
     }
   }
 
-  private async removeEntry(name: string, timestamp: number, fingerprint: string, d: Extract<ReturnType<typeof decideStale>, { action: 'remove' }>, model: AuthModel): Promise<void> {
+  private async removeEntry(
+    name: string,
+    timestamp: number,
+    fingerprint: string,
+    d: Extract<ReturnType<typeof decideStale>, { action: 'remove' }>,
+    model: AuthModel,
+  ): Promise<void> {
     try {
       // only the entry judged: a newer one written meanwhile by Claude Code is judged on the next pass
-      const r = await removeCacheEntries(this.o.paths.needsAuthCacheFile, (n, e) => n === name && isPlainObject(e) && e.timestamp === timestamp);
+      const r = await removeCacheEntries(
+        this.o.paths.needsAuthCacheFile,
+        (n, e) => n === name && isPlainObject(e) && e.timestamp === timestamp,
+      );
       if (!r.removed.length) return;
       const at = this.now();
       this.removals.set(name, { timestamp, fingerprint, at });
       this.kept.delete(name);
       const why = d.because === 'accepted' ? describeProbe(d.probe) : `its token changed after the entry was written`;
       this.log.info(`removed the stale needs-auth entry of ${name} (${why})`);
-      this.emitAction({ type: 'unblocked', name, at, because: d.because, probe: d.because === 'accepted' ? d.probe : undefined, changedAfter: d.because === 'token-changed' ? d.changedAfter : undefined, entryTimestamp: timestamp });
+      this.emitAction({
+        type: 'unblocked',
+        name,
+        at,
+        because: d.because,
+        probe: d.because === 'accepted' ? d.probe : undefined,
+        changedAfter: d.because === 'token-changed' ? d.changedAfter : undefined,
+        entryTimestamp: timestamp,
+      });
       // the row is no longer blocked
       const row = model.servers.find((x) => x.config.name === name);
       if (row?.status.cache) row.status.cache = undefined;
@@ -374,21 +544,39 @@ export class Keeper extends EventEmitter<KeeperEvents> {
     }
     if (this.wake) clearTimeout(this.wake);
     const delay = Math.min(Math.max(soonest - now + 50, 250), 2 ** 31 - 1);
-    this.wake = setTimeout(() => { this.wake = undefined; void this.pass(false); }, delay);
+    this.wake = setTimeout(() => {
+      this.wake = undefined;
+      void this.pass(false);
+    }, delay);
   }
 
   /** Watch the folders of every file that matters (the nearest existing folder for those not there yet). */
   private rewatch(model: AuthModel): void {
     const p = this.o.paths;
-    const dirs = new Set<string>([p.secureDir, p.configDir, path.dirname(p.userConfigFile), path.resolve(this.o.cwd), path.join(path.resolve(this.o.cwd), '.claude'), model.projectKey]);
+    const dirs = new Set<string>([
+      p.secureDir,
+      p.configDir,
+      path.dirname(p.userConfigFile),
+      path.resolve(this.o.cwd),
+      path.join(path.resolve(this.o.cwd), '.claude'),
+      model.projectKey,
+    ]);
     for (const f of model.configFiles) dirs.add(path.dirname(f));
     const want = new Set<string>();
     for (const d of dirs) {
       let dir = d;
-      while (!isDir(dir)) { const up = path.dirname(dir); if (up === dir) break; dir = up; }
+      while (!isDir(dir)) {
+        const up = path.dirname(dir);
+        if (up === dir) break;
+        dir = up;
+      }
       want.add(dir);
     }
-    for (const [d, w] of this.watchers) if (!want.has(d)) { w.close(); this.watchers.delete(d); }
+    for (const [d, w] of this.watchers)
+      if (!want.has(d)) {
+        w.close();
+        this.watchers.delete(d);
+      }
     for (const d of want) {
       if (this.watchers.has(d)) continue;
       try {
@@ -396,7 +584,11 @@ export class Keeper extends EventEmitter<KeeperEvents> {
           const f = file?.toString();
           if (!f || WATCHED_NAMES.has(f) || !dirs.has(d)) this.poke();
         });
-        w.on('error', () => { w.close(); this.watchers.delete(d); this.poke(1000); });
+        w.on('error', () => {
+          w.close();
+          this.watchers.delete(d);
+          this.poke(1000);
+        });
         this.watchers.set(d, w);
       } catch (e) {
         this.log.debug(`cannot watch ${d}: ${(e as Error)?.message}`);
@@ -406,7 +598,11 @@ export class Keeper extends EventEmitter<KeeperEvents> {
 }
 
 function isDir(d: string): boolean {
-  try { return fs.statSync(d).isDirectory(); } catch { return false; }
+  try {
+    return fs.statSync(d).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 function storeEntry(model: AuthModel, key: string): TokenEntry | undefined {
@@ -416,7 +612,9 @@ function storeEntry(model: AuthModel, key: string): TokenEntry | undefined {
 
 function keptSignature(r: KeptReason, ts: number): string {
   const p = 'probe' in r ? r.probe : undefined;
-  const v = p ? `${p.verdict}:${p.verdict === 'rejected' ? `${p.status}:${p.error ?? ''}:${p.challenge}` : p.verdict === 'unreachable' ? p.code : p.verdict === 'inconclusive' ? String(p.status) : ''}` : '';
+  const v = p
+    ? `${p.verdict}:${p.verdict === 'rejected' ? `${p.status}:${p.error ?? ''}:${p.challenge}` : p.verdict === 'unreachable' ? p.code : p.verdict === 'inconclusive' ? String(p.status) : ''}`
+    : '';
   return `${ts}|${r.code}|${v}`;
 }
 
@@ -424,11 +622,18 @@ function keptSignature(r: KeptReason, ts: number): string {
 export function describeKept(r: KeptReason, now: number): string {
   const secs = (t: number) => `${Math.max(0, Math.round((t - now) / 1000))} s`;
   switch (r.code) {
-    case 'loop-guard': return 'it came back after we removed it while the token is unchanged: Claude Code really failed with this token';
-    case 'needs-scope': return `the server asked for more access (403 insufficient_scope; the token lacks ${r.missingScopes.join(' ')}): sign in for the union of scopes, not a stale entry`;
-    case 'rejected': return `${describeProbe(r.probe)}; next probe in ${secs(r.nextProbeAt)}`;
-    case 'unreachable': case 'inconclusive': return `${describeProbe(r.probe)}; next probe in ${secs(r.nextProbeAt)}`;
-    case 'newer-than-probe': return `written after the server last accepted this token; next probe in ${secs(r.nextProbeAt)}`;
-    case 'probe-pending': return `a new token; the server is asked at most once a minute, next in ${secs(r.nextProbeAt)}`;
+    case 'loop-guard':
+      return 'it came back after we removed it while the token is unchanged: Claude Code really failed with this token';
+    case 'needs-scope':
+      return `the server asked for more access (403 insufficient_scope; the token lacks ${r.missingScopes.join(' ')}): sign in for the union of scopes, not a stale entry`;
+    case 'rejected':
+      return `${describeProbe(r.probe)}; next probe in ${secs(r.nextProbeAt)}`;
+    case 'unreachable':
+    case 'inconclusive':
+      return `${describeProbe(r.probe)}; next probe in ${secs(r.nextProbeAt)}`;
+    case 'newer-than-probe':
+      return `written after the server last accepted this token; next probe in ${secs(r.nextProbeAt)}`;
+    case 'probe-pending':
+      return `a new token; the server is asked at most once a minute, next in ${secs(r.nextProbeAt)}`;
   }
 }

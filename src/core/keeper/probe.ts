@@ -20,7 +20,16 @@ import type { FetchLike } from '../oauth/http';
  */
 export type ProbeResult =
   | { verdict: 'accepted'; status: number; at: number; ms: number }
-  | { verdict: 'rejected'; status: number; challenge: boolean; error?: string; scope?: string; description?: string; at: number; ms: number }
+  | {
+      verdict: 'rejected';
+      status: number;
+      challenge: boolean;
+      error?: string;
+      scope?: string;
+      description?: string;
+      at: number;
+      ms: number;
+    }
   | { verdict: 'unreachable'; code: 'timeout' | 'network'; message: string; at: number; ms: number }
   | { verdict: 'inconclusive'; status?: number; message: string; at: number; ms: number };
 
@@ -52,9 +61,17 @@ export function parseBearerChallenge(header: string | null | undefined): Record<
   return params;
 }
 
-interface Seen { status: number; method: string; challenge: string | null }
+interface Seen {
+  status: number;
+  method: string;
+  challenge: string | null;
+}
 
-export async function probeServer(server: ServerConfig, accessToken: string, opts: ProbeOptions = {}): Promise<ProbeResult> {
+export async function probeServer(
+  server: ServerConfig,
+  accessToken: string,
+  opts: ProbeOptions = {},
+): Promise<ProbeResult> {
   if ((server.transport !== 'http' && server.transport !== 'sse') || !server.url) {
     throw new McpAuthError('not-remote', `${server.name} is not a remote server: it is never probed`);
   }
@@ -72,24 +89,54 @@ export async function probeServer(server: ServerConfig, accessToken: string, opt
   const recording: FetchLike = async (input, init) => {
     const signal = init?.signal ? AbortSignal.any([init.signal, abort.signal]) : abort.signal;
     const res = await baseFetch(input, { ...init, signal });
-    seen.push({ status: res.status, method: (init?.method ?? 'GET').toUpperCase(), challenge: res.headers.get('www-authenticate') });
+    seen.push({
+      status: res.status,
+      method: (init?.method ?? 'GET').toUpperCase(),
+      challenge: res.headers.get('www-authenticate'),
+    });
     return res;
   };
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(server.headers ?? {})) if (k.toLowerCase() !== 'authorization') headers[k] = v;
   headers.Authorization = `Bearer ${accessToken}`;
   const url = new URL(server.url);
-  const transport: Transport = server.transport === 'sse'
-    ? new SSEClientTransport(url, { requestInit: { headers }, fetch: recording })
-    : new StreamableHTTPClientTransport(url, { requestInit: { headers }, fetch: recording, reconnectionOptions: { maxRetries: 0, initialReconnectionDelay: 1000, maxReconnectionDelay: 1000, reconnectionDelayGrowFactor: 1 } });
+  const transport: Transport =
+    server.transport === 'sse'
+      ? new SSEClientTransport(url, { requestInit: { headers }, fetch: recording })
+      : new StreamableHTTPClientTransport(url, {
+          requestInit: { headers },
+          fetch: recording,
+          reconnectionOptions: {
+            maxRetries: 0,
+            initialReconnectionDelay: 1000,
+            maxReconnectionDelay: 1000,
+            reconnectionDelayGrowFactor: 1,
+          },
+        });
   const client = new Client({ name: 'mcp-auth-probe', version: '1' }, { capabilities: {} });
-  client.onerror = () => { /* reported through the verdict */ };
+  client.onerror = () => {
+    /* reported through the verdict */
+  };
   let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<'timeout'>((resolve) => { timer = setTimeout(() => { abort.abort(); resolve('timeout'); }, timeoutMs); });
+  const deadline = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => {
+      abort.abort();
+      resolve('timeout');
+    }, timeoutMs);
+  });
   let failure: unknown;
   let outcome: 'connected' | 'failed' | 'timeout';
   try {
-    outcome = await Promise.race([client.connect(transport, { timeout: timeoutMs }).then(() => 'connected' as const, (e) => { failure = e; return 'failed' as const; }), deadline]);
+    outcome = await Promise.race([
+      client.connect(transport, { timeout: timeoutMs }).then(
+        () => 'connected' as const,
+        (e) => {
+          failure = e;
+          return 'failed' as const;
+        },
+      ),
+      deadline,
+    ]);
   } finally {
     clearTimeout(timer);
   }
@@ -107,17 +154,38 @@ export async function probeServer(server: ServerConfig, accessToken: string, opt
   let result: ProbeResult;
   if (rejected) {
     const c = parseBearerChallenge(rejected.challenge);
-    result = { verdict: 'rejected', status: rejected.status, challenge: c !== undefined, error: c?.error, scope: c?.scope, description: c?.error_description, at: t0, ms: ms() };
+    result = {
+      verdict: 'rejected',
+      status: rejected.status,
+      challenge: c !== undefined,
+      error: c?.error,
+      scope: c?.scope,
+      description: c?.error_description,
+      at: t0,
+      ms: ms(),
+    };
   } else if (seen.some((s) => s.method === 'POST' && s.status >= 200 && s.status < 300) || outcome === 'connected') {
     const ok = seen.find((s) => s.status >= 200 && s.status < 300);
     result = { verdict: 'accepted', status: ok?.status ?? 200, at: t0, ms: ms() };
   } else if (outcome === 'timeout') {
-    result = { verdict: 'unreachable', code: 'timeout', message: `no answer within ${Math.round(timeoutMs / 1000)} s`, at: t0, ms: ms() };
+    result = {
+      verdict: 'unreachable',
+      code: 'timeout',
+      message: `no answer within ${Math.round(timeoutMs / 1000)} s`,
+      at: t0,
+      ms: ms(),
+    };
   } else if (seen.length === 0) {
     result = { verdict: 'unreachable', code: 'network', message: describe(failure), at: t0, ms: ms() };
   } else {
     const last = seen[seen.length - 1];
-    result = { verdict: 'inconclusive', status: last.status, message: `the server answered HTTP ${last.status}${failure ? `: ${describe(failure)}` : ''}`, at: t0, ms: ms() };
+    result = {
+      verdict: 'inconclusive',
+      status: last.status,
+      message: `the server answered HTTP ${last.status}${failure ? `: ${describe(failure)}` : ''}`,
+      at: t0,
+      ms: ms(),
+    };
   }
   log.debug(`verdict ${describeProbe(result)}`);
   return result;
@@ -133,11 +201,14 @@ function describe(e: unknown): string {
 /** Words for a verdict (for logs and the CLI): "accepted (HTTP 200)", "401 invalid_token", "403 without an OAuth challenge". */
 export function describeProbe(r: ProbeResult): string {
   switch (r.verdict) {
-    case 'accepted': return `the server accepted the stored token (HTTP ${r.status})`;
+    case 'accepted':
+      return `the server accepted the stored token (HTTP ${r.status})`;
     case 'rejected':
       if (!r.challenge) return `${r.status} without an OAuth challenge (a proxy or firewall, not sign-in)`;
       return `the server answered ${r.status}${r.error ? ` ${r.error}` : ''}${r.scope ? ` (scope "${r.scope}")` : ''}${r.description ? `: ${r.description}` : ''}`;
-    case 'unreachable': return `the server is unreachable (${r.code}: ${r.message})`;
-    case 'inconclusive': return `the probe was inconclusive (${r.message})`;
+    case 'unreachable':
+      return `the server is unreachable (${r.code}: ${r.message})`;
+    case 'inconclusive':
+      return `the probe was inconclusive (${r.message})`;
   }
 }

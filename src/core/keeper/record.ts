@@ -20,7 +20,14 @@ export const keeperRecordFile = (paths: ClaudePaths): string => path.join(paths.
 export async function readKeeperRecord(paths: ClaudePaths): Promise<KeeperRecord | undefined> {
   try {
     const r = await readJsonFile(keeperRecordFile(paths), 'cache');
-    if (!r || !isPlainObject(r.value) || typeof r.value.pid !== 'number' || typeof r.value.updatedAt !== 'number' || !isPlainObject(r.value.servers)) return undefined;
+    if (
+      !r ||
+      !isPlainObject(r.value) ||
+      typeof r.value.pid !== 'number' ||
+      typeof r.value.updatedAt !== 'number' ||
+      !isPlainObject(r.value.servers)
+    )
+      return undefined;
     return r.value as unknown as KeeperRecord;
   } catch {
     return undefined;

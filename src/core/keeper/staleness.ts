@@ -31,7 +31,8 @@ import type { ProbeResult } from './probe';
 export const PROBE_MIN_GAP_MS = 60_000;
 export const PROBE_MAX_GAP_MS = 30 * 60_000;
 
-export const tokenFingerprint = (accessToken: string): string => createHash('sha256').update(accessToken).digest('hex').slice(0, 32);
+export const tokenFingerprint = (accessToken: string): string =>
+  createHash('sha256').update(accessToken).digest('hex').slice(0, 32);
 
 /** What this process has seen of one key's token. */
 export interface TokenSighting {
@@ -57,7 +58,9 @@ export class TokenSightings {
     this.byKey.set(key, next);
     return next;
   }
-  get(key: string): TokenSighting | undefined { return this.byKey.get(key); }
+  get(key: string): TokenSighting | undefined {
+    return this.byKey.get(key);
+  }
 }
 
 /** The last probe of one server (its key). */
@@ -72,7 +75,8 @@ export interface ProbeMemo {
 
 /** Update the memo after a probe. */
 export function recordProbe(prev: ProbeMemo | undefined, fingerprint: string, result: ProbeResult): ProbeMemo {
-  const failures = result.verdict === 'accepted' ? 0 : (prev && prev.fingerprint === fingerprint ? prev.failures : 0) + 1;
+  const failures =
+    result.verdict === 'accepted' ? 0 : (prev && prev.fingerprint === fingerprint ? prev.failures : 0) + 1;
   const gap = failures === 0 ? PROBE_MIN_GAP_MS : Math.min(PROBE_MIN_GAP_MS * 2 ** (failures - 1), PROBE_MAX_GAP_MS);
   return { fingerprint, result, failures, nextAt: result.at + gap };
 }
@@ -120,7 +124,8 @@ export function decideStale(i: StaleInput): StaleDecision {
   const { entry, token } = i;
   if (!entry || !entry.fresh || !token || !token.usable || !token.fingerprint) return { action: 'none' };
   // step-up: Claude Code's entry is right until the token has the scopes (a new sign-in, whose write clears it)
-  if (i.missingScopes?.length) return { action: 'keep', reason: { code: 'needs-scope', missingScopes: i.missingScopes } };
+  if (i.missingScopes?.length)
+    return { action: 'keep', reason: { code: 'needs-scope', missingScopes: i.missingScopes } };
   // loop guard: it came back, newer, while the token stayed what we removed it for
   if (i.removed && entry.timestamp > i.removed.timestamp && i.removed.fingerprint === token.fingerprint) {
     return { action: 'keep', reason: { code: 'loop-guard', removedAt: i.removed.at } };
@@ -134,7 +139,8 @@ export function decideStale(i: StaleInput): StaleDecision {
   if (!token.probeable) return { action: 'none' };
   const p = i.probe;
   const sameToken = p !== undefined && p.fingerprint === token.fingerprint;
-  if (sameToken && p.result.verdict === 'accepted' && p.result.at >= entry.timestamp) return { action: 'remove', because: 'accepted', probe: p.result };
+  if (sameToken && p.result.verdict === 'accepted' && p.result.at >= entry.timestamp)
+    return { action: 'remove', because: 'accepted', probe: p.result };
   if (!p || i.now >= p.nextAt) return { action: 'probe' };
   // a new token, but this server was asked less than a minute ago: ask again when the gap is over
   if (!sameToken) return { action: 'keep', reason: { code: 'probe-pending', nextProbeAt: p.nextAt } };

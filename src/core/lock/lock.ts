@@ -47,11 +47,19 @@ export function dirIdentity(st: fs.Stats): DirIdentity {
 
 /** Same directory: same device and inode, and the same birth time where both are known. */
 export function sameDir(a: DirIdentity, b: DirIdentity): boolean {
-  return a.dev === b.dev && a.ino === b.ino && (a.birthtimeMs === 0 || b.birthtimeMs === 0 || a.birthtimeMs === b.birthtimeMs);
+  return (
+    a.dev === b.dev &&
+    a.ino === b.ino &&
+    (a.birthtimeMs === 0 || b.birthtimeMs === 0 || a.birthtimeMs === b.birthtimeMs)
+  );
 }
 
 function currentIdentity(dir: string): DirIdentity | undefined {
-  try { return dirIdentity(fs.statSync(dir)); } catch { return undefined; }
+  try {
+    return dirIdentity(fs.statSync(dir));
+  } catch {
+    return undefined;
+  }
 }
 
 export interface LockOwner {
@@ -115,7 +123,12 @@ export interface HeldLock {
 const NEVER_STALE = 2 ** 31 - 1;
 
 function pidAlive(pid: number): boolean {
-  try { process.kill(pid, 0); return true; } catch (e) { return errnoCode(e) === 'EPERM'; }
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return errnoCode(e) === 'EPERM';
+  }
 }
 
 /**
@@ -124,8 +137,16 @@ function pidAlive(pid: number): boolean {
  */
 const pidSpace: { pidns?: string; bootId?: string } = (() => {
   const out: { pidns?: string; bootId?: string } = {};
-  try { out.pidns = fs.readlinkSync('/proc/self/ns/pid'); } catch { /* not Linux */ }
-  try { out.bootId = fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim(); } catch { /* not Linux */ }
+  try {
+    out.pidns = fs.readlinkSync('/proc/self/ns/pid');
+  } catch {
+    /* not Linux */
+  }
+  try {
+    out.bootId = fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  } catch {
+    /* not Linux */
+  }
   return out;
 })();
 
@@ -139,7 +160,9 @@ function readOwner(file: string): LockOwner | undefined {
   try {
     const o = JSON.parse(fs.readFileSync(file, 'utf8')) as LockOwner;
     return o && o.tool === 'mcp-auth' && typeof o.pid === 'number' && typeof o.host === 'string' ? o : undefined;
-  } catch { return undefined; }
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -151,20 +174,33 @@ function readOwner(file: string): LockOwner | undefined {
 function ownerDescribes(owner: LockOwner, st: fs.Stats): boolean {
   const id = dirIdentity(st);
   if (id.birthtimeMs === 0 || owner.birthtimeMs === undefined) return false;
-  return owner.ino === id.ino && (owner.dev === undefined || owner.dev === id.dev) && owner.birthtimeMs === id.birthtimeMs;
+  return (
+    owner.ino === id.ino && (owner.dev === undefined || owner.dev === id.dev) && owner.birthtimeMs === id.birthtimeMs
+  );
 }
 
 /** Who holds a lock, without touching it. */
 export function inspectLock(spec: LockSpec, now = Date.now()): LockHolderInfo {
   const owner = readOwner(ownerFileOf(spec));
   let st: fs.Stats;
-  try { st = fs.statSync(lockDirOf(spec)); } catch { return { held: false, stale: false, orphanOwner: owner }; }
+  try {
+    st = fs.statSync(lockDirOf(spec));
+  } catch {
+    return { held: false, stale: false, orphanOwner: owner };
+  }
   const ageMs = Math.max(0, now - st.mtimeMs);
   const ownerMatches = owner !== undefined && ownerDescribes(owner, st);
   const ownerDead = ownerMatches && ownerPidVisible(owner) && !pidAlive(owner.pid);
-  const holder = ownerMatches ? `mcp-auth pid ${owner.pid} on ${owner.host}` : 'another process (Claude Code or an older mcp-auth)';
+  const holder = ownerMatches
+    ? `mcp-auth pid ${owner.pid} on ${owner.host}`
+    : 'another process (Claude Code or an older mcp-auth)';
   return {
-    held: true, stale: ageMs > spec.stale || ownerDead, ageMs, owner: ownerMatches ? owner : undefined, ownerDead, holder,
+    held: true,
+    stale: ageMs > spec.stale || ownerDead,
+    ageMs,
+    owner: ownerMatches ? owner : undefined,
+    ownerDead,
+    holder,
     orphanOwner: owner && !ownerMatches ? owner : undefined,
   };
 }
@@ -179,7 +215,12 @@ export function inspectLock(spec: LockSpec, now = Date.now()): LockHolderInfo {
 export function removeOrphanOwner(spec: LockSpec): boolean {
   const o = inspectLock(spec).orphanOwner;
   if (!o || !ownerPidVisible(o) || pidAlive(o.pid)) return false;
-  try { fs.rmSync(ownerFileOf(spec), { force: true }); return true; } catch { return false; }
+  try {
+    fs.rmSync(ownerFileOf(spec), { force: true });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -197,7 +238,11 @@ function reclaim(spec: LockSpec, log: Logger): boolean {
     fs.mkdirSync(mutex);
   } catch (e) {
     if (errnoCode(e) !== 'EEXIST') return false;
-    try { if (Date.now() - fs.statSync(mutex).mtimeMs > 10_000) fs.rmdirSync(mutex); } catch { /* gone */ }
+    try {
+      if (Date.now() - fs.statSync(mutex).mtimeMs > 10_000) fs.rmdirSync(mutex);
+    } catch {
+      /* gone */
+    }
     return false;
   }
   try {
@@ -209,9 +254,11 @@ function reclaim(spec: LockSpec, log: Logger): boolean {
     const again = currentIdentity(dir);
     if (!again || !sameDir(again, before) || again.birthtimeMs !== before.birthtimeMs) return false; // replaced meanwhile: not ours to touch
     if (!inspectLock(spec).stale) return false;
-    log.warn(info.ownerDead && info.owner
-      ? `reclaiming ${path.basename(dir)}: holder pid ${info.owner.pid} is gone`
-      : `reclaiming ${path.basename(dir)}: stale (no heartbeat for ${Math.round((info.ageMs ?? 0) / 1000)} s)`);
+    log.warn(
+      info.ownerDead && info.owner
+        ? `reclaiming ${path.basename(dir)}: holder pid ${info.owner.pid} is gone`
+        : `reclaiming ${path.basename(dir)}: stale (no heartbeat for ${Math.round((info.ageMs ?? 0) / 1000)} s)`,
+    );
     // the owner file first: once the directory is gone another process of ours may take the lock and
     // write its own owner file, which must not be the one removed here
     if (info.owner || info.orphanOwner) fs.rmSync(ownerFileOf(spec), { force: true });
@@ -231,7 +278,11 @@ function reclaim(spec: LockSpec, log: Logger): boolean {
     log.debug(`reclaim of ${path.basename(dir)} failed: ${errnoCode(e) ?? e}`);
     return false;
   } finally {
-    try { fs.rmdirSync(mutex); } catch { /* ignore */ }
+    try {
+      fs.rmdirSync(mutex);
+    } catch {
+      /* ignore */
+    }
   }
 }
 
@@ -239,7 +290,10 @@ function reclaim(spec: LockSpec, log: Logger): boolean {
  * Take a lock exactly as Claude Code does (proper-lockfile, realpath:false, its stale/update values),
  * retrying every pollMs and whenever the lock's folder changes, until timeoutMs.
  */
-export async function acquireLock(spec: LockSpec, opts: AcquireOptions & { stopWaiting?: undefined }): Promise<HeldLock>;
+export async function acquireLock(
+  spec: LockSpec,
+  opts: AcquireOptions & { stopWaiting?: undefined },
+): Promise<HeldLock>;
 export async function acquireLock(spec: LockSpec, opts?: AcquireOptions): Promise<HeldLock | undefined>;
 export async function acquireLock(spec: LockSpec, opts: AcquireOptions = {}): Promise<HeldLock | undefined> {
   const log = opts.logger ?? nullLogger;
@@ -270,7 +324,7 @@ export async function acquireLock(spec: LockSpec, opts: AcquireOptions = {}): Pr
             log.warn(`lock ${path.basename(lockDirOf(spec))} compromised`, err);
           },
         });
-        const taken = held.id = currentIdentity(lockDirOf(spec));
+        const taken = (held.id = currentIdentity(lockDirOf(spec)));
         const owner = taken ? writeOwner(spec, taken) : false;
         const stillHeld = () => {
           if (compromised || !taken) return false;
@@ -278,16 +332,26 @@ export async function acquireLock(spec: LockSpec, opts: AcquireOptions = {}): Pr
           return now !== undefined && sameDir(now, taken) && now.birthtimeMs === taken.birthtimeMs;
         };
         return {
-          get compromised() { return compromised; },
+          get compromised() {
+            return compromised;
+          },
           stillHeld,
           assertHeld(what: string) {
-            if (!stillHeld()) throw new McpAuthError('lock-lost', `${path.basename(lockDirOf(spec))} is no longer ours (${compromised ? 'reported compromised' : 'the directory was removed or replaced'}); stopped before ${what}`);
+            if (!stillHeld())
+              throw new McpAuthError(
+                'lock-lost',
+                `${path.basename(lockDirOf(spec))} is no longer ours (${compromised ? 'reported compromised' : 'the directory was removed or replaced'}); stopped before ${what}`,
+              );
           },
           async release() {
             // owner file first: a crash between the two leaves a lock with no owner, reclaimed by staleness
             if (owner) removeOwnFile(ownerFileOf(spec));
             // the guarded fs skips the rmdir when the directory is no longer the one we created
-            try { await release(); } catch (e) { log.debug(`release of ${path.basename(lockDirOf(spec))}: ${errnoCode(e) ?? e}`); }
+            try {
+              await release();
+            } catch (e) {
+              log.debug(`release of ${path.basename(lockDirOf(spec))}: ${errnoCode(e) ?? e}`);
+            }
           },
         };
       } catch (e) {
@@ -302,16 +366,25 @@ export async function acquireLock(spec: LockSpec, opts: AcquireOptions = {}): Pr
         try {
           watcher = fs.watch(folder, { persistent: false }, () => wake?.());
           watcher.on('error', () => {});
-        } catch { /* polling only */ }
+        } catch {
+          /* polling only */
+        }
       }
       if (waited && opts.stopWaiting && (await opts.stopWaiting().catch(() => false))) return undefined;
       const left = deadline - Date.now();
       if (left <= 0) {
-        throw new McpAuthError('lock-timeout', `timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${lockDirOf(spec)} (held by ${info.holder ?? 'unknown'})`);
+        throw new McpAuthError(
+          'lock-timeout',
+          `timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${lockDirOf(spec)} (held by ${info.holder ?? 'unknown'})`,
+        );
       }
       await new Promise<void>((resolve) => {
         const t = setTimeout(done, Math.min(pollMs, left));
-        function done() { clearTimeout(t); wake = undefined; resolve(); }
+        function done() {
+          clearTimeout(t);
+          wake = undefined;
+          resolve();
+        }
         wake = done;
       });
     }
@@ -329,7 +402,9 @@ function removeOwnFile(file: string): void {
   try {
     // only our own: another process may have written this path since (after a reclaim)
     if (readOwner(file)?.pid === process.pid) fs.rmSync(file, { force: true });
-  } catch { /* gone */ }
+  } catch {
+    /* gone */
+  }
 }
 
 function installExitHook(): void {
@@ -337,14 +412,25 @@ function installExitHook(): void {
   exitHookInstalled = true;
   // signal-exit (what proper-lockfile uses to remove its lock directories) runs this on a normal exit, an
   // uncaught error, and SIGINT/SIGTERM/SIGHUP, before the signal is re-raised.
-  onExit(() => { for (const f of [...ownFiles]) removeOwnFile(f); });
+  onExit(() => {
+    for (const f of [...ownFiles]) removeOwnFile(f);
+  });
 }
 
 function writeOwner(spec: LockSpec, id: DirIdentity): boolean {
   installExitHook();
   const file = ownerFileOf(spec);
   try {
-    const owner: LockOwner = { pid: process.pid, host: os.hostname(), ...pidSpace, startedAt: Date.now(), ino: id.ino, dev: id.dev, birthtimeMs: id.birthtimeMs, tool: 'mcp-auth' };
+    const owner: LockOwner = {
+      pid: process.pid,
+      host: os.hostname(),
+      ...pidSpace,
+      startedAt: Date.now(),
+      ino: id.ino,
+      dev: id.dev,
+      birthtimeMs: id.birthtimeMs,
+      tool: 'mcp-auth',
+    };
     const tmp = `${file}.${process.pid}.tmp`;
     ownFiles.add(file);
     fs.writeFileSync(tmp, JSON.stringify(owner), { mode: 0o600 });
@@ -384,12 +470,18 @@ function guardedFs(dir: string, taken: () => DirIdentity | undefined, log: Logge
       refused('removing');
       cb(null);
     },
-    rmdirSync: (p: string) => { if (ours()) fs.rmdirSync(p); },
+    rmdirSync: (p: string) => {
+      if (ours()) fs.rmdirSync(p);
+    },
   };
 }
 
 /** Run fn while holding the lock; release in finally. */
-export async function withLock<T>(spec: LockSpec, opts: AcquireOptions, fn: (lock: HeldLock) => Promise<T>): Promise<T> {
+export async function withLock<T>(
+  spec: LockSpec,
+  opts: AcquireOptions,
+  fn: (lock: HeldLock) => Promise<T>,
+): Promise<T> {
   const lock = (await acquireLock(spec, { ...opts, stopWaiting: undefined }))!;
   try {
     return await fn(lock);

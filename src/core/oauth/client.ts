@@ -6,24 +6,42 @@ import { assertSecureEndpoint, boundedFetch, isLoopbackHost, type FetchLike, typ
 export type AuthorizationServer = oauth.AuthorizationServer;
 
 /** Options every oauth4webapi call gets: our bounded fetch, and http allowed only for loopback. */
-export function requestOptions(http: FetchLike, url: string | URL): { [oauth.customFetch]: FetchLike; [oauth.allowInsecureRequests]: boolean } {
+export function requestOptions(
+  http: FetchLike,
+  url: string | URL,
+): { [oauth.customFetch]: FetchLike; [oauth.allowInsecureRequests]: boolean } {
   const u = new URL(url);
-  return { [oauth.customFetch]: http, [oauth.allowInsecureRequests]: u.protocol === 'http:' && isLoopbackHost(u.hostname) };
+  return {
+    [oauth.customFetch]: http,
+    [oauth.allowInsecureRequests]: u.protocol === 'http:' && isLoopbackHost(u.hostname),
+  };
 }
 
 /** Map anything oauth4webapi or fetch throws to one of our codes. */
 export function toMcpAuthError(e: unknown, what: string): McpAuthError {
   if (isMcpAuthError(e)) return e;
   if (e instanceof oauth.ResponseBodyError) {
-    const code: ErrorCode = e.error === 'invalid_grant' ? 'invalid-grant' : e.status >= 500 ? 'server-error' : 'bad-response';
-    return new McpAuthError(code, `${what}: ${e.status} ${e.error}${e.error_description ? ` (${e.error_description})` : ''}`, { status: e.status, oauthError: e.error });
+    const code: ErrorCode =
+      e.error === 'invalid_grant' ? 'invalid-grant' : e.status >= 500 ? 'server-error' : 'bad-response';
+    return new McpAuthError(
+      code,
+      `${what}: ${e.status} ${e.error}${e.error_description ? ` (${e.error_description})` : ''}`,
+      { status: e.status, oauthError: e.error },
+    );
   }
   const err = e as { code?: string; message?: string; cause?: unknown };
   if (err?.code === oauth.RESPONSE_IS_NOT_CONFORM) {
     const status = (err.cause as Response | undefined)?.status;
-    return new McpAuthError(status && status >= 500 ? 'server-error' : 'bad-response', `${what}: unexpected HTTP ${status ?? 'status'}`, { status });
+    return new McpAuthError(
+      status && status >= 500 ? 'server-error' : 'bad-response',
+      `${what}: unexpected HTTP ${status ?? 'status'}`,
+      { status },
+    );
   }
-  if (err?.code === oauth.JSON_ATTRIBUTE_COMPARISON && (err.cause as { attribute?: unknown } | undefined)?.attribute === 'issuer') {
+  if (
+    err?.code === oauth.JSON_ATTRIBUTE_COMPARISON &&
+    (err.cause as { attribute?: unknown } | undefined)?.attribute === 'issuer'
+  ) {
     return new McpAuthError('issuer-mismatch', `${what}: the metadata's "issuer" does not match the expected issuer`);
   }
   if (typeof err?.code === 'string' && err.code.startsWith('OAUTH_')) {
@@ -45,37 +63,67 @@ export async function discoverAuthorizationServer(issuer: string, http: FetchLik
   for (const algorithm of ['oauth2', 'oidc'] as const) {
     try {
       const res = await oauth.discoveryRequest(url, { algorithm, ...requestOptions(http, url) });
-      if (res.status === 404) { last = new McpAuthError('discovery-failed', `no ${algorithm === 'oauth2' ? 'RFC 8414' : 'OpenID'} metadata at ${url.origin}`); continue; }
+      if (res.status === 404) {
+        last = new McpAuthError(
+          'discovery-failed',
+          `no ${algorithm === 'oauth2' ? 'RFC 8414' : 'OpenID'} metadata at ${url.origin}`,
+        );
+        continue;
+      }
       return checkEndpoints(await oauth.processDiscoveryResponse(url, res));
     } catch (e) {
       const m = toMcpAuthError(e, `metadata of ${url.origin}`);
-      if (['issuer-mismatch', 'insecure-endpoint', 'timeout', 'response-too-large', 'redirect-loop', 'network'].includes(m.code)) throw m;
+      if (
+        ['issuer-mismatch', 'insecure-endpoint', 'timeout', 'response-too-large', 'redirect-loop', 'network'].includes(
+          m.code,
+        )
+      )
+        throw m;
       last = m;
     }
   }
-  throw isMcpAuthError(last) ? new McpAuthError('discovery-failed', last.message) : new McpAuthError('discovery-failed', `no authorization server metadata for ${issuer}`);
+  throw isMcpAuthError(last)
+    ? new McpAuthError('discovery-failed', last.message)
+    : new McpAuthError('discovery-failed', `no authorization server metadata for ${issuer}`);
 }
 
 /** Metadata from an explicit URL (config `oauth.authServerMetadataUrl`), issuer checked against `expectedIssuer` when known. */
-export async function fetchMetadataUrl(metadataUrl: string, expectedIssuer: string | undefined, http: FetchLike): Promise<AuthorizationServer> {
+export async function fetchMetadataUrl(
+  metadataUrl: string,
+  expectedIssuer: string | undefined,
+  http: FetchLike,
+): Promise<AuthorizationServer> {
   const url = assertSecureEndpoint(metadataUrl, 'metadata URL');
   let res: Response;
   try {
     res = await http(url, { headers: { accept: 'application/json' } });
-  } catch (e) { throw toMcpAuthError(e, `metadata ${url.href}`); }
+  } catch (e) {
+    throw toMcpAuthError(e, `metadata ${url.href}`);
+  }
   if (res.status !== 200) throw new McpAuthError('discovery-failed', `metadata ${url.href}: HTTP ${res.status}`);
   let doc: unknown;
-  try { doc = await res.json(); } catch { throw new McpAuthError('bad-response', `metadata ${url.href} is not JSON`); }
+  try {
+    doc = await res.json();
+  } catch {
+    throw new McpAuthError('bad-response', `metadata ${url.href} is not JSON`);
+  }
   if (!doc || typeof doc !== 'object' || typeof (doc as { issuer?: unknown }).issuer !== 'string') {
     throw new McpAuthError('bad-response', `metadata ${url.href} has no "issuer"`);
   }
   const as = doc as AuthorizationServer;
-  if (expectedIssuer && as.issuer !== expectedIssuer) throw new McpAuthError('issuer-mismatch', `metadata ${url.href}: issuer ${as.issuer} is not ${expectedIssuer}`);
+  if (expectedIssuer && as.issuer !== expectedIssuer)
+    throw new McpAuthError('issuer-mismatch', `metadata ${url.href}: issuer ${as.issuer} is not ${expectedIssuer}`);
   return checkEndpoints(as);
 }
 
 function checkEndpoints(as: AuthorizationServer): AuthorizationServer {
-  for (const k of ['token_endpoint', 'revocation_endpoint', 'registration_endpoint', 'authorization_endpoint', 'device_authorization_endpoint'] as const) {
+  for (const k of [
+    'token_endpoint',
+    'revocation_endpoint',
+    'registration_endpoint',
+    'authorization_endpoint',
+    'device_authorization_endpoint',
+  ] as const) {
     const v = as[k];
     if (v !== undefined) {
       if (typeof v !== 'string') throw new McpAuthError('bad-response', `metadata "${k}" is not a string`);
@@ -102,8 +150,14 @@ export function clientAuth(as: AuthorizationServer, creds: ClientCredentials): o
 
 /** Something odd in a 200 token response that we stored anyway (the refresh token sent is spent by then). */
 export type TokenWarning =
-  | 'no-token-type' | 'unknown-token-type' | 'expires-in-not-positive' | 'expires-in-invalid'
-  | 'id-token-not-validated' | 'no-access-token' | 'scope-invalid' | 'refresh-token-invalid';
+  | 'no-token-type'
+  | 'unknown-token-type'
+  | 'expires-in-not-positive'
+  | 'expires-in-invalid'
+  | 'id-token-not-validated'
+  | 'no-access-token'
+  | 'scope-invalid'
+  | 'refresh-token-invalid';
 
 export interface TokenSet {
   /** '' when a 200 answer carried a refresh token but no access token (stored as expired, refreshable) */
@@ -147,49 +201,65 @@ export async function refreshGrant(
  * odd (no or an unknown `token_type`, `expires_in` ≤ 0, an `id_token` that does not parse) becomes a
  * warning, and only an answer with neither an access token nor a refresh token is an error.
  */
-export async function processTokenResponse(res: Response, validate: (r: Response) => Promise<oauth.TokenEndpointResponse>): Promise<TokenSet> {
+export async function processTokenResponse(
+  res: Response,
+  validate: (r: Response) => Promise<oauth.TokenEndpointResponse>,
+): Promise<TokenSet> {
   const copy = res.status === 200 ? res.clone() : undefined;
   try {
     return toTokenSet(await validate(res));
   } catch (e) {
     if (!copy || e instanceof oauth.ResponseBodyError) throw toMcpAuthError(e, 'token endpoint');
     let body: unknown;
-    try { body = await copy.json(); } catch { throw new McpAuthError('bad-response', 'token endpoint: a 200 answer that is not JSON', { status: 200 }); }
+    try {
+      body = await copy.json();
+    } catch {
+      throw new McpAuthError('bad-response', 'token endpoint: a 200 answer that is not JSON', { status: 200 });
+    }
     return lenientTokenSet(body);
   }
 }
 
 function lenientTokenSet(body: unknown): TokenSet {
-  if (!body || typeof body !== 'object' || Array.isArray(body)) throw new McpAuthError('bad-response', 'token endpoint: a 200 answer that is not a JSON object', { status: 200 });
+  if (!body || typeof body !== 'object' || Array.isArray(body))
+    throw new McpAuthError('bad-response', 'token endpoint: a 200 answer that is not a JSON object', { status: 200 });
   const b = body as Record<string, unknown>;
   const warnings: TokenWarning[] = [];
   const str = (v: unknown) => (typeof v === 'string' && v.length > 0 ? v : undefined);
   const accessToken = str(b.access_token);
   const refreshToken = str(b.refresh_token);
   if (b.refresh_token !== undefined && !refreshToken) warnings.push('refresh-token-invalid');
-  if (!accessToken && !refreshToken) throw new McpAuthError('bad-response', 'token endpoint: a 200 answer without access_token', { status: 200 });
+  if (!accessToken && !refreshToken)
+    throw new McpAuthError('bad-response', 'token endpoint: a 200 answer without access_token', { status: 200 });
   if (!accessToken) warnings.push('no-access-token');
   rememberSecret(accessToken);
   rememberSecret(refreshToken);
   if (b.token_type === undefined) warnings.push('no-token-type');
-  else if (typeof b.token_type !== 'string' || !['bearer', 'dpop'].includes(b.token_type.toLowerCase())) warnings.push('unknown-token-type');
+  else if (typeof b.token_type !== 'string' || !['bearer', 'dpop'].includes(b.token_type.toLowerCase()))
+    warnings.push('unknown-token-type');
   let expiresIn: number | undefined;
   if (b.expires_in !== undefined) {
     const n = typeof b.expires_in === 'string' && b.expires_in.trim() !== '' ? Number(b.expires_in) : b.expires_in;
-    if (typeof n !== 'number' || !Number.isFinite(n)) { warnings.push('expires-in-invalid'); expiresIn = 0; }
-    else if (n <= 0) { warnings.push('expires-in-not-positive'); expiresIn = 0; }
-    else expiresIn = n;
+    if (typeof n !== 'number' || !Number.isFinite(n)) {
+      warnings.push('expires-in-invalid');
+      expiresIn = 0;
+    } else if (n <= 0) {
+      warnings.push('expires-in-not-positive');
+      expiresIn = 0;
+    } else expiresIn = n;
   }
   if (b.id_token !== undefined) warnings.push('id-token-not-validated');
   let scope: string | undefined;
   if (b.scope !== undefined) {
-    if (typeof b.scope === 'string') scope = b.scope; else warnings.push('scope-invalid');
+    if (typeof b.scope === 'string') scope = b.scope;
+    else warnings.push('scope-invalid');
   }
   return { accessToken: accessToken ?? '', refreshToken, expiresIn, scope, warnings };
 }
 
 export function toTokenSet(r: oauth.TokenEndpointResponse): TokenSet {
-  if (typeof r.access_token !== 'string' || r.access_token.length === 0) throw new McpAuthError('bad-response', 'token response without access_token');
+  if (typeof r.access_token !== 'string' || r.access_token.length === 0)
+    throw new McpAuthError('bad-response', 'token response without access_token');
   rememberSecret(r.access_token);
   rememberSecret(r.refresh_token);
   const warnings: TokenWarning[] = [];

@@ -1,7 +1,13 @@
 import { McpAuthError, isMcpAuthError } from '../errors';
 import type { DiscoveryState, TokenEntry } from '../store/types';
 import type { ServerConfig } from '../config/types';
-import { discoverAuthorizationServer, fetchMetadataUrl, requestOptions, toMcpAuthError, type AuthorizationServer } from './client';
+import {
+  discoverAuthorizationServer,
+  fetchMetadataUrl,
+  requestOptions,
+  toMcpAuthError,
+  type AuthorizationServer,
+} from './client';
 import { assertSecureEndpoint, type FetchLike } from './http';
 
 export interface ResourceChallenge {
@@ -11,16 +17,27 @@ export interface ResourceChallenge {
 }
 
 /** Ask the MCP server, unauthenticated, what it wants (RFC 9728 §5.1 challenge). */
-export async function probeResource(serverUrl: string, http: FetchLike, headers: Record<string, string> = {}): Promise<ResourceChallenge> {
+export async function probeResource(
+  serverUrl: string,
+  http: FetchLike,
+  headers: Record<string, string> = {},
+): Promise<ResourceChallenge> {
   const url = assertSecureEndpoint(serverUrl, 'MCP server');
   let res: Response;
   try {
     res = await http(url, {
       method: 'POST',
       headers: { ...headers, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'mcp-auth', version: '0' } } }),
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 0,
+        method: 'initialize',
+        params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'mcp-auth', version: '0' } },
+      }),
     });
-  } catch (e) { throw toMcpAuthError(e, `MCP server ${url.origin}`); }
+  } catch (e) {
+    throw toMcpAuthError(e, `MCP server ${url.origin}`);
+  }
   const out: ResourceChallenge = { status: res.status };
   if (res.status === 401) {
     // loaded on first use: the MCP SDK's auth module (and zod) would otherwise cost every CLI start ~20 ms
@@ -48,29 +65,57 @@ export function resourceAllowed(resource: string, serverUrl: string): boolean {
     const rp = r.pathname.endsWith('/') ? r.pathname : `${r.pathname}/`;
     const sp = s.pathname.endsWith('/') ? s.pathname : `${s.pathname}/`;
     return sp.startsWith(rp);
-  } catch { return false; }
+  } catch {
+    return false;
+  }
 }
 
 /** RFC 9728: the URL from the challenge, else path-inserted well-known, else the root well-known. */
-export async function fetchProtectedResource(serverUrl: string, challengeUrl: string | undefined, http: FetchLike): Promise<{ prm: ProtectedResource; url: string } | undefined> {
+export async function fetchProtectedResource(
+  serverUrl: string,
+  challengeUrl: string | undefined,
+  http: FetchLike,
+): Promise<{ prm: ProtectedResource; url: string } | undefined> {
   const s = new URL(serverUrl);
-  const candidates = challengeUrl ? [challengeUrl] : [
-    `${s.origin}/.well-known/oauth-protected-resource${s.pathname === '/' ? '' : s.pathname.replace(/\/$/, '')}`,
-    `${s.origin}/.well-known/oauth-protected-resource`,
-  ];
+  const candidates = challengeUrl
+    ? [challengeUrl]
+    : [
+        `${s.origin}/.well-known/oauth-protected-resource${s.pathname === '/' ? '' : s.pathname.replace(/\/$/, '')}`,
+        `${s.origin}/.well-known/oauth-protected-resource`,
+      ];
   for (const c of [...new Set(candidates)]) {
     const url = assertSecureEndpoint(c, 'resource metadata');
     let res: Response;
-    try { res = await http(url, { headers: { accept: 'application/json' } }); } catch (e) { throw toMcpAuthError(e, `resource metadata ${url.origin}`); }
+    try {
+      res = await http(url, { headers: { accept: 'application/json' } });
+    } catch (e) {
+      throw toMcpAuthError(e, `resource metadata ${url.origin}`);
+    }
     if (res.status === 404 || res.status === 405) continue;
-    if (res.status !== 200) throw new McpAuthError(res.status >= 500 ? 'server-error' : 'discovery-failed', `resource metadata ${url.href}: HTTP ${res.status}`);
+    if (res.status !== 200)
+      throw new McpAuthError(
+        res.status >= 500 ? 'server-error' : 'discovery-failed',
+        `resource metadata ${url.href}: HTTP ${res.status}`,
+      );
     let doc: unknown;
-    try { doc = await res.json(); } catch { throw new McpAuthError('bad-response', `resource metadata ${url.href} is not JSON`); }
+    try {
+      doc = await res.json();
+    } catch {
+      throw new McpAuthError('bad-response', `resource metadata ${url.href} is not JSON`);
+    }
     const prm = doc as ProtectedResource;
-    if (!prm || typeof prm !== 'object' || typeof prm.resource !== 'string') throw new McpAuthError('bad-response', `resource metadata ${url.href} has no "resource"`);
-    if (!resourceAllowed(prm.resource, serverUrl)) throw new McpAuthError('discovery-failed', `resource metadata names ${prm.resource}, not this server`);
-    if (prm.authorization_servers !== undefined && (!Array.isArray(prm.authorization_servers) || prm.authorization_servers.some((x) => typeof x !== 'string'))) {
-      throw new McpAuthError('bad-response', `resource metadata ${url.href}: "authorization_servers" is not a list of URLs`);
+    if (!prm || typeof prm !== 'object' || typeof prm.resource !== 'string')
+      throw new McpAuthError('bad-response', `resource metadata ${url.href} has no "resource"`);
+    if (!resourceAllowed(prm.resource, serverUrl))
+      throw new McpAuthError('discovery-failed', `resource metadata names ${prm.resource}, not this server`);
+    if (
+      prm.authorization_servers !== undefined &&
+      (!Array.isArray(prm.authorization_servers) || prm.authorization_servers.some((x) => typeof x !== 'string'))
+    ) {
+      throw new McpAuthError(
+        'bad-response',
+        `resource metadata ${url.href}: "authorization_servers" is not a list of URLs`,
+      );
     }
     return { prm, url: url.href };
   }
@@ -90,7 +135,16 @@ export async function discoverFromServer(server: ServerConfig, http: FetchLike):
   if (!server.url) throw new McpAuthError('not-remote', `${server.name} is not a remote server`);
   if (server.oauth?.authServerMetadataUrl) {
     const as = await fetchMetadataUrl(server.oauth.authServerMetadataUrl, undefined, http);
-    return { as, resource: server.url, scope: server.oauth.scopes, discoveryState: { authorizationServerUrl: as.issuer, oauthMetadataFound: true, authServerMetadataUrl: server.oauth.authServerMetadataUrl } };
+    return {
+      as,
+      resource: server.url,
+      scope: server.oauth.scopes,
+      discoveryState: {
+        authorizationServerUrl: as.issuer,
+        oauthMetadataFound: true,
+        authServerMetadataUrl: server.oauth.authServerMetadataUrl,
+      },
+    };
   }
   const challenge = await probeResource(server.url, http, server.headers);
   const found = await fetchProtectedResource(server.url, challenge.resourceMetadataUrl, http);
@@ -104,7 +158,12 @@ export async function discoverFromServer(server: ServerConfig, http: FetchLike):
     if (!found && isMcpAuthError(e) && e.code === 'discovery-failed') {
       // no metadata at all: the default endpoints of the 2025-03-26 spec
       const o = new URL(server.url).origin;
-      as = { issuer: o, authorization_endpoint: `${o}/authorize`, token_endpoint: `${o}/token`, registration_endpoint: `${o}/register` };
+      as = {
+        issuer: o,
+        authorization_endpoint: `${o}/authorize`,
+        token_endpoint: `${o}/token`,
+        registration_endpoint: `${o}/register`,
+      };
     } else throw e;
   }
   const scope = server.oauth?.scopes ?? challenge.scope ?? found?.prm.scopes_supported?.join(' ');
@@ -112,12 +171,21 @@ export async function discoverFromServer(server: ServerConfig, http: FetchLike):
     as,
     resource: found?.prm.resource ?? server.url,
     scope,
-    discoveryState: { authorizationServerUrl: issuer, oauthMetadataFound: true, authServerMetadataUrl: null, ...(found ? { resourceMetadataUrl: found.url } : {}) },
+    discoveryState: {
+      authorizationServerUrl: issuer,
+      oauthMetadataFound: true,
+      authServerMetadataUrl: null,
+      ...(found ? { resourceMetadataUrl: found.url } : {}),
+    },
   };
 }
 
 /** The AS for a stored entry: stored metadata, then the config's metadata URL, then the stored AS URL, then full discovery. */
-export async function authServerForEntry(server: ServerConfig, entry: TokenEntry, http: FetchLike): Promise<AuthorizationServer> {
+export async function authServerForEntry(
+  server: ServerConfig,
+  entry: TokenEntry,
+  http: FetchLike,
+): Promise<AuthorizationServer> {
   const ds = entry.discoveryState ?? {};
   const stored = ds.authorizationServerMetadata as AuthorizationServer | undefined;
   let as: AuthorizationServer;
@@ -132,7 +200,10 @@ export async function authServerForEntry(server: ServerConfig, entry: TokenEntry
     as = (await discoverFromServer(server, http)).as;
   }
   if (entry.issuer && !sameIssuer(entry.issuer, as.issuer)) {
-    throw new McpAuthError('issuer-mismatch', `the stored issuer ${entry.issuer} is not the authorization server's ${as.issuer}`);
+    throw new McpAuthError(
+      'issuer-mismatch',
+      `the stored issuer ${entry.issuer} is not the authorization server's ${as.issuer}`,
+    );
   }
   return as;
 }

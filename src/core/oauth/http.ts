@@ -22,12 +22,17 @@ export function isLoopbackHost(hostname: string): boolean {
 /** Only https, or http to this machine's loopback (RFC 8252 §8.3). Anything else: insecure-endpoint. */
 export function assertSecureEndpoint(url: string | URL, what: string): URL {
   let u: URL;
-  try { u = new URL(url); } catch {
+  try {
+    u = new URL(url);
+  } catch {
     throw new McpAuthError('bad-response', `${what} is not a URL`);
   }
   if (u.protocol === 'https:') return u;
   if (u.protocol === 'http:' && isLoopbackHost(u.hostname)) return u;
-  throw new McpAuthError('insecure-endpoint', `${what} ${u.origin} is not https (plain http is allowed only on loopback)`);
+  throw new McpAuthError(
+    'insecure-endpoint',
+    `${what} ${u.origin} is not https (plain http is allowed only on loopback)`,
+  );
 }
 
 /**
@@ -44,11 +49,20 @@ export function boundedFetch(opts: HttpOptions = {}): FetchLike {
     const seen = new Set<string>();
     for (let hop = 0; ; hop++) {
       const res = await once(hop === 0 ? input : url, init);
-      if ((method !== 'GET' && method !== 'HEAD') || res.status < 300 || res.status > 399 || !res.headers.get('location')) return res;
+      if (
+        (method !== 'GET' && method !== 'HEAD') ||
+        res.status < 300 ||
+        res.status > 399 ||
+        !res.headers.get('location')
+      )
+        return res;
       seen.add(url);
       const next = new URL(res.headers.get('location')!, url).href;
       if (seen.has(next) || hop + 1 >= maxHops) {
-        throw new McpAuthError('redirect-loop', `too many redirects from ${new URL(url).origin} (${seen.has(next) ? 'loop' : `${maxHops} hops`})`);
+        throw new McpAuthError(
+          'redirect-loop',
+          `too many redirects from ${new URL(url).origin} (${seen.has(next) ? 'loop' : `${maxHops} hops`})`,
+        );
       }
       url = next;
     }
@@ -72,8 +86,19 @@ function boundedFetchOnce(opts: HttpOptions): FetchLike {
       try {
         res = await base(input, { ...init, redirect: 'manual', signal: ac.signal });
       } catch (e) {
-        if (ac.signal.aborted) throw new McpAuthError('timeout', `no answer from ${new URL(url).origin} within ${Math.round(timeoutMs / 1000)} s`, {}, { cause: e });
-        throw new McpAuthError('network', `cannot reach ${new URL(url).origin} (${(e as Error)?.cause ? String(((e as Error).cause as Error).message ?? '') : (e as Error).message})`, {}, { cause: e });
+        if (ac.signal.aborted)
+          throw new McpAuthError(
+            'timeout',
+            `no answer from ${new URL(url).origin} within ${Math.round(timeoutMs / 1000)} s`,
+            {},
+            { cause: e },
+          );
+        throw new McpAuthError(
+          'network',
+          `cannot reach ${new URL(url).origin} (${(e as Error)?.cause ? String(((e as Error).cause as Error).message ?? '') : (e as Error).message})`,
+          {},
+          { cause: e },
+        );
       }
       const declared = Number(res.headers.get('content-length') ?? '0');
       if (declared > max) {
@@ -95,11 +120,26 @@ function boundedFetchOnce(opts: HttpOptions): FetchLike {
         }
       } catch (e) {
         if (e instanceof McpAuthError) throw e;
-        if (ac.signal.aborted) throw new McpAuthError('timeout', `${new URL(url).origin} did not finish its answer within ${Math.round(timeoutMs / 1000)} s`, {}, { cause: e });
-        throw new McpAuthError('network', `connection to ${new URL(url).origin} failed while reading`, {}, { cause: e });
+        if (ac.signal.aborted)
+          throw new McpAuthError(
+            'timeout',
+            `${new URL(url).origin} did not finish its answer within ${Math.round(timeoutMs / 1000)} s`,
+            {},
+            { cause: e },
+          );
+        throw new McpAuthError(
+          'network',
+          `connection to ${new URL(url).origin} failed while reading`,
+          {},
+          { cause: e },
+        );
       }
       const body = Buffer.concat(chunks);
-      const out = new Response(res.status === 204 || res.status === 304 ? null : body, { status: res.status, statusText: res.statusText, headers: res.headers });
+      const out = new Response(res.status === 204 || res.status === 304 ? null : body, {
+        status: res.status,
+        statusText: res.statusText,
+        headers: res.headers,
+      });
       Object.defineProperty(out, 'url', { value: res.url || url });
       return out;
     } finally {

@@ -17,20 +17,26 @@ export async function revokeTokens(
   tokens: { refreshToken?: string; accessToken?: string },
   http: FetchLike,
 ): Promise<TokenHint[]> {
-  if (!as.revocation_endpoint) throw new McpAuthError('bad-response', 'the authorization server advertises no revocation endpoint');
+  if (!as.revocation_endpoint)
+    throw new McpAuthError('bad-response', 'the authorization server advertises no revocation endpoint');
   const auth = clientAuth(as, creds);
   const done: TokenHint[] = [];
-  for (const [token, hint] of [[tokens.refreshToken, 'refresh_token'], [tokens.accessToken, 'access_token']] as const) {
+  for (const [token, hint] of [
+    [tokens.refreshToken, 'refresh_token'],
+    [tokens.accessToken, 'access_token'],
+  ] as const) {
     if (!token) continue;
     rememberSecret(token);
     const res = await oauth.revocationRequest(as, { client_id: creds.clientId }, auth, token, {
-      additionalParameters: { token_type_hint: hint }, ...requestOptions(http, as.revocation_endpoint),
+      additionalParameters: { token_type_hint: hint },
+      ...requestOptions(http, as.revocation_endpoint),
     });
     try {
       await oauth.processRevocationResponse(res);
       done.push(hint);
     } catch (e) {
-      if (e instanceof oauth.ResponseBodyError && e.error === 'unsupported_token_type' && hint === 'access_token') continue;
+      if (e instanceof oauth.ResponseBodyError && e.error === 'unsupported_token_type' && hint === 'access_token')
+        continue;
       throw e;
     }
   }

@@ -21,26 +21,49 @@ export interface StoreBackend {
 export class FileStore implements StoreBackend {
   readonly kind = 'file';
   constructor(readonly file: string) {}
-  get location(): string { return this.file; }
+  get location(): string {
+    return this.file;
+  }
   async read(): Promise<StoreSnapshot> {
     // The store itself must be a regular file: a symbolic link could point our writes anywhere.
     try {
       if ((await fs.promises.lstat(this.file)).isSymbolicLink()) {
-        throw new McpAuthError('store-read', `${this.file} is a symbolic link; refusing to follow it (make it a regular file, mode 0600)`, { file: this.file });
+        throw new McpAuthError(
+          'store-read',
+          `${this.file} is a symbolic link; refusing to follow it (make it a regular file, mode 0600)`,
+          { file: this.file },
+        );
       }
-    } catch (e) { if (e instanceof McpAuthError) throw e; }
+    } catch (e) {
+      if (e instanceof McpAuthError) throw e;
+    }
     const r = await readJsonFile(this.file, 'store');
     if (!r) return { data: {}, exists: false, location: this.file };
-    return { data: validateStore(r.value, this.file), exists: true, mtimeMs: r.mtimeMs, mode: r.mode, location: this.file };
+    return {
+      data: validateStore(r.value, this.file),
+      exists: true,
+      mtimeMs: r.mtimeMs,
+      mode: r.mode,
+      location: this.file,
+    };
   }
   async write(data: StoreData, opts: AtomicWriteOptions = {}): Promise<void> {
     // Keep the store's own mode when it is stricter than 0600 (never widen it).
     let mode = 0o600;
-    try { mode = (await fs.promises.stat(this.file)).mode & 0o600 || 0o600; } catch { /* new file */ }
+    try {
+      mode = (await fs.promises.stat(this.file)).mode & 0o600 || 0o600;
+    } catch {
+      /* new file */
+    }
     try {
       await writeFileAtomic(this.file, JSON.stringify(data, null, 2), { ...opts, mode });
     } catch (e) {
-      throw new McpAuthError('store-write', `cannot write ${this.file} (${errnoCode(e) ?? 'error'})`, { file: this.file }, { cause: e });
+      throw new McpAuthError(
+        'store-write',
+        `cannot write ${this.file} (${errnoCode(e) ?? 'error'})`,
+        { file: this.file },
+        { cause: e },
+      );
     }
   }
 }
@@ -54,7 +77,13 @@ export function keychainService(configDirEnv: string | undefined): string {
 
 export function keychainAccount(env: NodeJS.ProcessEnv = process.env): string {
   let user = env.USER;
-  if (!user) { try { user = os.userInfo().username; } catch { user = ''; } }
+  if (!user) {
+    try {
+      user = os.userInfo().username;
+    } catch {
+      user = '';
+    }
+  }
   return /^[a-zA-Z0-9._-]+$/.test(user ?? '') ? user! : 'claude-code-user';
 }
 
@@ -123,7 +152,10 @@ function describeRun(r: SecurityResult): string {
   if (r.failure === 'spawn') return 'security could not be started';
   if (r.failure === 'output') return 'security printed more than expected and was stopped';
   if (r.failure === 'signal') return 'security was killed by a signal';
-  const detail = redact(r.stderr.replace(/[0-9a-fA-F]{16,}/g, '[hex]')).replace(/\s+/g, ' ').trim().slice(0, 200);
+  const detail = redact(r.stderr.replace(/[0-9a-fA-F]{16,}/g, '[hex]'))
+    .replace(/\s+/g, ' ')
+    .trim()
+    .slice(0, 200);
   return `security exited with ${r.code}${detail ? ` (${detail})` : ''}`;
 }
 
@@ -147,7 +179,9 @@ export class KeychainStore implements StoreBackend {
   ) {
     this.timeoutMs = opts.timeoutMs ?? SECURITY_TIMEOUT_MS;
   }
-  get location(): string { return `macOS keychain item "${this.service}" (account ${this.account})`; }
+  get location(): string {
+    return `macOS keychain item "${this.service}" (account ${this.account})`;
+  }
 
   async read(): Promise<StoreSnapshot> {
     const r = await this.run(['find-generic-password', '-a', this.account, '-w', '-s', this.service]);
@@ -162,19 +196,28 @@ export class KeychainStore implements StoreBackend {
     const text = keychainText(data);
     const hex = Buffer.from(text, 'utf8').toString('hex');
     for (const s of [this.account, this.service]) {
-      if (/[\n\r\0]/.test(s)) throw new McpAuthError('store-write', 'the keychain item name has a line break or NUL in it');
+      if (/[\n\r\0]/.test(s))
+        throw new McpAuthError('store-write', 'the keychain item name has a line break or NUL in it');
     }
     const q = (s: string) => `"${s.replace(/(["\\])/g, '\\$1')}"`;
     const line = `add-generic-password -U -a ${q(this.account)} -s ${q(this.service)} -X ${q(hex)}\n`;
-    const r = Buffer.byteLength(line) <= SECURITY_LINE_MAX
-      ? await this.run(['-i'], line)
-      : await this.run(['add-generic-password', '-U', '-a', this.account, '-s', this.service, '-X', hex]);
+    const r =
+      Buffer.byteLength(line) <= SECURITY_LINE_MAX
+        ? await this.run(['-i'], line)
+        : await this.run(['add-generic-password', '-U', '-a', this.account, '-s', this.service, '-X', hex]);
     if (r.code !== 0) throw new McpAuthError('store-write', `could not write the keychain item: ${describeRun(r)}`);
 
     const back = await this.run(['find-generic-password', '-a', this.account, '-w', '-s', this.service]);
-    if (back.code !== 0) throw new McpAuthError('store-write', `could not read the keychain item back after writing it: ${describeRun(back)}`);
+    if (back.code !== 0)
+      throw new McpAuthError(
+        'store-write',
+        `could not read the keychain item back after writing it: ${describeRun(back)}`,
+      );
     if (decodePrintedPassword(back.stdout) !== text) {
-      throw new McpAuthError('store-write', 'the keychain item read back after the write differs from what was written');
+      throw new McpAuthError(
+        'store-write',
+        'the keychain item read back after the write differs from what was written',
+      );
     }
   }
 
@@ -186,7 +229,10 @@ export class KeychainStore implements StoreBackend {
     return new Promise((resolve) => {
       let child: ChildProcess;
       try {
-        child = spawn(this.securityPath, args, { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], windowsHide: true });
+        child = spawn(this.securityPath, args, {
+          stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+          windowsHide: true,
+        });
       } catch {
         resolve({ code: undefined, stdout: '', stderr: '', failure: 'spawn' });
         return;
@@ -204,7 +250,12 @@ export class KeychainStore implements StoreBackend {
         child.stdout?.destroy();
         child.stderr?.destroy();
         child.stdin?.destroy();
-        resolve({ code: failure ? undefined : exitCode, stdout: Buffer.concat(out).toString('utf8'), stderr: err, failure });
+        resolve({
+          code: failure ? undefined : exitCode,
+          stdout: Buffer.concat(out).toString('utf8'),
+          stderr: err,
+          failure,
+        });
       };
       const kill = (why: NonNullable<SecurityResult['failure']>) => {
         failure ??= why;
@@ -215,15 +266,24 @@ export class KeychainStore implements StoreBackend {
       const timer = setTimeout(() => kill('timeout'), this.timeoutMs);
       child.stdout!.on('data', (b: Buffer) => {
         outLen += b.length;
-        if (outLen > STDOUT_MAX) { kill('output'); return; }
+        if (outLen > STDOUT_MAX) {
+          kill('output');
+          return;
+        }
         out.push(b);
       });
-      child.stderr!.on('data', (b: Buffer) => { if (err.length < STDERR_KEEP) err += b.toString('utf8').slice(0, STDERR_KEEP - err.length); });
+      child.stderr!.on('data', (b: Buffer) => {
+        if (err.length < STDERR_KEEP) err += b.toString('utf8').slice(0, STDERR_KEEP - err.length);
+      });
       child.stdout!.on('error', () => {});
       child.stderr!.on('error', () => {});
-      child.on('error', () => { failure ??= 'spawn'; finish(); });
+      child.on('error', () => {
+        failure ??= 'spawn';
+        finish();
+      });
       child.on('close', (code) => {
-        if (code === null) failure ??= 'signal'; else exitCode = code;
+        if (code === null) failure ??= 'signal';
+        else exitCode = code;
         finish();
       });
       if (input !== undefined) {
@@ -235,7 +295,10 @@ export class KeychainStore implements StoreBackend {
   }
 }
 
-export function openStore(paths: ClaudePaths, opts: { platform?: NodeJS.Platform; env?: NodeJS.ProcessEnv; securityPath?: string } = {}): StoreBackend {
+export function openStore(
+  paths: ClaudePaths,
+  opts: { platform?: NodeJS.Platform; env?: NodeJS.ProcessEnv; securityPath?: string } = {},
+): StoreBackend {
   const file = new FileStore(paths.credentialsFile);
   const platform = opts.platform ?? process.platform;
   const env = opts.env ?? process.env;

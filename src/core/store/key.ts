@@ -6,7 +6,7 @@ import type { ServerConfig } from '../config/types';
  * computed on the resolved config (streamable-http → http, ${VAR} already expanded, headers in file order).
  */
 export function serverKey(server: Pick<ServerConfig, 'name' | 'transport' | 'rawType' | 'url' | 'headers'>): string {
-  const type = server.rawType === 'streamable-http' ? 'http' : server.rawType ?? server.transport;
+  const type = server.rawType === 'streamable-http' ? 'http' : (server.rawType ?? server.transport);
   const json = JSON.stringify({ type, url: server.url, headers: server.headers ?? {} });
   return `${server.name}|${createHash('sha256').update(json).digest('hex').slice(0, 16)}`;
 }

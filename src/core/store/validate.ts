@@ -2,11 +2,23 @@ import { McpAuthError } from '../errors';
 import { isPlainObject } from '../fsutil';
 import type { StoreData, TokenEntry } from './types';
 
-const STRING_FIELDS = ['serverName', 'serverUrl', 'accessToken', 'refreshToken', 'scope', 'clientId', 'clientSecret', 'issuer', 'redirectUri', 'stepUpScope'];
+const STRING_FIELDS = [
+  'serverName',
+  'serverUrl',
+  'accessToken',
+  'refreshToken',
+  'scope',
+  'clientId',
+  'clientSecret',
+  'issuer',
+  'redirectUri',
+  'stepUpScope',
+];
 
 /** Check the store's shape where we rely on it; throw store-invalid naming the place. */
 export function validateStore(data: unknown, file: string): StoreData {
-  if (!isPlainObject(data)) throw new McpAuthError('store-invalid', `${file}: the credential store is not a JSON object`, { file });
+  if (!isPlainObject(data))
+    throw new McpAuthError('store-invalid', `${file}: the credential store is not a JSON object`, { file });
   for (const k of ['mcpOAuth', 'mcpOAuthClientConfig']) {
     if (data[k] !== undefined && !isPlainObject(data[k])) {
       throw new McpAuthError('store-invalid', `${file}: "${k}" is not an object`, { file });
@@ -24,7 +36,8 @@ export function entryProblem(entry: unknown): string | undefined {
   if (entry.expiresAt !== undefined && (typeof entry.expiresAt !== 'number' || !Number.isFinite(entry.expiresAt))) {
     return '"expiresAt" is not a number';
   }
-  if (entry.discoveryState !== undefined && !isPlainObject(entry.discoveryState)) return '"discoveryState" is not an object';
+  if (entry.discoveryState !== undefined && !isPlainObject(entry.discoveryState))
+    return '"discoveryState" is not an object';
   return undefined;
 }
 

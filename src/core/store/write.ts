@@ -30,14 +30,19 @@ export async function updateEntry(
   lockOpts: AcquireOptions = {},
   hooks: WriteHooks = {},
 ): Promise<{ written: boolean; entry: TokenEntry | undefined; mtimeMs?: number }> {
-  const lock = hooks.noLock ? undefined : await acquireLock(storageLock(paths.secureDir), { timeoutMs: 30_000, ...lockOpts });
+  const lock = hooks.noLock
+    ? undefined
+    : await acquireLock(storageLock(paths.secureDir), { timeoutMs: 30_000, ...lockOpts });
   try {
     const snap = await store.read();
     const data = snap.data;
     const all = (data.mcpOAuth ?? {}) as Record<string, TokenEntry>;
     const current = Object.prototype.hasOwnProperty.call(all, key) ? all[key] : undefined;
     if (current !== undefined && entryProblem(current)) {
-      throw new McpAuthError('store-invalid', `the stored entry "${key}" is malformed (${entryProblem(current)}); not touching it`);
+      throw new McpAuthError(
+        'store-invalid',
+        `the stored entry "${key}" is malformed (${entryProblem(current)}); not touching it`,
+      );
     }
     const next = mutate(current, data);
     if (next === null) return { written: false, entry: current };
@@ -45,9 +50,20 @@ export async function updateEntry(
     if (next === undefined) delete mcpOAuth[key];
     else mcpOAuth[key] = next;
     // the storage lock and the caller's own lock must still be ours at the moment the store is replaced
-    const check = () => { lock?.assertHeld('writing the store'); hooks.guard?.(); };
+    const check = () => {
+      lock?.assertHeld('writing the store');
+      hooks.guard?.();
+    };
     check();
-    await store.write({ ...data, mcpOAuth }, { beforeRename: () => { check(); hooks.beforeRename?.(); } });
+    await store.write(
+      { ...data, mcpOAuth },
+      {
+        beforeRename: () => {
+          check();
+          hooks.beforeRename?.();
+        },
+      },
+    );
     return { written: true, entry: next };
   } finally {
     await lock?.release();
@@ -75,10 +91,18 @@ export async function persistGrantResult(
     } catch (e) {
       last = e;
       if (e instanceof McpAuthError && e.code === 'store-invalid') throw e; // the entry itself is malformed: no retry helps
-      lockOpts.logger?.warn(`could not store the new token (attempt ${i + 1} of ${attempts}); retrying the write, not the request`, e);
+      lockOpts.logger?.warn(
+        `could not store the new token (attempt ${i + 1} of ${attempts}); retrying the write, not the request`,
+        e,
+      );
       if (i + 1 < attempts) await new Promise((r) => setTimeout(r, (hooks.retryDelayMs ?? 250) * (i + 1)));
     }
   }
   const why = last instanceof McpAuthError ? `${last.code}: ${last.message}` : String((last as Error)?.message ?? last);
-  throw new McpAuthError('store-write', `the authorization server issued new tokens but they could not be stored (${why}); the refresh token in the store is spent`, {}, { cause: last });
+  throw new McpAuthError(
+    'store-write',
+    `the authorization server issued new tokens but they could not be stored (${why}); the refresh token in the store is spent`,
+    {},
+    { cause: last },
+  );
 }

@@ -12,5 +12,6 @@ test('no test switch ships: dist/cli.js and dist/extension.js hold none of them,
     assert.doesNotMatch(text, SWITCHES, `${f} contains a test switch`);
   }
   const testBuild = fs.readFileSync(TEST_CLI, 'utf8');
-  for (const s of ['MCP_AUTH_TEST_CRASH_AT', 'MCP_AUTH_TEST_NO_LOCK', 'MCP_AUTH_NOW', 'MCP_AUTH_MANAGED_DIR']) assert.ok(testBuild.includes(s), `the test build has ${s} (so the check above can fail)`);
+  for (const s of ['MCP_AUTH_TEST_CRASH_AT', 'MCP_AUTH_TEST_NO_LOCK', 'MCP_AUTH_NOW', 'MCP_AUTH_MANAGED_DIR'])
+    assert.ok(testBuild.includes(s), `the test build has ${s} (so the check above can fail)`);
 });

@@ -4,7 +4,9 @@ import { redact, rememberSecret, Logger } from '../../../src/core/log';
 
 test('redact: JSON fields, form bodies, bearer headers, JWTs, remembered secrets', () => {
   const jwt = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl';
-  const s = redact(`{"accessToken":"abc\\"def","refreshToken":"r1","keep":"ok"} grant_type=refresh_token&refresh_token=zzz&client_id=c Authorization: Bearer tok_123456 ${jwt}`);
+  const s = redact(
+    `{"accessToken":"abc\\"def","refreshToken":"r1","keep":"ok"} grant_type=refresh_token&refresh_token=zzz&client_id=c Authorization: Bearer tok_123456 ${jwt}`,
+  );
   assert.ok(!s.includes('abc') && !s.includes('zzz') && !s.includes('tok_123456') && !s.includes(jwt), s);
   assert.ok(s.includes('"keep":"ok"') && s.includes('client_id=c'));
   rememberSecret('plain-secret-value');

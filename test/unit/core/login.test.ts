@@ -10,11 +10,17 @@ test('requestedScope: the discovered scope alone when nothing is stored', () => 
 });
 
 test('requestedScope, step-up: the union of discovered, stored and stepUpScope, in that order, no duplicates, offline_access kept', () => {
-  assert.equal(requestedScope('mcp', { scope: 'mcp', stepUpScope: 'mcp mcp:admin offline_access', issuer: AS }, AS), 'mcp mcp:admin offline_access');
+  assert.equal(
+    requestedScope('mcp', { scope: 'mcp', stepUpScope: 'mcp mcp:admin offline_access', issuer: AS }, AS),
+    'mcp mcp:admin offline_access',
+  );
   assert.equal(requestedScope('mcp', { scope: 'mcp:read  mcp', issuer: `${AS}/` }, AS), 'mcp mcp:read');
   assert.equal(requestedScope(undefined, { stepUpScope: 'a b' }, AS), 'a b');
 });
 
 test('requestedScope: an entry of another authorization server contributes nothing', () => {
-  assert.equal(requestedScope('mcp', { scope: 'other:x', stepUpScope: 'other:y', issuer: 'https://elsewhere' }, AS), 'mcp');
+  assert.equal(
+    requestedScope('mcp', { scope: 'other:x', stepUpScope: 'other:y', issuer: 'https://elsewhere' }, AS),
+    'mcp',
+  );
 });

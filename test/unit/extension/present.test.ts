@@ -2,7 +2,16 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { present, statusBarText, contextValueOf, humanDuration, describe, plainT, fixText, type Translate } from '../../../src/extension/present';
+import {
+  present,
+  statusBarText,
+  contextValueOf,
+  humanDuration,
+  describe,
+  plainT,
+  fixText,
+  type Translate,
+} from '../../../src/extension/present';
 import { fixFor } from '../../../src/core/diagnose';
 import { canActOn, assertCanActOn } from '../../../src/extension/trust';
 import type { ServerRow } from '../../../src/core';
@@ -17,14 +26,53 @@ const row = (name: string, status: Partial<ServerRow['status']>, extra: Partial<
 
 test('present: description, icon and inline-action context per state', () => {
   const cases: [ServerRow, string, string, RegExp][] = [
-    [row('a', { expiresAt: NOW + 12 * 60_000 }), 'expires in 12 min', 'pass-filled', /^mcpServer\.signed-in\.hasToken\.refreshable$/],
-    [row('b', { state: 'expiring', reason: 'in-window', expiresAt: NOW + 90_000 }), 'expires in 2 min', 'clock', /^mcpServer\.expiring/],
-    [row('c', { state: 'expired', reason: 'expired-refreshable', expiresAt: NOW - 1 }), 'expired, refreshable', 'history', /refreshable/],
-    [row('d', { state: 'needs-auth', reason: 'stub', hasRefreshToken: false }), 'needs sign-in', 'key', /^mcpServer\.needs-auth$/],
-    [row('e', { state: 'blocked', reason: 'cache-entry', cache: { timestamp: NOW - 240_000, ttlMs: 900_000, ageMs: 240_000, fresh: true } }), 'blocked by stale needs-auth entry (4 min old)', 'circle-slash', /^mcpServer\.blocked\.hasToken/],
+    [
+      row('a', { expiresAt: NOW + 12 * 60_000 }),
+      'expires in 12 min',
+      'pass-filled',
+      /^mcpServer\.signed-in\.hasToken\.refreshable$/,
+    ],
+    [
+      row('b', { state: 'expiring', reason: 'in-window', expiresAt: NOW + 90_000 }),
+      'expires in 2 min',
+      'clock',
+      /^mcpServer\.expiring/,
+    ],
+    [
+      row('c', { state: 'expired', reason: 'expired-refreshable', expiresAt: NOW - 1 }),
+      'expired, refreshable',
+      'history',
+      /refreshable/,
+    ],
+    [
+      row('d', { state: 'needs-auth', reason: 'stub', hasRefreshToken: false }),
+      'needs sign-in',
+      'key',
+      /^mcpServer\.needs-auth$/,
+    ],
+    [
+      row('e', {
+        state: 'blocked',
+        reason: 'cache-entry',
+        cache: { timestamp: NOW - 240_000, ttlMs: 900_000, ageMs: 240_000, fresh: true },
+      }),
+      'blocked by stale needs-auth entry (4 min old)',
+      'circle-slash',
+      /^mcpServer\.blocked\.hasToken/,
+    ],
     [row('f', { state: 'refreshing', reason: 'lock-held' }), 'refreshing…', 'sync~spin', /^mcpServer\.refreshing/],
-    [row('g', { state: 'no-auth', reason: 'stdio', hasRefreshToken: false }, { key: undefined }), 'local (stdio)', 'circle-outline', /^mcpServer\.no-auth$/],
-    [row('h', { state: 'error', reason: 'store-error', code: 'store-parse', message: 'x', hasRefreshToken: false }), 'error: store-parse', 'error', /^mcpServer\.error$/],
+    [
+      row('g', { state: 'no-auth', reason: 'stdio', hasRefreshToken: false }, { key: undefined }),
+      'local (stdio)',
+      'circle-outline',
+      /^mcpServer\.no-auth$/,
+    ],
+    [
+      row('h', { state: 'error', reason: 'store-error', code: 'store-parse', message: 'x', hasRefreshToken: false }),
+      'error: store-parse',
+      'error',
+      /^mcpServer\.error$/,
+    ],
   ];
   for (const [r, desc, icon, ctx] of cases) {
     const p = present(r, NOW);
@@ -36,26 +84,52 @@ test('present: description, icon and inline-action context per state', () => {
 });
 
 test('present: the tooltip names URL, scope, file, expiry, client, cache entry age and lock holder', () => {
-  const p = present(row('demo', {
-    state: 'blocked', reason: 'cache-entry', expiresAt: NOW + 3600_000, client: 'dynamic', clientId: 'cid',
-    cache: { timestamp: NOW - 60_000, ttlMs: 900_000, ageMs: 60_000, fresh: true },
-    lock: { held: true, stale: false, holder: 'mcp-auth pid 7 on h' },
-  }), NOW);
-  for (const s of ['URL: https://x/demo', 'Scope: user', '.claude.json', 'Access token expires', 'dynamically registered', 'Needs-auth cache entry: 1 min old, TTL 15 min', 'new Claude Code sessions skip this server', 'Refresh lock held by mcp-auth pid 7 on h']) {
+  const p = present(
+    row('demo', {
+      state: 'blocked',
+      reason: 'cache-entry',
+      expiresAt: NOW + 3600_000,
+      client: 'dynamic',
+      clientId: 'cid',
+      cache: { timestamp: NOW - 60_000, ttlMs: 900_000, ageMs: 60_000, fresh: true },
+      lock: { held: true, stale: false, holder: 'mcp-auth pid 7 on h' },
+    }),
+    NOW,
+  );
+  for (const s of [
+    'URL: https://x/demo',
+    'Scope: user',
+    '.claude.json',
+    'Access token expires',
+    'dynamically registered',
+    'Needs-auth cache entry: 1 min old, TTL 15 min',
+    'new Claude Code sessions skip this server',
+    'Refresh lock held by mcp-auth pid 7 on h',
+  ]) {
     assert.ok(p.tooltip.replace(/\\/g, '').includes(s), `${s} in ${p.tooltip}`);
   }
 });
 
 test('statusBarText: hidden when all is well; counts needs-auth and blocked', () => {
   assert.equal(statusBarText([row('a', {})]), undefined);
-  assert.equal(statusBarText([row('a', { state: 'needs-auth' }), row('b', { state: 'needs-auth' })])?.text, '$(warning) MCP: 2 need sign-in');
+  assert.equal(
+    statusBarText([row('a', { state: 'needs-auth' }), row('b', { state: 'needs-auth' })])?.text,
+    '$(warning) MCP: 2 need sign-in',
+  );
   assert.equal(statusBarText([row('a', { state: 'needs-auth' })])?.text, '$(warning) MCP: 1 needs sign-in');
   assert.equal(statusBarText([row('a', { state: 'blocked' })])?.text, '$(warning) MCP: 1 blocked');
-  assert.equal(statusBarText([row('a', { state: 'blocked' }), row('b', { state: 'needs-auth' }), row('c', { state: 'expired' })])?.count, 2);
+  assert.equal(
+    statusBarText([row('a', { state: 'blocked' }), row('b', { state: 'needs-auth' }), row('c', { state: 'expired' })])
+      ?.count,
+    2,
+  );
 });
 
 test('contextValueOf and humanDuration edges', () => {
-  assert.equal(contextValueOf(row('x', { state: 'needs-auth', hasRefreshToken: false, clientId: 'c' })), 'mcpServer.needs-auth.hasToken');
+  assert.equal(
+    contextValueOf(row('x', { state: 'needs-auth', hasRefreshToken: false, clientId: 'c' })),
+    'mcpServer.needs-auth.hasToken',
+  );
   assert.equal(humanDuration(59_499), '59 s');
   assert.equal(humanDuration(60_000), '1 min');
   assert.equal(humanDuration(-5), '0 s');
@@ -75,22 +149,37 @@ test('assertCanActOn: a coded error with the translated message, only for a refu
   assert.doesNotThrow(() => assertCanActOn(project, true, { t: plainT }));
   assert.doesNotThrow(() => assertCanActOn(row('user', {}), false, { t: plainT }));
   const seen: string[] = [];
-  const spy: Translate = (m, ...a) => { seen.push(m); return plainT(m, ...a); };
-  assert.throws(() => assertCanActOn(project, false, { t: spy }),
-    (e: Error & { code?: string }) => e.code === 'untrusted-workspace' && e.message.startsWith('"proj" is declared by this folder\'s .mcp.json'));
+  const spy: Translate = (m, ...a) => {
+    seen.push(m);
+    return plainT(m, ...a);
+  };
+  assert.throws(
+    () => assertCanActOn(project, false, { t: spy }),
+    (e: Error & { code?: string }) =>
+      e.code === 'untrusted-workspace' && e.message.startsWith('"proj" is declared by this folder\'s .mcp.json'),
+  );
   assert.equal(seen.length, 1, 'the message goes through l10n.t');
 });
 
 test('contextValue in Restricted Mode: a project server keeps no action but Open Config File; others keep theirs', () => {
-  const menus: { command: string; when: string }[] = JSON.parse(readFileSync(join(__dirname, '../../../../package.json'), 'utf8')).contributes.menus['view/item/context'];
-  const actionsFor = (ctx: string) => menus.filter((m) => {
-    const re = /viewItem =~ \/(.*)\/$/.exec(m.when)?.[1];
-    assert.ok(re, m.when);
-    return new RegExp(re).test(ctx);
-  }).map((m) => m.command);
+  const menus: { command: string; when: string }[] = JSON.parse(
+    readFileSync(join(__dirname, '../../../../package.json'), 'utf8'),
+  ).contributes.menus['view/item/context'];
+  const actionsFor = (ctx: string) =>
+    menus
+      .filter((m) => {
+        const re = /viewItem =~ \/(.*)\/$/.exec(m.when)?.[1];
+        assert.ok(re, m.when);
+        return new RegExp(re).test(ctx);
+      })
+      .map((m) => m.command);
   const states: Partial<ServerRow['status']>[] = [
-    {}, { state: 'expiring', reason: 'in-window' }, { state: 'expired', reason: 'expired-refreshable' },
-    { state: 'needs-auth', reason: 'stub', clientId: 'c' }, { state: 'blocked', reason: 'cache-entry' }, { state: 'error', reason: 'store-error' },
+    {},
+    { state: 'expiring', reason: 'in-window' },
+    { state: 'expired', reason: 'expired-refreshable' },
+    { state: 'needs-auth', reason: 'stub', clientId: 'c' },
+    { state: 'blocked', reason: 'cache-entry' },
+    { state: 'error', reason: 'store-error' },
   ];
   for (const st of states) {
     const project = row('p', st, { config: { ...row('p', {}).config, scope: 'project' } });
@@ -110,10 +199,13 @@ test('contextValue in Restricted Mode: a project server keeps no action but Open
 
 test('describe still takes a bare translate function (commands.ts passes one)', () => {
   const r = row('a', { expiresAt: NOW + 12 * 60_000 });
-  assert.equal(describe(r, NOW, (m, ...a) => plainT(m.toUpperCase(), ...a)), 'EXPIRES IN 12 MIN');
+  assert.equal(
+    describe(r, NOW, (m, ...a) => plainT(m.toUpperCase(), ...a)),
+    'EXPIRES IN 12 MIN',
+  );
 });
 
-test('the extension\'s pure modules load in plain Node; vscode itself does not (the proof the core is clean)', () => {
+test("the extension's pure modules load in plain Node; vscode itself does not (the proof the core is clean)", () => {
   /* eslint-disable @typescript-eslint/no-require-imports */
   assert.throws(() => require('vscode'), /Cannot find module 'vscode'/);
   assert.ok(require('../../../src/core/index'));
@@ -121,7 +213,11 @@ test('the extension\'s pure modules load in plain Node; vscode itself does not (
 
 test('needs-scope (step-up): words, icon, tooltip, the Grant Additional Access action, the fix and the status bar', () => {
   const r = row('admin', {
-    state: 'needs-scope', reason: 'step-up', missingScopes: ['mcp:admin'], scope: 'mcp', expiresAt: NOW + 3600_000,
+    state: 'needs-scope',
+    reason: 'step-up',
+    missingScopes: ['mcp:admin'],
+    scope: 'mcp',
+    expiresAt: NOW + 3600_000,
     cache: { timestamp: NOW - 10_000, ttlMs: 90_000, ageMs: 10_000, fresh: true },
   });
   const p = present(r, NOW);
@@ -130,25 +226,49 @@ test('needs-scope (step-up): words, icon, tooltip, the Grant Additional Access a
   assert.ok(p.color);
   // package.json: mcpAuth.grantAccess inline on viewItem =~ /^mcpServer\.needs-scope/; sign out (hasToken) and refresh stay
   assert.equal(p.contextValue, 'mcpServer.needs-scope.hasToken.refreshable');
-  const menus = JSON.parse(readFileSync(join(__dirname, '..', '..', '..', '..', 'package.json'), 'utf8')).contributes.menus['view/item/context'] as { command: string; when: string; group: string }[];
+  const menus = JSON.parse(readFileSync(join(__dirname, '..', '..', '..', '..', 'package.json'), 'utf8')).contributes
+    .menus['view/item/context'] as { command: string; when: string; group: string }[];
   const matches = (m: { when: string }) => new RegExp(/viewItem =~ \/(.*)\//.exec(m.when)![1]).test(p.contextValue);
   const inline = menus.filter((m) => m.group.startsWith('inline') && matches(m)).map((m) => m.command);
   assert.deepEqual(inline, ['mcpAuth.grantAccess']);
   assert.ok(menus.some((m) => m.command === 'mcpAuth.signOutServer' && matches(m)));
   const tip = p.tooltip.replace(/\\/g, '');
-  for (const s of ['Scopes: mcp', 'The server asked for more access (403 insufficient_scope); missing: mcp:admin', 'TTL 2 min']) assert.ok(tip.includes(s), `${s} in ${tip}`);
+  for (const s of [
+    'Scopes: mcp',
+    'The server asked for more access (403 insufficient_scope); missing: mcp:admin',
+    'TTL 2 min',
+  ])
+    assert.ok(tip.includes(s), `${s} in ${tip}`);
   assert.equal(fixFor(r), 'grant');
   assert.equal(fixText(fixFor(r)), 'Fix: grant additional access');
   assert.equal(statusBarText([r, row('b', {})])?.count, 1);
   // every word goes through l10n
   const seen: string[] = [];
-  present(r, NOW, { t: (m: string, ...a: (string | number)[]) => { seen.push(m); return plainT(m, ...a); } });
-  assert.ok(seen.includes('needs additional access: {0}') && seen.includes('The server asked for more access (403 insufficient_scope); missing: {0}'));
+  present(r, NOW, {
+    t: (m: string, ...a: (string | number)[]) => {
+      seen.push(m);
+      return plainT(m, ...a);
+    },
+  });
+  assert.ok(
+    seen.includes('needs additional access: {0}') &&
+      seen.includes('The server asked for more access (403 insufficient_scope); missing: {0}'),
+  );
   const bundle = JSON.parse(readFileSync(join(__dirname, '..', '..', '..', '..', 'l10n', 'bundle.l10n.json'), 'utf8'));
-  for (const m of ['needs additional access: {0}', 'The server asked for more access (403 insufficient_scope); missing: {0}', 'Scopes: {0}', 'Fix: grant additional access']) assert.ok(m in bundle, m);
+  for (const m of [
+    'needs additional access: {0}',
+    'The server asked for more access (403 insufficient_scope); missing: {0}',
+    'Scopes: {0}',
+    'Fix: grant additional access',
+  ])
+    assert.ok(m in bundle, m);
 });
 
 test('needs-scope in Restricted Mode: a project server gets no Grant action', () => {
-  const r = row('p', { state: 'needs-scope', reason: 'step-up', missingScopes: ['x'] }, { config: { name: 'p', scope: 'project', file: '/p/.mcp.json', transport: 'http', url: 'https://x/p' } });
+  const r = row(
+    'p',
+    { state: 'needs-scope', reason: 'step-up', missingScopes: ['x'] },
+    { config: { name: 'p', scope: 'project', file: '/p/.mcp.json', transport: 'http', url: 'https://x/p' } },
+  );
   assert.equal(contextValueOf(r, false), 'mcpServer.untrusted.needs-scope');
 });

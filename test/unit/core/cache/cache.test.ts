@@ -22,11 +22,17 @@ test('cacheNamesFor: the names whose credential key is the same, not every name 
 test('removeCacheEntries: removes only the named keys, keeps unknown fields and mode, writes nothing when absent', async () => {
   await withHome(async (h) => {
     const f = path.join(h.claudeDir, 'mcp-needs-auth-cache.json');
-    fs.writeFileSync(f, JSON.stringify({ a: { timestamp: 1 }, b: { timestamp: 2, ttlMs: 5, id: 'x', lapsedCcrSignInKey: 'k' } }), { mode: 0o644 });
+    fs.writeFileSync(
+      f,
+      JSON.stringify({ a: { timestamp: 1 }, b: { timestamp: 2, ttlMs: 5, id: 'x', lapsedCcrSignInKey: 'k' } }),
+      { mode: 0o644 },
+    );
     fs.chmodSync(f, 0o644);
     const r = await removeCacheEntries(f, (n) => n === 'a');
     assert.deepEqual(r, { removed: ['a'], written: true });
-    assert.deepEqual(JSON.parse(fs.readFileSync(f, 'utf8')), { b: { timestamp: 2, ttlMs: 5, id: 'x', lapsedCcrSignInKey: 'k' } });
+    assert.deepEqual(JSON.parse(fs.readFileSync(f, 'utf8')), {
+      b: { timestamp: 2, ttlMs: 5, id: 'x', lapsedCcrSignInKey: 'k' },
+    });
     assert.equal(fs.statSync(f).mode & 0o777, 0o644);
     const before = fs.statSync(f).mtimeMs;
     assert.deepEqual(await removeCacheEntries(f, (n) => n === 'zzz'), { removed: [], written: false });

@@ -32,7 +32,13 @@ test('discover: managed-mcp.json takes exclusive control', async () => {
   await withHome('home', async (h) => {
     const paths = resolvePaths({ env: {}, home: h.home, managedDirs: [path.join(h.home, 'managed')] });
     const r = await discoverServers({ paths, cwd: h.project, env: {} });
-    assert.deepEqual(r.servers.map((s) => [s.name, s.scope]), [['corp', 'managed'], ['corp-tools', 'managed']]);
+    assert.deepEqual(
+      r.servers.map((s) => [s.name, s.scope]),
+      [
+        ['corp', 'managed'],
+        ['corp-tools', 'managed'],
+      ],
+    );
   });
 });
 
@@ -40,11 +46,28 @@ test('discover: a closer .mcp.json wins, a disabled server is dropped, a malform
   await withHome(async (h) => {
     const sub = path.join(h.project, 'a', 'b');
     fs.mkdirSync(sub, { recursive: true });
-    fs.writeFileSync(path.join(h.project, '.mcp.json'), JSON.stringify({ mcpServers: { s: { type: 'http', url: 'http://far/x' }, off: { type: 'http', url: 'http://o' } } }));
-    fs.writeFileSync(path.join(h.project, 'a', '.mcp.json'), JSON.stringify({ mcpServers: { s: { type: 'http', url: 'http://near/x' } } }));
-    fs.writeFileSync(path.join(h.home, '.claude.json'), JSON.stringify({ mcpServers: { u: { type: 'http', url: 'http://u' } }, projects: { [h.home]: { hasTrustDialogAccepted: true } } }));
+    fs.writeFileSync(
+      path.join(h.project, '.mcp.json'),
+      JSON.stringify({
+        mcpServers: { s: { type: 'http', url: 'http://far/x' }, off: { type: 'http', url: 'http://o' } },
+      }),
+    );
+    fs.writeFileSync(
+      path.join(h.project, 'a', '.mcp.json'),
+      JSON.stringify({ mcpServers: { s: { type: 'http', url: 'http://near/x' } } }),
+    );
+    fs.writeFileSync(
+      path.join(h.home, '.claude.json'),
+      JSON.stringify({
+        mcpServers: { u: { type: 'http', url: 'http://u' } },
+        projects: { [h.home]: { hasTrustDialogAccepted: true } },
+      }),
+    );
     fs.mkdirSync(path.join(h.project, '.claude'));
-    fs.writeFileSync(path.join(h.project, '.claude', 'settings.json'), JSON.stringify({ enableAllProjectMcpServers: true, disabledMcpjsonServers: ['off'] }));
+    fs.writeFileSync(
+      path.join(h.project, '.claude', 'settings.json'),
+      JSON.stringify({ enableAllProjectMcpServers: true, disabledMcpjsonServers: ['off'] }),
+    );
     fs.writeFileSync(path.join(sub, '.mcp.json'), '{"mcpServers": {"broken": ');
     fs.mkdirSync(path.join(h.project, '.git'));
     const paths = resolvePaths({ env: {}, home: h.home, managedDirs: [] });
@@ -63,10 +86,18 @@ test('discover: a closer .mcp.json wins, a disabled server is dropped, a malform
 test('discover: non-object mcpServers and a url that is not a URL are reported per place', async () => {
   await withHome(async (h) => {
     fs.writeFileSync(path.join(h.project, '.mcp.json'), JSON.stringify({ mcpServers: ['x'] }));
-    fs.writeFileSync(path.join(h.home, '.claude.json'), JSON.stringify({ mcpServers: { bad: { type: 'http', url: 'not a url' }, ok: { type: 'http', url: 'https://ok/mcp' } } }));
+    fs.writeFileSync(
+      path.join(h.home, '.claude.json'),
+      JSON.stringify({
+        mcpServers: { bad: { type: 'http', url: 'not a url' }, ok: { type: 'http', url: 'https://ok/mcp' } },
+      }),
+    );
     const paths = resolvePaths({ env: {}, home: h.home, managedDirs: [] });
     const r = await discoverServers({ paths, cwd: h.project, env: {} });
-    assert.deepEqual(r.issues.map((i) => i.code), ['config-invalid']);
+    assert.deepEqual(
+      r.issues.map((i) => i.code),
+      ['config-invalid'],
+    );
     const bad = r.servers.find((s) => s.name === 'bad');
     assert.equal(bad?.problem?.code, 'invalid-url');
     assert.equal(r.servers.find((s) => s.name === 'ok')?.problem, undefined);
@@ -75,16 +106,34 @@ test('discover: non-object mcpServers and a url that is not a URL are reported p
 
 test('discover: a pending or rejected .mcp.json server never shadows a user/local one; naming an unapproved one is not-approved', async () => {
   await withHome(async (h) => {
-    fs.writeFileSync(path.join(h.home, '.claude.json'), JSON.stringify({
-      mcpServers: { demo: { type: 'http', url: 'http://a/mcp' }, off: { type: 'http', url: 'http://a/off' }, ok: { type: 'http', url: 'http://a/ok' } },
-      projects: { [h.project]: { hasTrustDialogAccepted: true } },
-    }));
-    fs.writeFileSync(path.join(h.project, '.mcp.json'), JSON.stringify({ mcpServers: {
-      demo: { type: 'http', url: 'http://b/mcp' }, off: { type: 'http', url: 'http://b/off' }, ok: { type: 'http', url: 'http://b/ok' },
-      lone: { type: 'http', url: 'http://b/lone' }, gone: { type: 'http', url: 'http://b/gone' },
-    } }));
+    fs.writeFileSync(
+      path.join(h.home, '.claude.json'),
+      JSON.stringify({
+        mcpServers: {
+          demo: { type: 'http', url: 'http://a/mcp' },
+          off: { type: 'http', url: 'http://a/off' },
+          ok: { type: 'http', url: 'http://a/ok' },
+        },
+        projects: { [h.project]: { hasTrustDialogAccepted: true } },
+      }),
+    );
+    fs.writeFileSync(
+      path.join(h.project, '.mcp.json'),
+      JSON.stringify({
+        mcpServers: {
+          demo: { type: 'http', url: 'http://b/mcp' },
+          off: { type: 'http', url: 'http://b/off' },
+          ok: { type: 'http', url: 'http://b/ok' },
+          lone: { type: 'http', url: 'http://b/lone' },
+          gone: { type: 'http', url: 'http://b/gone' },
+        },
+      }),
+    );
     fs.mkdirSync(path.join(h.project, '.claude'));
-    fs.writeFileSync(path.join(h.project, '.claude', 'settings.local.json'), JSON.stringify({ enabledMcpjsonServers: ['ok'], disabledMcpjsonServers: ['off', 'gone'] }));
+    fs.writeFileSync(
+      path.join(h.project, '.claude', 'settings.local.json'),
+      JSON.stringify({ enabledMcpjsonServers: ['ok'], disabledMcpjsonServers: ['off', 'gone'] }),
+    );
     const paths = resolvePaths({ env: {}, home: h.home, managedDirs: [] });
     const r = await discoverServers({ paths, cwd: h.project, env: {} });
     const by = Object.fromEntries(r.servers.map((s) => [s.name, s]));
@@ -93,18 +142,34 @@ test('discover: a pending or rejected .mcp.json server never shadows a user/loca
     assert.deepEqual([by.off.scope, by.off.url], ['user', 'http://a/off'], 'rejected does not shadow');
     assert.deepEqual([by.ok.scope, by.ok.url, by.ok.approval], ['project', 'http://b/ok', 'approved'], 'approved does');
     assert.equal(by.lone.approval, 'pending', 'a pending server with a name of its own is listed');
-    assert.deepEqual(r.notLoaded.map((s) => [s.name, s.approval]).sort(), [['demo', 'pending'], ['gone', 'rejected'], ['off', 'rejected']]);
+    assert.deepEqual(r.notLoaded.map((s) => [s.name, s.approval]).sort(), [
+      ['demo', 'pending'],
+      ['gone', 'rejected'],
+      ['off', 'rejected'],
+    ]);
 
     assert.equal(serverToActOn(r, 'demo').url, 'http://a/mcp');
     assert.equal(serverToActOn(r, 'ok').url, 'http://b/ok');
-    assert.throws(() => serverToActOn(r, 'lone'), (e: McpAuthError) => e.code === 'not-approved' && /awaiting approval/.test(e.message));
-    assert.throws(() => serverToActOn(r, 'gone'), (e: McpAuthError) => e.code === 'not-approved' && /rejected/.test(e.message));
-    assert.throws(() => serverToActOn(r, 'nope'), (e: McpAuthError) => e.code === 'unknown-server');
+    assert.throws(
+      () => serverToActOn(r, 'lone'),
+      (e: McpAuthError) => e.code === 'not-approved' && /awaiting approval/.test(e.message),
+    );
+    assert.throws(
+      () => serverToActOn(r, 'gone'),
+      (e: McpAuthError) => e.code === 'not-approved' && /rejected/.test(e.message),
+    );
+    assert.throws(
+      () => serverToActOn(r, 'nope'),
+      (e: McpAuthError) => e.code === 'unknown-server',
+    );
     const st = computeStatus(by.lone, {}, {}, undefined, 0);
     assert.deepEqual([st.state, st.reason], ['not-approved', 'awaiting-approval']);
 
     // without trust, an enabled server is pending as well, and still shadows nothing
-    fs.writeFileSync(path.join(h.home, '.claude.json'), JSON.stringify({ mcpServers: { ok: { type: 'http', url: 'http://a/ok' } } }));
+    fs.writeFileSync(
+      path.join(h.home, '.claude.json'),
+      JSON.stringify({ mcpServers: { ok: { type: 'http', url: 'http://a/ok' } } }),
+    );
     const u = await discoverServers({ paths, cwd: h.project, env: {} });
     assert.equal(u.servers.find((s) => s.name === 'ok')?.url, 'http://a/ok');
   });

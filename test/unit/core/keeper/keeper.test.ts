@@ -21,11 +21,29 @@ function home(servers: Record<string, unknown>, projectMcp?: Record<string, unkn
   if (projectMcp) fs.writeFileSync(path.join(project, '.mcp.json'), JSON.stringify({ mcpServers: projectMcp }));
   const env = { HOME: dir };
   const paths = resolvePaths({ env, home: dir, managedDirs: [] });
-  const key = (name: string, url = URL_) => serverKey({ name, scope: 'user', file: '', transport: 'http', url } as ServerConfig);
-  const store = (entries: Record<string, unknown>) => fs.writeFileSync(paths.credentialsFile, JSON.stringify({ mcpOAuth: entries }), { mode: 0o600 });
+  const key = (name: string, url = URL_) =>
+    serverKey({ name, scope: 'user', file: '', transport: 'http', url } as ServerConfig);
+  const store = (entries: Record<string, unknown>) =>
+    fs.writeFileSync(paths.credentialsFile, JSON.stringify({ mcpOAuth: entries }), { mode: 0o600 });
   const cache = (c: Record<string, unknown>) => fs.writeFileSync(paths.needsAuthCacheFile, JSON.stringify(c));
-  const readCache = () => { try { return JSON.parse(fs.readFileSync(paths.needsAuthCacheFile, 'utf8')); } catch { return {}; } };
-  return { dir, project, paths, env, key, store, cache, readCache, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
+  const readCache = () => {
+    try {
+      return JSON.parse(fs.readFileSync(paths.needsAuthCacheFile, 'utf8'));
+    } catch {
+      return {};
+    }
+  };
+  return {
+    dir,
+    project,
+    paths,
+    env,
+    key,
+    store,
+    cache,
+    readCache,
+    cleanup: () => fs.rmSync(dir, { recursive: true, force: true }),
+  };
 }
 
 const tok = (at: string) => ({ accessToken: at, refreshToken: 'rt-0123456789', expiresAt: Date.now() + 3_600_000 });
@@ -34,15 +52,29 @@ function keeper(h: ReturnType<typeof home>, probe: (s: ServerConfig, t: string) 
   const actions: KeeperAction[] = [];
   const probed: string[] = [];
   const k = new Keeper({
-    paths: h.paths, cwd: h.project, env: h.env, proactiveRefresh: false, debounceMs: 20,
-    probe: async (s, t) => { probed.push(s.name); return probe(s, t); },
+    paths: h.paths,
+    cwd: h.project,
+    env: h.env,
+    proactiveRefresh: false,
+    debounceMs: 20,
+    probe: async (s, t) => {
+      probed.push(s.name);
+      return probe(s, t);
+    },
   });
   k.on('action', (a) => actions.push(a));
   return { k, actions, probed };
 }
 
 const accepted = async (): Promise<ProbeResult> => ({ verdict: 'accepted', status: 200, at: Date.now(), ms: 1 });
-const rejected = async (): Promise<ProbeResult> => ({ verdict: 'rejected', status: 401, challenge: true, error: 'invalid_token', at: Date.now(), ms: 1 });
+const rejected = async (): Promise<ProbeResult> => ({
+  verdict: 'rejected',
+  status: 401,
+  challenge: true,
+  error: 'invalid_token',
+  at: Date.now(),
+  ms: 1,
+});
 
 test('runOnce: accepted → the entry is removed (one unblocked action), other names untouched', async () => {
   const h = home({ demo: { type: 'http', url: URL_ } });
@@ -53,10 +85,15 @@ test('runOnce: accepted → the entry is removed (one unblocked action), other n
     const s = await k.runOnce();
     await k.stop();
     assert.deepEqual(probed, ['demo']);
-    assert.deepEqual(actions.map((a) => [a.type, a.name]), [['unblocked', 'demo']]);
+    assert.deepEqual(
+      actions.map((a) => [a.type, a.name]),
+      [['unblocked', 'demo']],
+    );
     assert.deepEqual(Object.keys(h.readCache()), ['ghost']);
     assert.deepEqual(s.blocked, []);
-  } finally { h.cleanup(); }
+  } finally {
+    h.cleanup();
+  }
 });
 
 test('runOnce: rejected → kept with the probe verdict; blocked remains', async () => {
@@ -72,7 +109,9 @@ test('runOnce: rejected → kept with the probe verdict; blocked remains', async
     assert.ok(a.type === 'kept' && a.reason.code === 'rejected', JSON.stringify(a));
     assert.deepEqual(s.blocked, ['demo']);
     assert.ok('demo' in h.readCache());
-  } finally { h.cleanup(); }
+  } finally {
+    h.cleanup();
+  }
 });
 
 test('loop guard under watch: removed once, it comes back newer with the same token → kept (loop-guard), never removed again', async () => {
@@ -82,7 +121,13 @@ test('loop guard under watch: removed once, it comes back newer with the same to
     h.store({ [h.key('demo')]: tok('at-demo-0123456789') });
     h.cache({ demo: { timestamp: Date.now() - 1000 } });
     await k.start();
-    const until = async (cond: () => boolean) => { const t = Date.now(); while (!cond()) { if (Date.now() - t > 5000) throw new Error(JSON.stringify(actions)); await new Promise((r) => setTimeout(r, 10)); } };
+    const until = async (cond: () => boolean) => {
+      const t = Date.now();
+      while (!cond()) {
+        if (Date.now() - t > 5000) throw new Error(JSON.stringify(actions));
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    };
     await until(() => actions.some((a) => a.type === 'unblocked'));
     // Claude Code fails with this very token and writes the entry again
     h.cache({ demo: { timestamp: Date.now() + 5 } });
@@ -99,7 +144,10 @@ test('loop guard under watch: removed once, it comes back newer with the same to
     const u = actions.filter((a) => a.type === 'unblocked')[1];
     assert.ok(u.type === 'unblocked' && u.because === 'token-changed');
     assert.equal(probed.length, 1);
-  } finally { await k.stop(); h.cleanup(); }
+  } finally {
+    await k.stop();
+    h.cleanup();
+  }
 });
 
 test('a .mcp.json server awaiting approval is never probed nor touched; bad files are reported and the keeper keeps running', async () => {
@@ -114,20 +162,31 @@ test('a .mcp.json server awaiting approval is never probed nor touched; bad file
     assert.equal(k.model?.servers.find((r) => r.config.name === 'pend')?.status.state, 'not-approved');
     fs.writeFileSync(h.paths.needsAuthCacheFile, 'not json');
     const t = Date.now();
-    while (!issues.some((i) => i.includes('cache-parse'))) { if (Date.now() - t > 5000) throw new Error(JSON.stringify(issues)); await new Promise((r) => setTimeout(r, 10)); }
+    while (!issues.some((i) => i.includes('cache-parse'))) {
+      if (Date.now() - t > 5000) throw new Error(JSON.stringify(issues));
+      await new Promise((r) => setTimeout(r, 10));
+    }
     h.cache({ pend: { timestamp: Date.now() } });
-    while (issues[issues.length - 1].length) { if (Date.now() - t > 5000) throw new Error(JSON.stringify(issues)); await new Promise((r) => setTimeout(r, 10)); }
+    while (issues[issues.length - 1].length) {
+      if (Date.now() - t > 5000) throw new Error(JSON.stringify(issues));
+      await new Promise((r) => setTimeout(r, 10));
+    }
     assert.deepEqual(probed, []);
     assert.deepEqual(actions, []);
     assert.ok('pend' in h.readCache());
-  } finally { await k.stop(); h.cleanup(); }
+  } finally {
+    await k.stop();
+    h.cleanup();
+  }
 });
 
 test('step-up: a needs-scope row (stepUpScope the token lacks) is never an unblock candidate, even when a probe would accept', async () => {
   const h = home({ admin: { type: 'http', url: URL_ } });
   try {
     // what `claude mcp list` leaves after a 403 insufficient_scope: stepUpScope on the entry, a 90 s needs-auth entry
-    h.store({ [h.key('admin')]: { ...tok('at-admin-0123456789'), scope: 'mcp', stepUpScope: 'mcp mcp:admin offline_access' } });
+    h.store({
+      [h.key('admin')]: { ...tok('at-admin-0123456789'), scope: 'mcp', stepUpScope: 'mcp mcp:admin offline_access' },
+    });
     h.cache({ admin: { timestamp: Date.now() - 1000, ttlMs: 90_000 } });
     const { k, actions, probed } = keeper(h, accepted);
     const s = await k.runOnce();
@@ -136,9 +195,14 @@ test('step-up: a needs-scope row (stepUpScope the token lacks) is never an unblo
     assert.ok('admin' in h.readCache(), 'the entry stays');
     assert.equal(actions.length, 1, JSON.stringify(actions));
     const a = actions[0];
-    assert.ok(a.type === 'kept' && a.reason.code === 'needs-scope' && a.reason.missingScopes.join(' ') === 'mcp:admin', JSON.stringify(a));
+    assert.ok(
+      a.type === 'kept' && a.reason.code === 'needs-scope' && a.reason.missingScopes.join(' ') === 'mcp:admin',
+      JSON.stringify(a),
+    );
     assert.equal(s.model.servers[0].status.state, 'needs-scope');
-  } finally { h.cleanup(); }
+  } finally {
+    h.cleanup();
+  }
 });
 
 test('step-up: a probe answered 403 insufficient_scope (no stepUpScope stored) → the entry is kept with that verdict', async () => {
@@ -146,12 +210,28 @@ test('step-up: a probe answered 403 insufficient_scope (no stepUpScope stored) �
   try {
     h.store({ [h.key('admin')]: { ...tok('at-admin-0123456789'), scope: 'mcp' } });
     h.cache({ admin: { timestamp: Date.now() - 1000 } });
-    const insufficient = async (): Promise<ProbeResult> => ({ verdict: 'rejected', status: 403, challenge: true, error: 'insufficient_scope', scope: 'mcp mcp:admin', at: Date.now(), ms: 1 });
+    const insufficient = async (): Promise<ProbeResult> => ({
+      verdict: 'rejected',
+      status: 403,
+      challenge: true,
+      error: 'insufficient_scope',
+      scope: 'mcp mcp:admin',
+      at: Date.now(),
+      ms: 1,
+    });
     const { k, actions } = keeper(h, insufficient);
     await k.runOnce();
     await k.stop();
     assert.ok('admin' in h.readCache());
     const a = actions[0];
-    assert.ok(a?.type === 'kept' && a.reason.code === 'rejected' && a.reason.probe.verdict === 'rejected' && a.reason.probe.error === 'insufficient_scope', JSON.stringify(actions));
-  } finally { h.cleanup(); }
+    assert.ok(
+      a?.type === 'kept' &&
+        a.reason.code === 'rejected' &&
+        a.reason.probe.verdict === 'rejected' &&
+        a.reason.probe.error === 'insufficient_scope',
+      JSON.stringify(actions),
+    );
+  } finally {
+    h.cleanup();
+  }
 });

@@ -1,6 +1,14 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { decideStale, recordProbe, TokenSightings, tokenFingerprint, PROBE_MIN_GAP_MS, PROBE_MAX_GAP_MS, type StaleInput } from '../../../../src/core/keeper/staleness';
+import {
+  decideStale,
+  recordProbe,
+  TokenSightings,
+  tokenFingerprint,
+  PROBE_MIN_GAP_MS,
+  PROBE_MAX_GAP_MS,
+  type StaleInput,
+} from '../../../../src/core/keeper/staleness';
 import type { ProbeResult } from '../../../../src/core/keeper/probe';
 
 const NOW = 1_800_000_000_000;
@@ -9,7 +17,14 @@ const FP2 = tokenFingerprint('at-two');
 const tok = { fingerprint: FP, usable: true, probeable: true };
 const entry = { timestamp: NOW - 10_000, fresh: true };
 const accepted = (at: number): ProbeResult => ({ verdict: 'accepted', status: 200, at, ms: 5 });
-const rejected = (at: number): ProbeResult => ({ verdict: 'rejected', status: 401, challenge: true, error: 'invalid_token', at, ms: 5 });
+const rejected = (at: number): ProbeResult => ({
+  verdict: 'rejected',
+  status: 401,
+  challenge: true,
+  error: 'invalid_token',
+  at,
+  ms: 5,
+});
 const base: StaleInput = { now: NOW, entry, token: tok };
 
 test('nothing to decide without a fresh entry and a usable token', () => {
@@ -49,7 +64,10 @@ test('(a) a rejection keeps the entry with the verdict; probes back off 1, 2, 4 
   assert.ok(d.action === 'keep' && d.reason.code === 'rejected' && d.reason.probe.verdict === 'rejected');
   assert.equal(probe.nextAt - NOW, PROBE_MIN_GAP_MS);
   const gaps = [PROBE_MIN_GAP_MS];
-  for (let i = 0; i < 8; i++) { probe = recordProbe(probe, FP, rejected(NOW)); gaps.push(probe.nextAt - NOW); }
+  for (let i = 0; i < 8; i++) {
+    probe = recordProbe(probe, FP, rejected(NOW));
+    gaps.push(probe.nextAt - NOW);
+  }
   assert.deepEqual(gaps.slice(0, 4), [60_000, 120_000, 240_000, 480_000]);
   assert.equal(gaps[gaps.length - 1], PROBE_MAX_GAP_MS);
   // an acceptance resets the backoff
@@ -86,7 +104,11 @@ test('(b) an entry written no later than the last read that saw the previous tok
   s.observe('k', 'at-zero', NOW - 60_000);
   s.observe('k', 'at-zero', entry.timestamp + 1); // the read that followed the entry's write still saw the old token
   const sighting = s.observe('k', 'at-one', NOW);
-  assert.deepEqual(decideStale({ ...base, sighting }), { action: 'remove', because: 'token-changed', changedAfter: entry.timestamp + 1 });
+  assert.deepEqual(decideStale({ ...base, sighting }), {
+    action: 'remove',
+    because: 'token-changed',
+    changedAfter: entry.timestamp + 1,
+  });
 });
 
 test('(b) token stored and entry written between two reads (Claude Code failed with the new token): not proven stale, probe instead', () => {
@@ -116,10 +138,16 @@ test('loop guard: an entry we removed that returns newer with the same token sta
 test('step-up: a token lacking the scopes the server asked for keeps the entry, with no probe, even after an accepting probe or a token change', () => {
   const keep = { action: 'keep', reason: { code: 'needs-scope', missingScopes: ['mcp:admin'] } };
   assert.deepEqual(decideStale({ ...base, missingScopes: ['mcp:admin'] }), keep);
-  assert.deepEqual(decideStale({ ...base, missingScopes: ['mcp:admin'], probe: recordProbe(undefined, FP, accepted(NOW - 1000)) }), keep);
+  assert.deepEqual(
+    decideStale({ ...base, missingScopes: ['mcp:admin'], probe: recordProbe(undefined, FP, accepted(NOW - 1000)) }),
+    keep,
+  );
   const sightings = new TokenSightings();
   sightings.observe('k', 'at-zero', NOW - 60_000);
   const sighting = sightings.observe('k', 'at-one', NOW - 1000);
-  assert.deepEqual(decideStale({ ...base, entry: { timestamp: NOW - 30_000, fresh: true }, sighting, missingScopes: ['mcp:admin'] }), keep);
+  assert.deepEqual(
+    decideStale({ ...base, entry: { timestamp: NOW - 30_000, fresh: true }, sighting, missingScopes: ['mcp:admin'] }),
+    keep,
+  );
   assert.deepEqual(decideStale({ ...base, missingScopes: [] }), { action: 'probe' }, 'nothing missing: the usual rule');
 });

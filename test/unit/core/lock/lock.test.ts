@@ -10,7 +10,10 @@ import { ROOT } from '../../../helpers/home';
 const HOLDER = path.join(ROOT, 'out', 'test', 'helpers', 'lock-holder.js');
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'mcp-auth-lock-'));
 
-function hold(target: string, how: string): Promise<{ code: number | null; signal: NodeJS.Signals | null; child: ReturnType<typeof spawn> }> {
+function hold(
+  target: string,
+  how: string,
+): Promise<{ code: number | null; signal: NodeJS.Signals | null; child: ReturnType<typeof spawn> }> {
   const child = spawn(process.execPath, [HOLDER, target, how], { stdio: ['ignore', 'pipe', 'ignore'] });
   return new Promise((resolve) => {
     let out = '';
@@ -38,7 +41,9 @@ for (const how of ['exit', 'throw', 'SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
       }
       assert.equal(fs.existsSync(lockDirOf(spec)), false, 'lock directory removed');
       assert.equal(fs.existsSync(ownerFileOf(spec)), false, 'owner file removed');
-    } finally { fs.rmSync(dir, { recursive: true, force: true }); }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 }
 
@@ -49,9 +54,25 @@ test('lock: an owner file is trusted only for the directory it recorded (inode a
     fs.mkdirSync(lockDirOf(spec));
     const st = fs.statSync(lockDirOf(spec));
     const dead = spawnSync(process.execPath, ['-e', '0']).pid;
-    let pidns: string | undefined; let bootId: string | undefined;
-    try { pidns = fs.readlinkSync('/proc/self/ns/pid'); bootId = fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim(); } catch { /* not Linux */ }
-    const base = { pid: dead, host: os.hostname(), pidns, bootId, startedAt: 1, ino: st.ino, dev: st.dev, birthtimeMs: st.birthtimeMs, tool: 'mcp-auth' };
+    let pidns: string | undefined;
+    let bootId: string | undefined;
+    try {
+      pidns = fs.readlinkSync('/proc/self/ns/pid');
+      bootId = fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    } catch {
+      /* not Linux */
+    }
+    const base = {
+      pid: dead,
+      host: os.hostname(),
+      pidns,
+      bootId,
+      startedAt: 1,
+      ino: st.ino,
+      dev: st.dev,
+      birthtimeMs: st.birthtimeMs,
+      tool: 'mcp-auth',
+    };
     const write = (o: object) => fs.writeFileSync(ownerFileOf(spec), JSON.stringify(o));
     write(base);
     assert.equal(inspectLock(spec).ownerDead, true, 'the very directory, a dead pid of ours: reclaimable at once');
@@ -62,5 +83,7 @@ test('lock: an owner file is trusted only for the directory it recorded (inode a
     assert.equal(inspectLock(spec).stale, false, 'an owner file that is not ours is never trusted');
     write({ ...base, pidns: 'pid:[1]' });
     assert.equal(inspectLock(spec).stale, false, 'a pid from another pid namespace cannot be judged dead from here');
-  } finally { fs.rmSync(dir, { recursive: true, force: true }); }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -17,11 +17,18 @@ import { fakeSecurity, fakeKeychainItems, itemKey } from '../../../helpers/fake-
 const SERVICE = 'Claude Code-credentials-1a2b3c4d';
 
 function argvLog(dir: string): string {
-  try { return fs.readFileSync(path.join(dir, 'argv.log'), 'utf8'); } catch { return ''; }
+  try {
+    return fs.readFileSync(path.join(dir, 'argv.log'), 'utf8');
+  } catch {
+    return '';
+  }
 }
 /** The invocations recorded in argv.log, each a list of arguments. */
 function invocations(dir: string): string[][] {
-  return argvLog(dir).split('---\n').filter((s) => s !== '').map((s) => s.replace(/\n$/, '').split('\n'));
+  return argvLog(dir)
+    .split('---\n')
+    .filter((s) => s !== '')
+    .map((s) => s.replace(/\n$/, '').split('\n'));
 }
 
 /** A store of a realistic size: a claude.ai login and `n` MCP entries. */
@@ -29,31 +36,64 @@ function bigStore(n: number): StoreData {
   const mcpOAuth: NonNullable<StoreData['mcpOAuth']> = {};
   for (let i = 0; i < n; i++) {
     mcpOAuth[`server-${i}|${(0x1000000000000000 + i).toString(16)}`] = {
-      serverName: `server-${i}`, serverUrl: `https://mcp-${i}.example.com/mcp`,
-      accessToken: `at-${i}-${'A'.repeat(120)}`, refreshToken: `rt-${i}-${'R'.repeat(80)}`,
-      expiresAt: 1795555344627, scope: 'mcp read write', clientId: `client-${i}-${'c'.repeat(20)}`,
-      issuer: `https://auth-${i}.example.com`, redirectUri: 'http://localhost:54041/callback',
-      discoveryState: { authorizationServerUrl: `https://auth-${i}.example.com`, oauthMetadataFound: true, authServerMetadataUrl: null },
+      serverName: `server-${i}`,
+      serverUrl: `https://mcp-${i}.example.com/mcp`,
+      accessToken: `at-${i}-${'A'.repeat(120)}`,
+      refreshToken: `rt-${i}-${'R'.repeat(80)}`,
+      expiresAt: 1795555344627,
+      scope: 'mcp read write',
+      clientId: `client-${i}-${'c'.repeat(20)}`,
+      issuer: `https://auth-${i}.example.com`,
+      redirectUri: 'http://localhost:54041/callback',
+      discoveryState: {
+        authorizationServerUrl: `https://auth-${i}.example.com`,
+        oauthMetadataFound: true,
+        authServerMetadataUrl: null,
+      },
     };
   }
   return {
-    claudeAiOauth: { accessToken: `sk-ant-oat01-${'o'.repeat(100)}`, refreshToken: `sk-ant-ort01-${'r'.repeat(100)}`, expiresAt: 1795555344627, scopes: ['user:inference', 'user:profile'], subscriptionType: 'max' },
+    claudeAiOauth: {
+      accessToken: `sk-ant-oat01-${'o'.repeat(100)}`,
+      refreshToken: `sk-ant-ort01-${'r'.repeat(100)}`,
+      expiresAt: 1795555344627,
+      scopes: ['user:inference', 'user:profile'],
+      subscriptionType: 'max',
+    },
     mcpOAuth,
   };
 }
 
 function store(h: { home: string; claudeDir: string }, sec: string, timeoutMs?: number): KeychainStore {
-  return new KeychainStore(SERVICE, 'alice', new FileStore(path.join(h.claudeDir, '.credentials.json')), sec, timeoutMs === undefined ? {} : { timeoutMs });
+  return new KeychainStore(
+    SERVICE,
+    'alice',
+    new FileStore(path.join(h.claudeDir, '.credentials.json')),
+    sec,
+    timeoutMs === undefined ? {} : { timeoutMs },
+  );
 }
 
 test('keychain: read through find-generic-password with separate arguments; the keychain wins over the file', async () => {
   await withHome(async (h) => {
     const sec = fakeSecurity(h.home, { item: '{"mcpOAuth":{"a|1":{"accessToken":"kc-token-123"}}}' });
     fs.writeFileSync(path.join(h.claudeDir, '.credentials.json'), '{"mcpOAuth":{"a|1":{"accessToken":"file-token"}}}');
-    const store = new KeychainStore('Claude Code-credentials', 'alice', new FileStore(path.join(h.claudeDir, '.credentials.json')), sec);
+    const store = new KeychainStore(
+      'Claude Code-credentials',
+      'alice',
+      new FileStore(path.join(h.claudeDir, '.credentials.json')),
+      sec,
+    );
     const snap = await store.read();
     assert.equal(snap.data.mcpOAuth?.['a|1'].accessToken, 'kc-token-123');
-    assert.deepEqual(invocations(h.home)[0], ['find-generic-password', '-a', 'alice', '-w', '-s', 'Claude Code-credentials']);
+    assert.deepEqual(invocations(h.home)[0], [
+      'find-generic-password',
+      '-a',
+      'alice',
+      '-w',
+      '-s',
+      'Claude Code-credentials',
+    ]);
   });
 });
 
@@ -80,7 +120,9 @@ test('keychain: a small store round-trips through `security -i` on stdin; the se
     const hex = Buffer.from('secret-at-value').toString('hex');
     assert.ok(!argvLog(h.home).includes('secret-at-value') && !argvLog(h.home).includes(hex));
     const stdin = fs.readFileSync(path.join(h.home, 'stdin.log'), 'utf8');
-    const m = /^add-generic-password -U -a "alice" -s "Claude Code-credentials-1a2b3c4d" -X "([0-9a-f]+)"\n$/.exec(stdin);
+    const m = /^add-generic-password -U -a "alice" -s "Claude Code-credentials-1a2b3c4d" -X "([0-9a-f]+)"\n$/.exec(
+      stdin,
+    );
     assert.ok(m, stdin);
     assert.deepEqual(JSON.parse(Buffer.from(m[1], 'hex').toString('utf8')), data);
     assert.deepEqual((await s.read()).data, data);
@@ -110,7 +152,10 @@ test('keychain: the stand-in really cuts a long `security -i` line (what the old
     const sec = fakeSecurity(h.home);
     const hex = Buffer.from(JSON.stringify(bigStore(10))).toString('hex');
     const { spawnSync } = await import('node:child_process');
-    const r = spawnSync(sec, ['-i'], { input: `add-generic-password -U -a "alice" -s "${SERVICE}" -X "${hex}"\n`, encoding: 'utf8' });
+    const r = spawnSync(sec, ['-i'], {
+      input: `add-generic-password -U -a "alice" -s "${SERVICE}" -X "${hex}"\n`,
+      encoding: 'utf8',
+    });
     assert.equal(r.status, 1);
     assert.match(r.stderr, /unknown command/);
     const item = fakeKeychainItems(h.home).get(itemKey(SERVICE, 'alice'));
@@ -141,15 +186,22 @@ test('keychain: a child flooding stderr (1 MB) does not hang the write', { timeo
   });
 });
 
-test('keychain: a child that never finishes is killed and the write fails with store-write', { timeout: 20_000 }, async () => {
-  await withHome(async (h) => {
-    const sec = fakeSecurity(h.home, { hang: true });
-    const s = store(h, sec, 500);
-    const t0 = Date.now();
-    await assert.rejects(s.write({ mcpOAuth: { 'a|1': { accessToken: 'secret-at-value' } } }), (e: { code: string }) => e.code === 'store-write');
-    assert.ok(Date.now() - t0 < 10_000);
-  });
-});
+test(
+  'keychain: a child that never finishes is killed and the write fails with store-write',
+  { timeout: 20_000 },
+  async () => {
+    await withHome(async (h) => {
+      const sec = fakeSecurity(h.home, { hang: true });
+      const s = store(h, sec, 500);
+      const t0 = Date.now();
+      await assert.rejects(
+        s.write({ mcpOAuth: { 'a|1': { accessToken: 'secret-at-value' } } }),
+        (e: { code: string }) => e.code === 'store-write',
+      );
+      assert.ok(Date.now() - t0 < 10_000);
+    });
+  },
+);
 
 test('keychain: a read-back that differs from what was written is store-write (and the error holds no secret)', async () => {
   await withHome(async (h) => {
@@ -158,7 +210,10 @@ test('keychain: a read-back that differs from what was written is store-write (a
     for (const data of [{ mcpOAuth: { 'a|1': { accessToken: 'secret-at-value' } } }, bigStore(10)]) {
       await assert.rejects(s.write(data), (e: Error & { code: string }) => {
         assert.equal(e.code, 'store-write');
-        assert.ok(!e.message.includes('secret-at-value') && !e.message.includes('someone-else') && !e.message.includes('AAAA'), e.message);
+        assert.ok(
+          !e.message.includes('secret-at-value') && !e.message.includes('someone-else') && !e.message.includes('AAAA'),
+          e.message,
+        );
         return true;
       });
     }
@@ -171,11 +226,17 @@ test('keychain: a failing security -i is store-write, with no secret (nor its he
     // Echoes the line back on stderr, as `security` does for an unknown command.
     fs.writeFileSync(sec, '#!/bin/sh\ncat >&2\nexit 1\n', { mode: 0o755 });
     const s = store(h, sec);
-    await assert.rejects(s.write({ mcpOAuth: { 'a|1': { accessToken: 'secret-at-value' } } }), (e: Error & { code: string }) => {
-      assert.equal(e.code, 'store-write');
-      assert.ok(!e.message.includes('secret-at-value') && !e.message.includes(Buffer.from('secret-at-value').toString('hex')), e.message);
-      return true;
-    });
+    await assert.rejects(
+      s.write({ mcpOAuth: { 'a|1': { accessToken: 'secret-at-value' } } }),
+      (e: Error & { code: string }) => {
+        assert.equal(e.code, 'store-write');
+        assert.ok(
+          !e.message.includes('secret-at-value') && !e.message.includes(Buffer.from('secret-at-value').toString('hex')),
+          e.message,
+        );
+        return true;
+      },
+    );
   });
 });
 
@@ -186,7 +247,10 @@ test('keychain: non-ASCII text is written as \\u escapes, so `find-generic-passw
     const data = { mcpOAuth: { 'café|1': { accessToken: 'secret-é-☃-\u007f' } } };
     await s.write(data);
     const item = fakeKeychainItems(h.home).get(itemKey(SERVICE, 'alice'))!;
-    assert.ok(item.every((c) => c >= 0x20 && c <= 0x7e), item.toString('latin1'));
+    assert.ok(
+      item.every((c) => c >= 0x20 && c <= 0x7e),
+      item.toString('latin1'),
+    );
     assert.deepEqual((await s.read()).data, data);
   });
 });

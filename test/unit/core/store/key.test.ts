@@ -5,7 +5,10 @@ import { refreshLockName } from '../../../../src/core/lock/lock';
 
 test('serverKey: the key seen written by Claude Code 2.1.328 for a plain http server', () => {
   // seen in a throwaway HOME: `claude mcp add --transport http alpha http://127.0.0.1:8799/mcp` + `claude mcp list`
-  assert.equal(serverKey({ name: 'alpha', transport: 'http', rawType: 'http', url: 'http://127.0.0.1:8799/mcp' }), 'alpha|2386ba2022d67171');
+  assert.equal(
+    serverKey({ name: 'alpha', transport: 'http', rawType: 'http', url: 'http://127.0.0.1:8799/mcp' }),
+    'alpha|2386ba2022d67171',
+  );
 });
 
 test('serverKey: streamable-http hashes as http; headers default to {} and keep their order', () => {
