@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { McpAuthError, openStore, redact } from '../core';
-import { readCache, removeCacheEntries } from '../core/cache/cache';
+import { readCache, removeCacheEntries } from '../core/cache/needsAuthCache';
 import { login } from '../core/login';
 import { logout } from '../core/logout';
 import type { CliContext } from './commands';

@@ -15,7 +15,7 @@ export {
   type StoreBackend,
 } from './store/backend';
 export type { TokenEntry, StoreData, StoreSnapshot } from './store/types';
-export { readCache, removeCacheEntries, ttlFor, isFresh, type CacheEntry } from './cache/cache';
+export { readCache, removeCacheEntries, ttlFor, isFresh, type CacheEntry } from './cache/needsAuthCache';
 export {
   acquireLock,
   inspectLock,

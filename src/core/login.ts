@@ -3,7 +3,7 @@ import * as http from 'node:http';
 import * as path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import * as oauth from 'oauth4webapi';
-import { removeCacheEntries, cacheNamesFor } from './cache/cache';
+import { clearNeedsAuth } from './cache/needsAuthCache';
 import type { ServerConfig } from './config/types';
 import { McpAuthError, isMcpAuthError } from './errors';
 import { acquireLock, type LockSpec } from './lock/lock';
@@ -543,10 +543,10 @@ function sleepUnless(ms: number, signal: AbortSignal | undefined): Promise<void>
   });
 }
 
+/** After storing a token: this server's needs-auth entries go (the one clearing rule, needsAuthCache.ts). */
 async function clearCache(server: ServerConfig, deps: LoginDeps): Promise<string[]> {
-  const names = cacheNamesFor(server, deps.allServers ?? [server]);
   try {
-    return (await removeCacheEntries(deps.paths.needsAuthCacheFile, (n) => names.has(n))).removed;
+    return await clearNeedsAuth(server, deps, true);
   } catch (e) {
     (deps.logger ?? nullLogger).warn('could not clear the needs-auth cache', e);
     return [];

@@ -1,4 +1,4 @@
-import { readCache, type CacheSnapshot } from './cache/cache';
+import { readCache, type CacheSnapshot } from './cache/needsAuthCache';
 import { discoverServers } from './config/discover';
 import { isRemote, type ConfigIssue, type ServerConfig } from './config/types';
 import { isMcpAuthError, type ErrorCode } from './errors';

@@ -1,5 +1,4 @@
-import { cacheNamesFor, removeCacheEntries } from './cache/cache';
-import { isPlainObject } from './fsutil';
+import { clearNeedsAuth } from './cache/needsAuthCache';
 import type { ServerConfig } from './config/types';
 import { McpAuthError, isMcpAuthError, type ErrorCode } from './errors';
 import { acquireLock, refreshLock, type HeldLock } from './lock/lock';
@@ -425,37 +424,4 @@ async function readEntryAndSecret(
 
 async function readEntry(store: StoreBackend, key: string): Promise<TokenEntry | undefined> {
   return (await readEntryAndSecret(store, key)).entry;
-}
-
-/**
- * Remove the needs-auth cache entries of a server. `true`: we just stored a token. `{ changedSince }`: this
- * process saw the server's own token change after that time, so an entry written no later is older than
- * the token (auto-unblock rule (b), keeper/staleness.ts). Never by the store file's mtime: any write to any
- * key moves it (and the keychain has none), which made every entry look stale and let a server that really
- * rejects the token loop clear → fail → re-add.
- */
-export async function clearNeedsAuth(
-  server: ServerConfig,
-  deps: Pick<RefreshDeps, 'paths' | 'store' | 'allServers' | 'autoClearStaleEntries' | 'logger'>,
-  always: boolean | { changedSince: number },
-): Promise<string[]> {
-  if (always !== true && deps.autoClearStaleEntries === false) return [];
-  if (always === false) return [];
-  const names = cacheNamesFor(server, deps.allServers ?? [server]);
-  const file = deps.paths.needsAuthCacheFile;
-  if (always !== true) {
-    const since = always.changedSince;
-    const r = await removeCacheEntries(
-      file,
-      (n, e) => names.has(n) && isPlainObject(e) && typeof e.timestamp === 'number' && e.timestamp <= since,
-    );
-    if (r.removed.length)
-      deps.logger?.info(
-        `removed needs-auth entries older than the token another process stored: ${r.removed.join(', ')}`,
-      );
-    return r.removed;
-  }
-  const r = await removeCacheEntries(file, (n) => names.has(n));
-  if (r.removed.length) deps.logger?.info(`removed needs-auth entries: ${r.removed.join(', ')}`);
-  return r.removed;
 }

@@ -1,4 +1,4 @@
-import { ttlFor, isFresh, type CacheEntry } from './cache/cache';
+import { ttlFor, isFresh, type CacheEntry } from './cache/needsAuthCache';
 import type { ServerConfig } from './config/types';
 import type { LockHolderInfo } from './lock/lock';
 import { entryProblem } from './store/validate';

@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import { assertApproved, isMcpAuthError, redact, type Logger, type ServerRow } from '../core';
 import { refreshServer, type RefreshOutcome } from '../core/refresh';
-import { removeCacheEntries, cacheNamesFor } from '../core/cache/cache';
+import { removeCacheEntries, cacheNamesFor } from '../core/cache/needsAuthCache';
 import { login } from '../core/login';
 import { logout } from '../core/logout';
 import { diagnose, fixFor } from '../core/diagnose';

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { removeCacheEntries } from '../cache/cache';
+import { removeCacheEntries } from '../cache/needsAuthCache';
 import type { ServerConfig } from '../config/types';
 import { isMcpAuthError, type ErrorCode } from '../errors';
 import { isPlainObject } from '../fsutil';

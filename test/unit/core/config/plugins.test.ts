@@ -6,7 +6,7 @@ import { discoverServers } from '../../../../src/core/config/discover';
 import type { ServerConfig } from '../../../../src/core/config/types';
 import { resolvePaths } from '../../../../src/core/paths';
 import { serverKey } from '../../../../src/core/store/key';
-import { LONG_TTL_MS, DEFAULT_TTL_MS, ttlFor } from '../../../../src/core/cache/cache';
+import { LONG_TTL_MS, DEFAULT_TTL_MS, ttlFor } from '../../../../src/core/cache/needsAuthCache';
 import { makeHome, type TempHome } from '../../../helpers/home';
 
 const w = (file: string, v: unknown) => {

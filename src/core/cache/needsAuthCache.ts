@@ -4,6 +4,8 @@ import { McpAuthError, errnoCode } from '../errors';
 import { isPlainObject, readJsonFile, writeFileAtomic } from '../fsutil';
 import { serverKey } from '../store/key';
 import { isRemote } from '../config/types';
+import type { Logger } from '../log';
+import type { ClaudePaths } from '../paths';
 
 export interface CacheEntry {
   timestamp: number;
@@ -131,4 +133,37 @@ export function cacheNamesFor(server: ServerConfig, all: ServerConfig[]): Set<st
   const key = serverKey(server);
   for (const s of all) if (s.url === server.url && s.name !== server.name && serverKey(s) === key) names.add(s.name);
   return names;
+}
+
+/**
+ * Remove the needs-auth cache entries of a server. `true`: we just stored a token. `{ changedSince }`: this
+ * process saw the server's own token change after that time, so an entry written no later is older than
+ * the token (auto-unblock rule (b), keeper/staleness.ts). Never by the store file's mtime: any write to any
+ * key moves it (and the keychain has none), which made every entry look stale and let a server that really
+ * rejects the token loop clear → fail → re-add.
+ */
+export async function clearNeedsAuth(
+  server: ServerConfig,
+  deps: { paths: ClaudePaths; allServers?: ServerConfig[]; autoClearStaleEntries?: boolean; logger?: Logger },
+  always: boolean | { changedSince: number },
+): Promise<string[]> {
+  if (always !== true && deps.autoClearStaleEntries === false) return [];
+  if (always === false) return [];
+  const names = cacheNamesFor(server, deps.allServers ?? [server]);
+  const file = deps.paths.needsAuthCacheFile;
+  if (always !== true) {
+    const since = always.changedSince;
+    const r = await removeCacheEntries(
+      file,
+      (n, e) => names.has(n) && isPlainObject(e) && typeof e.timestamp === 'number' && e.timestamp <= since,
+    );
+    if (r.removed.length)
+      deps.logger?.info(
+        `removed needs-auth entries older than the token another process stored: ${r.removed.join(', ')}`,
+      );
+    return r.removed;
+  }
+  const r = await removeCacheEntries(file, (n) => names.has(n));
+  if (r.removed.length) deps.logger?.info(`removed needs-auth entries: ${r.removed.join(', ')}`);
+  return r.removed;
 }

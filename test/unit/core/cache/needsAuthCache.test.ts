@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { cacheNamesFor, removeCacheEntries, readCache } from '../../../../src/core/cache/cache';
+import { cacheNamesFor, removeCacheEntries, readCache } from '../../../../src/core/cache/needsAuthCache';
 import type { ServerConfig } from '../../../../src/core/config/types';
 import { withHome } from '../../../helpers/home';
 
