@@ -37,19 +37,32 @@ test('status --json on the fixture HOME: every server in its state, JSON shape a
     const states = Object.fromEntries(out.servers.map((s) => [s.name, s.state]));
     assert.deepEqual(states, expected.servers);
     for (const s of out.servers) {
-      assert.deepEqual(Object.keys(s), [
-        'name',
-        'scope',
-        'transport',
-        'url',
-        'state',
-        'reason',
-        'expiresAt',
-        'hasRefreshToken',
-        'needsAuthCachedAt',
-        'lockHeldBy',
-      ]);
+      // the contract's keys, in order; `missingScopes` (needs-scope rows) and `hints` (say why) only where they apply
+      assert.deepEqual(
+        Object.keys(s).filter((k) => k !== 'missingScopes' && k !== 'hints'),
+        [
+          'name',
+          'scope',
+          'transport',
+          'url',
+          'state',
+          'reason',
+          'expiresAt',
+          'hasRefreshToken',
+          'needsAuthCachedAt',
+          'lockHeldBy',
+        ],
+      );
+      if ('hints' in s) assert.ok(Array.isArray(s.hints) && s.hints.length > 0);
     }
+    // `override` is defined twice (user and local scope, two URLs): one needs-auth entry name blocks both
+    assert.deepEqual(out.servers.find((s) => s.name === 'override')!.hints, [
+      { code: 'shared-cache-name', definitions: 2 },
+    ]);
+    assert.deepEqual(
+      out.servers.filter((s) => 'hints' in s).map((s) => s.name),
+      ['override'],
+    );
     const blocked = out.servers.find((s) => s.name === 'blocked')!;
     assert.equal(blocked.needsAuthCachedAt, new Date(expected.now - 240_000).toISOString());
     assert.equal(blocked.reason, 'cache-entry');
