@@ -362,21 +362,7 @@ async function interactive(si: SignIn, existing: TokenEntry | undefined, staticS
         ? chosen.redirectUri
         : `http://localhost:${cb.port}/callback`;
     const redirectUri = si.opts.externalRedirect ? await si.opts.externalRedirect(local) : local;
-    let { clientId, clientSecret } = chosen;
-    let registered = false;
-    if (!clientId) {
-      if (!as.registration_endpoint)
-        throw new McpAuthError(
-          'registration-failed',
-          'no client id configured and the authorization server offers no dynamic registration',
-        );
-      const reg = await register(as, redirectUri, scope, http);
-      clientId = reg.client_id;
-      clientSecret = typeof reg.client_secret === 'string' ? reg.client_secret : undefined;
-      registered = true;
-      si.log.info('registered a client (RFC 7591)');
-    }
-    rememberSecret(clientSecret);
+    const { clientId, clientSecret, registered } = await clientOrRegister(si, as, chosen, redirectUri, scope, http);
     const client: oauth.Client = { client_id: clientId };
     const req = await authorizationRequest(as, d, scope, clientId, redirectUri);
     cb.expectState(req.state);
@@ -400,6 +386,33 @@ async function interactive(si: SignIn, existing: TokenEntry | undefined, staticS
   } finally {
     await cb.close();
   }
+}
+
+/** The chosen client, or a new one registered dynamically (RFC 7591) when there is none. */
+async function clientOrRegister(
+  si: SignIn,
+  as: AuthorizationServer,
+  chosen: ChosenClient,
+  redirectUri: string,
+  scope: string | undefined,
+  http: FetchLike,
+  extraGrants: string[] = [],
+): Promise<{ clientId: string; clientSecret?: string; registered: boolean }> {
+  if (chosen.clientId) {
+    rememberSecret(chosen.clientSecret);
+    return { clientId: chosen.clientId, clientSecret: chosen.clientSecret, registered: false };
+  }
+  if (!as.registration_endpoint) {
+    throw new McpAuthError(
+      'registration-failed',
+      'no client id configured and the authorization server offers no dynamic registration',
+    );
+  }
+  const reg = await register(as, redirectUri, scope, http, extraGrants);
+  const clientSecret = typeof reg.client_secret === 'string' ? reg.client_secret : undefined;
+  rememberSecret(clientSecret);
+  si.log.info(`registered a client (RFC 7591)${extraGrants.length ? ` with ${extraGrants.join(', ')}` : ''}`);
+  return { clientId: reg.client_id, clientSecret, registered: true };
 }
 
 /** The query of a pasted address (`http://localhost:PORT/callback?code=…&state=…`); checked like a callback. */
@@ -437,23 +450,11 @@ async function deviceSignIn(
     throw new McpAuthError('device-unsupported', 'the authorization server offers no device authorization (RFC 8628)');
   const scope = requestedScope(d.scope, existing, as.issuer);
   const chosen = chooseClient(si, as, existing, staticSecret, scope);
-  let { clientId, clientSecret } = chosen;
-  let redirectUri = chosen.redirectUri;
-  let registered = false;
-  if (!clientId) {
-    if (!as.registration_endpoint)
-      throw new McpAuthError(
-        'registration-failed',
-        'no client id configured and the authorization server offers no dynamic registration',
-      );
-    redirectUri = 'http://localhost/callback';
-    const reg = await register(as, redirectUri, scope, http, [DEVICE_GRANT]);
-    clientId = reg.client_id;
-    clientSecret = typeof reg.client_secret === 'string' ? reg.client_secret : undefined;
-    registered = true;
-    si.log.info('registered a client with the device grant (RFC 7591)');
-  }
-  rememberSecret(clientSecret);
+  // a client registered here gets a loopback redirect too, so that a later browser sign-in can use it
+  const redirectUri = chosen.redirectUri ?? 'http://localhost/callback';
+  const { clientId, clientSecret, registered } = await clientOrRegister(si, as, chosen, redirectUri, scope, http, [
+    DEVICE_GRANT,
+  ]);
   const client: oauth.Client = { client_id: clientId };
   const auth = clientAuth(as, { clientId, clientSecret });
   let da: oauth.DeviceAuthorizationResponse;
@@ -512,7 +513,7 @@ async function deviceSignIn(
       clientId,
       clientSecret,
       registered,
-      redirectUri: redirectUri ?? '',
+      redirectUri,
     });
     const cleared = await clearCache(si.server, si.deps);
     return {
