@@ -97,8 +97,10 @@ export const SETTINGS = {
   'workbench.colorTheme': 'Default Dark Modern',
   'window.commandCenter': false,
   'workbench.layoutControl.enabled': false,
-  // the tests drive every refresh themselves; proactive refresh is covered by its own test
+  // the tests drive every refresh and clearing themselves; the keeper (proactive refresh, auto-unblock) is
+  // covered by tests of its own that turn it on
   'mcpAuth.proactiveRefresh': false,
+  'mcpAuth.autoClearStaleEntries': false,
 };
 
 /** Start code-server (its own process group) with the .vsix installed, HOME = the fixture HOME. */

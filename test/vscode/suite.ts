@@ -142,6 +142,35 @@ export async function run(): Promise<void> {
     },
   );
 
+  await t(
+    'auto-unblock: a blocked row whose server accepts the stored token turns signed-in with no click',
+    async () => {
+      fs.writeFileSync(cacheFile, JSON.stringify({ live: { timestamp: Date.now() } }));
+      await until(
+        'live blocked',
+        () => api.model()?.servers.find((r) => r.config.name === 'live')?.status.state === 'blocked',
+      );
+      await vscode.workspace
+        .getConfiguration('mcpAuth')
+        .update('autoClearStaleEntries', true, vscode.ConfigurationTarget.Global);
+      try {
+        await until(
+          'the keeper removed the stale entry',
+          () => !JSON.parse(fs.readFileSync(cacheFile, 'utf8')).live,
+          20_000,
+        );
+        await until(
+          'live → signed-in',
+          () => api.model()?.servers.find((r) => r.config.name === 'live')?.status.state === 'signed-in',
+        );
+      } finally {
+        await vscode.workspace
+          .getConfiguration('mcpAuth')
+          .update('autoClearStaleEntries', false, vscode.ConfigurationTarget.Global);
+      }
+    },
+  );
+
   await t('Copy Diagnostics is redacted', async () => {
     const text = await vscode.commands.executeCommand<string>('mcpAuth.copyDiagnostics');
     assert.match(text ?? '', /live \[signed-in\]/);
