@@ -95,7 +95,7 @@ try {
   console.log(
     `auto-unblock after another process's token write, ${TRIALS} trials: p50 ${pct(lat, 50)} ms, p95 ${pct(lat, 95)} ms, max ${Math.max(...lat)} ms (goal p95 <= 500 ms)`,
   );
-  if (!/"type":"unblocked"/.test(lines)) throw new Error('the keeper reported no unblocked action');
+  if (!/"action":"unblocked"/.test(lines)) throw new Error('the keeper reported no unblocked action');
 
   const a = cpuAndRss(watch.pid);
   await sleep(IDLE_S * 1000);
