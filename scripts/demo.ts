@@ -92,8 +92,9 @@ async function main(): Promise<number> {
     say('  (written as Claude Code writes it when a connection fails, e.g. during a refresh race elsewhere)');
     await cli('status');
 
-    say(bold('\n6. Clear it'));
-    await cli('invalidate', 'demo');
+    say(bold('\n6. The keeper clears it by itself: the server accepts the stored token, so the entry is stale'));
+    say('  (`mcp-auth watch` does this continuously for every process; `--once` is one pass, for cron or CI)');
+    await cli('watch', '--once');
     const final = await cli('status');
     say(`\n${as()}`);
     say(final.code === 0 ? bold('All green.') : bold('Something is still wrong: see above.'));
