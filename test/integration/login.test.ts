@@ -3,7 +3,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { withHome, runCliAsync } from '../helpers/home';
-import { startStack, cliLogin, writeServers, entryOf, callWhoami, type Stack } from '../helpers/oauth';
+import { startStack, cliLogin, writeServers, entryOf, callWhoami, browse, type Stack } from '../helpers/oauth';
 
 let stack: Stack;
 before(async () => {
@@ -55,5 +55,28 @@ test("login: the URL on stderr, the browser step, a stored entry in Claude Code'
     assert.equal(again.code, 0, again.stderr);
     assert.equal(stack.counters.registrations, regs);
     assert.equal(entryOf(h, 'demo').entry.clientId, entry.clientId);
+  });
+});
+
+test('login again while the token still works: the old token stays in place (and keeps working) until the new one is stored', async () => {
+  await withHome(async (h) => {
+    writeServers(h, { demo: { type: 'http', url: stack.mcpUrl } });
+    assert.equal((await cliLogin(h, 'demo', ['--timeout', '30'])).code, 0);
+    const old = entryOf(h, 'demo').entry;
+    let during: { accessToken: string; sub: string } | undefined;
+    const r = await cliLogin(h, 'demo', ['--timeout', '30'], {
+      onUrl: async (url) => {
+        // the browser is open: running sessions still read a stored token that the server accepts
+        const e = entryOf(h, 'demo').entry;
+        during = { accessToken: e.accessToken, sub: (await callWhoami(stack.mcpUrl, e.accessToken)).sub };
+        await browse(url);
+      },
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(during?.accessToken, old.accessToken, 'the old token was in the store while the sign-in ran');
+    assert.equal(during?.sub, 'test-user');
+    const now = entryOf(h, 'demo').entry;
+    assert.notEqual(now.accessToken, old.accessToken, 'then the new one replaced it');
+    assert.equal((await callWhoami(stack.mcpUrl, now.accessToken)).sub, 'test-user');
   });
 });
