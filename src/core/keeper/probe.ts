@@ -1,6 +1,3 @@
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { ServerConfig } from '../config/types';
 import { McpAuthError } from '../errors';
@@ -100,6 +97,12 @@ export async function probeServer(
   for (const [k, v] of Object.entries(server.headers ?? {})) if (k.toLowerCase() !== 'authorization') headers[k] = v;
   headers.Authorization = `Bearer ${accessToken}`;
   const url = new URL(server.url);
+  // the MCP SDK client is loaded on the first probe, not when the CLI or the extension starts
+  const [{ Client }, { SSEClientTransport }, { StreamableHTTPClientTransport }] = await Promise.all([
+    import('@modelcontextprotocol/sdk/client/index.js'),
+    import('@modelcontextprotocol/sdk/client/sse.js'),
+    import('@modelcontextprotocol/sdk/client/streamableHttp.js'),
+  ]);
   const transport: Transport =
     server.transport === 'sse'
       ? new SSEClientTransport(url, { requestInit: { headers }, fetch: recording })
