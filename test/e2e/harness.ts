@@ -111,6 +111,8 @@ export async function startCodeServer(o: {
   vsix?: string;
   smoke?: boolean;
   env?: NodeJS.ProcessEnv;
+  /** user settings over SETTINGS */
+  settings?: Record<string, unknown>;
 }): Promise<CodeServer> {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'mcp-auth-cs-'));
   const node24 = path.join(o.cache, 'node24', 'node_modules', 'node', 'bin');
@@ -127,7 +129,7 @@ export async function startCodeServer(o: {
   const exts = path.join(work, 'exts');
   fs.mkdirSync(path.join(udd, 'User'), { recursive: true });
   fs.mkdirSync(exts, { recursive: true });
-  fs.writeFileSync(path.join(udd, 'User', 'settings.json'), JSON.stringify(SETTINGS, null, 2));
+  fs.writeFileSync(path.join(udd, 'User', 'settings.json'), JSON.stringify({ ...SETTINGS, ...o.settings }, null, 2));
   if (o.vsix)
     execFileSync(cs, ['--extensions-dir', exts, '--user-data-dir', udd, '--install-extension', o.vsix], {
       env,
@@ -211,4 +213,61 @@ export async function launchBrowser(cache: string): Promise<{ context: any; clos
       fs.rmSync(udd, { recursive: true, force: true });
     },
   };
+}
+
+/** Open the MCP Auth view in the workbench (and widen the side bar); returns its pane. */
+export async function openView(page: any): Promise<any> {
+  await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
+  const tab = page.locator('.part.activitybar').getByRole('tab', { name: /MCP Auth/ });
+  await tab.waitFor({ timeout: 60_000 });
+  await tab.click();
+  const view = page.locator('.pane:has(.pane-header[aria-label^="Servers"])');
+  await view.locator('.monaco-list-row').first().waitFor({ timeout: 60_000 });
+  // widen the side bar so descriptions are readable in the screenshots (drag the sash, as a user would)
+  const sash = await page.locator('.part.sidebar').boundingBox();
+  if (sash && sash.width < 500) {
+    const x = sash.x + sash.width + 1;
+    await page.mouse.move(x, 400);
+    await page.mouse.down();
+    await page.mouse.move(x + 260, 400, { steps: 8 });
+    await page.mouse.up();
+  }
+  await page.mouse.move(1000, 600);
+  return view;
+}
+
+/** The view's rows by label: description and codicon. */
+export async function rowsOf(view: any): Promise<Record<string, { description: string; icon: string }>> {
+  return view.evaluate((el: any) => {
+    const out: Record<string, { description: string; icon: string }> = {};
+    for (const r of el.querySelectorAll('.monaco-list-row') as any[]) {
+      const name = r.querySelector('.label-name')?.textContent ?? '';
+      const icon =
+        [...(r.querySelector('.custom-view-tree-node-item-icon')?.classList ?? [])].find(
+          (c) => c.startsWith('codicon-') && c !== 'codicon-',
+        ) ?? '';
+      out[name] = {
+        description: r.querySelector('.label-description')?.textContent ?? '',
+        icon: icon.replace('codicon-', ''),
+      };
+    }
+    return out;
+  });
+}
+
+/** Wait until a row's description satisfies `pred`. */
+export async function waitRow(
+  page: any,
+  view: any,
+  name: string,
+  pred: (d: string) => boolean,
+  ms = 30_000,
+): Promise<string> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const d = (await rowsOf(view))[name]?.description ?? '';
+    if (pred(d)) return d;
+    if (Date.now() > end) throw new Error(`row ${name}: "${d}"`);
+    await page.waitForTimeout(50);
+  }
 }

@@ -9,7 +9,17 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ROOT, FIXTURES, runCliAsync, cleanEnv } from '../helpers/home';
 import { startStack, type Stack } from '../helpers/oauth';
-import { setup, fixtureHome, addLiveServers, startCodeServer, launchBrowser, buildVsix } from './harness';
+import {
+  setup,
+  fixtureHome,
+  addLiveServers,
+  startCodeServer,
+  launchBrowser,
+  buildVsix,
+  openView,
+  rowsOf,
+  waitRow,
+} from './harness';
 
 let cache: string;
 let stack: Stack;
@@ -79,57 +89,9 @@ test('extension integration tests in a real VS Code extension host', { timeout: 
 
 // ---- UI scenarios (issue: end-to-end in a real VS Code in a real browser) ------------------------------
 
+/* eslint-disable @typescript-eslint/no-explicit-any */
 const SHOTS = path.join(ROOT, 'media', 'readme');
 const STATUS_ID = 'mcp-auth-status.mcp-auth-status.mcpAuth.status';
-
-/* eslint-disable @typescript-eslint/no-explicit-any */
-async function openView(page: any): Promise<any> {
-  await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
-  const tab = page.locator('.part.activitybar').getByRole('tab', { name: /MCP Auth/ });
-  await tab.waitFor({ timeout: 60_000 });
-  await tab.click();
-  const view = page.locator('.pane:has(.pane-header[aria-label^="Servers"])');
-  await view.locator('.monaco-list-row').first().waitFor({ timeout: 60_000 });
-  // widen the side bar so descriptions are readable in the screenshots (drag the sash, as a user would)
-  const sash = await page.locator('.part.sidebar').boundingBox();
-  if (sash && sash.width < 500) {
-    const x = sash.x + sash.width + 1;
-    await page.mouse.move(x, 400);
-    await page.mouse.down();
-    await page.mouse.move(x + 260, 400, { steps: 8 });
-    await page.mouse.up();
-  }
-  await page.mouse.move(1000, 600);
-  return view;
-}
-
-async function rowsOf(view: any): Promise<Record<string, { description: string; icon: string }>> {
-  return view.evaluate((el: any) => {
-    const out: Record<string, { description: string; icon: string }> = {};
-    for (const r of el.querySelectorAll('.monaco-list-row') as any[]) {
-      const name = r.querySelector('.label-name')?.textContent ?? '';
-      const icon =
-        [...(r.querySelector('.custom-view-tree-node-item-icon')?.classList ?? [])].find(
-          (c) => c.startsWith('codicon-') && c !== 'codicon-',
-        ) ?? '';
-      out[name] = {
-        description: r.querySelector('.label-description')?.textContent ?? '',
-        icon: icon.replace('codicon-', ''),
-      };
-    }
-    return out;
-  });
-}
-
-async function waitRow(page: any, view: any, name: string, pred: (d: string) => boolean, ms = 30_000): Promise<string> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const d = (await rowsOf(view))[name]?.description ?? '';
-    if (pred(d)) return d;
-    if (Date.now() > end) throw new Error(`row ${name}: "${d}"`);
-    await page.waitForTimeout(50);
-  }
-}
 
 async function palette(page: any, title: string): Promise<void> {
   await page.keyboard.press('F1');
