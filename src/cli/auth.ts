@@ -58,6 +58,7 @@ export async function runLogin(ctx: CliContext): Promise<number> {
         }
       },
       pasted: noBrowser ? (pasted = readLine(process.stdin)) : undefined,
+      newClient: ctx.values['new-client'] === true,
       device: ctx.values.device
         ? {
             onUserCode: (c) => {

@@ -37,6 +37,8 @@ export function hintLine(h: Hint): string {
   switch (h.code) {
     case 'no-offline-access':
       return `no refresh token stored: sign-in needed again when this token expires at ${at(h.expiresAt)} — the server did not grant offline access (fix: sign in again then; ask the server's admin for offline_access)`;
+    case 'client-rejected':
+      return `the authorization server rejected the stored client registration (invalid_client) at ${at(h.at)}; it was probably removed there (fix: mcp-auth login NAME --new-client)`;
     case 'shared-cache-name':
       return `the name is used by ${h.definitions} different servers across your folders; Claude Code's needs-auth cache keys by name only, so a failure of one blocks the others in every folder (fix: give them different names)`;
   }

@@ -25,8 +25,8 @@ export const COMMAND_HELP: Record<string, CommandHelp> = {
   },
   login: {
     summary: 'sign in to a server in the browser; every Claude Code process uses the token at once',
-    usage: 'mcp-auth login NAME [--no-open | --no-browser | --device] [--timeout S]',
-    body: "Authorization code + PKCE with a loopback callback on 127.0.0.1; the URL is printed on stderr (and opened\nunless --no-open). Where the browser cannot reach this machine (SSH, a container): --no-browser prints the URL\nand reads the address the browser ended on from stdin; --device uses the device flow (RFC 8628) when the\nserver offers it: open a URL anywhere and type a code. The token is stored where Claude Code reads it and the\nserver's needs-auth entry removed.",
+    usage: 'mcp-auth login NAME [--no-open | --no-browser | --device] [--new-client] [--timeout S]',
+    body: "Authorization code + PKCE with a loopback callback on 127.0.0.1; the URL is printed on stderr (and opened\nunless --no-open). Where the browser cannot reach this machine (SSH, a container): --no-browser prints the URL\nand reads the address the browser ended on from stdin; --device uses the device flow (RFC 8628) when the\nserver offers it: open a URL anywhere and type a code. --new-client forgets a stored client registration the\nserver rejected (invalid_client) and registers anew. The token is stored where Claude Code reads it and the\nserver's needs-auth entry removed.",
     examples: [
       'mcp-auth login linear',
       'mcp-auth login linear --no-browser',

@@ -40,6 +40,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
         device: { type: 'boolean' },
         once: { type: 'boolean' },
         probe: { type: 'boolean' },
+        'new-client': { type: 'boolean' },
       },
     });
   } catch (e) {

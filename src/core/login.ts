@@ -51,6 +51,8 @@ export interface LoginOptions {
    * callback: another machine, SSH). Whichever comes first, the callback or the paste, ends the wait.
    */
   pasted?: Promise<string>;
+  /** forget the stored dynamically registered client and register anew (after an `invalid_client`) */
+  newClient?: boolean;
   /** RFC 8628 device authorization instead of the browser redirect */
   device?: { onUserCode: (info: DeviceCode) => void | Promise<void> };
 }
@@ -163,6 +165,10 @@ function chooseClient(
   const secretOf = (id: string, stored: string | undefined) =>
     id === si.server.oauth?.clientId && typeof staticSecret === 'string' ? staticSecret : stored;
   if (existing?.clientId && (!existing.issuer || sameIssuer(existing.issuer, as.issuer))) {
+    if (existing.clientId !== si.server.oauth?.clientId && si.opts.newClient) {
+      si.log.info('forgetting the stored client registration (asked for a new one)');
+      return {};
+    }
     if (existing.clientId !== si.server.oauth?.clientId && widens(scope, existing)) {
       // step-up with a dynamically registered client: it may have been registered for the narrower scope (an AS
       // may hold a client to the `scope` it registered with, as oidc-provider does): register one for the union

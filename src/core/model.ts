@@ -7,6 +7,7 @@ import type { ClaudePaths } from './paths';
 import { computeStatus, DEFAULT_SETTINGS, type ServerStatus, type StatusSettings } from './status';
 import { openStore, type StoreBackend } from './store/backend';
 import { serverKey } from './store/key';
+import { readClientRejections } from './notes';
 import type { StoreSnapshot } from './store/types';
 
 /** Why a row may need attention beyond its state, as codes (the edges word them). */
@@ -14,7 +15,9 @@ export type Hint =
   /** signed in without a refresh token: sign-in needed again when the access token expires */
   | { code: 'no-offline-access'; expiresAt: number }
   /** the name goes to several servers across folders; Claude Code's needs-auth cache keys by name only */
-  | { code: 'shared-cache-name'; definitions: number };
+  | { code: 'shared-cache-name'; definitions: number }
+  /** the authorization server rejected the stored client registration (invalid_client): register anew */
+  | { code: 'client-rejected'; at: number };
 
 export interface ServerRow {
   config: ServerConfig;
@@ -24,8 +27,13 @@ export interface ServerRow {
   hints?: Hint[];
 }
 
-function hintsFor(row: ServerRow, definitions: number): Hint[] | undefined {
+function hintsFor(
+  row: ServerRow,
+  definitions: number,
+  rejected: { clientId: string; at: number } | undefined,
+): Hint[] | undefined {
   const hints: Hint[] = [];
+  if (rejected && rejected.clientId === row.status.clientId) hints.push({ code: 'client-rejected', at: rejected.at });
   const s = row.status;
   if (
     s.expiresAt !== undefined &&
@@ -103,6 +111,8 @@ export async function loadModel(opts: LoadOptions): Promise<AuthModel> {
     }
   }
   const mcpOAuth = storeSnap?.data.mcpOAuth ?? {};
+  // our own notes: stored clients the authorization server rejected (say why: register anew)
+  const rejections = needStore ? await readClientRejections(opts.paths) : {};
   const servers = cfg.servers.map((config): ServerRow => {
     if (!isRemote(config) || config.problem) {
       return { config, status: computeStatus(config, {}, {}, undefined, now, opts.settings ?? DEFAULT_SETTINGS) };
@@ -121,7 +131,7 @@ export async function loadModel(opts: LoadOptions): Promise<AuthModel> {
     );
     status.scope = config.scope;
     const row: ServerRow = { config, key, status };
-    row.hints = hintsFor(row, cfg.definitionsByName[config.name] ?? 0);
+    row.hints = hintsFor(row, cfg.definitionsByName[config.name] ?? 0, rejections[key]);
     return row;
   });
   for (const s of servers) {

@@ -21,6 +21,8 @@ export interface TokenNote {
 interface Notes {
   answers: Record<string, TokenNote>;
   spent: Record<string, { fingerprint: string; at: number }>;
+  /** the authorization server answered `invalid_client` for the stored client id (by entry key) */
+  clientRejected: Record<string, { clientId: string; at: number }>;
 }
 
 export const notesFile = (paths: ClaudePaths): string => path.join(paths.secureDir, 'mcp-auth-notes.json');
@@ -28,11 +30,17 @@ export const notesFile = (paths: ClaudePaths): string => path.join(paths.secureD
 const fingerprint = (token: string) => createHash('sha256').update(token).digest('hex').slice(0, 32);
 
 async function readNotes(paths: ClaudePaths): Promise<Notes> {
-  const notes: Notes = { answers: {}, spent: {} };
+  const notes: Notes = { answers: {}, spent: {}, clientRejected: {} };
   try {
     const r = await readJsonFile(notesFile(paths), 'cache');
     if (!r || !isPlainObject(r.value)) return notes;
-    const { answers, spent } = r.value;
+    const { answers, spent, clientRejected } = r.value;
+    if (isPlainObject(clientRejected)) {
+      for (const [k, v] of Object.entries(clientRejected)) {
+        if (isPlainObject(v) && typeof v.clientId === 'string' && typeof v.at === 'number')
+          notes.clientRejected[k] = { clientId: v.clientId, at: v.at };
+      }
+    }
     if (isPlainObject(answers)) {
       for (const [k, v] of Object.entries(answers)) {
         if (isPlainObject(v) && Array.isArray(v.warnings) && typeof v.at === 'number')
@@ -91,4 +99,19 @@ export async function isSpent(paths: ClaudePaths, key: string, refreshToken: str
 /** The keys with a spent-token mark, and when it was made (for doctor). */
 export async function readSpentMarks(paths: ClaudePaths): Promise<Record<string, { fingerprint: string; at: number }>> {
   return (await readNotes(paths)).spent;
+}
+
+/** The authorization server rejected the stored client (`invalid_client`): remembered until it is replaced. */
+export function recordClientRejected(paths: ClaudePaths, key: string, clientId: string, at: number): Promise<void> {
+  return changeNotes(paths, (n) => {
+    n.clientRejected[key] = { clientId, at };
+    return true;
+  });
+}
+
+/** Keys whose stored client was rejected, with the client id then stored. */
+export async function readClientRejections(
+  paths: ClaudePaths,
+): Promise<Record<string, { clientId: string; at: number }>> {
+  return (await readNotes(paths)).clientRejected;
 }

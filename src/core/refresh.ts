@@ -3,7 +3,7 @@ import type { ServerConfig } from './config/types';
 import { McpAuthError, isMcpAuthError, type ErrorCode } from './errors';
 import { acquireLock, refreshLock, type HeldLock } from './lock/lock';
 import { nullLogger, rememberSecret, type Logger } from './log';
-import { isSpent, markSpent, recordTokenWarnings } from './notes';
+import { isSpent, markSpent, recordClientRejected, recordTokenWarnings } from './notes';
 import { authServerForEntry } from './oauth/discovery';
 import { makeHttp, refreshGrant, type TokenSet, type TokenWarning } from './oauth/client';
 import { type FetchLike } from './oauth/http';
@@ -182,6 +182,9 @@ export async function refreshServer(
         tokens = await refreshGrant(as, creds, rt, server.url, postFetch(run));
       } catch (e) {
         if (isMcpAuthError(e) && e.code === 'invalid-grant') return await onInvalidGrant(run, rt, e);
+        if (isMcpAuthError(e) && e.details.oauthError === 'invalid_client') {
+          await recordClientRejected(deps.paths, run.key, clientId, run.now()).catch(() => {});
+        }
         // a 200 that carried nothing usable: the server has taken the token all the same
         if (isMcpAuthError(e) && e.details.status === 200) await noteSpent(run, rt);
         throw e;

@@ -123,7 +123,40 @@ async function refreshAllCommand(ctx: Ctx): Promise<RefreshOutcome[]> {
   );
 }
 
-async function signInCommand(ctx: Ctx, target: Target) {
+/** How long a sign-in waits for the browser's callback before offering to paste the address instead. */
+const PASTE_AFTER_MS = 30_000;
+
+/**
+ * Where the browser cannot reach the callback (another machine, a tunnel that does not forward it), the user can
+ * paste the address the browser ended on: an input box appears once the callback is late, and goes with the
+ * sign-in.
+ */
+function offerPaste(name: string): { pasted: Promise<string>; dispose(): void } {
+  let box: vscode.InputBox | undefined;
+  let resolve!: (v: string) => void;
+  const pasted = new Promise<string>((r) => (resolve = r));
+  const timer = setTimeout(() => {
+    box = vscode.window.createInputBox();
+    box.title = vscode.l10n.t('Sign in to {0}', name);
+    box.prompt = vscode.l10n.t('Did the browser not come back? Paste the address your browser ended on.');
+    box.placeholder = 'http://localhost:…/callback?code=…&state=…';
+    box.ignoreFocusOut = true;
+    box.onDidAccept(() => {
+      if (box?.value) resolve(box.value);
+      box?.hide();
+    });
+    box.show();
+  }, PASTE_AFTER_MS);
+  return {
+    pasted,
+    dispose: () => {
+      clearTimeout(timer);
+      box?.dispose();
+    },
+  };
+}
+
+async function signInCommand(ctx: Ctx, target: Target, opts: { newClient?: boolean } = {}) {
   const row = await rowOf(ctx, target, isRemoteRow, vscode.l10n.t('Sign in to which server?'));
   if (!row) return undefined;
   return vscode.window.withProgress(
@@ -135,6 +168,7 @@ async function signInCommand(ctx: Ctx, target: Target) {
     async (_p, token) => {
       const ac = new AbortController();
       token.onCancellationRequested(() => ac.abort());
+      const paste = offerPaste(row.config.name);
       const out = await login(
         row.config,
         { ...ctx.service.coreDeps(ctx.log), env: process.env },
@@ -146,8 +180,10 @@ async function signInCommand(ctx: Ctx, target: Target) {
             if (!opened) void vscode.window.showWarningMessage(vscode.l10n.t('Open this URL to sign in: {0}', url));
           },
           externalRedirect: async (local) => (await vscode.env.asExternalUri(vscode.Uri.parse(local))).toString(true),
+          pasted: paste.pasted,
+          newClient: opts.newClient,
         },
-      );
+      ).finally(() => paste.dispose());
       ctx.service.schedule(0);
       void vscode.window.showInformationMessage(vscode.l10n.t('Signed in to {0}.', row.config.name));
       return out;
@@ -302,6 +338,7 @@ const COMMANDS = {
   'mcpAuth.signOutServer': signOutCommand,
   'mcpAuth.clearServerEntry': clearServerEntryCommand,
   'mcpAuth.grantAccess': grantAccessCommand,
+  'mcpAuth.newClientSignIn': (ctx: Ctx, target: Target) => signInCommand(ctx, target, { newClient: true }),
 } satisfies Record<string, Handler>;
 
 export const COMMAND_IDS = Object.keys(COMMANDS) as (keyof typeof COMMANDS)[];

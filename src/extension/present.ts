@@ -113,6 +113,7 @@ export function contextValueOf(row: ServerRow, trusted = true): string {
   )
     flags.push('hasToken');
   if (s.hasRefreshToken) flags.push('refreshable');
+  if (row.hints?.some((h) => h.code === 'client-rejected')) flags.push('clientRejected');
   return flags.join('.');
 }
 
@@ -322,6 +323,10 @@ export function hintText(h: Hint, l10n: L10n = plainL10n): string {
       return l10n.t(
         'No refresh token: sign-in needed again when this token expires at {0} — the server did not grant offline access.',
         new Date(h.expiresAt).toLocaleTimeString(),
+      );
+    case 'client-rejected':
+      return l10n.t(
+        'The authorization server rejected the stored client registration (invalid_client). Fix: Sign In with a New Client Registration.',
       );
     case 'shared-cache-name':
       return l10n.t(
