@@ -150,3 +150,15 @@ export function hashTree(dir: string): Record<string, string> {
 }
 
 export const CLAUDE_BIN = path.join(ROOT, 'node_modules', '.bin', 'claude');
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Poll `cond` until it holds (every `every` ms, at most `ms`); returns how long it took. */
+export async function waitFor(what: string, cond: () => boolean, ms = 10_000, every = 10): Promise<number> {
+  const t = Date.now();
+  while (!cond()) {
+    if (Date.now() - t > ms) throw new Error(`timed out waiting for ${what}`);
+    await sleep(every);
+  }
+  return Date.now() - t;
+}

@@ -1,17 +1,12 @@
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { withHome, runCliAsync, type TempHome } from '../helpers/home';
-import { startStack, signedIn, entryOf, patchEntry, callWhoami, type Stack } from '../helpers/oauth';
+import { signedIn, entryOf, patchEntry, callWhoami } from '../helpers/oauth';
+import { useStack } from '../helpers/stack';
 
-let stack: Stack;
-before(async () => {
-  stack = await startStack();
-});
-after(async () => {
-  await stack.close();
-});
+const stack = useStack();
 
 async function expiredHome(h: TempHome): Promise<void> {
   await signedIn({ demo: { type: 'http', url: stack.mcpUrl } })(h);

@@ -3,56 +3,25 @@
  * Claude Code 2.1.328 sessions (claude-session-recipe.md) where the question is what a user feels: does the
  * next session get the server's tool?
  */
-import { test, before, after, beforeEach } from 'node:test';
+import { test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { makeHome, runCliAsync, TEST_CLI, CLI, type TempHome } from '../helpers/home';
-import { startStack, cliLogin, writeServers, entryOf, patchEntry, type Stack } from '../helpers/oauth';
+import { makeHome, runCliAsync, TEST_CLI, CLI, type TempHome, sleep, waitFor } from '../helpers/home';
+import { cliLogin, writeServers, entryOf, patchEntry } from '../helpers/oauth';
 import { runClaude, startFakeMessagesApi } from '../helpers/claude';
+import { useStack } from '../helpers/stack';
 
-let stack: Stack;
+const stack = useStack({ resetCounters: true });
 let api: Awaited<ReturnType<typeof startFakeMessagesApi>>;
 before(async () => {
-  stack = await startStack();
   api = await startFakeMessagesApi();
 });
 after(async () => {
-  await stack.close();
   await api.close();
 });
-beforeEach(() => {
-  Object.assign(stack.mode, {
-    tokenDelayMs: 0,
-    tokenDelayAfterMs: 0,
-    tokenStatus: 0,
-    tokenHang: false,
-    tokenBody: null,
-    tokenMutate: null,
-    accessTokenTTL: 3600,
-  });
-  Object.assign(stack.counters, {
-    tokenRequests: {},
-    tokenSuccess: {},
-    tokenErrors: {},
-    reusesDetected: 0,
-    grantsRevoked: 0,
-    revocations: 0,
-    toolCalls: 0,
-    mcpRejected: 0,
-  });
-});
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function waitFor(what: string, cond: () => boolean, ms = 10_000, every = 10): Promise<number> {
-  const t = Date.now();
-  while (!cond()) {
-    if (Date.now() - t > ms) throw new Error(`timed out waiting for ${what}`);
-    await sleep(every);
-  }
-  return Date.now() - t;
-}
 const refreshes = () => stack.counters.tokenRequests.refresh_token ?? 0;
 const cacheFile = (h: TempHome) => path.join(h.claudeDir, 'mcp-needs-auth-cache.json');
 const readCache = (h: TempHome): Record<string, { timestamp: number }> => {

@@ -1,10 +1,9 @@
-import { test, before, after, beforeEach } from 'node:test';
+import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { withHome, type TempHome } from '../helpers/home';
+import { withHome, type TempHome, sleep } from '../helpers/home';
 import {
-  startStack,
   configured,
   cliLogin,
   browse,
@@ -12,23 +11,12 @@ import {
   callWhoami,
   readStore,
   writeStore,
-  type Stack,
   type LoginRun,
 } from '../helpers/oauth';
+import { useStack } from '../helpers/stack';
 import { serverKey } from '../../src/core/store/key';
 
-let stack: Stack;
-before(async () => {
-  stack = await startStack();
-});
-after(async () => {
-  await stack.close();
-});
-beforeEach(() => {
-  Object.assign(stack.mode, { tokenDelayMs: 0, tokenStatus: 0, tokenHang: false, tokenBody: null, tokenMutate: null });
-});
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const stack = useStack();
 
 /** The loopback callback origin, taken from the authorization URL's redirect_uri. */
 function callbackBase(authUrl: string): string {

@@ -3,21 +3,16 @@
  * runners): `login --device` (RFC 8628, against oidc-provider's device flow) and `login --no-browser` (the
  * address the browser ended on, pasted on stdin). Real processes, the real authorization server.
  */
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { spawn } from 'node:child_process';
 import { CLI, hashTree, makeHome, type TempHome } from '../helpers/home';
-import { approveDevice, browse, callWhoami, entryOf, startStack, writeServers, type Stack } from '../helpers/oauth';
+import { approveDevice, browse, callWhoami, entryOf, writeServers } from '../helpers/oauth';
+import { useStack } from '../helpers/stack';
 
-let stack: Stack;
-before(async () => {
-  stack = await startStack();
-});
-after(async () => {
-  await stack.close();
-});
+const stack = useStack();
 
 interface Run {
   code: number;

@@ -1,34 +1,16 @@
-import { test, before, after, beforeEach } from 'node:test';
+import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { withHome, runCliAsync, hashTree, type TempHome } from '../helpers/home';
-import {
-  startStack,
-  configured,
-  cliLogin,
-  browse,
-  entryOf,
-  callWhoami,
-  readStore,
-  writeStore,
-  type Stack,
-} from '../helpers/oauth';
+import { configured, cliLogin, browse, entryOf, callWhoami, readStore, writeStore } from '../helpers/oauth';
+import { useStack } from '../helpers/stack';
 import { runClaude } from '../helpers/claude';
 import { serverKey } from '../../src/core/store/key';
 
-let stack: Stack;
-before(async () => {
-  stack = await startStack();
-});
-after(async () => {
-  await stack.close();
-});
-beforeEach(() => {
-  Object.assign(stack.mode, { tokenDelayMs: 0, tokenStatus: 0, tokenHang: false, tokenBody: null });
-});
+const stack = useStack();
 
 test('after our login, the real Claude Code connects with the token we stored', { timeout: 120_000 }, async () => {
   await withHome(configured({ demo: { type: 'http', url: stack.mcpUrl } }), async (h) => {

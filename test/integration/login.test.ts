@@ -1,17 +1,12 @@
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { withHome, runCliAsync } from '../helpers/home';
-import { startStack, cliLogin, writeServers, entryOf, callWhoami, browse, type Stack } from '../helpers/oauth';
+import { cliLogin, writeServers, entryOf, callWhoami, browse } from '../helpers/oauth';
+import { useStack } from '../helpers/stack';
 
-let stack: Stack;
-before(async () => {
-  stack = await startStack();
-});
-after(async () => {
-  await stack.close();
-});
+const stack = useStack();
 
 test("login: the URL on stderr, the browser step, a stored entry in Claude Code's shape that the MCP server accepts", async () => {
   await withHome(async (h) => {

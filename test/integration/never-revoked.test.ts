@@ -3,60 +3,19 @@
  * the real authorization server (oidc-provider: single-use refresh tokens, reuse revokes the grant). Every
  * test here failed on the code before its fix.
  */
-import { test, before, after, beforeEach } from 'node:test';
+import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { withHome, runCliAsync, TEST_CLI, ROOT, type HomeSetup, type TempHome } from '../helpers/home';
-import {
-  startStack,
-  signedIn,
-  entryOf,
-  callWhoami,
-  patchEntry,
-  readStore,
-  writeStore,
-  type Stack,
-} from '../helpers/oauth';
+import { withHome, runCliAsync, TEST_CLI, ROOT, type HomeSetup, type TempHome, sleep, waitFor } from '../helpers/home';
+import { signedIn, entryOf, callWhoami, patchEntry, readStore, writeStore } from '../helpers/oauth';
+import { useStack } from '../helpers/stack';
 
-let stack: Stack;
-before(async () => {
-  stack = await startStack();
-});
-after(async () => {
-  await stack.close();
-});
-beforeEach(() => {
-  Object.assign(stack.mode, {
-    tokenDelayMs: 0,
-    tokenDelayAfterMs: 0,
-    tokenStatus: 0,
-    tokenHang: false,
-    tokenBody: null,
-    tokenMutate: null,
-    accessTokenTTL: 3600,
-  });
-  Object.assign(stack.counters, {
-    tokenRequests: {},
-    tokenSuccess: {},
-    tokenErrors: {},
-    reusesDetected: 0,
-    grantsRevoked: 0,
-    revocations: 0,
-  });
-});
+const stack = useStack({ resetCounters: true });
 
 const HOLDER = path.join(ROOT, 'out', 'test', 'helpers', 'cc-holder.js');
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function waitFor(what: string, cond: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
 const refreshes = () => stack.counters.tokenRequests.refresh_token ?? 0;
 
 /** A `withHome` setup: `demo` (and `servers`) configured, `demo` signed in, the AS's counters zeroed. */

@@ -1,30 +1,13 @@
-import { test, before, after, beforeEach } from 'node:test';
+import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { withHome, runCliAsync, type TempHome } from '../helpers/home';
-import {
-  startStack,
-  signedIn,
-  entryOf,
-  callWhoami,
-  patchEntry,
-  readStore,
-  writeStore,
-  type Stack,
-} from '../helpers/oauth';
+import { signedIn, entryOf, callWhoami, patchEntry, readStore, writeStore } from '../helpers/oauth';
+import { useStack } from '../helpers/stack';
 import { runClaude } from '../helpers/claude';
 
-let stack: Stack;
-before(async () => {
-  stack = await startStack();
-});
-after(async () => {
-  await stack.close();
-});
-beforeEach(() => {
-  Object.assign(stack.mode, { tokenDelayMs: 0, tokenStatus: 0, tokenHang: false, tokenBody: null });
-});
+const stack = useStack();
 
 const N = 16;
 

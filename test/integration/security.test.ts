@@ -1,18 +1,13 @@
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { withHome, runCliAsync } from '../helpers/home';
-import { startStack, cliLogin, browse, writeServers, entryOf, patchEntry, type Stack } from '../helpers/oauth';
+import { cliLogin, browse, writeServers, entryOf, patchEntry } from '../helpers/oauth';
+import { useStack } from '../helpers/stack';
 
-let stack: Stack;
-before(async () => {
-  stack = await startStack();
-});
-after(async () => {
-  await stack.close();
-});
+const stack = useStack();
 
 /** Listening sockets on a port, from /proc/net/tcp{,6}: the local addresses in hex. */
 function listeners(port: number): string[] {

@@ -1,10 +1,11 @@
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { withHome, runCliAsync, type TempHome } from '../helpers/home';
 import { runClaude } from '../helpers/claude';
-import { startStack, cliLogin, configured, entryOf, callWhoami, type Stack } from '../helpers/oauth';
+import { cliLogin, configured, entryOf, callWhoami } from '../helpers/oauth';
+import { useStack } from '../helpers/stack';
 
 /**
  * Step-up (issue 14 item 2; MCP authorization spec 2025-11-25): a server answers a valid token that lacks a
@@ -13,13 +14,7 @@ import { startStack, cliLogin, configured, entryOf, callWhoami, type Stack } fro
  * union of scopes, stores a token the server accepts, and leaves an entry Claude Code connects with.
  */
 
-let stack: Stack;
-before(async () => {
-  stack = await startStack();
-});
-after(async () => {
-  await stack.close();
-});
+const stack = useStack({ resetCounters: true });
 
 const cacheOf = (h: TempHome): Record<string, { timestamp: number; ttlMs?: number }> => {
   const f = path.join(h.claudeDir, 'mcp-needs-auth-cache.json');

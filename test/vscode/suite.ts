@@ -20,6 +20,18 @@ async function until<T>(what: string, fn: () => T | undefined | false, ms = 15_0
   }
 }
 
+/** Run `fn` with one of our settings changed (user scope), then set it back. */
+async function withSetting(key: string, value: unknown, fn: () => Promise<void>): Promise<void> {
+  const config = () => vscode.workspace.getConfiguration('mcpAuth');
+  const before = config().inspect(key)?.globalValue;
+  await config().update(key, value, vscode.ConfigurationTarget.Global);
+  try {
+    await fn();
+  } finally {
+    await config().update(key, before, vscode.ConfigurationTarget.Global);
+  }
+}
+
 export async function run(): Promise<void> {
   let passed = 0;
   let failed = 0;
@@ -118,10 +130,7 @@ export async function run(): Promise<void> {
       store.mcpOAuth[key].expiresAt = Date.now() + 60_000; // inside the 300 s window
       const rt0 = store.mcpOAuth[key].refreshToken;
       fs.writeFileSync(storeFile, JSON.stringify(store, null, 2), { mode: 0o600 });
-      await vscode.workspace
-        .getConfiguration('mcpAuth')
-        .update('proactiveRefresh', true, vscode.ConfigurationTarget.Global);
-      try {
+      await withSetting('proactiveRefresh', true, async () => {
         await until(
           'the scheduler refreshed live',
           () => {
@@ -134,11 +143,7 @@ export async function run(): Promise<void> {
           'live → signed-in',
           () => api.model()?.servers.find((r) => r.config.name === 'live')?.status.state === 'signed-in',
         );
-      } finally {
-        await vscode.workspace
-          .getConfiguration('mcpAuth')
-          .update('proactiveRefresh', false, vscode.ConfigurationTarget.Global);
-      }
+      });
     },
   );
 
@@ -150,10 +155,7 @@ export async function run(): Promise<void> {
         'live blocked',
         () => api.model()?.servers.find((r) => r.config.name === 'live')?.status.state === 'blocked',
       );
-      await vscode.workspace
-        .getConfiguration('mcpAuth')
-        .update('autoClearStaleEntries', true, vscode.ConfigurationTarget.Global);
-      try {
+      await withSetting('autoClearStaleEntries', true, async () => {
         await until(
           'the keeper removed the stale entry',
           () => !JSON.parse(fs.readFileSync(cacheFile, 'utf8')).live,
@@ -163,11 +165,7 @@ export async function run(): Promise<void> {
           'live → signed-in',
           () => api.model()?.servers.find((r) => r.config.name === 'live')?.status.state === 'signed-in',
         );
-      } finally {
-        await vscode.workspace
-          .getConfiguration('mcpAuth')
-          .update('autoClearStaleEntries', false, vscode.ConfigurationTarget.Global);
-      }
+      });
     },
   );
 
