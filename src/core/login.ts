@@ -302,6 +302,7 @@ async function exchange(
  * Step 5, store in Claude Code's shape: the whole entry, the stub's tokenlessRejectedAt dropped, unknown fields
  * kept. `scope` is what was asked for: the granted scope when the answer names none (RFC 6749 §5.1). Claude
  * Code's `stepUpScope` goes once the granted scope covers it (else it stays: the server still wants more).
+ * Then this server's needs-auth entries go.
  */
 async function store(
   si: SignIn,
@@ -310,7 +311,7 @@ async function store(
   scope: string | undefined,
   tokens: TokenSet,
   client: Required<Pick<ChosenClient, 'clientId'>> & ChosenClient & { registered: boolean; redirectUri: string },
-): Promise<number | undefined> {
+): Promise<LoginOutcome> {
   const expiresAt = tokens.expiresIn !== undefined ? si.now() + Math.round(tokens.expiresIn * 1000) : undefined;
   await persistGrantResult(
     si.deps.store,
@@ -340,7 +341,14 @@ async function store(
     },
     { logger: si.log },
   );
-  return expiresAt;
+  const cleared = await clearCache(si.server, si.deps);
+  return {
+    name: si.server.name,
+    result: 'signed-in',
+    expiresAt,
+    registeredClient: client.registered,
+    clearedCacheEntries: cleared,
+  };
 }
 
 /** The interactive sign-in, step by step; the callback listener lives exactly as long as it. */
@@ -379,16 +387,9 @@ async function interactive(si: SignIn, existing: TokenEntry | undefined, staticS
       : cb.waitForCallback(waitMs, si.opts.signal));
     const checked = checkCallback(as, client, params, req.state);
     const tokens = await exchange(si, as, client, clientSecret, checked, redirectUri, req.verifier, d.resource, http);
-    const expiresAt = await store(si, as, d, scope, tokens, { clientId, clientSecret, registered, redirectUri });
+    const out = await store(si, as, d, scope, tokens, { clientId, clientSecret, registered, redirectUri });
     cb.finish(true); // only now does the browser hear "You are signed in"; any failure before gets the failure page (close)
-    const cleared = await clearCache(si.server, si.deps);
-    return {
-      name: si.server.name,
-      result: 'signed-in',
-      expiresAt,
-      registeredClient: registered,
-      clearedCacheEntries: cleared,
-    };
+    return out;
   } finally {
     await cb.close();
   }
@@ -515,20 +516,7 @@ async function deviceSignIn(
       throw e;
     }
     for (const w of tokens.warnings) si.log.warn(`the token response was odd (${w}); stored anyway`);
-    const expiresAt = await store(si, as, d, scope, tokens, {
-      clientId,
-      clientSecret,
-      registered,
-      redirectUri,
-    });
-    const cleared = await clearCache(si.server, si.deps);
-    return {
-      name: si.server.name,
-      result: 'signed-in',
-      expiresAt,
-      registeredClient: registered,
-      clearedCacheEntries: cleared,
-    };
+    return store(si, as, d, scope, tokens, { clientId, clientSecret, registered, redirectUri });
   }
 }
 
