@@ -33,18 +33,23 @@ export function fixCommand(fix: FixCode | undefined, name: string): string | und
 const at = (ms: number) => new Date(ms).toISOString();
 
 /** Why, beyond the state: the CLI's words for the model's hint codes. */
-export function hintLine(h: Hint): string {
+export function hintLine(h: Hint, name = 'NAME'): string {
   switch (h.code) {
     case 'no-offline-access':
       return `no refresh token stored: sign-in needed again when this token expires at ${at(h.expiresAt)} — the server did not grant offline access (fix: sign in again then; ask the server's admin for offline_access)`;
     case 'client-rejected':
-      return `the authorization server rejected the stored client registration (invalid_client) at ${at(h.at)}; it was probably removed there (fix: mcp-auth login NAME --new-client)`;
+      return `the authorization server rejected the stored client registration (invalid_client) at ${at(h.at)}; it was probably removed there (fix: mcp-auth login ${name} --new-client)`;
     case 'shared-cache-name':
       return `the name is used by ${h.definitions} different servers across your folders; Claude Code's needs-auth cache keys by name only, so a failure of one blocks the others in every folder (fix: give them different names)`;
+    case 'shared-cache-profiles': {
+      const without = h.profiles.find((p) => !p.hasToken)?.dir ?? h.profiles[0].dir;
+      const list = h.profiles.map((p) => `${p.dir} (${p.hasToken ? 'has a token' : 'no token for this server'})`);
+      return `the needs-auth cache ${h.cacheFile} is shared with ${h.profiles.length} other secure-storage profile(s) (CLAUDE_SECURESTORAGE_CONFIG_DIR): ${list.join(', ')}; a Claude Code session of a profile without a token for this server writes this entry, and it blocks this profile too (fix: sign in there — CLAUDE_SECURESTORAGE_CONFIG_DIR=${without} mcp-auth login ${name} — or give each profile its own CLAUDE_CONFIG_DIR)`;
+    }
   }
 }
 
-function factLine(f: Fact): string {
+function factLine(f: Fact, name: string): string {
   switch (f.code) {
     case 'defined-in':
       return `defined in ${f.file} (${f.scope} scope)${f.pending ? ', awaiting approval in Claude Code' : ''}`;
@@ -75,7 +80,7 @@ function factLine(f: Fact): string {
     case 'lock-free':
       return 'refresh lock free';
     case 'hint':
-      return hintLine(f.hint);
+      return hintLine(f.hint, name);
     case 'state':
       return `state ${f.state}: ${f.state === 'error' ? `${f.error}: ${f.message}` : REASON_TEXT[f.reason]}`;
   }
@@ -133,7 +138,7 @@ export async function runDoctor(ctx: CliContext): Promise<number> {
       scope: s.scope,
       state: s.state,
       reason: s.reason,
-      lines: s.facts.map((f) => redact(factLine(f))),
+      lines: s.facts.map((f) => redact(factLine(f, s.name))),
       fix: fixCommand(s.fix, s.name),
     })),
   };

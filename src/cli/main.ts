@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import * as path from 'node:path';
 import { isMcpAuthError, Logger, redact, resolvePaths, type AuthModel, type ClaudePaths } from '../core';
 import { loadModel } from '../core/model';
+import { recordProfile } from '../core/profiles';
 import { TEST_HOOKS } from '../core/build';
 import { fixCommand, runDoctor } from './doctor';
 import { fixFor } from '../core/diagnose';
@@ -84,11 +85,15 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       process.stderr.write(`mcp-auth: usage: unknown command "${cmd}" (see mcp-auth --help)\n`);
       return 2;
     }
+    // the commands that act note this profile's secure-storage dir beside the shared cache (core/profiles.ts)
+    if (ACTING.has(cmd)) await recordProfile(paths);
     return await run(ctx);
   } catch (e) {
     return reportError(e, verbose);
   }
 }
+
+const ACTING = new Set(['refresh', 'login', 'logout', 'invalidate', 'watch']);
 
 /** Every command, in one table. */
 const COMMANDS: Record<string, Command> = {

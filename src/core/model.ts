@@ -5,7 +5,8 @@ import { isMcpAuthError, type ErrorCode } from './errors';
 import { inspectLock, refreshLock } from './lock/lock';
 import type { ClaudePaths } from './paths';
 import { computeStatus, DEFAULT_SETTINGS, type ServerStatus, type StatusSettings } from './status';
-import { openStore, type StoreBackend } from './store/backend';
+import { FileStore, openStore, type StoreBackend } from './store/backend';
+import { otherProfiles, type OtherProfile } from './profiles';
 import { serverKey } from './store/key';
 import { readClientRejections } from './notes';
 import type { StoreSnapshot } from './store/types';
@@ -17,7 +18,12 @@ export type Hint =
   /** the name goes to several servers across folders; Claude Code's needs-auth cache keys by name only */
   | { code: 'shared-cache-name'; definitions: number }
   /** the authorization server rejected the stored client registration (invalid_client): register anew */
-  | { code: 'client-rejected'; at: number };
+  | { code: 'client-rejected'; at: number }
+  /**
+   * a needs-auth entry in a cache file that other secure-storage profiles (CLAUDE_SECURESTORAGE_CONFIG_DIR) share
+   * with this one: a session of a profile without a token for the server writes it, and it blocks this profile too
+   */
+  | { code: 'shared-cache-profiles'; cacheFile: string; profiles: { dir: string; hasToken: boolean }[] };
 
 export interface ServerRow {
   config: ServerConfig;
@@ -31,6 +37,7 @@ function hintsFor(
   row: ServerRow,
   definitions: number,
   rejected: { clientId: string; at: number } | undefined,
+  sharing: { cacheFile: string; others: OtherProfile[] } | undefined,
 ): Hint[] | undefined {
   const hints: Hint[] = [];
   if (rejected && rejected.clientId === row.status.clientId) hints.push({ code: 'client-rejected', at: rejected.at });
@@ -44,6 +51,14 @@ function hintsFor(
     hints.push({ code: 'no-offline-access', expiresAt: s.expiresAt });
   }
   if (definitions > 1) hints.push({ code: 'shared-cache-name', definitions });
+  if (sharing?.others.length && s.cache?.fresh && row.key) {
+    const key = row.key;
+    hints.push({
+      code: 'shared-cache-profiles',
+      cacheFile: sharing.cacheFile,
+      profiles: sharing.others.map((p) => ({ dir: p.dir, hasToken: p.usableKeys.has(key) })),
+    });
+  }
   return hints.length ? hints : undefined;
 }
 
@@ -113,6 +128,11 @@ export async function loadModel(opts: LoadOptions): Promise<AuthModel> {
   const mcpOAuth = storeSnap?.data.mcpOAuth ?? {};
   // our own notes: stored clients the authorization server rejected (say why: register anew)
   const rejections = needStore ? await readClientRejections(opts.paths) : {};
+  // other secure-storage profiles sharing this cache file (file store only: the keychain item follows D)
+  const sharing =
+    store instanceof FileStore && cacheSnap && Object.keys(cacheSnap.entries).length
+      ? { cacheFile: opts.paths.needsAuthCacheFile, others: otherProfiles(opts.paths, now) }
+      : undefined;
   const servers = cfg.servers.map((config): ServerRow => {
     if (!isRemote(config) || config.problem) {
       return { config, status: computeStatus(config, {}, {}, undefined, now, opts.settings ?? DEFAULT_SETTINGS) };
@@ -131,7 +151,7 @@ export async function loadModel(opts: LoadOptions): Promise<AuthModel> {
     );
     status.scope = config.scope;
     const row: ServerRow = { config, key, status };
-    row.hints = hintsFor(row, cfg.definitionsByName[config.name] ?? 0, rejections[key]);
+    row.hints = hintsFor(row, cfg.definitionsByName[config.name] ?? 0, rejections[key], sharing);
     return row;
   });
   for (const s of servers) {

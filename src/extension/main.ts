@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
 import { Logger, needsAttention, type AuthModel } from '../core';
+import { recordProfile } from '../core/profiles';
 import { registerCommands } from './commands';
 import { RefreshScheduler } from './scheduler';
 import { AuthModelService } from './service';
@@ -48,6 +49,9 @@ export function activate(context: vscode.ExtensionContext): McpAuthApi {
   tree.why = (name) => scheduler.keptReason(name);
   context.subscriptions.push(output, service, tree, view, statusBar, watchers, scheduler);
   registerCommands(context, { service, log, output });
+  // note this window's secure-storage dir beside the shared needs-auth cache (core/profiles.ts), off the hot path
+  const noteProfile = setTimeout(() => void recordProfile(service.paths), 2000);
+  context.subscriptions.push({ dispose: () => clearTimeout(noteProfile) });
 
   context.subscriptions.push(
     service.onDidChange((m) => {

@@ -333,6 +333,20 @@ export function hintText(h: Hint, l10n: L10n = plainL10n): string {
         "{0} different servers use this name across your folders; Claude Code's needs-auth cache keys by name only, so a failure of one blocks the others. Give them different names.",
         h.definitions,
       );
+    case 'shared-cache-profiles': {
+      const without = h.profiles.filter((p) => !p.hasToken).map((p) => p.dir);
+      return without.length
+        ? l10n.t(
+            'The needs-auth cache {0} is shared with other secure-storage profiles (CLAUDE_SECURESTORAGE_CONFIG_DIR); {1} has no token for this server, so its sessions write this entry and it blocks this profile too. Sign in from that profile, or give each profile its own CLAUDE_CONFIG_DIR.',
+            h.cacheFile,
+            without.join(', '),
+          )
+        : l10n.t(
+            'The needs-auth cache {0} is shared with other secure-storage profiles (CLAUDE_SECURESTORAGE_CONFIG_DIR: {1}); a failure in any of them blocks this profile too. Give each profile its own CLAUDE_CONFIG_DIR.',
+            h.cacheFile,
+            h.profiles.map((p) => p.dir).join(', '),
+          );
+    }
   }
 }
 

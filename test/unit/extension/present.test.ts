@@ -272,3 +272,24 @@ test('needs-scope in Restricted Mode: a project server gets no Grant action', ()
   );
   assert.equal(contextValueOf(r, false), 'mcpServer.untrusted.needs-scope');
 });
+
+test('the tooltip says why a shared cache file blocks this profile: the profile without a token, and the fix', () => {
+  const blocked = {
+    state: 'blocked' as const,
+    reason: 'cache-entry' as const,
+    expiresAt: NOW + 3600_000,
+    cache: { timestamp: NOW - 60_000, ttlMs: 900_000, ageMs: 60_000, fresh: true },
+  };
+  const hint = (profiles: { dir: string; hasToken: boolean }[]) => ({
+    hints: [{ code: 'shared-cache-profiles' as const, cacheFile: '/h/.claude/mcp-needs-auth-cache.json', profiles }],
+  });
+  const t1 = present(row('demo', blocked, hint([{ dir: '/h/.claude', hasToken: false }])), NOW).tooltip.replace(
+    /\\/g,
+    '',
+  );
+  assert.match(t1, /The needs-auth cache \/h\/.claude\/mcp-needs-auth-cache.json is shared with other secure-storage/);
+  assert.match(t1, /\/h\/.claude has no token for this server/);
+  assert.match(t1, /Sign in from that profile, or give each profile its own CLAUDE_CONFIG_DIR/);
+  const t2 = present(row('demo', blocked, hint([{ dir: '/w', hasToken: true }])), NOW).tooltip.replace(/\\/g, '');
+  assert.match(t2, /CLAUDE_SECURESTORAGE_CONFIG_DIR: \/w\); a failure in any of them blocks this profile too/);
+});
