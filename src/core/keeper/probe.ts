@@ -98,11 +98,7 @@ export async function probeServer(
   headers.Authorization = `Bearer ${accessToken}`;
   const url = new URL(server.url);
   // the MCP SDK client is loaded on the first probe, not when the CLI or the extension starts
-  const [{ Client }, { SSEClientTransport }, { StreamableHTTPClientTransport }] = await Promise.all([
-    import('@modelcontextprotocol/sdk/client/index.js'),
-    import('@modelcontextprotocol/sdk/client/sse.js'),
-    import('@modelcontextprotocol/sdk/client/streamableHttp.js'),
-  ]);
+  const { Client, SSEClientTransport, StreamableHTTPClientTransport } = await import('../mcpSdk.js');
   const transport: Transport =
     server.transport === 'sse'
       ? new SSEClientTransport(url, { requestInit: { headers }, fetch: recording })

@@ -40,8 +40,8 @@ export async function probeResource(
   }
   const out: ResourceChallenge = { status: res.status };
   if (res.status === 401) {
-    // loaded on first use: the MCP SDK's auth module (and zod) would otherwise cost every CLI start ~20 ms
-    const { extractWWWAuthenticateParams } = await import('@modelcontextprotocol/sdk/client/auth.js');
+    // loaded on first use (core/mcpSdk.ts): the MCP SDK (and zod) would otherwise cost every CLI start ~20 ms
+    const { extractWWWAuthenticateParams } = await import('../mcpSdk.js');
     const p = extractWWWAuthenticateParams(res);
     if (p.resourceMetadataUrl) out.resourceMetadataUrl = p.resourceMetadataUrl.href;
     if (p.scope) out.scope = p.scope;
