@@ -8,7 +8,7 @@ import { logout } from '../core/logout';
 import { diagnose, fixFor } from '../core/diagnose';
 import { needsAttention } from '../core/status';
 import type { Node } from './tree';
-import type { AuthModelService } from './service';
+import { readSettings, type AuthModelService } from './service';
 import { describe, diagnosisText, fixText } from './present';
 import { assertCanActOn, canActOn } from './trust';
 
@@ -208,7 +208,7 @@ async function signInWithClaudeCodeCommand(ctx: Ctx, target: Target): Promise<Cl
   const row = await rowOf(ctx, target, isRemoteRow, vscode.l10n.t('Sign in with Claude Code to which server?'));
   if (!row) return undefined;
   const name = row.config.name;
-  const claudePath = ctx.service.settings.claudePath || 'claude';
+  const claudePath = readSettings().claudePath || 'claude';
   let cmd: ReturnType<typeof claudeLoginCommand>;
   try {
     cmd = claudeLoginCommand(row.config, {
