@@ -39,6 +39,7 @@ export type ErrorCode =
   | 'registration-failed'
   | 'bad-callback'
   | 'device-unsupported'
+  | 'claude-not-found'
   | 'cancelled'
   | 'usage'
   | 'internal';

@@ -3,11 +3,12 @@ import { assertApproved, isMcpAuthError, redact, type Logger, type ServerRow } f
 import { refreshServer, type RefreshOutcome } from '../core/refresh';
 import { removeCacheEntries, cacheNamesFor } from '../core/cache/needsAuthCache';
 import { login } from '../core/login';
+import { afterClaudeLogin, claudeLoginCommand, type AfterClaudeLoginOutcome } from '../core/claudeLogin';
 import { logout } from '../core/logout';
 import { diagnose, fixFor } from '../core/diagnose';
 import { needsAttention } from '../core/status';
 import type { Node } from './tree';
-import type { AuthModelService } from './service';
+import { readSettings, type AuthModelService } from './service';
 import { describe, diagnosisText, fixText } from './present';
 import { assertCanActOn, canActOn } from './trust';
 
@@ -191,6 +192,87 @@ async function signInCommand(ctx: Ctx, target: Target, opts: { newClient?: boole
   );
 }
 
+export interface ClaudeSignInOutcome extends AfterClaudeLoginOutcome {
+  /** the exit code of `claude mcp login` (undefined: unknown, e.g. the terminal was closed by the user) */
+  exitCode?: number;
+}
+
+/**
+ * Sign In with Claude Code: for what our own sign-in cannot do (claude.ai connectors; an authorization server
+ * that accepts only Claude Code's client metadata document), run Claude Code's own `claude mcp login NAME` in
+ * a terminal. When the terminal closes, re-read the store, clear the server's needs-auth entries if a usable
+ * token is there (core/claudeLogin.ts), reload the model and say what happened. Resolves once all of that is
+ * done.
+ */
+async function signInWithClaudeCodeCommand(ctx: Ctx, target: Target): Promise<ClaudeSignInOutcome | undefined> {
+  const row = await rowOf(ctx, target, isRemoteRow, vscode.l10n.t('Sign in with Claude Code to which server?'));
+  if (!row) return undefined;
+  const name = row.config.name;
+  const claudePath = readSettings().claudePath || 'claude';
+  let cmd: ReturnType<typeof claudeLoginCommand>;
+  try {
+    cmd = claudeLoginCommand(row.config, {
+      claudePath,
+      workspaceFolder: vscode.workspace.workspaceFolders?.[0]?.uri.fsPath,
+      paths: ctx.service.paths,
+      env: process.env,
+    });
+  } catch (e) {
+    if (!(isMcpAuthError(e) && e.code === 'claude-not-found')) throw e;
+    ctx.log.warn(`Claude Code not found: ${claudePath}`);
+    const open = vscode.l10n.t('Open Settings');
+    const chosen = await vscode.window.showErrorMessage(
+      vscode.l10n.t("Claude Code's `{0}` was not found. Install Claude Code or set mcpAuth.claudePath.", claudePath),
+      open,
+    );
+    if (chosen === open) void vscode.commands.executeCommand('workbench.action.openSettings', 'mcpAuth.claudePath');
+    return undefined;
+  }
+  ctx.log.info(`running ${cmd.command} ${cmd.args.join(' ')} in ${cmd.cwd} (a terminal)`);
+  const terminal = vscode.window.createTerminal({
+    name: vscode.l10n.t('Claude Code: sign in to {0}', name),
+    shellPath: cmd.command,
+    shellArgs: cmd.args,
+    cwd: cmd.cwd,
+    env: cmd.env,
+    iconPath: new vscode.ThemeIcon('sign-in'),
+  });
+  const closed = new Promise<vscode.TerminalExitStatus | undefined>((resolve) => {
+    const sub = vscode.window.onDidCloseTerminal((t) => {
+      if (t !== terminal) return;
+      sub.dispose();
+      resolve(t.exitStatus);
+    });
+  });
+  terminal.show();
+  const exit = await closed;
+  const exitCode = exit?.code;
+  ctx.log.info(`claude mcp login ${name} ended: exit code ${exitCode ?? 'unknown'}`);
+  const out = await afterClaudeLogin(row.config, { ...ctx.service.coreDeps(ctx.log), logger: ctx.log });
+  try {
+    await ctx.service.reload();
+  } catch {
+    /* logged by the service; the model stays as it was */
+  }
+  if (out.signedIn && (exitCode === 0 || exitCode === undefined))
+    void vscode.window.showInformationMessage(vscode.l10n.t('Signed in to {0} with Claude Code.', name));
+  else if (out.signedIn)
+    void vscode.window.showWarningMessage(
+      vscode.l10n.t(
+        'Claude Code ended with exit code {1}, but a token for {0} is stored; its needs-auth entry was cleared.',
+        name,
+        exitCode ?? '?',
+      ),
+    );
+  else
+    void vscode.window.showWarningMessage(
+      exitCode === undefined
+        ? vscode.l10n.t('Claude Code did not sign in to {0}: no token was stored.', name)
+        : vscode.l10n.t('Claude Code did not sign in to {0} (exit code {1}): no token was stored.', name, exitCode),
+    );
+  return { ...out, exitCode };
+}
+
 /**
  * Grant Additional Access (step-up, `needs-scope`): a sign-in like any other — core/login.ts asks for the union
  * of the scope the server advertises, the stored scope and the `stepUpScope` Claude Code recorded, and drops
@@ -339,6 +421,7 @@ const COMMANDS = {
   'mcpAuth.clearServerEntry': clearServerEntryCommand,
   'mcpAuth.grantAccess': grantAccessCommand,
   'mcpAuth.newClientSignIn': (ctx: Ctx, target: Target) => signInCommand(ctx, target, { newClient: true }),
+  'mcpAuth.signInWithClaudeCode': signInWithClaudeCodeCommand,
 } satisfies Record<string, Handler>;
 
 export const COMMAND_IDS = Object.keys(COMMANDS) as (keyof typeof COMMANDS)[];

@@ -18,6 +18,8 @@ export interface Settings {
   lockTimeoutMs: number;
   statusBar: boolean;
   autoClearStaleEntries: boolean;
+  /** Claude Code's `claude` for Sign In with Claude Code: a command on PATH or a path */
+  claudePath: string;
 }
 
 export function readSettings(): Settings {
@@ -29,6 +31,7 @@ export function readSettings(): Settings {
     lockTimeoutMs: Math.max(1, c.get<number>('lockTimeoutSeconds', 30)) * 1000,
     statusBar: c.get<boolean>('statusBar', true),
     autoClearStaleEntries: c.get<boolean>('autoClearStaleEntries', true),
+    claudePath: c.get<string>('claudePath', 'claude'),
   };
 }
 

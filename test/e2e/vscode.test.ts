@@ -7,7 +7,8 @@ import { test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ROOT, FIXTURES, runCliAsync, cleanEnv } from '../helpers/home';
+import { ROOT, FIXTURES, runCliAsync, cleanEnv, CLAUDE_BIN } from '../helpers/home';
+import { browserScript } from '../helpers/claude-browser';
 import { startStack, type Stack } from '../helpers/oauth';
 import {
   setup,
@@ -23,19 +24,34 @@ import {
 
 let cache: string;
 let stack: Stack;
+let ccStack: Stack;
 before(async () => {
   cache = setup();
   // 127.0.0.2: still loopback, but not a URL code-server rewrites through its port proxy when VS Code opens it
   stack = await startStack({ host: '127.0.0.2' });
+  // Claude Code sends credentials over plain http only to localhost / 127.0.0.1 / ::1 ("Refusing to send
+  // credentials to non-https token endpoint" for 127.0.0.2): Sign In with Claude Code gets a stack on 127.0.0.1
+  ccStack = await startStack();
 });
 after(async () => {
   await stack?.close();
+  await ccStack?.close();
 });
 
 test('extension integration tests in a real VS Code extension host', { timeout: 240_000 }, async () => {
   const { home, project } = fixtureHome();
   await addLiveServers(home, project, stack);
   const expected = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'home', 'expected.json'), 'utf8')).servers;
+  const browser = browserScript(home);
+  // VS Code's server sets BROWSER to its own helper in extension hosts and terminals (server-main.js: unless
+  // --without-browser-env-var), so the terminal would not see ours: the claudePath the suite uses is a wrapper that
+  // records the BROWSER it found, sets the test browser and execs the real claude (still in the terminal's pty)
+  const claudeWrapper = path.join(home, 'claude-with-test-browser');
+  fs.writeFileSync(
+    claudeWrapper,
+    `#!/bin/sh\necho "terminal BROWSER: $BROWSER" >> '${browser.log}'\nBROWSER='${browser.script}' exec '${CLAUDE_BIN}' "$@"\n`,
+    { mode: 0o755 },
+  );
   delete expected.refreshing; // its lock directory is not part of the copied fixture
   expected.refreshing = 'expiring';
   expected.live = 'expired';
@@ -44,7 +60,16 @@ test('extension integration tests in a real VS Code extension host', { timeout: 
     home,
     folder: project,
     smoke: true,
-    env: { MCP_AUTH_TEST_INFO: JSON.stringify({ home, expected }), API_TOKEN: 'x' },
+    env: {
+      MCP_AUTH_TEST_INFO: JSON.stringify({
+        home,
+        expected,
+        claudeBin: claudeWrapper,
+        browserLog: browser.log,
+        claudeLoginUrl: ccStack.mcpUrl,
+      }),
+      API_TOKEN: 'x',
+    },
   });
   const b = await launchBrowser(cache);
   try {

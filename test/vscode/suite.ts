@@ -8,7 +8,16 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { McpAuthApi } from '../../src/extension/main';
 
-const info = JSON.parse(process.env.MCP_AUTH_TEST_INFO ?? '{}') as { home: string; expected: Record<string, string> };
+const info = JSON.parse(process.env.MCP_AUTH_TEST_INFO ?? '{}') as {
+  home: string;
+  expected: Record<string, string>;
+  /** the real Claude Code (node_modules/.bin/claude), through a wrapper that sets the test browser as BROWSER */
+  claudeBin: string;
+  /** where the test browser (the code-server environment's BROWSER) writes how each sign-in ended */
+  browserLog: string;
+  /** an MCP server on an oauth-stack at 127.0.0.1 (Claude Code refuses plain http to any other address) */
+  claudeLoginUrl: string;
+};
 
 async function until<T>(what: string, fn: () => T | undefined | false, ms = 15_000): Promise<T> {
   const end = Date.now() + ms;
@@ -104,6 +113,78 @@ export async function run(): Promise<void> {
         'live → signed-in',
         () => api.model()?.servers.find((r) => r.config.name === 'live')?.status.state === 'signed-in',
       );
+    },
+  );
+
+  await t(
+    'Sign In with Claude Code on a needs-auth row: the real claude mcp login in a terminal, then signed-in and its entry gone',
+    async () => {
+      const rowOf = (name: string) => api.model()?.servers.find((r) => r.config.name === name);
+      const cj = path.join(info.home, '.claude.json');
+      const conf = JSON.parse(fs.readFileSync(cj, 'utf8'));
+      conf.mcpServers['cc-login'] = { type: 'http', url: info.claudeLoginUrl };
+      fs.writeFileSync(cj, JSON.stringify(conf, null, 2));
+      fs.writeFileSync(
+        cacheFile,
+        JSON.stringify({ ...JSON.parse(fs.readFileSync(cacheFile, 'utf8')), 'cc-login': { timestamp: Date.now() } }),
+      );
+      await api.reload();
+      await until('cc-login needs-auth, with a needs-auth entry', () => {
+        const r = rowOf('cc-login');
+        return r?.status.state === 'needs-auth' && !!r.status.cache;
+      });
+      const opened: vscode.Terminal[] = [];
+      const sub = vscode.window.onDidOpenTerminal((term) => opened.push(term));
+      try {
+        await withSetting('claudePath', info.claudeBin, async () => {
+          let timer: NodeJS.Timeout | undefined;
+          const out = await Promise.race([
+            vscode.commands.executeCommand<{ signedIn: boolean; cleared: string[]; exitCode?: number }>(
+              'mcpAuth.signInWithClaudeCode',
+              { name: 'cc-login' },
+            ),
+            new Promise<never>((_, reject) => {
+              timer = setTimeout(() => {
+                const log = fs.existsSync(info.browserLog)
+                  ? fs.readFileSync(info.browserLog, 'utf8')
+                  : '(no browser log)';
+                reject(
+                  new Error(`the command did not resolve in 90 s; terminals: ${opened.map((x) => x.name)}; ${log}`),
+                );
+              }, 90_000);
+            }),
+          ]).finally(() => clearTimeout(timer));
+          const term = opened.find((x) => x.name === 'Claude Code: sign in to cc-login');
+          assert.ok(term, `a terminal named for the server: ${opened.map((x) => x.name)}`);
+          assert.ok(term.exitStatus, 'the command resolved after its terminal closed');
+          const diag = () => {
+            const read = (f: string) => (fs.existsSync(f) ? fs.readFileSync(f, 'utf8') : `(no ${f})`);
+            return read(info.browserLog)
+              .replace(/[A-Za-z0-9_.~-]{24,}/g, '…')
+              .replace(/\n/g, ' | ');
+          };
+          assert.equal(term.exitStatus.code, 0, diag());
+          assert.ok(out, 'an outcome');
+          assert.equal(out.exitCode, 0);
+          assert.equal(out.signedIn, true);
+        });
+      } finally {
+        sub.dispose();
+      }
+      assert.match(
+        fs.readFileSync(info.browserLog, 'utf8'),
+        /^done 200 \/callback$/m,
+        'the test browser reached the callback',
+      );
+      assert.equal(
+        JSON.parse(fs.readFileSync(cacheFile, 'utf8'))['cc-login'],
+        undefined,
+        'its needs-auth entry is gone',
+      );
+      const store = JSON.parse(fs.readFileSync(storeFile, 'utf8'));
+      const key = Object.keys(store.mcpOAuth).find((k) => k.startsWith('cc-login|'))!;
+      assert.ok(store.mcpOAuth[key].accessToken && store.mcpOAuth[key].refreshToken, 'Claude Code stored the tokens');
+      assert.equal(rowOf('cc-login')?.status.state, 'signed-in', 'the model was reloaded before the command resolved');
     },
   );
 
