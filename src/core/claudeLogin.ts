@@ -7,6 +7,7 @@
  * doing it again here also covers older versions and an entry written meanwhile by a session that started
  * before the token was stored.
  */
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { clearNeedsAuth } from './cache/needsAuthCache';
@@ -15,6 +16,7 @@ import { McpAuthError } from './errors';
 import { nullLogger, type Logger } from './log';
 import type { ClaudePaths } from './paths';
 import type { StoreBackend } from './store/backend';
+import { missingScopes } from './status';
 import { serverKey } from './store/key';
 import type { TokenEntry } from './store/types';
 
@@ -110,6 +112,8 @@ export interface AfterClaudeLoginOutcome {
   signedIn: boolean;
   /** needs-auth cache entries removed (none when not signed in: the file is then not touched) */
   cleared: string[];
+  /** why not signed in: no usable token, the old token unchanged after a failed run, a step-up still pending */
+  why?: 'no-token' | 'unchanged' | 'step-up-pending';
 }
 
 /** Usable: an access token that has not expired, or a refresh token to get one with. */
@@ -123,14 +127,29 @@ export function hasUsableToken(e: TokenEntry | undefined, now: number): boolean 
   );
 }
 
+/** A fingerprint of the server's stored access token (never the token), to tell afterwards whether it changed. */
+export async function storedTokenMark(server: ServerConfig, store: StoreBackend): Promise<string | undefined> {
+  try {
+    const e = (await store.read()).data.mcpOAuth?.[serverKey(server)];
+    return typeof e?.accessToken === 'string' && e.accessToken
+      ? createHash('sha256').update(e.accessToken).digest('hex').slice(0, 32)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
- * After an external sign-in by Claude Code ended (whatever its exit code): re-read the store; when the
- * server's entry holds a usable token, remove the server's needs-auth cache entries (only names whose
- * credential key is this server's). Nothing is written otherwise, nor when there is no entry to remove.
+ * After an external sign-in by Claude Code ended: re-read the store; when the server's entry holds a usable
+ * token that this sign-in stored (Claude Code exited 0, or the token is not the one stored before it began) and
+ * that covers a pending step-up, remove the server's needs-auth cache entries (only names whose credential key
+ * is this server's). Nothing is written otherwise — a failed sign-in over an old token leaves the entry to the
+ * keeper, which asks the server first — nor when there is no entry to remove.
  */
 export async function afterClaudeLogin(
   server: ServerConfig,
   deps: AfterClaudeLoginDeps,
+  run: { exitCode?: number; before?: string } = { exitCode: 0 },
 ): Promise<AfterClaudeLoginOutcome> {
   const log = (deps.logger ?? nullLogger).child(`claude login ${server.name}`);
   const now = (deps.now ?? Date.now)();
@@ -138,7 +157,18 @@ export async function afterClaudeLogin(
   const entry = snap.data.mcpOAuth?.[serverKey(server)];
   if (!hasUsableToken(entry, now)) {
     log.info('no usable token stored after the sign-in with Claude Code');
-    return { name: server.name, signedIn: false, cleared: [] };
+    return { name: server.name, signedIn: false, cleared: [], why: 'no-token' };
+  }
+  const changed =
+    typeof entry?.accessToken === 'string' &&
+    createHash('sha256').update(entry.accessToken).digest('hex').slice(0, 32) !== run.before;
+  if (run.exitCode !== 0 && !changed) {
+    log.info(`Claude Code ended with exit code ${run.exitCode ?? 'unknown'} and stored no new token`);
+    return { name: server.name, signedIn: false, cleared: [], why: 'unchanged' };
+  }
+  if (missingScopes(entry?.stepUpScope, entry?.scope).length) {
+    log.info('the stored token still lacks the scopes of the pending step-up: its needs-auth entry stays');
+    return { name: server.name, signedIn: false, cleared: [], why: 'step-up-pending' };
   }
   const cleared = await clearNeedsAuth(server, { paths: deps.paths, allServers: deps.allServers, logger: log }, true);
   log.info(`token stored by Claude Code; needs-auth entries removed: ${cleared.join(', ') || '(none)'}`);

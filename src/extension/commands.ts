@@ -3,7 +3,12 @@ import { assertApproved, isMcpAuthError, redact, type Logger, type ServerRow } f
 import { refreshServer, type RefreshOutcome } from '../core/refresh';
 import { removeCacheEntries, cacheNamesFor } from '../core/cache/needsAuthCache';
 import { login } from '../core/login';
-import { afterClaudeLogin, claudeLoginCommand, type AfterClaudeLoginOutcome } from '../core/claudeLogin';
+import {
+  afterClaudeLogin,
+  claudeLoginCommand,
+  storedTokenMark,
+  type AfterClaudeLoginOutcome,
+} from '../core/claudeLogin';
 import { logout } from '../core/logout';
 import { diagnose, fixFor } from '../core/diagnose';
 import { needsAttention } from '../core/status';
@@ -228,6 +233,7 @@ async function signInWithClaudeCodeCommand(ctx: Ctx, target: Target): Promise<Cl
     if (chosen === open) void vscode.commands.executeCommand('workbench.action.openSettings', 'mcpAuth.claudePath');
     return undefined;
   }
+  const before = await storedTokenMark(row.config, ctx.service.store);
   ctx.log.info(`running ${cmd.command} ${cmd.args.join(' ')} in ${cmd.cwd} (a terminal)`);
   const terminal = vscode.window.createTerminal({
     name: vscode.l10n.t('Claude Code: sign in to {0}', name),
@@ -248,7 +254,11 @@ async function signInWithClaudeCodeCommand(ctx: Ctx, target: Target): Promise<Cl
   const exit = await closed;
   const exitCode = exit?.code;
   ctx.log.info(`claude mcp login ${name} ended: exit code ${exitCode ?? 'unknown'}`);
-  const out = await afterClaudeLogin(row.config, { ...ctx.service.coreDeps(ctx.log), logger: ctx.log });
+  const out = await afterClaudeLogin(
+    row.config,
+    { ...ctx.service.coreDeps(ctx.log), logger: ctx.log },
+    { exitCode, before },
+  );
   try {
     await ctx.service.reload();
   } catch {
@@ -264,11 +274,18 @@ async function signInWithClaudeCodeCommand(ctx: Ctx, target: Target): Promise<Cl
         exitCode ?? '?',
       ),
     );
+  else if (out.why === 'step-up-pending')
+    void vscode.window.showWarningMessage(
+      vscode.l10n.t(
+        'The token Claude Code stored for {0} still lacks the scopes the server asked for: use Grant Additional Access.',
+        name,
+      ),
+    );
   else
     void vscode.window.showWarningMessage(
       exitCode === undefined
-        ? vscode.l10n.t('Claude Code did not sign in to {0}: no token was stored.', name)
-        : vscode.l10n.t('Claude Code did not sign in to {0} (exit code {1}): no token was stored.', name, exitCode),
+        ? vscode.l10n.t('Claude Code did not sign in to {0}: no new token was stored.', name)
+        : vscode.l10n.t('Claude Code did not sign in to {0} (exit code {1}): no new token was stored.', name, exitCode),
     );
   return { ...out, exitCode };
 }

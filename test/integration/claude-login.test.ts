@@ -17,7 +17,12 @@ import { browserScript } from '../helpers/claude-browser';
 import { discoverServers } from '../../src/core/config/discover';
 import { resolvePaths } from '../../src/core/paths';
 import { openStore } from '../../src/core/store/backend';
-import { afterClaudeLogin, claudeLoginCommand, type ClaudeLoginCommand } from '../../src/core/claudeLogin';
+import {
+  afterClaudeLogin,
+  claudeLoginCommand,
+  storedTokenMark,
+  type ClaudeLoginCommand,
+} from '../../src/core/claudeLogin';
 import { isMcpAuthError } from '../../src/core/errors';
 
 const stack = useStack();
@@ -115,6 +120,32 @@ test(
       assert.deepEqual(await afterClaudeLogin(s.demo, s.deps), { name: 'demo', signedIn: true, cleared: [] });
       assert.deepEqual(snapshot([s.cacheFile]), snap);
 
+      // a later run that fails over the stored token (unchanged) clears nothing: the keeper asks the server first
+      fs.writeFileSync(s.cacheFile, JSON.stringify({ demo: { timestamp: Date.now() } }), { mode: 0o644 });
+      const mark = await storedTokenMark(s.demo, s.deps.store);
+      const snap2 = snapshot([s.cacheFile]);
+      assert.deepEqual(await afterClaudeLogin(s.demo, s.deps, { exitCode: 1, before: mark }), {
+        name: 'demo',
+        signedIn: false,
+        cleared: [],
+        why: 'unchanged',
+      });
+      assert.deepEqual(snapshot([s.cacheFile]), snap2);
+      // a token that lacks the scopes of a pending step-up keeps Claude Code's (90-s) entry
+      const store = JSON.parse(fs.readFileSync(s.paths.credentialsFile, 'utf8'));
+      const k = Object.keys(store.mcpOAuth).find((x) => x.startsWith('demo|'))!;
+      store.mcpOAuth[k].stepUpScope = 'mcp mcp:admin offline_access';
+      fs.writeFileSync(s.paths.credentialsFile, JSON.stringify(store), { mode: 0o600 });
+      assert.equal((await afterClaudeLogin(s.demo, s.deps, { exitCode: 0 })).why, 'step-up-pending');
+      assert.deepEqual(snapshot([s.cacheFile]), snap2);
+      delete store.mcpOAuth[k].stepUpScope;
+      fs.writeFileSync(s.paths.credentialsFile, JSON.stringify(store), { mode: 0o600 });
+      assert.deepEqual(await afterClaudeLogin(s.demo, s.deps, { exitCode: 0 }), {
+        name: 'demo',
+        signedIn: true,
+        cleared: ['demo'],
+      });
+
       const st = await runCliAsync(['status', '--json'], { env: h.env, cwd: h.project });
       const row = JSON.parse(st.stdout).servers.find((x: { name: string }) => x.name === 'demo');
       assert.equal(row.state, 'signed-in', st.stdout);
@@ -147,7 +178,12 @@ test(
       assert.match(r.out, /Couldn't complete authentication for "demo"/);
       const snap = snapshot(files);
       assert.ok(JSON.parse(fs.readFileSync(s.cacheFile, 'utf8')).demo, 'Claude Code kept the needs-auth entry');
-      assert.deepEqual(await afterClaudeLogin(s.demo, s.deps), { name: 'demo', signedIn: false, cleared: [] });
+      assert.deepEqual(await afterClaudeLogin(s.demo, s.deps, { exitCode: 1 }), {
+        name: 'demo',
+        signedIn: false,
+        cleared: [],
+        why: 'no-token',
+      });
       assert.deepEqual(snapshot(files), snap, 'no file written');
 
       // 2. mcpAuth.claudePath naming a program that exits 1
@@ -163,7 +199,12 @@ test(
       assert.equal(cmd2.command, fake);
       const r2 = await runInPty(cmd2, s.env);
       assert.equal(r2.code, 1);
-      assert.deepEqual(await afterClaudeLogin(s.demo, s.deps), { name: 'demo', signedIn: false, cleared: [] });
+      assert.deepEqual(await afterClaudeLogin(s.demo, s.deps, { exitCode: 1 }), {
+        name: 'demo',
+        signedIn: false,
+        cleared: [],
+        why: 'no-token',
+      });
       assert.deepEqual(snapshot(files), snap, 'no file written');
 
       // 3. no such claude: refused before any terminal, with its own code
