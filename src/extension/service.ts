@@ -18,6 +18,8 @@ export interface Settings {
   lockTimeoutMs: number;
   statusBar: boolean;
   autoClearStaleEntries: boolean;
+  /** a sign-in offers the paste box once its callback is this late (mcpAuth.pasteAfterSeconds) */
+  pasteAfterMs: number;
 }
 
 export function readSettings(): Settings {
@@ -29,6 +31,7 @@ export function readSettings(): Settings {
     lockTimeoutMs: Math.max(1, c.get<number>('lockTimeoutSeconds', 30)) * 1000,
     statusBar: c.get<boolean>('statusBar', true),
     autoClearStaleEntries: c.get<boolean>('autoClearStaleEntries', true),
+    pasteAfterMs: Math.max(0, c.get<number>('pasteAfterSeconds', 30)) * 1000,
   };
 }
 
