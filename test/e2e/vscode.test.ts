@@ -381,6 +381,7 @@ test(
       await page.goto(cs.url);
       const view = await openView(page);
       await waitRow(page, view, 'fresh-login', (d) => d === 'needs sign-in');
+      let firstClient: string | undefined;
 
       await t.test(
         '7. paste box: a pasted address with a wrong state is refused and nothing is stored; the right one signs in',
@@ -420,6 +421,7 @@ test(
           // the registration of `live` was removed at the authorization server: its stored client is unknown there
           const creds = JSON.parse(fs.readFileSync(credsOf(home), 'utf8'));
           const key = Object.keys(creds.mcpOAuth).find((k) => k.startsWith('live|'))!;
+          firstClient = creds.mcpOAuth[key].clientId;
           creds.mcpOAuth[key].clientId = 'mcp-auth-removed-client';
           creds.mcpOAuth[key].expiresAt = Date.now() - 60_000;
           fs.writeFileSync(credsOf(home), JSON.stringify(creds, null, 2), { mode: 0o600 });
@@ -473,6 +475,7 @@ test(
           assert.equal(stack.counters.registrations, regs + 1, 'one new client registration');
           const e = entryOf(home, 'live')!;
           assert.ok(e.clientId && e.clientId !== 'mcp-auth-removed-client', 'a new client id is stored');
+          assert.ok(firstClient && e.clientId !== firstClient, 'not the client of the first sign-in either');
           const who = await callWhoami(stack.mcpUrl, e.accessToken);
           assert.equal(who.client_id, e.clientId, 'the token was issued to the new client');
           // a refresh with the new client works (the AS knows it)
