@@ -129,15 +129,12 @@ async function refreshAllCommand(ctx: Ctx): Promise<RefreshOutcome[]> {
   );
 }
 
-/** How long a sign-in waits for the browser's callback before offering to paste the address instead. */
-const PASTE_AFTER_MS = 30_000;
-
 /**
  * Where the browser cannot reach the callback (another machine, a tunnel that does not forward it), the user can
- * paste the address the browser ended on: an input box appears once the callback is late, and goes with the
- * sign-in.
+ * paste the address the browser ended on: an input box appears once the callback is `afterMs` late
+ * (mcpAuth.pasteAfterSeconds, 30 s by default), and goes with the sign-in.
  */
-function offerPaste(name: string): { pasted: Promise<string>; dispose(): void } {
+function offerPaste(name: string, afterMs: number): { pasted: Promise<string>; dispose(): void } {
   let box: vscode.InputBox | undefined;
   let resolve!: (v: string) => void;
   const pasted = new Promise<string>((r) => (resolve = r));
@@ -152,7 +149,7 @@ function offerPaste(name: string): { pasted: Promise<string>; dispose(): void } 
       box?.hide();
     });
     box.show();
-  }, PASTE_AFTER_MS);
+  }, afterMs);
   return {
     pasted,
     dispose: () => {
@@ -174,7 +171,7 @@ async function signInCommand(ctx: Ctx, target: Target, opts: { newClient?: boole
     async (_p, token) => {
       const ac = new AbortController();
       token.onCancellationRequested(() => ac.abort());
-      const paste = offerPaste(row.config.name);
+      const paste = offerPaste(row.config.name, ctx.service.settings.pasteAfterMs);
       const out = await login(
         row.config,
         { ...ctx.service.coreDeps(ctx.log), env: process.env },

@@ -326,7 +326,7 @@ export function hintText(h: Hint, l10n: L10n = plainL10n): string {
       );
     case 'client-rejected':
       return l10n.t(
-        'The authorization server rejected the stored client registration (invalid_client). Fix: Sign In with a New Client Registration, or Sign In with Claude Code.',
+        'The authorization server rejected the stored client registration (invalid_client). Fix: Forget Client Registration and Sign In, or Sign In with Claude Code.',
       );
     case 'shared-cache-name':
       return l10n.t(

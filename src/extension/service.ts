@@ -20,6 +20,8 @@ export interface Settings {
   autoClearStaleEntries: boolean;
   /** Claude Code's `claude` for Sign In with Claude Code: a command on PATH or a path */
   claudePath: string;
+  /** a sign-in offers the paste box once its callback is this late (mcpAuth.pasteAfterSeconds) */
+  pasteAfterMs: number;
 }
 
 export function readSettings(): Settings {
@@ -32,6 +34,7 @@ export function readSettings(): Settings {
     statusBar: c.get<boolean>('statusBar', true),
     autoClearStaleEntries: c.get<boolean>('autoClearStaleEntries', true),
     claudePath: c.get<string>('claudePath', 'claude'),
+    pasteAfterMs: Math.max(0, c.get<number>('pasteAfterSeconds', 30)) * 1000,
   };
 }
 

@@ -127,9 +127,13 @@ export async function startCodeServer(o: {
   };
   const udd = path.join(work, 'udd');
   const exts = path.join(work, 'exts');
-  fs.mkdirSync(path.join(udd, 'User'), { recursive: true });
   fs.mkdirSync(exts, { recursive: true });
-  fs.writeFileSync(path.join(udd, 'User', 'settings.json'), JSON.stringify({ ...SETTINGS, ...o.settings }, null, 2));
+  // code-server windows are remote windows: a `machine`-scoped setting (mcpAuth.autoClearStaleEntries,
+  // pasteAfterSeconds, …) is read from the remote's Machine/settings.json only, never from User/settings.json
+  for (const dir of ['User', 'Machine']) {
+    fs.mkdirSync(path.join(udd, dir), { recursive: true });
+    fs.writeFileSync(path.join(udd, dir, 'settings.json'), JSON.stringify({ ...SETTINGS, ...o.settings }, null, 2));
+  }
   if (o.vsix)
     execFileSync(cs, ['--extensions-dir', exts, '--user-data-dir', udd, '--install-extension', o.vsix], {
       env,

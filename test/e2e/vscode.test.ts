@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ROOT, FIXTURES, runCliAsync, cleanEnv, CLAUDE_BIN } from '../helpers/home';
 import { browserScript } from '../helpers/claude-browser';
-import { startStack, type Stack } from '../helpers/oauth';
+import { browse, callWhoami, startStack, type Stack } from '../helpers/oauth';
 import {
   setup,
   fixtureHome,
@@ -25,6 +25,9 @@ import {
 let cache: string;
 let stack: Stack;
 let ccStack: Stack;
+let vsixFile: string | undefined;
+/** the .vsix, built once for the UI tests of this file */
+const vsix = () => (vsixFile ??= buildVsix());
 before(async () => {
   cache = setup();
   // 127.0.0.2: still loopback, but not a URL code-server rewrites through its port proxy when VS Code opens it
@@ -139,10 +142,11 @@ test(
   'UI: tree, status bar, palette, inline refresh, two windows, sign-in from the tree',
   { timeout: 300_000 },
   async (t) => {
+    // build first: the fixture's ages (a 4-min-old needs-auth entry) start counting when it is copied
+    const built = vsix();
     const { home, project } = fixtureHome();
     await addLiveServers(home, project, stack);
-    const vsix = buildVsix();
-    const cs = await startCodeServer({ cache, home, folder: project, vsix, env: { API_TOKEN: 'x' } });
+    const cs = await startCodeServer({ cache, home, folder: project, vsix: built, env: { API_TOKEN: 'x' } });
     const b = await launchBrowser(cache);
     fs.mkdirSync(SHOTS, { recursive: true });
     const cacheFile = path.join(home, '.claude', 'mcp-needs-auth-cache.json');
@@ -290,6 +294,232 @@ test(
         assert.ok(seen.some((u) => /\/callback\?code=/.test(u)) || /\/callback\?code=/.test(p.url()), seen.join('\n'));
         await p.close().catch(() => {});
       });
+    } finally {
+      await b.close();
+      cs.stop();
+      fs.rmSync(home, { recursive: true, force: true });
+    }
+  },
+);
+
+// ---- sign-in without the callback (the paste box), a rejected client registration, a "why" tooltip -------
+
+const credsOf = (home: string) => path.join(home, '.claude', '.credentials.json');
+const entryOf = (home: string, name: string): Record<string, any> | undefined => {
+  const all = JSON.parse(fs.readFileSync(credsOf(home), 'utf8')).mcpOAuth ?? {};
+  const key = Object.keys(all).find((k) => k.startsWith(`${name}|`));
+  return key ? all[key] : undefined;
+};
+
+/** Say Open to VS Code's link protection for the authorization URL; returns the tab it opened. */
+async function openLink(page: any): Promise<any> {
+  const open = page.locator('.monaco-dialog-box .monaco-button', { hasText: /^Open$/ });
+  try {
+    await open.waitFor({ timeout: 60_000 });
+  } catch (e) {
+    const notes = await page.locator('.notification-list-item-message').allInnerTexts();
+    throw new Error(`${(e as Error).message}\nnotifications: ${notes.join(' | ')}`, { cause: e });
+  }
+  const [tab] = await Promise.all([page.context().waitForEvent('page', { timeout: 60_000 }), open.click()]);
+  return tab;
+}
+
+/**
+ * Start a sign-in with `start()` whose browser never comes back: the tab VS Code opens is stopped before it
+ * reaches the authorization server (its URL kept), and the test browser walks that URL up to the loopback
+ * callback without loading it. Returns the address the browser ended on: what a user would paste.
+ */
+async function signInElsewhere(page: any, start: () => Promise<void>): Promise<string> {
+  const urls: string[] = [];
+  const auth = /\/auth\?/;
+  await page.context().route(auth, async (route: any) => {
+    urls.push(route.request().url());
+    await route.abort();
+  });
+  try {
+    await start();
+    const tab = await openLink(page);
+    for (let i = 0; urls.length === 0; i++) {
+      if (i > 300) throw new Error('VS Code opened no authorization URL');
+      await page.waitForTimeout(50);
+    }
+    await tab.close().catch(() => {});
+  } finally {
+    await page.context().unroute(auth);
+  }
+  const end = await browse(urls[0], { stopAt: (u) => u.pathname.endsWith('/callback') });
+  assert.ok(end.url.searchParams.get('code'), 'the authorization server sent the browser back with a code');
+  return end.url.href;
+}
+
+/**
+ * The paste box of a sign-in in progress, once it shows (well before the default 30 s: the test's
+ * mcpAuth.pasteAfterSeconds is honoured); types `address` into it and presses Enter.
+ */
+async function paste(page: any, address: string): Promise<void> {
+  const box = page.locator('.quick-input-widget', { hasText: 'Paste the address your browser ended on' });
+  await box.waitFor({ timeout: 20_000 });
+  const input = box.locator('input.input');
+  await input.click();
+  await input.pressSequentially(address, { delay: 0 });
+  await input.press('Enter');
+}
+
+/** Hover a row until its tooltip shows text matching `re`; returns the tooltip's text. */
+async function hoverRow(page: any, view: any, name: string, re: RegExp): Promise<string> {
+  const row = view.locator('.monaco-list-row', {
+    has: page.locator('.label-name', { hasText: new RegExp(`^${name}$`) }),
+  });
+  const hover = page.locator('.monaco-hover, .workbench-hover', { hasText: re });
+  for (let i = 0; ; i++) {
+    await page.mouse.move(1000, 600);
+    await page.waitForTimeout(200);
+    await row.locator('.label-name').hover();
+    try {
+      await hover.first().waitFor({ timeout: 5_000 });
+      return await hover.first().innerText();
+    } catch (e) {
+      if (i >= 3) throw e;
+    }
+  }
+}
+
+test(
+  'UI: the paste box, Forget Client Registration and Sign In, a tooltip that says why',
+  { timeout: 300_000 },
+  async (t) => {
+    const { home, project } = fixtureHome();
+    await addLiveServers(home, project, stack);
+    // the box shows after 2 s instead of 30 (a user setting, machine scope: mcpAuth.pasteAfterSeconds)
+    const cs = await startCodeServer({
+      cache,
+      home,
+      folder: project,
+      vsix: vsix(),
+      env: { API_TOKEN: 'x' },
+      settings: { 'mcpAuth.pasteAfterSeconds': 2 },
+    });
+    const b = await launchBrowser(cache);
+    fs.mkdirSync(SHOTS, { recursive: true });
+    try {
+      const page = b.context.pages()[0] ?? (await b.context.newPage());
+      await page.goto(cs.url);
+      const view = await openView(page);
+      await waitRow(page, view, 'fresh-login', (d) => d === 'needs sign-in');
+      let firstClient: string | undefined;
+
+      await t.test(
+        '7. paste box: a pasted address with a wrong state is refused and nothing is stored; the right one signs in',
+        async () => {
+          const before = fs.readFileSync(credsOf(home), 'utf8');
+          const ended = await signInElsewhere(page, () => inline(view, 'fresh-login', 'Sign In'));
+          const forged = new URL(ended);
+          forged.searchParams.set('state', 'not-the-state-of-this-sign-in');
+          await paste(page, forged.href);
+          const err = page.locator('.notifications-toasts .notification-list-item-message', {
+            hasText: 'wrong "state"',
+          });
+          await err.waitFor({ timeout: 30_000 });
+          assert.match(await err.innerText(), /MCP Auth: the sign-in callback carried a wrong "state"/);
+          assert.equal(fs.readFileSync(credsOf(home), 'utf8'), before, 'the store is unchanged');
+          assert.equal((await rowsOf(view))['fresh-login']?.description, 'needs sign-in');
+          await page.keyboard.press('Escape');
+
+          const codes = stack.counters.tokenRequests.authorization_code ?? 0;
+          const ended2 = await signInElsewhere(page, () => inline(view, 'fresh-login', 'Sign In'));
+          await paste(page, ended2);
+          await waitRow(page, view, 'fresh-login', (d) => /^expires in/.test(d), 60_000);
+          const e = entryOf(home, 'fresh-login');
+          assert.ok(e?.accessToken && e.refreshToken, 'a token is stored');
+          assert.equal((await callWhoami(stack.mcpUrl, e.accessToken)).sub, 'test-user');
+          assert.equal(
+            stack.counters.tokenRequests.authorization_code,
+            codes + 1,
+            'one code exchange: the pasted code',
+          );
+        },
+      );
+
+      await t.test(
+        '8. a client the authorization server rejects: the tooltip says why and names the fix (screenshot)',
+        async () => {
+          // the registration of `live` was removed at the authorization server: its stored client is unknown there
+          const creds = JSON.parse(fs.readFileSync(credsOf(home), 'utf8'));
+          const key = Object.keys(creds.mcpOAuth).find((k) => k.startsWith('live|'))!;
+          firstClient = creds.mcpOAuth[key].clientId;
+          creds.mcpOAuth[key].clientId = 'mcp-auth-removed-client';
+          creds.mcpOAuth[key].expiresAt = Date.now() - 60_000;
+          fs.writeFileSync(credsOf(home), JSON.stringify(creds, null, 2), { mode: 0o600 });
+          await waitRow(page, view, 'live', (d) => d === 'expired, refreshable');
+          const posts = stack.counters.tokenRequests.refresh_token ?? 0;
+          await inline(view, 'live', 'Refresh');
+          await page
+            .locator('.notifications-toasts .notification-list-item-message', { hasText: /^MCP Auth: / })
+            .waitFor({ timeout: 30_000 })
+            .catch(async (e: Error) => {
+              const notes = await page.locator('.notification-list-item-message').allInnerTexts();
+              throw new Error(
+                `${e.message}\nnotifications: ${notes.join(' | ')}\nrows: ${JSON.stringify(await rowsOf(view))}\ncounters: ${JSON.stringify(stack.counters)}`,
+                { cause: e },
+              );
+            });
+          assert.equal(stack.counters.tokenRequests.refresh_token, posts + 1, 'one refresh was tried');
+          await page.keyboard.press('Escape');
+          const text = await hoverRow(page, view, 'live', /rejected the stored client registration/);
+          assert.match(text, /invalid_client/);
+          assert.match(text, /Fix: Forget Client Registration and Sign In/);
+          assert.match(text, /mcp-auth-removed-client/);
+          await page.screenshot({ path: path.join(SHOTS, 'why-tooltip.png') });
+          await page.mouse.move(1000, 600);
+        },
+      );
+
+      await t.test(
+        '9. Forget Client Registration and Sign In (row context menu) registers a new client the server knows; the hint goes',
+        async () => {
+          const regs = stack.counters.registrations;
+          const row = view.locator('.monaco-list-row', {
+            has: page.locator('.label-name', { hasText: /^live$/ }),
+          });
+          const item = page.locator('.monaco-menu .action-item', { hasText: 'Forget Client Registration and Sign In' });
+          for (let i = 0; ; i++) {
+            await page.mouse.move(1000, 600);
+            await row.click({ button: 'right' });
+            try {
+              await item.waitFor({ timeout: 10_000 });
+              await item.click({ timeout: 10_000 });
+              break;
+            } catch (e) {
+              if (i >= 2) throw e;
+              await page.keyboard.press('Escape');
+            }
+          }
+          const tab = await openLink(page);
+          await waitRow(page, view, 'live', (d) => /^expires in/.test(d), 60_000);
+          await tab.close().catch(() => {});
+          assert.equal(stack.counters.registrations, regs + 1, 'one new client registration');
+          const e = entryOf(home, 'live')!;
+          assert.ok(e.clientId && e.clientId !== 'mcp-auth-removed-client', 'a new client id is stored');
+          assert.ok(firstClient && e.clientId !== firstClient, 'not the client of the first sign-in either');
+          const who = await callWhoami(stack.mcpUrl, e.accessToken);
+          assert.equal(who.client_id, e.clientId, 'the token was issued to the new client');
+          // a refresh with the new client works (the AS knows it)
+          const rt0 = e.refreshToken;
+          await inline(view, 'live', 'Refresh');
+          for (let i = 0; entryOf(home, 'live')!.refreshToken === rt0; i++) {
+            if (i > 600) throw new Error('the refresh with the new client did not land');
+            await page.waitForTimeout(50);
+          }
+          const text = await hoverRow(
+            page,
+            view,
+            'live',
+            new RegExp(e.clientId.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')),
+          );
+          assert.doesNotMatch(text, /rejected the stored client registration/);
+          await page.mouse.move(1000, 600);
+        },
+      );
     } finally {
       await b.close();
       cs.stop();
