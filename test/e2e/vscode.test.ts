@@ -317,6 +317,7 @@ async function openLink(page: any): Promise<any> {
   try {
     await open.waitFor({ timeout: 60_000 });
   } catch (e) {
+    await page.screenshot({ path: '/tmp/openlink-fail.png' }).catch(() => {});
     const notes = await page.locator('.notification-list-item-message').allInnerTexts();
     throw new Error(`${(e as Error).message}\nnotifications: ${notes.join(' | ')}`, { cause: e });
   }
@@ -457,6 +458,7 @@ test(
             .locator('.notifications-toasts .notification-list-item-message', { hasText: /^MCP Auth: / })
             .waitFor({ timeout: 30_000 })
             .catch(async (e: Error) => {
+              await page.screenshot({ path: '/tmp/openlink-fail.png' }).catch(() => {});
               const notes = await page.locator('.notification-list-item-message').allInnerTexts();
               throw new Error(
                 `${e.message}\nnotifications: ${notes.join(' | ')}\nrows: ${JSON.stringify(await rowsOf(view))}\ncounters: ${JSON.stringify(stack.counters)}`,
@@ -487,7 +489,12 @@ test(
             await row.click({ button: 'right' });
             try {
               await item.waitFor({ timeout: 10_000 });
+              await item.hover({ timeout: 10_000 });
               await item.click({ timeout: 10_000 });
+              // a VS Code menu sometimes swallows a click that comes right after it opened: the hovered item has
+              // the focus, so Enter runs it
+              await page.waitForTimeout(300);
+              if (await item.isVisible()) await page.keyboard.press('Enter');
               break;
             } catch (e) {
               if (i >= 2) throw e;
