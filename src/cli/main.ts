@@ -85,15 +85,17 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       process.stderr.write(`mcp-auth: usage: unknown command "${cmd}" (see mcp-auth --help)\n`);
       return 2;
     }
-    // the commands that act note this profile's secure-storage dir beside the shared cache (core/profiles.ts)
-    if (ACTING.has(cmd)) await recordProfile(paths);
-    return await run(ctx);
+    const code = await run(ctx);
+    // a command that acted (and succeeded: an error path writes nothing) notes this profile's secure-storage dir
+    // beside the shared cache (core/profiles.ts); `watch` notes it when it starts
+    if (code === 0 && ACTING.has(cmd)) await recordProfile(paths);
+    return code;
   } catch (e) {
     return reportError(e, verbose);
   }
 }
 
-const ACTING = new Set(['refresh', 'login', 'logout', 'invalidate', 'watch']);
+const ACTING = new Set(['refresh', 'login', 'logout', 'invalidate']);
 
 /** Every command, in one table. */
 const COMMANDS: Record<string, Command> = {

@@ -1,3 +1,4 @@
+import { recordProfile } from '../core/profiles';
 import { redact, type AuthModel } from '../core';
 import { TEST_HOOKS } from '../core/build';
 import { describeKept, Keeper, type KeeperAction } from '../core/keeper/keeper';
@@ -119,7 +120,9 @@ export async function runWatch(ctx: CliContext): Promise<number> {
   if (ctx.values.once) {
     const s = await keeper.runOnce();
     await keeper.stop();
-    return s.blocked.length || s.failed.length || issuesNow ? 1 : 0;
+    const code = s.blocked.length || s.failed.length || issuesNow ? 1 : 0;
+    if (code === 0) await recordProfile(ctx.paths);
+    return code;
   }
 
   let stopping = false;
@@ -137,6 +140,8 @@ export async function runWatch(ctx: CliContext): Promise<number> {
     process.on('SIGTERM', onSignal);
   });
   await keeper.start();
+  // a keeper of this profile: noted beside the shared cache (core/profiles.ts), best effort
+  await recordProfile(ctx.paths);
   if (ctx.values.verbose)
     process.stderr.write(`mcp-auth: watching ${ctx.paths.secureDir} and ${ctx.paths.configDir} (pid ${process.pid})\n`);
   await stopped;

@@ -127,11 +127,12 @@ test('no hint without another profile, and none on a row without a needs-auth en
     // a second profile appears (a store under another secure-storage dir, noted by a command that acts there)
     const other = path.join(h.home, 'other');
     fs.mkdirSync(other);
-    const r2 = await runCliAsync(['refresh', 'demo'], {
+    const r2 = await runCliAsync(['invalidate', '--all'], {
       env: { ...h.env, CLAUDE_SECURESTORAGE_CONFIG_DIR: other },
       cwd: h.project,
     });
-    assert.notEqual(r2.code, 0, 'nothing to refresh in the empty profile');
+    assert.equal(r2.code, 0, r2.stderr);
+    fs.writeFileSync(cacheFile, JSON.stringify({ demo: { timestamp: Date.now() } }));
     assert.equal((await statusOf(h, h.env)).hints, undefined, 'a profile without a store is not named');
     fs.writeFileSync(path.join(other, '.credentials.json'), '{"mcpOAuth":{}}', { mode: 0o600 });
     assert.deepEqual((await statusOf(h, h.env)).hints[0].profiles, [{ dir: other, hasToken: false }]);
