@@ -31,6 +31,8 @@ export function fixCommand(fix: FixCode | undefined, name: string): string | und
 }
 
 const at = (ms: number) => new Date(ms).toISOString();
+/** A word a shell takes as one argument, as it is. */
+const shellQuote = (w: string) => (/^[\w@%+=:,./-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`);
 
 /** Why, beyond the state: the CLI's words for the model's hint codes. */
 export function hintLine(h: Hint, name = 'NAME'): string {
@@ -38,13 +40,13 @@ export function hintLine(h: Hint, name = 'NAME'): string {
     case 'no-offline-access':
       return `no refresh token stored: sign-in needed again when this token expires at ${at(h.expiresAt)} — the server did not grant offline access (fix: sign in again then; ask the server's admin for offline_access)`;
     case 'client-rejected':
-      return `the authorization server rejected the stored client registration (invalid_client) at ${at(h.at)}; it was probably removed there (fix: mcp-auth login ${name} --new-client)`;
+      return `the authorization server rejected the stored client registration (invalid_client) at ${at(h.at)}; it was probably removed there (fix: mcp-auth login ${shellQuote(name)} --new-client)`;
     case 'shared-cache-name':
       return `the name is used by ${h.definitions} different servers across your folders; Claude Code's needs-auth cache keys by name only, so a failure of one blocks the others in every folder (fix: give them different names)`;
     case 'shared-cache-profiles': {
-      const without = h.profiles.find((p) => !p.hasToken)?.dir ?? h.profiles[0].dir;
+      const without = shellQuote(h.profiles.find((p) => !p.hasToken)!.dir);
       const list = h.profiles.map((p) => `${p.dir} (${p.hasToken ? 'has a token' : 'no token for this server'})`);
-      return `the needs-auth cache ${h.cacheFile} is shared with ${h.profiles.length} other secure-storage profile(s) (CLAUDE_SECURESTORAGE_CONFIG_DIR): ${list.join(', ')}; a Claude Code session of a profile without a token for this server writes this entry, and it blocks this profile too (fix: sign in there — CLAUDE_SECURESTORAGE_CONFIG_DIR=${without} mcp-auth login ${name} — or give each profile its own CLAUDE_CONFIG_DIR)`;
+      return `the needs-auth cache ${h.cacheFile} is shared with ${h.profiles.length} other secure-storage profile(s) (CLAUDE_SECURESTORAGE_CONFIG_DIR): ${list.join(', ')}; a Claude Code session of a profile without a token for this server writes this entry, and it blocks this profile too (fix: sign in there — CLAUDE_SECURESTORAGE_CONFIG_DIR=${without} mcp-auth login ${shellQuote(name)} — or give each profile its own CLAUDE_CONFIG_DIR)`;
     }
   }
 }

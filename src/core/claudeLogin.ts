@@ -1,6 +1,6 @@
 /**
- * "Sign in with Claude Code": for what our own sign-in cannot do (claude.ai connectors; an authorization
- * server that accepts only Claude Code's client metadata document), the user runs Claude Code's own
+ * "Sign in with Claude Code": for what our own sign-in cannot do (an authorization server that accepts only
+ * Claude Code's client metadata document, or any server our sign-in fails with), the user runs Claude Code's own
  * `claude mcp login NAME` in a terminal. This module builds that command line and, once it has ended,
  * looks at what it left behind: a usable token for the server means its needs-auth cache entries go (the
  * same rule as our own sign-in). Claude Code 2.1.328 clears the entry of the name it signed in to itself;
@@ -41,14 +41,13 @@ export interface ClaudeLoginCommandInputs {
 }
 
 /**
- * An executable named by a path (absolute, or relative to `cwd`) or found on PATH (with PATHEXT on Windows);
+ * An executable named by an absolute path, or a bare name found in PATH's absolute folders (with PATHEXT on Windows);
  * undefined when there is none.
  */
 export function findExecutable(
   command: string,
   env: NodeJS.ProcessEnv = process.env,
   platform: NodeJS.Platform = process.platform,
-  cwd = process.cwd(),
 ): string | undefined {
   const exts = platform === 'win32' ? ['', ...(env.PATHEXT ?? '.EXE;.CMD;.BAT;.COM').split(';')] : [''];
   const isExe = (p: string) => {
@@ -62,11 +61,12 @@ export function findExecutable(
     }
   };
   const tryAll = (base: string) => exts.map((e) => base + e).find(isExe);
+  // a path must be absolute: a relative one would be resolved in a folder that may not be trusted
   if (command.includes('/') || (platform === 'win32' && command.includes('\\')))
-    return tryAll(path.resolve(cwd, command));
+    return path.isAbsolute(command) ? tryAll(command) : undefined;
   const sep = platform === 'win32' ? ';' : ':';
   for (const dir of (env.PATH ?? env.Path ?? '').split(sep)) {
-    if (!dir) continue;
+    if (!dir || !path.isAbsolute(dir)) continue; // '' or '.' would mean the (maybe untrusted) working folder
     const found = tryAll(path.join(dir, command));
     if (found) return found;
   }
@@ -88,7 +88,7 @@ export function claudeLoginCommand(server: ServerConfig, inputs: ClaudeLoginComm
     server.scope === 'project' && server.file
       ? path.dirname(server.file)
       : (inputs.workspaceFolder ?? inputs.paths.home);
-  const command = findExecutable(claude, env, inputs.platform, cwd);
+  const command = findExecutable(claude, env, inputs.platform);
   if (!command)
     throw new McpAuthError('claude-not-found', `Claude Code's "${claude}" was not found (set mcpAuth.claudePath)`);
   const extra: Record<string, string> = {};
@@ -141,7 +141,7 @@ export async function storedTokenMark(server: ServerConfig, store: StoreBackend)
 
 /**
  * After an external sign-in by Claude Code ended: re-read the store; when the server's entry holds a usable
- * token that this sign-in stored (Claude Code exited 0, or the token is not the one stored before it began) and
+ * token that this sign-in stored (not the one stored before it began, whatever the exit code says) and
  * that covers a pending step-up, remove the server's needs-auth cache entries (only names whose credential key
  * is this server's). Nothing is written otherwise — a failed sign-in over an old token leaves the entry to the
  * keeper, which asks the server first — nor when there is no entry to remove.
@@ -149,7 +149,7 @@ export async function storedTokenMark(server: ServerConfig, store: StoreBackend)
 export async function afterClaudeLogin(
   server: ServerConfig,
   deps: AfterClaudeLoginDeps,
-  run: { exitCode?: number; before?: string } = { exitCode: 0 },
+  run: { exitCode?: number; before?: string } = {},
 ): Promise<AfterClaudeLoginOutcome> {
   const log = (deps.logger ?? nullLogger).child(`claude login ${server.name}`);
   const now = (deps.now ?? Date.now)();
@@ -162,7 +162,7 @@ export async function afterClaudeLogin(
   const changed =
     typeof entry?.accessToken === 'string' &&
     createHash('sha256').update(entry.accessToken).digest('hex').slice(0, 32) !== run.before;
-  if (run.exitCode !== 0 && !changed) {
+  if (!changed) {
     log.info(`Claude Code ended with exit code ${run.exitCode ?? 'unknown'} and stored no new token`);
     return { name: server.name, signedIn: false, cleared: [], why: 'unchanged' };
   }

@@ -51,13 +51,13 @@ function hintsFor(
     hints.push({ code: 'no-offline-access', expiresAt: s.expiresAt });
   }
   if (definitions > 1) hints.push({ code: 'shared-cache-name', definitions });
-  if (sharing?.others.length && s.cache?.fresh && row.key) {
+  // only where this profile holds a usable token that the entry blocks, and another profile holds none (its
+  // sessions are the ones writing the entry): never blame a profile that has a token
+  if (sharing && s.state === 'blocked' && row.key) {
     const key = row.key;
-    hints.push({
-      code: 'shared-cache-profiles',
-      cacheFile: sharing.cacheFile,
-      profiles: sharing.others.map((p) => ({ dir: p.dir, hasToken: p.usableKeys.has(key) })),
-    });
+    const profiles = sharing.others.map((p) => ({ dir: p.dir, hasToken: p.usableKeys.has(key) }));
+    if (profiles.some((p) => !p.hasToken))
+      hints.push({ code: 'shared-cache-profiles', cacheFile: sharing.cacheFile, profiles });
   }
   return hints.length ? hints : undefined;
 }

@@ -200,13 +200,20 @@ export interface ClaudeSignInOutcome extends AfterClaudeLoginOutcome {
 }
 
 /**
- * Sign In with Claude Code: for what our own sign-in cannot do (claude.ai connectors; an authorization server
- * that accepts only Claude Code's client metadata document), run Claude Code's own `claude mcp login NAME` in
+ * Sign In with Claude Code: for what our own sign-in cannot do (an authorization server that accepts only
+ * Claude Code's client metadata document, or any server our sign-in fails with), run Claude Code's own `claude mcp login NAME` in
  * a terminal. When the terminal closes, re-read the store, clear the server's needs-auth entries if a usable
  * token is there (core/claudeLogin.ts), reload the model and say what happened. Resolves once all of that is
  * done.
  */
 async function signInWithClaudeCodeCommand(ctx: Ctx, target: Target): Promise<ClaudeSignInOutcome | undefined> {
+  if (!vscode.workspace.isTrusted) {
+    // Claude Code would run in, and read the settings of, a folder that is not trusted
+    void vscode.window.showWarningMessage(
+      vscode.l10n.t('Sign In with Claude Code runs Claude Code in this folder: trust the folder first.'),
+    );
+    return undefined;
+  }
   const row = await rowOf(ctx, target, isRemoteRow, vscode.l10n.t('Sign in with Claude Code to which server?'));
   if (!row) return undefined;
   const name = row.config.name;

@@ -335,17 +335,11 @@ export function hintText(h: Hint, l10n: L10n = plainL10n): string {
       );
     case 'shared-cache-profiles': {
       const without = h.profiles.filter((p) => !p.hasToken).map((p) => p.dir);
-      return without.length
-        ? l10n.t(
-            'The needs-auth cache {0} is shared with other secure-storage profiles (CLAUDE_SECURESTORAGE_CONFIG_DIR); {1} has no token for this server, so its sessions write this entry and it blocks this profile too. Sign in from that profile, or give each profile its own CLAUDE_CONFIG_DIR.',
-            h.cacheFile,
-            without.join(', '),
-          )
-        : l10n.t(
-            'The needs-auth cache {0} is shared with other secure-storage profiles (CLAUDE_SECURESTORAGE_CONFIG_DIR: {1}); a failure in any of them blocks this profile too. Give each profile its own CLAUDE_CONFIG_DIR.',
-            h.cacheFile,
-            h.profiles.map((p) => p.dir).join(', '),
-          );
+      return l10n.t(
+        'The needs-auth cache {0} is shared with other secure-storage profiles (CLAUDE_SECURESTORAGE_CONFIG_DIR); {1} has no token for this server, so its sessions write this entry and it blocks this profile too. Sign in from that profile, or give each profile its own CLAUDE_CONFIG_DIR.',
+        h.cacheFile,
+        without.join(', '),
+      );
     }
   }
 }

@@ -24,6 +24,10 @@ export interface Settings {
   pasteAfterMs: number;
 }
 
+/** A number of seconds from a setting: the default when it is not a finite number, else within [0, max]. */
+const seconds = (v: unknown, dflt: number, max: number) =>
+  typeof v === 'number' && Number.isFinite(v) ? Math.min(max, Math.max(0, v)) : dflt;
+
 export function readSettings(): Settings {
   const c = vscode.workspace.getConfiguration('mcpAuth');
   return {
@@ -34,7 +38,7 @@ export function readSettings(): Settings {
     statusBar: c.get<boolean>('statusBar', true),
     autoClearStaleEntries: c.get<boolean>('autoClearStaleEntries', true),
     claudePath: c.get<string>('claudePath', 'claude'),
-    pasteAfterMs: Math.max(0, c.get<number>('pasteAfterSeconds', 30)) * 1000,
+    pasteAfterMs: seconds(c.get<number>('pasteAfterSeconds', 30), 30, 3600) * 1000,
   };
 }
 

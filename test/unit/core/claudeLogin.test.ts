@@ -78,6 +78,10 @@ test(
       (e) => isMcpAuthError(e) && e.code === 'not-remote',
     );
     assert.equal(findExecutable('claude', { PATH: bin }, 'linux'), path.join(bin, 'claude'));
+    // a relative path, or a relative PATH folder, would be resolved in the working folder (maybe untrusted): never
+    const rel = path.relative(process.cwd(), path.join(bin, 'claude'));
+    assert.throws(() => claudeLoginCommand(server(), { claudePath: rel, paths, env: {} }), notFound);
+    assert.equal(findExecutable('claude', { PATH: path.relative(process.cwd(), bin) }, 'linux'), undefined);
   },
 );
 
