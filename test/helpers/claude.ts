@@ -254,3 +254,34 @@ export async function startFakeMessagesApi(): Promise<{ base: string; toolsSeen:
       }),
   };
 }
+
+/**
+ * A real `claude -p` session (claude-session-recipe.md) against the stand-in Messages API: asks it to call the
+ * whoami tool, and returns the run with the `mcp__…` tools the session was offered.
+ */
+export async function claudeSession(
+  api: { base: string; toolsSeen: string[][] },
+  env: NodeJS.ProcessEnv,
+  cwd: string,
+): Promise<ClaudeRun & { offered: string[] }> {
+  const n = api.toolsSeen.length;
+  const s = await runClaude(['-p', 'call the whoami tool', '--allowedTools', 'mcp__demo__whoami'], {
+    env: {
+      ...env,
+      ANTHROPIC_BASE_URL: api.base,
+      ANTHROPIC_API_KEY: 'sk-ant-test-key',
+      MCP_CONNECTION_NONBLOCKING: 'false',
+      ENABLE_TOOL_SEARCH: 'false',
+    },
+    cwd,
+  });
+  const offered = [
+    ...new Set(
+      api.toolsSeen
+        .slice(n)
+        .flat()
+        .filter((x) => x.startsWith('mcp__')),
+    ),
+  ];
+  return { ...s, offered };
+}

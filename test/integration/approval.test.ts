@@ -3,7 +3,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { hashTree, withHome, runCliAsync, type TempHome } from '../helpers/home';
-import { runClaude, start401Server, startFakeMessagesApi, startPlainMcp } from '../helpers/claude';
+import { claudeSession, runClaude, start401Server, startFakeMessagesApi, startPlainMcp } from '../helpers/claude';
 import { discoverServers } from '../../src/core/config/discover';
 import { resolvePaths } from '../../src/core/paths';
 import { serverKey } from '../../src/core/store/key';
@@ -94,22 +94,9 @@ test(
             assert.deepEqual(B.requests, [], `${variant}: claude mcp list/get/login/logout never contacted URL B`);
 
             // a real session in print mode
-            const toolsBefore = api.toolsSeen.length;
-            const s = await runClaude(['-p', 'call the whoami tool', '--allowedTools', 'mcp__demo__whoami'], {
-              env: {
-                ...env,
-                ANTHROPIC_BASE_URL: api.base,
-                ANTHROPIC_API_KEY: 'sk-ant-test-key',
-                MCP_CONNECTION_NONBLOCKING: 'false',
-                ENABLE_TOOL_SEARCH: 'false',
-              },
-              cwd: h.project,
-            });
+            const s = await claudeSession(api, env, h.project);
             assert.equal(s.code, 0, ctx(s));
-            const offered = api.toolsSeen
-              .slice(toolsBefore)
-              .flat()
-              .filter((n) => n.startsWith('mcp__'));
+            const offered = s.offered;
             if (variant === 'rejected') {
               // rejected: the session uses A and never contacts B
               assert.match(s.stdout, /ENDPOINT-A/, ctx(s));

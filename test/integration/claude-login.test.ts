@@ -157,6 +157,8 @@ test(
   },
 );
 
+const NO_TOKEN = { name: 'demo', signedIn: false, cleared: [], why: 'no-token' };
+
 test(
   'claude mcp login fails (the authorization server refuses the code; a claude that exits 1): nothing cleared, no file changed',
   { timeout: 240_000 },
@@ -178,12 +180,7 @@ test(
       assert.match(r.out, /Couldn't complete authentication for "demo"/);
       const snap = snapshot(files);
       assert.ok(JSON.parse(fs.readFileSync(s.cacheFile, 'utf8')).demo, 'Claude Code kept the needs-auth entry');
-      assert.deepEqual(await afterClaudeLogin(s.demo, s.deps, { exitCode: 1 }), {
-        name: 'demo',
-        signedIn: false,
-        cleared: [],
-        why: 'no-token',
-      });
+      assert.deepEqual(await afterClaudeLogin(s.demo, s.deps, { exitCode: 1 }), NO_TOKEN);
       assert.deepEqual(snapshot(files), snap, 'no file written');
 
       // 2. mcpAuth.claudePath naming a program that exits 1
@@ -199,12 +196,7 @@ test(
       assert.equal(cmd2.command, fake);
       const r2 = await runInPty(cmd2, s.env);
       assert.equal(r2.code, 1);
-      assert.deepEqual(await afterClaudeLogin(s.demo, s.deps, { exitCode: 1 }), {
-        name: 'demo',
-        signedIn: false,
-        cleared: [],
-        why: 'no-token',
-      });
+      assert.deepEqual(await afterClaudeLogin(s.demo, s.deps, { exitCode: 1 }), NO_TOKEN);
       assert.deepEqual(snapshot(files), snap, 'no file written');
 
       // 3. no such claude: refused before any terminal, with its own code

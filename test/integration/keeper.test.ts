@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { makeHome, runCliAsync, TEST_CLI, CLI, type TempHome, sleep, waitFor } from '../helpers/home';
 import { cliLogin, writeServers, entryOf, patchEntry } from '../helpers/oauth';
-import { runClaude, startFakeMessagesApi } from '../helpers/claude';
+import { claudeSession, runClaude, startFakeMessagesApi } from '../helpers/claude';
 import { useStack } from '../helpers/stack';
 
 const stack = useStack({ resetCounters: true });
@@ -80,28 +80,7 @@ function startWatch(
 
 /** A real `claude -p` session with the stand-in Messages API: the `mcp__…` tools it was offered, and its output. */
 async function session(h: TempHome): Promise<{ offered: string[]; stdout: string; stderr: string; code: number }> {
-  const n = api.toolsSeen.length;
-  const s = await runClaude(['-p', 'call the whoami tool', '--allowedTools', 'mcp__demo__whoami'], {
-    env: {
-      ...h.env,
-      ANTHROPIC_BASE_URL: api.base,
-      ANTHROPIC_API_KEY: 'sk-ant-test-key',
-      MCP_CONNECTION_NONBLOCKING: 'false',
-      ENABLE_TOOL_SEARCH: 'false',
-    },
-    cwd: h.project,
-  });
-  return {
-    offered: [
-      ...new Set(
-        api.toolsSeen
-          .slice(n)
-          .flat()
-          .filter((x) => x.startsWith('mcp__')),
-      ),
-    ],
-    ...s,
-  };
+  return claudeSession(api, h.env, h.project);
 }
 
 async function revokeGrant(h: TempHome): Promise<void> {

@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { hashTree, runCliAsync, withHome, type TempHome } from '../helpers/home';
 import { cliLogin, writeServers } from '../helpers/oauth';
-import { runClaude, startFakeMessagesApi } from '../helpers/claude';
+import { claudeSession, runClaude, startFakeMessagesApi } from '../helpers/claude';
 import { useStack } from '../helpers/stack';
 
 const stack = useStack();
@@ -23,26 +23,9 @@ after(async () => {
 });
 
 async function session(h: TempHome, env: NodeJS.ProcessEnv): Promise<string[]> {
-  const n = api.toolsSeen.length;
-  const s = await runClaude(['-p', 'call the whoami tool', '--allowedTools', 'mcp__demo__whoami'], {
-    env: {
-      ...env,
-      ANTHROPIC_BASE_URL: api.base,
-      ANTHROPIC_API_KEY: 'sk-ant-test-key',
-      MCP_CONNECTION_NONBLOCKING: 'false',
-      ENABLE_TOOL_SEARCH: 'false',
-    },
-    cwd: h.project,
-  });
+  const s = await claudeSession(api, env, h.project);
   assert.equal(s.code, 0, s.stderr);
-  return [
-    ...new Set(
-      api.toolsSeen
-        .slice(n)
-        .flat()
-        .filter((x) => x.startsWith('mcp__')),
-    ),
-  ];
+  return s.offered;
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
