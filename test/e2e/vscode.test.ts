@@ -6,6 +6,7 @@
 import { test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { ROOT, FIXTURES, runCliAsync, cleanEnv, CLAUDE_BIN } from '../helpers/home';
 import { browserScript } from '../helpers/claude-browser';
@@ -21,6 +22,9 @@ import {
   rowsOf,
   waitRow,
 } from './harness';
+
+/** what the page showed when a step timed out (for the one who reads the failure) */
+const FAILURE_SHOT = path.join(os.tmpdir(), 'mcp-auth-e2e-failure.png');
 
 let cache: string;
 let stack: Stack;
@@ -317,7 +321,7 @@ async function openLink(page: any): Promise<any> {
   try {
     await open.waitFor({ timeout: 60_000 });
   } catch (e) {
-    await page.screenshot({ path: '/tmp/openlink-fail.png' }).catch(() => {});
+    await page.screenshot({ path: FAILURE_SHOT }).catch(() => {});
     const notes = await page.locator('.notification-list-item-message').allInnerTexts();
     throw new Error(`${(e as Error).message}\nnotifications: ${notes.join(' | ')}`, { cause: e });
   }
@@ -458,7 +462,7 @@ test(
             .locator('.notifications-toasts .notification-list-item-message', { hasText: /^MCP Auth: / })
             .waitFor({ timeout: 30_000 })
             .catch(async (e: Error) => {
-              await page.screenshot({ path: '/tmp/openlink-fail.png' }).catch(() => {});
+              await page.screenshot({ path: FAILURE_SHOT }).catch(() => {});
               const notes = await page.locator('.notification-list-item-message').allInnerTexts();
               throw new Error(
                 `${e.message}\nnotifications: ${notes.join(' | ')}\nrows: ${JSON.stringify(await rowsOf(view))}\ncounters: ${JSON.stringify(stack.counters)}`,
