@@ -7,8 +7,6 @@ import { isMcpAuthError, type ErrorCode } from '../errors';
 import { isPlainObject } from '../fsutil';
 import { nullLogger, type Logger } from '../log';
 import { loadModel, type AuthModel, type ModelIssue, type ServerRow } from '../model';
-import type { FetchLike } from '../oauth/http';
-import type { ClaudePaths } from '../paths';
 import { refreshServer, type RefreshDeps, type RefreshOutcome } from '../refresh';
 import { DEFAULT_SETTINGS } from '../status';
 import { openStore, type StoreBackend } from '../store/backend';
@@ -50,19 +48,15 @@ export type KeeperAction =
   | { type: 'kept'; name: string; at: number; reason: KeptReason; entryTimestamp: number }
   | { type: 'failed'; name: string; at: number; code: ErrorCode; message: string; retryAt?: number };
 
-export interface KeeperOptions {
-  paths: ClaudePaths;
+/** What the keeper passes on to each refresh is named as the refresh names it (RefreshDeps). */
+export interface KeeperOptions extends Pick<
+  RefreshDeps,
+  'paths' | 'logger' | 'fetch' | 'now' | 'refreshWindowMs' | 'lockTimeoutMs' | 'httpTimeoutMs'
+> {
   /** the project folder whose servers to keep (Claude Code's resolution: local and project scope follow it) */
   cwd: string;
   env?: NodeJS.ProcessEnv;
   store?: StoreBackend;
-  logger?: Logger;
-  fetch?: FetchLike;
-  now?: () => number;
-  /** Claude Code's 300 s */
-  refreshWindowMs?: number;
-  lockTimeoutMs?: number;
-  httpTimeoutMs?: number;
   probeTimeoutMs?: number;
   /** refresh tokens as they fall due (default true; mcpAuth.proactiveRefresh) */
   proactiveRefresh?: boolean;
