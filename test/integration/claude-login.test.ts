@@ -130,6 +130,8 @@ test(
         cleared: [],
         why: 'unchanged',
       });
+      // exit 0 says nothing by itself: the token must be a new one
+      assert.equal((await afterClaudeLogin(s.demo, s.deps, { exitCode: 0, before: mark })).why, 'unchanged');
       assert.deepEqual(snapshot([s.cacheFile]), snap2);
       // a token that lacks the scopes of a pending step-up keeps Claude Code's (90-s) entry
       const store = JSON.parse(fs.readFileSync(s.paths.credentialsFile, 'utf8'));
