@@ -16,9 +16,8 @@ import { McpAuthError } from './errors';
 import { nullLogger, type Logger } from './log';
 import type { ClaudePaths } from './paths';
 import type { StoreBackend } from './store/backend';
-import { missingScopes } from './status';
+import { hasUsableToken, missingScopes } from './status';
 import { serverKey } from './store/key';
-import type { TokenEntry } from './store/types';
 
 export interface ClaudeLoginCommand {
   /** the `claude` executable, resolved to an absolute path */
@@ -114,17 +113,6 @@ export interface AfterClaudeLoginOutcome {
   cleared: string[];
   /** why not signed in: no usable token, the old token unchanged after a failed run, a step-up still pending */
   why?: 'no-token' | 'unchanged' | 'step-up-pending';
-}
-
-/** Usable: an access token that has not expired, or a refresh token to get one with. */
-export function hasUsableToken(e: TokenEntry | undefined, now: number): boolean {
-  if (!e) return false;
-  if (typeof e.refreshToken === 'string' && e.refreshToken !== '') return true;
-  return (
-    typeof e.accessToken === 'string' &&
-    e.accessToken !== '' &&
-    (e.expiresAt === undefined || (typeof e.expiresAt === 'number' && e.expiresAt > now))
-  );
 }
 
 /** A fingerprint of the server's stored access token (never the token), to tell afterwards whether it changed. */

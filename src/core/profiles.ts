@@ -2,6 +2,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isPlainObject, writeFileAtomic } from './fsutil';
 import type { ClaudePaths } from './paths';
+import { hasUsableToken } from './status';
+import type { TokenEntry } from './store/types';
 
 /**
  * Secure-storage profiles that share one needs-auth cache.
@@ -100,13 +102,7 @@ export function otherProfiles(paths: ClaudePaths, now: number = Date.now()): Oth
       const mcp = isPlainObject(v) ? v.mcpOAuth : undefined;
       if (isPlainObject(mcp)) {
         for (const [key, e] of Object.entries(mcp)) {
-          if (!isPlainObject(e)) continue;
-          const refreshable = typeof e.refreshToken === 'string' && e.refreshToken !== '';
-          const live =
-            typeof e.accessToken === 'string' &&
-            e.accessToken !== '' &&
-            (typeof e.expiresAt !== 'number' || e.expiresAt > now);
-          if (refreshable || live) usableKeys.add(key);
+          if (isPlainObject(e) && hasUsableToken(e as TokenEntry, now)) usableKeys.add(key);
         }
       }
     } catch {

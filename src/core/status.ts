@@ -221,3 +221,14 @@ export function needsAttention(s: AuthState): boolean {
 export function isProblem(s: AuthState): boolean {
   return needsAttention(s) || s === 'error';
 }
+
+/** Usable: an access token that has not expired, or a refresh token to get one with. */
+export function hasUsableToken(e: TokenEntry | undefined, now: number): boolean {
+  if (!e) return false;
+  if (typeof e.refreshToken === 'string' && e.refreshToken !== '') return true;
+  return (
+    typeof e.accessToken === 'string' &&
+    e.accessToken !== '' &&
+    (e.expiresAt === undefined || (typeof e.expiresAt === 'number' && e.expiresAt > now))
+  );
+}
