@@ -23,6 +23,7 @@ export type ErrorCode =
   | 'lock-compromised'
   | 'lock-lost'
   | 'token-spent'
+  | 'intent-write'
   | 'invalid-grant'
   | 'server-error'
   | 'network'
@@ -49,8 +50,11 @@ export interface ErrorDetails {
   line?: number;
   column?: number;
   server?: string;
+  /** the HTTP status line received (set also when the body was then lost) */
   status?: number;
   oauthError?: string;
+  /** the request certainly never reached the server (refused connection, unknown host, refused URL) */
+  notSent?: boolean;
 }
 
 export class McpAuthError extends Error {

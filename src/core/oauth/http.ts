@@ -39,6 +39,28 @@ export function assertSecureEndpoint(url: string | URL, what: string): URL {
  * fetch with a timeout on the whole exchange (headers and body), no automatic redirects, and a body size
  * limit. Returns a Response whose body is already buffered, so oauth4webapi's processors can read it.
  */
+/** Errors that prove the request never left this machine: nothing reached the server, nothing was spent. */
+const NOT_SENT = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EADDRNOTAVAIL',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'ERR_INVALID_URL',
+]);
+
+function neverSent(e: unknown): boolean {
+  for (let c: unknown = e, i = 0; c && i < 5; c = (c as { cause?: unknown }).cause, i++) {
+    const code = (c as { code?: unknown }).code;
+    if (typeof code === 'string' && NOT_SENT.has(code)) return true;
+    const errs = (c as { errors?: unknown[] }).errors; // AggregateError (happy eyeballs): all attempts refused
+    if (Array.isArray(errs) && errs.length && errs.every((x) => neverSent(x))) return true;
+  }
+  return false;
+}
+
 export function boundedFetch(opts: HttpOptions = {}): FetchLike {
   const once = boundedFetchOnce(opts);
   const maxHops = 5;
@@ -75,7 +97,12 @@ function boundedFetchOnce(opts: HttpOptions): FetchLike {
   const max = opts.maxBodyBytes ?? MAX_BODY_BYTES;
   return async (input, init = {}) => {
     const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
-    assertSecureEndpoint(url, 'endpoint');
+    try {
+      assertSecureEndpoint(url, 'endpoint');
+    } catch (e) {
+      if (e instanceof McpAuthError) throw new McpAuthError(e.code, e.message, { ...e.details, notSent: true });
+      throw e;
+    }
     const ac = new AbortController();
     const timer = setTimeout(() => ac.abort(), timeoutMs);
     const outer = init.signal;
@@ -96,14 +123,17 @@ function boundedFetchOnce(opts: HttpOptions): FetchLike {
         throw new McpAuthError(
           'network',
           `cannot reach ${new URL(url).origin} (${(e as Error)?.cause ? String(((e as Error).cause as Error).message ?? '') : (e as Error).message})`,
-          {},
+          neverSent(e) ? { notSent: true } : {},
           { cause: e },
         );
       }
       const declared = Number(res.headers.get('content-length') ?? '0');
+      const status = res.status;
       if (declared > max) {
         await res.body?.cancel().catch(() => {});
-        throw new McpAuthError('response-too-large', `${new URL(url).origin} sent ${declared} bytes (limit ${max})`);
+        throw new McpAuthError('response-too-large', `${new URL(url).origin} sent ${declared} bytes (limit ${max})`, {
+          status,
+        });
       }
       const chunks: Uint8Array[] = [];
       let size = 0;
@@ -113,7 +143,9 @@ function boundedFetchOnce(opts: HttpOptions): FetchLike {
             size += chunk.byteLength;
             if (size > max) {
               ac.abort();
-              throw new McpAuthError('response-too-large', `${new URL(url).origin} sent more than ${max} bytes`);
+              throw new McpAuthError('response-too-large', `${new URL(url).origin} sent more than ${max} bytes`, {
+                status,
+              });
             }
             chunks.push(chunk);
           }
@@ -124,13 +156,13 @@ function boundedFetchOnce(opts: HttpOptions): FetchLike {
           throw new McpAuthError(
             'timeout',
             `${new URL(url).origin} did not finish its answer within ${Math.round(timeoutMs / 1000)} s`,
-            {},
+            { status },
             { cause: e },
           );
         throw new McpAuthError(
           'network',
           `connection to ${new URL(url).origin} failed while reading`,
-          {},
+          { status },
           { cause: e },
         );
       }
