@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { isPlainObject, readJsonFile, writeFileAtomic } from './fsutil';
 import type { TokenWarning } from './oauth/client';
@@ -20,21 +21,61 @@ export interface TokenNote {
 
 interface Notes {
   answers: Record<string, TokenNote>;
-  spent: Record<string, { fingerprint: string; at: number }>;
+  spent: Record<string, SpentMark>;
   /** the authorization server answered `invalid_client` for the stored client id (by entry key) */
   clientRejected: Record<string, { clientId: string; at: number }>;
+  /**
+   * Intent records: a refresh token an mcp-auth process is about to send (written, fsynced, before the POST)
+   * and has not yet resolved (removed once the answer is stored or known not to have spent it). One left
+   * behind means the process died in between (SIGKILL, a crash, a power cut): the token may be spent.
+   */
+  intents: Record<string, IntentRecord>;
+}
+
+export interface IntentRecord {
+  fingerprint: string;
+  at: number;
+  pid: number;
+  host: string;
+}
+
+/**
+ * Why a stored refresh token must not be sent: `unstored` — sent and answered 200, but the answer could not be
+ * stored; `answer-lost` — sent, and the answer was lost (a 200 whose body did not arrive, a time-out after the
+ * request went out); `interrupted` — an intent record with no resolution (the sender died mid-refresh).
+ */
+export type SpentCause = 'unstored' | 'answer-lost' | 'interrupted';
+
+export interface SpentMark {
+  fingerprint: string;
+  at: number;
+  cause?: SpentCause;
+  /** fingerprint of the access token stored beside it (the mark still names the entry after its refresh token is dropped) */
+  access?: string;
 }
 
 export const notesFile = (paths: ClaudePaths): string => path.join(paths.secureDir, 'mcp-auth-notes.json');
 
-const fingerprint = (token: string) => createHash('sha256').update(token).digest('hex').slice(0, 32);
+export const fingerprint = (token: string) => createHash('sha256').update(token).digest('hex').slice(0, 32);
 
 async function readNotes(paths: ClaudePaths): Promise<Notes> {
-  const notes: Notes = { answers: {}, spent: {}, clientRejected: {} };
+  const notes: Notes = { answers: {}, spent: {}, clientRejected: {}, intents: {} };
   try {
     const r = await readJsonFile(notesFile(paths), 'cache');
     if (!r || !isPlainObject(r.value)) return notes;
-    const { answers, spent, clientRejected } = r.value;
+    const { answers, spent, clientRejected, intents } = r.value;
+    if (isPlainObject(intents)) {
+      for (const [k, v] of Object.entries(intents)) {
+        if (
+          isPlainObject(v) &&
+          typeof v.fingerprint === 'string' &&
+          typeof v.at === 'number' &&
+          typeof v.pid === 'number' &&
+          typeof v.host === 'string'
+        )
+          notes.intents[k] = { fingerprint: v.fingerprint, at: v.at, pid: v.pid, host: v.host };
+      }
+    }
     if (isPlainObject(clientRejected)) {
       for (const [k, v] of Object.entries(clientRejected)) {
         if (isPlainObject(v) && typeof v.clientId === 'string' && typeof v.at === 'number')
@@ -49,8 +90,12 @@ async function readNotes(paths: ClaudePaths): Promise<Notes> {
     }
     if (isPlainObject(spent)) {
       for (const [k, v] of Object.entries(spent)) {
-        if (isPlainObject(v) && typeof v.fingerprint === 'string' && typeof v.at === 'number')
-          notes.spent[k] = { fingerprint: v.fingerprint, at: v.at };
+        if (isPlainObject(v) && typeof v.fingerprint === 'string' && typeof v.at === 'number') {
+          const m: SpentMark = { fingerprint: v.fingerprint, at: v.at };
+          if (v.cause === 'unstored' || v.cause === 'answer-lost' || v.cause === 'interrupted') m.cause = v.cause;
+          if (typeof v.access === 'string') m.access = v.access;
+          notes.spent[k] = m;
+        }
       }
     }
   } catch {
@@ -84,21 +129,103 @@ export function recordTokenWarnings(
   });
 }
 
-/** A refresh token of `key` was sent and answered 200, but what came back could not be stored. */
-export function markSpent(paths: ClaudePaths, key: string, refreshToken: string, at: number): Promise<void> {
+/**
+ * A refresh token of `key` was sent and may be spent (see SpentCause): no mcp-auth process sends it again. Any
+ * intent record for it is resolved into this mark.
+ */
+export function markSpent(
+  paths: ClaudePaths,
+  key: string,
+  refreshToken: string,
+  at: number,
+  cause: SpentCause = 'unstored',
+): Promise<void> {
+  const fp = fingerprint(refreshToken);
   return changeNotes(paths, (n) => {
-    n.spent[key] = { fingerprint: fingerprint(refreshToken), at };
+    n.spent[key] = { fingerprint: fp, at, cause };
+    if (n.intents[key]?.fingerprint === fp) delete n.intents[key];
     return true;
   });
 }
 
+/** The mark now also names the access token stored beside it (after the refresh token was dropped from the entry). */
+export function noteSpentAccess(
+  paths: ClaudePaths,
+  key: string,
+  refreshToken: string,
+  accessToken: string,
+): Promise<void> {
+  const fp = fingerprint(refreshToken);
+  return changeNotes(paths, (n) => {
+    const m = n.spent[key];
+    if (!m || m.fingerprint !== fp) return false;
+    m.access = accessToken ? fingerprint(accessToken) : undefined;
+    return true;
+  });
+}
+
+/**
+ * Before the POST: this process is about to send `refreshToken` for `key`. Durable (the notes file is written
+ * with fsync and renamed) before it returns, so a SIGKILL right after leaves it behind.
+ */
+export function recordIntent(paths: ClaudePaths, key: string, refreshToken: string, at: number): Promise<void> {
+  const rec: IntentRecord = { fingerprint: fingerprint(refreshToken), at, pid: process.pid, host: os.hostname() };
+  return changeNotes(paths, (n) => {
+    n.intents[key] = rec;
+    return true;
+  });
+}
+
+/** The answer was stored (or the request is known not to have spent the token): the intent record goes. */
+export function resolveIntent(paths: ClaudePaths, key: string, refreshToken: string): Promise<void> {
+  const fp = fingerprint(refreshToken);
+  return changeNotes(paths, (n) => {
+    const i = n.intents[key];
+    if (!i || i.fingerprint !== fp || i.pid !== process.pid || i.host !== os.hostname()) return false;
+    delete n.intents[key];
+    return true;
+  });
+}
+
+/**
+ * Must this refresh token of `key` never be sent? A spent mark for it, or an intent record for it that this
+ * process did not write. The caller holds the refresh lock, so an intent record of another process is one
+ * whose writer died (or lost the lock) before resolving it.
+ */
+export async function spentCause(
+  paths: ClaudePaths,
+  key: string,
+  refreshToken: string | undefined,
+  accessToken?: string,
+): Promise<{ cause: SpentCause; at: number } | undefined> {
+  const n = await readNotes(paths);
+  const m = n.spent[key];
+  if (!refreshToken) {
+    // the refresh token was dropped from the entry because of the mark, which still names the access token
+    return m?.access !== undefined && accessToken && m.access === fingerprint(accessToken)
+      ? { cause: m.cause ?? 'unstored', at: m.at }
+      : undefined;
+  }
+  const fp = fingerprint(refreshToken);
+  if (m?.fingerprint === fp) return { cause: m.cause ?? 'unstored', at: m.at };
+  const i = n.intents[key];
+  if (i?.fingerprint === fp && !(i.pid === process.pid && i.host === os.hostname()))
+    return { cause: 'interrupted', at: i.at };
+  return undefined;
+}
+
 export async function isSpent(paths: ClaudePaths, key: string, refreshToken: string): Promise<boolean> {
-  return (await readNotes(paths)).spent[key]?.fingerprint === fingerprint(refreshToken);
+  return (await spentCause(paths, key, refreshToken)) !== undefined;
 }
 
 /** The keys with a spent-token mark, and when it was made (for doctor). */
-export async function readSpentMarks(paths: ClaudePaths): Promise<Record<string, { fingerprint: string; at: number }>> {
+export async function readSpentMarks(paths: ClaudePaths): Promise<Record<string, SpentMark>> {
   return (await readNotes(paths)).spent;
+}
+
+/** Intent records not resolved yet (for status and doctor: in flight when the lock is held, else interrupted). */
+export async function readIntents(paths: ClaudePaths): Promise<Record<string, IntentRecord>> {
+  return (await readNotes(paths)).intents;
 }
 
 /** The authorization server rejected the stored client (`invalid_client`): remembered until it is replaced. */
