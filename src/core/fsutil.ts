@@ -96,7 +96,7 @@ export interface AtomicWriteOptions {
   /** file mode of the new file; default 0o600 */
   mode?: number;
   /** test-only: called between writing the temp file and renaming it */
-  beforeRename?: () => void;
+  beforeRename?: () => void | Promise<void>;
 }
 
 /**
@@ -116,7 +116,7 @@ export async function writeFileAtomic(file: string, text: string, opts: AtomicWr
     await fh.chmod(mode);
     await fh.sync();
     await fh.close();
-    opts.beforeRename?.();
+    await opts.beforeRename?.();
     await fs.promises.rename(tmp, file);
     renamed = true;
     try {

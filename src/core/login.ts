@@ -24,8 +24,12 @@ import type { StoreBackend } from './store/backend';
 import { serverKey } from './store/key';
 import type { TokenEntry } from './store/types';
 import { persistGrantResult } from './store/write';
+import { withSignalsHeld } from './signals';
 import { isRemote } from './config/types';
 import { missingScopes, scopeList } from './status';
+
+/** How long a sign-in's code exchange and write may hold off a termination signal. */
+const SIGN_IN_HOLD_MS = 35_000;
 
 export interface LoginDeps {
   paths: ClaudePaths;
@@ -386,8 +390,11 @@ async function interactive(si: SignIn, existing: TokenEntry | undefined, staticS
       ? Promise.race([cb.waitForCallback(waitMs, si.opts.signal), si.opts.pasted.then(pastedParams)])
       : cb.waitForCallback(waitMs, si.opts.signal));
     const checked = checkCallback(as, client, params, req.state);
-    const tokens = await exchange(si, as, client, clientSecret, checked, redirectUri, req.verifier, d.resource, http);
-    const out = await store(si, as, d, scope, tokens, { clientId, clientSecret, registered, redirectUri });
+    // the code is single-use: from its exchange until the grant is stored, a Ctrl-C waits (core/signals.ts)
+    const out = await withSignalsHeld(`sign-in ${si.server.name}`, SIGN_IN_HOLD_MS, async () => {
+      const tokens = await exchange(si, as, client, clientSecret, checked, redirectUri, req.verifier, d.resource, http);
+      return store(si, as, d, scope, tokens, { clientId, clientSecret, registered, redirectUri });
+    });
     cb.finish(true); // only now does the browser hear "You are signed in"; any failure before gets the failure page (close)
     return out;
   } finally {
@@ -516,7 +523,9 @@ async function deviceSignIn(
       throw e;
     }
     for (const w of tokens.warnings) si.log.warn(`the token response was odd (${w}); stored anyway`);
-    return store(si, as, d, scope, tokens, { clientId, clientSecret, registered, redirectUri });
+    return withSignalsHeld(`sign-in ${si.server.name}`, SIGN_IN_HOLD_MS, () =>
+      store(si, as, d, scope, tokens, { clientId, clientSecret, registered, redirectUri }),
+    );
   }
 }
 

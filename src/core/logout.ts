@@ -10,6 +10,7 @@ import type { ClaudePaths } from './paths';
 import type { StoreBackend } from './store/backend';
 import { serverKey } from './store/key';
 import { updateEntry } from './store/write';
+import type { TokenEntry } from './store/types';
 
 export interface LogoutOutcome {
   name: string;
@@ -20,10 +21,13 @@ export interface LogoutOutcome {
 }
 
 /**
- * Sign out of one server: RFC 7009 revocation when the AS advertises it, then removal of this server's
- * entry only. It holds the server's refresh lock (Claude Code's, waited for as a refresh waits) from the
- * read to the removal, so a refresh under way finishes first and its new tokens are the ones revoked and
- * removed — a refresh can never write its entry back after the sign-out.
+ * Sign out of one server: removal of this server's entry only, then RFC 7009 revocation of what it held when
+ * the AS advertises it. The removal happens under the server's refresh lock (Claude Code's, waited for as a
+ * refresh waits; Claude Code 2.1.332 takes the same lock when it clears a sign-in), so a refresh under way
+ * finishes first and its new tokens are the ones removed and revoked — and a refresh can never write the entry
+ * back after the sign-out (a refresh that finds the key missing does not recreate it). The network (metadata,
+ * revocation) comes after the lock is released: the hold lasts one read and one write, well inside the 5 s
+ * Claude Code waits for this lock before it goes ahead without it.
  */
 export async function logout(
   server: ServerConfig,
@@ -39,51 +43,53 @@ export async function logout(
 ): Promise<LogoutOutcome> {
   const log = (deps.logger ?? nullLogger).child(`logout ${server.name}`);
   const key = serverKey(server);
+  const out: LogoutOutcome = { name: server.name, removed: false, revoked: [] };
+  let entry: TokenEntry | undefined;
+  let staticSecret: unknown;
   const lock = await acquireLock(refreshLock(deps.paths.secureDir, key), {
     timeoutMs: deps.lockTimeoutMs ?? 30_000,
     logger: log,
     onWait: () => log.info('a refresh of this server is under way; waiting for it to finish'),
   });
   try {
-    const snap = await deps.store.read();
-    const entry = snap.data.mcpOAuth?.[key];
-    if (!entry) return { name: server.name, removed: false, revoked: [] };
-    const out: LogoutOutcome = { name: server.name, removed: false, revoked: [] };
-    if (opts.revoke !== false && (entry.refreshToken || entry.accessToken)) {
-      try {
-        const http = makeHttp({ fetch: deps.fetch, timeoutMs: deps.httpTimeoutMs });
-        const as = await authServerForEntry(server, entry, http);
-        if (!as.revocation_endpoint) {
-          log.info('the authorization server advertises no revocation endpoint; removing the tokens locally only');
-        } else {
-          const clientId = entry.clientId ?? server.oauth?.clientId;
-          if (!clientId) throw new McpAuthError('no-credentials', 'no client id to revoke with');
-          const secret = entry.clientSecret ?? snap.data.mcpOAuthClientConfig?.[key]?.clientSecret;
-          out.revoked = await revokeTokens(
-            as,
-            { clientId, clientSecret: typeof secret === 'string' ? secret : undefined },
-            entry,
-            http,
-          );
-        }
-      } catch (e) {
-        out.revokeError = toMcpAuthError(e, 'revocation');
-        log.warn('revocation failed; the tokens are removed locally anyway', out.revokeError);
-      }
-    }
     const r = await updateEntry(
       deps.store,
       deps.paths,
       key,
-      (cur) => (cur ? undefined : null),
+      (cur, data) => {
+        entry = cur;
+        staticSecret = data.mcpOAuthClientConfig?.[key]?.clientSecret;
+        return cur ? undefined : null;
+      },
       { logger: log },
       {
         guard: () => lock.assertHeld('removing the entry'),
       },
     );
     out.removed = r.written;
-    return out;
   } finally {
     await lock.release();
   }
+  if (!entry || !out.removed || opts.revoke === false || !(entry.refreshToken || entry.accessToken)) return out;
+  try {
+    const http = makeHttp({ fetch: deps.fetch, timeoutMs: deps.httpTimeoutMs });
+    const as = await authServerForEntry(server, entry, http);
+    if (!as.revocation_endpoint) {
+      log.info('the authorization server advertises no revocation endpoint; the tokens were removed locally only');
+    } else {
+      const clientId = entry.clientId ?? server.oauth?.clientId;
+      if (!clientId) throw new McpAuthError('no-credentials', 'no client id to revoke with');
+      const secret = entry.clientSecret ?? staticSecret;
+      out.revoked = await revokeTokens(
+        as,
+        { clientId, clientSecret: typeof secret === 'string' ? secret : undefined },
+        entry,
+        http,
+      );
+    }
+  } catch (e) {
+    out.revokeError = toMcpAuthError(e, 'revocation');
+    log.warn('revocation failed; the tokens are removed locally anyway', out.revokeError);
+  }
+  return out;
 }

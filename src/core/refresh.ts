@@ -1,11 +1,21 @@
 import { clearNeedsAuth } from './cache/needsAuthCache';
 import type { ServerConfig } from './config/types';
 import { McpAuthError, isMcpAuthError, type ErrorCode } from './errors';
-import { acquireLock, refreshLock, type HeldLock } from './lock/lock';
+import { acquireLock, inspectLock, refreshLock, type HeldLock } from './lock/lock';
 import { nullLogger, rememberSecret, type Logger } from './log';
-import { isSpent, markSpent, recordClientRejected, recordTokenWarnings } from './notes';
+import {
+  markSpent,
+  noteSpentAccess,
+  recordClientRejected,
+  recordIntent,
+  recordTokenWarnings,
+  resolveIntent,
+  spentCause,
+  type SpentCause,
+} from './notes';
 import { authServerForEntry } from './oauth/discovery';
-import { makeHttp, refreshGrant, type TokenSet, type TokenWarning } from './oauth/client';
+import { makeHttp, refreshGrant, type AuthorizationServer, type TokenSet, type TokenWarning } from './oauth/client';
+import { holdSignals } from './signals';
 import { type FetchLike } from './oauth/http';
 import { revokeTokens } from './oauth/revoke';
 import type { ClaudePaths } from './paths';
@@ -37,6 +47,13 @@ export interface RefreshOutcome {
 
 export type CrashPoint = 'after-lock' | 'after-post' | 'after-response' | 'mid-write' | 'pause-after-lock';
 
+/**
+ * The steps of the protocol a test can stop at (test builds only: `testHooks.pauseAt`): the process says
+ * `mcp-auth-test: at <step>` on stderr and waits `pauseMs` there, so a test can interrupt it at that very step.
+ */
+export type RefreshStep =
+  'metadata-resolved' | 'lock-taken' | 'intent-recorded' | 'body-read' | 'storage-lock-taken' | 'written' | 'renamed';
+
 export interface RefreshDeps {
   paths: ClaudePaths;
   store: StoreBackend;
@@ -50,21 +67,23 @@ export interface RefreshDeps {
   autoClearStaleEntries?: boolean;
   /** all configured servers (to clear cache entries of names sharing the key) */
   allServers?: ServerConfig[];
-  /** test-only hooks: crash points, running without the refresh lock (never set by the shipped CLI) */
-  testHooks?: { crashAt?: CrashPoint; noLock?: boolean; pauseMs?: number };
+  /** test-only hooks: crash points, pauses, running without the refresh lock (never set by the shipped CLI) */
+  testHooks?: { crashAt?: CrashPoint; noLock?: boolean; pauseMs?: number; pauseAt?: RefreshStep };
 }
 
-/**
- * Refresh tokens sent and answered 200 whose answer could not be stored (the write failed even after its
- * retries, or the 200 carried nothing usable). They are spent at the authorization server: no mcp-auth
- * process sends them again — this one remembers them, others read the mark in our notes file. A newer
- * generation stored by anyone lifts the ban, because the stored token changes.
- */
-const spentUnstored = new Map<string, string>();
+/** How long the storage lock is waited for when persisting an answer (each attempt). */
+const PERSIST_LOCK_WAIT_MS = 15_000;
 
-async function noteSpent(run: Run, rt: string): Promise<void> {
-  spentUnstored.set(run.key, rt);
-  await markSpent(run.deps.paths, run.key, rt, run.now()).catch((e) =>
+/**
+ * Refresh tokens this process sent whose answer it could not store or lost: spent, or possibly spent, at the
+ * authorization server. No mcp-auth process sends them again — this one remembers them, others read the mark
+ * in our notes file. A newer generation stored by anyone lifts the ban, because the stored token changes.
+ */
+const spentHere = new Map<string, { rt: string; cause: SpentCause; at: number }>();
+
+async function noteSpent(run: Run, rt: string, cause: SpentCause): Promise<void> {
+  spentHere.set(run.key, { rt, cause, at: run.now() });
+  await markSpent(run.deps.paths, run.key, rt, run.now(), cause).catch((e) =>
     run.log.warn('could not record the spent refresh token', e),
   );
 }
@@ -72,6 +91,13 @@ async function noteSpent(run: Run, rt: string): Promise<void> {
 const crash = (deps: RefreshDeps, at: CrashPoint) => {
   if (TEST_HOOKS && deps.testHooks?.crashAt === at) process.kill(process.pid, 'SIGKILL');
 };
+
+/** Test builds only: stop at a step of the protocol for a while (see RefreshStep). */
+async function stepHook(deps: RefreshDeps, at: RefreshStep): Promise<void> {
+  if (!TEST_HOOKS || deps.testHooks?.pauseAt !== at) return;
+  process.stderr.write(`mcp-auth-test: at ${at}\n`);
+  await new Promise((r) => setTimeout(r, deps.testHooks?.pauseMs ?? 3000));
+}
 
 /** Everything one refresh needs, built once. */
 interface Run {
@@ -91,10 +117,31 @@ const usable = (e: TokenEntry | undefined, now: number): e is TokenEntry =>
   !!e && !!e.accessToken && (typeof e.expiresAt !== 'number' || e.expiresAt > now);
 
 /**
- * The coordinated refresh of one server, in four steps: decide (is a refresh due, without a
- * lock); wait or adopt (take Claude Code's refresh lock, or adopt the token its holder stores meanwhile);
- * post (with the refresh token read under the lock, only while the lock is still ours); persist (a 200 is
- * final: store it, retrying the write, never the request), then clear this server's needs-auth entries.
+ * The coordinated refresh of one server. The protocol, crash-consistent at every step (design.md, "the
+ * transaction"; SECURITY.md, the interruption sweep):
+ *
+ *  1. decide, without a lock: read the entry; not due (and not --force) → done. A stored refresh token marked
+ *     spent or possibly spent is never sent (go to 3b).
+ *  2. resolve the authorization server's metadata (network) before the lock — never under it, so the hold is
+ *     as short as the POST: Claude Code gives up on this lock after 5 tries 1–2 s apart and then refreshes on
+ *     its 401 path without it. Skipped while the lock is held (a waiter that adopts never touches the AS).
+ *  3. take Claude Code's refresh lock, or adopt the token its holder stores meanwhile; re-read under it.
+ *     a. a newer generation is stored → adopt (no POST).
+ *     b. the refresh token is marked spent, or an intent record for it is unresolved (its sender died between
+ *        the POST and the write) → never send it: drop it from the entry (so no refresher, Claude Code
+ *        included, replays it; the access token stays while it lasts), mark it, report token-spent.
+ *  4. hold SIGINT/SIGTERM/SIGHUP (bounded: POST timeout + storage-lock wait), write the intent record
+ *     (fingerprint + time + pid, fsynced), POST grant_type=refresh_token.
+ *  5. persist under the storage lock: a 200 is final (its refresh token stored first; retry the write, never
+ *     the request). The entry is written while it still holds the generation we sent, or when another process
+ *     marked it signed out meanwhile (Claude Code's lost 401-path refresh: accessToken "", no refreshToken,
+ *     same client) — a missing key means signed out and is not recreated (what we got is revoked).
+ *     invalid_grant → signed out as Claude Code marks it, unless a newer generation is stored (adopt).
+ *     An answer that may have spent the token but did not arrive (a 200 whose body is lost, a time-out or a
+ *     broken connection after the request left) → marked possibly spent. A 4xx/5xx answer, or a request that
+ *     never left → nothing spent.
+ *  6. resolve the intent record, clear this server's needs-auth entries, release the lock, deliver a held
+ *     signal.
  */
 export async function refreshServer(
   server: ServerConfig,
@@ -122,84 +169,189 @@ export async function refreshServer(
     run.readAt = run.now();
     const e0 = await readEntry(deps.store, run.key);
     if (!e0) throw new McpAuthError('no-credentials', `no stored token for ${server.name}`);
-    if (!run.force && !isRefreshDue(e0, run.now(), run.windowMs))
+    const marked = e0.refreshToken ? await spentOf(run, e0.refreshToken) : undefined;
+    if (!marked && !run.force && !isRefreshDue(e0, run.now(), run.windowMs))
       return await finish(run, { name: server.name, result: 'fresh', expiresAt: e0.expiresAt }, false);
-    if (!e0.refreshToken) throw new McpAuthError('no-refresh-token', `${server.name} has no refresh token`);
-    await refuseSpent(run, e0.refreshToken);
+    if (!e0.refreshToken) {
+      const dropped = await spentCause(deps.paths, run.key, undefined, e0.accessToken);
+      if (dropped)
+        throw new McpAuthError(
+          'token-spent',
+          `the refresh token of ${server.name} ${SPENT_WORDS[dropped.cause]}, and was removed from the entry; sign in again`,
+        );
+      throw new McpAuthError('no-refresh-token', `${server.name} has no refresh token`);
+    }
     rememberSecret(e0.refreshToken);
 
-    // 2. wait or adopt
+    // 2. metadata, before the lock (not while someone holds it: we will most likely adopt their token)
+    let as: AuthorizationServer | undefined;
+    let asFor: string | undefined;
+    const resolve = async (e: TokenEntry) => {
+      as = await authServerForEntry(server, e, run.http);
+      asFor = e.issuer ?? '';
+      await stepHook(deps, 'metadata-resolved');
+    };
+    if (!marked && !inspectLock(refreshLock(deps.paths.secureDir, run.key)).held) await resolve(e0);
+
+    // 3. wait or adopt
     const t0 = run.now();
-    const got = await lockOrAdopt(run, e0.refreshToken);
-    if ('adopted' in got)
-      return await finish(
-        run,
-        { name: server.name, result: 'adopted', expiresAt: got.adopted.expiresAt, waitedMs: run.now() - t0 },
-        'changed',
-      );
-    const lock = got.lock;
-    try {
-      crash(deps, 'after-lock');
-      // test-only: hold the lock for a while (the test ends this process with a signal meanwhile)
-      if (TEST_HOOKS && deps.testHooks?.crashAt === 'pause-after-lock')
-        await new Promise((r) => setTimeout(r, deps.testHooks?.pauseMs ?? 30_000));
-      const { entry: e1, staticSecret } = await readEntryAndSecret(deps.store, run.key);
-      if (!e1) throw new McpAuthError('no-credentials', `the stored token for ${server.name} was removed meanwhile`);
-      const waitedMs = got.waited ? run.now() - t0 : undefined;
-      // Someone rotated since we read: theirs is the current generation. Adopt it while it is valid, even
-      // inside the window (short-lived tokens would otherwise be refreshed once per process).
-      if (e1.refreshToken !== e0.refreshToken && usable(e1, run.now())) {
-        log.info('adopted the token another process stored');
+    for (let round = 0; ; round++) {
+      const got = await lockOrAdopt(run, e0.refreshToken);
+      if ('adopted' in got)
         return await finish(
           run,
-          { name: server.name, result: 'adopted', expiresAt: e1.expiresAt, waitedMs },
+          { name: server.name, result: 'adopted', expiresAt: got.adopted.expiresAt, waitedMs: run.now() - t0 },
           'changed',
         );
-      }
-      if (!run.force && !isRefreshDue(e1, run.now(), run.windowMs))
-        return await finish(
-          run,
-          { name: server.name, result: 'adopted', expiresAt: e1.expiresAt, waitedMs },
-          e1.accessToken !== e0.accessToken ? 'changed' : false,
-        );
-      const rt = e1.refreshToken;
-      if (!rt) throw new McpAuthError('no-refresh-token', `${server.name} has no refresh token any more`);
-      await refuseSpent(run, rt);
-      rememberSecret(rt);
-
-      // 3. post
-      const clientId = e1.clientId ?? server.oauth?.clientId;
-      if (!clientId) throw new McpAuthError('no-credentials', `no client id stored or configured for ${server.name}`);
-      // the configured static client's secret lives in mcpOAuthClientConfig; a registered client's in the entry
-      const creds = {
-        clientId,
-        clientSecret: clientId === server.oauth?.clientId ? (staticSecret ?? e1.clientSecret) : e1.clientSecret,
-      };
-      const as = await authServerForEntry(server, e1, run.http);
-      lock?.assertHeld('the token request');
-      let tokens: TokenSet;
+      const lock = got.lock;
+      let needMetadata: TokenEntry | undefined;
       try {
-        tokens = await refreshGrant(as, creds, rt, server.url, postFetch(run));
-      } catch (e) {
-        if (isMcpAuthError(e) && e.code === 'invalid-grant') return await onInvalidGrant(run, rt, e);
-        if (isMcpAuthError(e) && e.details.oauthError === 'invalid_client') {
-          await recordClientRejected(deps.paths, run.key, clientId, run.now()).catch(() => {});
+        await stepHook(deps, 'lock-taken');
+        crash(deps, 'after-lock');
+        // test-only: hold the lock for a while (the test ends this process with a signal meanwhile)
+        if (TEST_HOOKS && deps.testHooks?.crashAt === 'pause-after-lock')
+          await new Promise((r) => setTimeout(r, deps.testHooks?.pauseMs ?? 30_000));
+        const { entry: e1, staticSecret } = await readEntryAndSecret(deps.store, run.key);
+        if (!e1) throw new McpAuthError('no-credentials', `the stored token for ${server.name} was removed meanwhile`);
+        const waitedMs = got.waited ? run.now() - t0 : undefined;
+        // Someone rotated since we read: theirs is the current generation. Adopt it while it is valid, even
+        // inside the window (short-lived tokens would otherwise be refreshed once per process).
+        if (e1.refreshToken !== e0.refreshToken && usable(e1, run.now())) {
+          log.info('adopted the token another process stored');
+          return await finish(
+            run,
+            { name: server.name, result: 'adopted', expiresAt: e1.expiresAt, waitedMs },
+            'changed',
+          );
         }
-        // a 200 that carried nothing usable: the server has taken the token all the same
-        if (isMcpAuthError(e) && e.details.status === 200) await noteSpent(run, rt);
-        throw e;
-      }
-      crash(deps, 'after-response');
+        const rt = e1.refreshToken;
+        if (!rt) {
+          const dropped = await spentCause(deps.paths, run.key, undefined, e1.accessToken);
+          throw new McpAuthError(
+            dropped ? 'token-spent' : 'no-refresh-token',
+            dropped
+              ? `the refresh token of ${server.name} ${SPENT_WORDS[dropped.cause]}, and was removed from the entry; sign in again`
+              : `${server.name} has no refresh token any more`,
+          );
+        }
+        const spent = await spentOf(run, rt);
+        if (spent) return await settleSpent(run, e1, rt, spent);
+        if (!run.force && !isRefreshDue(e1, run.now(), run.windowMs))
+          return await finish(
+            run,
+            { name: server.name, result: 'adopted', expiresAt: e1.expiresAt, waitedMs },
+            e1.accessToken !== e0.accessToken ? 'changed' : false,
+          );
+        rememberSecret(rt);
+        if (!as || asFor !== (e1.issuer ?? '')) {
+          // metadata is never fetched under the lock, except if it changed under us twice in a row
+          if (round === 0) {
+            needMetadata = e1;
+            continue;
+          }
+          log.info('the entry changed authorization server while we waited: resolving it under the lock');
+          await resolve(e1);
+        }
 
-      // 4. persist
-      return await persist(run, lock, rt, tokens, () => revokeTokens(as, creds, tokens, run.http), waitedMs);
-    } finally {
-      if (lock?.compromised) log.warn('the refresh lock was compromised while held');
-      await lock?.release();
+        const clientId = e1.clientId ?? server.oauth?.clientId;
+        if (!clientId) throw new McpAuthError('no-credentials', `no client id stored or configured for ${server.name}`);
+        // the configured static client's secret lives in mcpOAuthClientConfig; a registered client's in the entry
+        const creds = {
+          clientId,
+          clientSecret: clientId === server.oauth?.clientId ? (staticSecret ?? e1.clientSecret) : e1.clientSecret,
+        };
+        lock?.assertHeld('the token request');
+        return await postAndPersist(run, lock, e1, rt, as!, creds, waitedMs);
+      } finally {
+        if (lock?.compromised) log.warn('the refresh lock was compromised while held');
+        await lock?.release();
+        if (needMetadata) await resolve(needMetadata);
+      }
     }
   } catch (e) {
     return failed(run, e);
   }
+}
+
+/**
+ * 4–6: with termination signals held, record the intent, POST, persist, resolve. Every way out of here leaves
+ * the refresh token sent either stored-over (the answer persisted), known unspent (intent resolved), or marked
+ * (possibly) spent — and a SIGKILL anywhere in between leaves the intent record, which counts as a mark.
+ */
+async function postAndPersist(
+  run: Run,
+  lock: HeldLock | undefined,
+  e1: TokenEntry,
+  rt: string,
+  as: AuthorizationServer,
+  creds: { clientId: string; clientSecret?: string },
+  waitedMs: number | undefined,
+): Promise<RefreshOutcome> {
+  const { deps, server } = run;
+  const httpMs = deps.httpTimeoutMs ?? 15_000;
+  const release = holdSignals(`refresh ${server.name}`, httpMs + PERSIST_LOCK_WAIT_MS + 5_000);
+  try {
+    try {
+      await recordIntent(deps.paths, run.key, rt, run.now());
+    } catch (e) {
+      throw new McpAuthError(
+        'intent-write',
+        `could not record the refresh about to be made (${(e as Error)?.message ?? e}); not sending the token`,
+        {},
+        { cause: e },
+      );
+    }
+    await stepHook(deps, 'intent-recorded');
+    let sent = false;
+    const http = postFetch(run);
+    const tracked: FetchLike = (input, init) => {
+      sent = true;
+      return http(input, init);
+    };
+    let tokens: TokenSet;
+    try {
+      tokens = await refreshGrant(as, creds, rt, server.url, tracked);
+    } catch (e) {
+      if (isMcpAuthError(e) && e.code === 'invalid-grant') {
+        const out = await onInvalidGrant(run, rt, e);
+        await resolveIntent(deps.paths, run.key, rt).catch(() => {});
+        return out;
+      }
+      if (isMcpAuthError(e) && e.details.oauthError === 'invalid_client') {
+        await recordClientRejected(deps.paths, run.key, creds.clientId, run.now()).catch(() => {});
+      }
+      const cause = mayHaveSpent(e, sent);
+      if (cause) {
+        run.log.warn(
+          cause === 'unstored'
+            ? 'the authorization server answered 200 with nothing usable: the refresh token sent is spent'
+            : 'the request may have reached the authorization server but no answer arrived: the refresh token sent may be spent; mcp-auth will not send it again',
+        );
+        await noteSpent(run, rt, cause);
+      } else await resolveIntent(deps.paths, run.key, rt).catch(() => {});
+      throw e;
+    }
+    await stepHook(deps, 'body-read');
+    crash(deps, 'after-response');
+    return await persist(run, lock, e1, rt, tokens, () => revokeTokens(as, creds, tokens, run.http), waitedMs);
+  } finally {
+    release();
+  }
+}
+
+/**
+ * After a failed token request: may the refresh token sent be spent? `unstored`: a 200 came with nothing
+ * usable. `answer-lost`: the status line said 200 and the body was lost, or the request may have reached the
+ * server and no status line came (time-out, broken connection). Nothing spent: another status line (4xx, 5xx),
+ * or a request that never left (refused connection, unknown host, refused URL, never sent at all).
+ */
+function mayHaveSpent(e: unknown, sent: boolean): SpentCause | undefined {
+  if (!sent) return undefined;
+  const d = isMcpAuthError(e) ? e.details : {};
+  if (d.status === 200) return e instanceof McpAuthError && e.code === 'bad-response' ? 'unstored' : 'answer-lost';
+  if (d.status !== undefined) return undefined;
+  if (d.notSent) return undefined;
+  return 'answer-lost';
 }
 
 function failed(run: Run, e: unknown): RefreshOutcome {
@@ -208,13 +360,59 @@ function failed(run: Run, e: unknown): RefreshOutcome {
   return { name: run.server.name, result: 'failed', code: m.code, message: m.message };
 }
 
-async function refuseSpent(run: Run, rt: string): Promise<void> {
-  if (spentUnstored.get(run.key) === rt || (await isSpent(run.deps.paths, run.key, rt))) {
-    throw new McpAuthError(
-      'token-spent',
-      `the stored refresh token of ${run.server.name} was already sent and answered 200, but that answer could not be stored; sending it again would get the grant revoked`,
+/** A mark (this process's, or in the notes) or an unresolved intent record of another process for `rt`. */
+async function spentOf(run: Run, rt: string): Promise<{ cause: SpentCause; at: number } | undefined> {
+  const here = spentHere.get(run.key);
+  if (here?.rt === rt) return { cause: here.cause, at: here.at };
+  return spentCause(run.deps.paths, run.key, rt);
+}
+
+const SPENT_WORDS: Record<SpentCause, string> = {
+  unstored: 'was already sent and answered 200, but that answer could not be stored',
+  'answer-lost': 'was already sent, and the answer was lost on its way',
+  interrupted: 'was being sent by a refresh that was interrupted before it could store the answer',
+};
+
+/**
+ * 3b: the stored refresh token may be spent. Never send it; drop it from the entry (only while the entry still
+ * holds it) so that no refresher — Claude Code included — replays it and gets the grant revoked. The access
+ * token stays while it lasts. The mark stays in our notes (with the access token's fingerprint), so the row
+ * keeps saying why a sign-in is needed.
+ */
+async function settleSpent(
+  run: Run,
+  e1: TokenEntry,
+  rt: string,
+  spent: { cause: SpentCause; at: number },
+): Promise<RefreshOutcome> {
+  const { deps, log, key, server } = run;
+  await markSpent(deps.paths, key, rt, spent.at, spent.cause).catch(() => {});
+  try {
+    const r = await updateEntry(
+      deps.store,
+      deps.paths,
+      key,
+      (cur) => {
+        if (!cur || cur.refreshToken !== rt) return null;
+        const next: TokenEntry = { ...cur };
+        delete next.refreshToken;
+        return next;
+      },
+      { logger: log, timeoutMs: 5_000 },
     );
+    if (r.written) {
+      await noteSpentAccess(deps.paths, key, rt, e1.accessToken ?? '').catch(() => {});
+      log.warn(
+        `the stored refresh token ${SPENT_WORDS[spent.cause]}: removed it from the entry so that nobody replays it (sign in again)`,
+      );
+    }
+  } catch (e) {
+    log.warn('could not remove the possibly spent refresh token from the entry', e);
   }
+  throw new McpAuthError(
+    'token-spent',
+    `the stored refresh token of ${server.name} ${SPENT_WORDS[spent.cause]}; sending it again could get the grant revoked (sign in again)`,
+  );
 }
 
 /**
@@ -270,6 +468,7 @@ function postFetch(run: Run): FetchLike {
 async function persist(
   run: Run,
   lock: HeldLock | undefined,
+  e1: TokenEntry,
   rt: string,
   tokens: TokenSet,
   revoke: () => Promise<unknown>,
@@ -289,11 +488,19 @@ async function persist(
       key,
       (cur) => {
         current = cur;
-        if (!cur || (!cur.accessToken && !cur.refreshToken)) {
+        // only a missing key means signed out (our logout and `claude mcp logout` delete the key)
+        if (!cur) {
           fate = 'gone';
           return null;
         }
-        if (cur.refreshToken !== rt) {
+        // Marked signed out meanwhile by another process (Claude Code's 401-path refresh lost to ours and
+        // it set accessToken "", no refreshToken), or our own possibly-spent mark dropped the refresh token:
+        // the same client's entry minus its refresh token. Ours is the live generation: it gets our tokens.
+        const markedMeanwhile =
+          !cur.refreshToken &&
+          (!cur.accessToken || cur.accessToken === e1.accessToken) &&
+          (cur.clientId ?? '') === (e1.clientId ?? '');
+        if (cur.refreshToken !== rt && !markedMeanwhile) {
           fate = 'superseded';
           return null;
         }
@@ -315,12 +522,18 @@ async function persist(
         // spent, so dropping the answer would leave a spent token for the next refresh to replay. Writing only
         // while the entry still holds the generation we sent (above, under the storage lock) is what keeps a
         // newer generation safe, whoever holds the refresh lock now.
-        beforeRename:
-          TEST_HOOKS && deps.testHooks?.crashAt === 'mid-write' ? () => crash(deps, 'mid-write') : undefined,
+        afterLock: TEST_HOOKS ? () => stepHook(deps, 'storage-lock-taken') : undefined,
+        beforeRename: TEST_HOOKS
+          ? async () => {
+              crash(deps, 'mid-write');
+              await stepHook(deps, 'written');
+            }
+          : undefined,
+        afterWrite: TEST_HOOKS ? () => stepHook(deps, 'renamed') : undefined,
       },
     );
   } catch (e) {
-    await noteSpent(run, rt);
+    await noteSpent(run, rt, 'unstored');
     log.error(
       'THE NEW TOKEN COULD NOT BE STORED: the refresh token in the store is spent; mcp-auth will not send it again',
       e,
@@ -339,10 +552,12 @@ async function persist(
       'the entry was removed while the refresh was under way (signed out): not recreating it; revoking what the server just issued',
     );
     await revoke().catch((e) => log.warn('could not revoke the tokens issued to a signed-out entry', e));
+    await resolveIntent(deps.paths, key, rt).catch(() => {});
     throw new McpAuthError('no-credentials', `${server.name} was signed out while the refresh was under way`);
   }
   if (fate === 'superseded') {
     log.warn('a newer generation was stored while the refresh was under way: kept it');
+    await resolveIntent(deps.paths, key, rt).catch(() => {});
     return await finish(
       run,
       { name: server.name, result: 'adopted', expiresAt: current?.expiresAt, waitedMs },
@@ -350,6 +565,7 @@ async function persist(
     );
   }
   noteIssued(tokens.accessToken, issuedAt, expiresAt);
+  await resolveIntent(deps.paths, key, rt).catch((e) => log.debug(`could not resolve the intent record: ${e}`));
   if (tokens.warnings.length) await recordTokenWarnings(deps.paths, key, tokens.warnings, issuedAt).catch(() => {});
   log.info(`refreshed; expires ${expiresAt ? new Date(expiresAt).toISOString() : 'never'}`);
   const out: RefreshOutcome = { name: server.name, result: 'refreshed', expiresAt, waitedMs };

@@ -5,6 +5,7 @@ import * as lockfile from 'proper-lockfile';
 import onExit from 'signal-exit';
 import { McpAuthError, errnoCode } from '../errors';
 import { nullLogger, type Logger } from '../log';
+import { holdSignals } from '../signals';
 
 /** Claude Code's two locks (names and options as Claude Code 2.1.328 uses them), as the target passed to proper-lockfile's lock(). */
 export interface LockSpec {
@@ -344,13 +345,19 @@ export async function acquireLock(spec: LockSpec, opts: AcquireOptions = {}): Pr
               );
           },
           async release() {
-            // owner file first: a crash between the two leaves a lock with no owner, reclaimed by staleness
-            if (owner) removeOwnFile(ownerFileOf(spec));
-            // the guarded fs skips the rmdir when the directory is no longer the one we created
+            // A termination signal that comes now waits until the directory is gone: proper-lockfile forgets
+            // a lock before its asynchronous rmdir, so its exit handler would not remove it, and the lock
+            // would be left for 60 s of staleness (Claude Code's refreshes would wait for it).
+            const signals = holdSignals(`releasing ${path.basename(lockDirOf(spec))}`, 5_000);
             try {
+              // owner file first: a crash between the two leaves a lock with no owner, reclaimed by staleness
+              if (owner) removeOwnFile(ownerFileOf(spec));
+              // the guarded fs skips the rmdir when the directory is no longer the one we created
               await release();
             } catch (e) {
               log.debug(`release of ${path.basename(lockDirOf(spec))}: ${errnoCode(e) ?? e}`);
+            } finally {
+              signals();
             }
           },
         };

@@ -12,7 +12,11 @@ export interface WriteHooks {
    */
   guard?: () => void;
   /** test-only: between the temp write and the rename */
-  beforeRename?: () => void;
+  beforeRename?: () => void | Promise<void>;
+  /** test-only: once the storage lock is taken */
+  afterLock?: () => Promise<void>;
+  /** test-only: after the rename, before the storage lock is released */
+  afterWrite?: () => Promise<void>;
   /** test-only: skip the storage lock (to prove the tests can fail) */
   noLock?: boolean;
 }
@@ -34,6 +38,7 @@ export async function updateEntry(
     ? undefined
     : await acquireLock(storageLock(paths.secureDir), { timeoutMs: 30_000, ...lockOpts });
   try {
+    await hooks.afterLock?.();
     const snap = await store.read();
     const data = snap.data;
     const all = (data.mcpOAuth ?? {}) as Record<string, TokenEntry>;
@@ -58,12 +63,14 @@ export async function updateEntry(
     await store.write(
       { ...data, mcpOAuth },
       {
-        beforeRename: () => {
+        beforeRename: async () => {
           check();
-          hooks.beforeRename?.();
+          await hooks.beforeRename?.();
+          check();
         },
       },
     );
+    await hooks.afterWrite?.();
     return { written: true, entry: next };
   } finally {
     await lock?.release();
