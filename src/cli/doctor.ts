@@ -70,7 +70,11 @@ function factLine(f: Fact, name: string): string {
     case 'step-up':
       return `the server asked for scope "${f.required}" (403 insufficient_scope, recorded by Claude Code as stepUpScope); the token has "${f.granted ?? ''}"${f.missing.length ? `, lacking ${f.missing.join(' ')}` : ', which covers it'}`;
     case 'spent-token':
-      return `the stored refresh token was sent at ${at(f.at)} and answered 200, but the answer could not be stored: it is spent, and mcp-auth will not send it again (sign in again)`;
+      return f.cause === 'interrupted'
+        ? `a refresh that began at ${at(f.at)} was interrupted between sending the refresh token and storing the answer: the token may be spent, so mcp-auth will not send it (and has removed it from the entry so that Claude Code does not replay it); sign in again`
+        : f.cause === 'answer-lost'
+          ? `the stored refresh token was sent at ${at(f.at)} and the answer was lost on its way: it may be spent, and mcp-auth will not send it again (sign in again)`
+          : `the stored refresh token was sent at ${at(f.at)} and answered 200, but the answer could not be stored: it is spent, and mcp-auth will not send it again (sign in again)`;
     case 'cache-entry':
       return `needs-auth cache entry written ${at(f.at)}, ${duration(f.ageMs)} old, TTL ${duration(f.ttlMs)}: ${f.fresh ? 'in force: new Claude Code sessions skip this server' : 'expired (ignored by Claude Code)'}`;
     case 'no-cache-entry':

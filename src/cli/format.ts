@@ -49,6 +49,8 @@ export const REASON_TEXT: Record<StatusReason, string> = {
   'entry-invalid': 'stored entry malformed',
   'step-up':
     'the server asked for scopes the stored token lacks (403 insufficient_scope); sign in again for the union of scopes',
+  'token-spent':
+    'an interrupted refresh may have spent the stored refresh token (or its answer was lost); mcp-auth will not send it again: sign in again',
   'awaiting-approval':
     'from .mcp.json, awaiting approval in Claude Code (run `claude` in this folder); mcp-auth does not act on it',
 };

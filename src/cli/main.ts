@@ -5,6 +5,7 @@ import { isMcpAuthError, Logger, redact, resolvePaths, type AuthModel, type Clau
 import { loadModel } from '../core/model';
 import { recordProfile } from '../core/profiles';
 import { TEST_HOOKS } from '../core/build';
+import { setHeldSignalNotice } from '../core/signals';
 import { fixCommand, runDoctor } from './doctor';
 import { fixFor } from '../core/diagnose';
 import { isProblem, needsAttention } from '../core/status';
@@ -71,6 +72,13 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   const verbose = values.verbose === true;
   const logger = new Logger((level, line) => {
     if (verbose || level === 'warn' || level === 'error') process.stderr.write(`mcp-auth: ${level}: ${line}\n`);
+  });
+  // a second Ctrl-C while a refresh's answer is being stored (core/signals.ts): say what we wait for
+  setHeldSignalNotice((sig, holds) => {
+    const left = Math.max(0, ...holds.map((h) => h.since + h.boundMs - Date.now()));
+    process.stderr.write(
+      `mcp-auth: ${sig}: waiting for the token answer under way to be stored (${holds.map((h) => h.what).join(', ')}; at most ${Math.ceil(left / 1000)} s more), then exiting\n`,
+    );
   });
   const paths: ClaudePaths = resolvePaths({ env, configDirOverride: values['config-dir'] });
   const cwd = path.resolve(values.cwd ?? process.cwd());

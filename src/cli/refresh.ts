@@ -1,5 +1,5 @@
 import { discoverServers, openStore, serverToActOn, type ServerConfig } from '../core';
-import { refreshServer, type CrashPoint, type RefreshOutcome } from '../core/refresh';
+import { refreshServer, type CrashPoint, type RefreshOutcome, type RefreshStep } from '../core/refresh';
 import type { CliContext } from './commands';
 import { duration } from './format';
 import { redact } from '../core/log';
@@ -18,6 +18,7 @@ export function netSettings(ctx: CliContext) {
           crashAt: (ctx.env.MCP_AUTH_TEST_CRASH_AT || undefined) as CrashPoint | undefined,
           noLock: ctx.env.MCP_AUTH_TEST_NO_LOCK === '1',
           pauseMs: ctx.env.MCP_AUTH_TEST_PAUSE_MS ? Number(ctx.env.MCP_AUTH_TEST_PAUSE_MS) : undefined,
+          pauseAt: (ctx.env.MCP_AUTH_TEST_PAUSE_AT || undefined) as RefreshStep | undefined,
         }
       : undefined,
   };

@@ -1,6 +1,7 @@
 import { recordProfile } from '../core/profiles';
 import { redact, type AuthModel } from '../core';
 import { TEST_HOOKS } from '../core/build';
+import { currentHolds, exitWhenSafe, onTerminationSignal } from '../core/signals';
 import { describeKept, Keeper, type KeeperAction } from '../core/keeper/keeper';
 import { describeProbe } from '../core/keeper/probe';
 import { openStore } from '../core/store/backend';
@@ -127,17 +128,19 @@ export async function runWatch(ctx: CliContext): Promise<number> {
 
   let stopping = false;
   const stopped = new Promise<void>((resolve) => {
-    const onSignal = (sig: NodeJS.Signals) => {
+    // through core/signals: a signal that comes while a refresh's answer is being stored waits for the write
+    onTerminationSignal((sig) => {
       if (stopping) {
-        process.stderr.write(`mcp-auth: ${sig} again: exiting now\n`);
-        process.exit(1);
+        process.stderr.write(
+          `mcp-auth: ${sig} again: exiting ${currentHolds().length ? 'once the answer under way is stored' : 'now'}\n`,
+        );
+        exitWhenSafe(1, sig);
+        return;
       }
       stopping = true;
       ctx.logger.info(`${sig}: stopping`);
       void keeper.stop().then(resolve, resolve);
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
+    });
   });
   await keeper.start();
   // a keeper of this profile: noted beside the shared cache (core/profiles.ts), best effort

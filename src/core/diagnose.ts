@@ -1,10 +1,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { ErrorCode } from './errors';
-import { sha256Hex } from './fsutil';
 import { inspectLock, removeOrphanOwner, type LockSpec } from './lock/lock';
 import type { AuthModel, Hint, ServerRow } from './model';
-import { readSpentMarks, readTokenNotes } from './notes';
+import { readTokenNotes } from './notes';
 import type { TokenWarning } from './oauth/client';
 import type { ClaudePaths } from './paths';
 import type { AuthState, StatusReason } from './status';
@@ -53,7 +52,7 @@ export type Fact =
   | { code: 'cache-entry'; at: number; ageMs: number; ttlMs: number; fresh: boolean }
   | { code: 'no-cache-entry' }
   | { code: 'odd-answer'; at: number; warnings: TokenWarning[] }
-  | { code: 'spent-token'; at: number }
+  | { code: 'spent-token'; at: number; cause: 'unstored' | 'answer-lost' | 'interrupted' }
   | { code: 'lock-held'; holder: string; ageMs: number; stale: boolean }
   | { code: 'lock-free' }
   | { code: 'state'; state: AuthState; reason: StatusReason; error?: ErrorCode; message?: string }
@@ -151,7 +150,6 @@ export async function diagnose(
 ): Promise<Diagnosis> {
   const now = model.now;
   const notes = await readTokenNotes(paths);
-  const spent = await readSpentMarks(paths);
   const servers = model.servers.map((r): ServerDiagnosis => {
     const s = r.status;
     const c = r.config;
@@ -178,9 +176,7 @@ export async function diagnose(
             granted: entry.scope,
             missing: s.missingScopes ?? [],
           });
-        const mark = spent[r.key];
-        if (mark && entry.refreshToken && sha256Hex(entry.refreshToken).startsWith(mark.fingerprint))
-          facts.push({ code: 'spent-token', at: mark.at });
+        if (s.spent) facts.push({ code: 'spent-token', at: s.spent.at, cause: s.spent.cause });
       }
       facts.push(
         s.cache

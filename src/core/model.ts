@@ -2,13 +2,20 @@ import { readCache, type CacheSnapshot } from './cache/needsAuthCache';
 import { discoverServers } from './config/discover';
 import { isRemote, type ConfigIssue, type ServerConfig } from './config/types';
 import { isMcpAuthError, type ErrorCode } from './errors';
-import { inspectLock, refreshLock } from './lock/lock';
+import { inspectLock, refreshLock, type LockHolderInfo } from './lock/lock';
 import type { ClaudePaths } from './paths';
-import { computeStatus, DEFAULT_SETTINGS, type ServerStatus, type StatusSettings } from './status';
+import { computeStatus, withSpentToken, DEFAULT_SETTINGS, type ServerStatus, type StatusSettings } from './status';
 import { FileStore, openStore, type StoreBackend } from './store/backend';
 import { otherProfiles, type OtherProfile } from './profiles';
 import { serverKey } from './store/key';
-import { readClientRejections } from './notes';
+import {
+  fingerprint,
+  readClientRejections,
+  readIntents,
+  readSpentMarks,
+  type IntentRecord,
+  type SpentMark,
+} from './notes';
 import type { StoreSnapshot } from './store/types';
 
 /** Why a row may need attention beyond its state, as codes (the edges word them). */
@@ -128,6 +135,9 @@ export async function loadModel(opts: LoadOptions): Promise<AuthModel> {
   const mcpOAuth = storeSnap?.data.mcpOAuth ?? {};
   // our own notes: stored clients the authorization server rejected (say why: register anew)
   const rejections = needStore ? await readClientRejections(opts.paths) : {};
+  // refresh tokens never to be sent again (spent marks; intent records whose refresh is not under way)
+  const spentMarks = needStore ? await readSpentMarks(opts.paths) : {};
+  const intents = needStore ? await readIntents(opts.paths) : {};
   // other secure-storage profiles sharing this cache file (file store only: the keychain item follows D)
   const sharing =
     store instanceof FileStore && cacheSnap && Object.keys(cacheSnap.entries).length
@@ -149,8 +159,10 @@ export async function loadModel(opts: LoadOptions): Promise<AuthModel> {
       now,
       opts.settings ?? DEFAULT_SETTINGS,
     );
-    status.scope = config.scope;
-    const row: ServerRow = { config, key, status };
+    const entry = Object.prototype.hasOwnProperty.call(mcpOAuth, key) ? mcpOAuth[key] : undefined;
+    const final = withSpentToken(status, storeError ? undefined : spentOf(entry, spentMarks[key], intents[key], lock));
+    final.scope = config.scope;
+    const row: ServerRow = { config, key, status: final };
     row.hints = hintsFor(row, cfg.definitionsByName[config.name] ?? 0, rejections[key], sharing);
     return row;
   });
@@ -173,4 +185,29 @@ export async function loadModel(opts: LoadOptions): Promise<AuthModel> {
     storeLocation: store.location,
     now,
   };
+}
+
+/**
+ * Is the stored refresh token one never to be sent? A spent mark names it (or, once the refresh token was
+ * dropped from the entry, the access token beside it); or an intent record names it and no refresh is under
+ * way (the lock is free or stale): its sender died between the POST and the write.
+ */
+function spentOf(
+  entry: unknown,
+  mark: SpentMark | undefined,
+  intent: IntentRecord | undefined,
+  lock: LockHolderInfo,
+): { cause: 'unstored' | 'answer-lost' | 'interrupted'; at: number } | undefined {
+  if (!entry || typeof entry !== 'object') return undefined;
+  const e = entry as { refreshToken?: unknown; accessToken?: unknown };
+  const rt = typeof e.refreshToken === 'string' && e.refreshToken ? e.refreshToken : undefined;
+  if (mark) {
+    const names = rt
+      ? mark.fingerprint === fingerprint(rt)
+      : mark.access !== undefined && typeof e.accessToken === 'string' && mark.access === fingerprint(e.accessToken);
+    if (names) return { cause: mark.cause ?? 'unstored', at: mark.at };
+  }
+  if (intent && rt && intent.fingerprint === fingerprint(rt) && (!lock.held || lock.stale))
+    return { cause: 'interrupted', at: intent.at };
+  return undefined;
 }

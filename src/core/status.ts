@@ -46,7 +46,9 @@ export type StatusReason =
   | 'config-error'
   | 'entry-invalid'
   | 'awaiting-approval'
-  | 'step-up';
+  | 'step-up'
+  /** the stored refresh token may be spent (an interrupted refresh, a lost or unstorable answer): sign in */
+  | 'token-spent';
 
 export interface StatusSettings {
   /** Claude Code refreshes when ≤ 300 s remain */
@@ -92,6 +94,8 @@ export interface ServerStatus {
   clientId?: string;
   /** where the client came from: dynamic registration (stored), static config */
   client?: 'dynamic' | 'static';
+  /** `token-spent`: why the stored refresh token is never sent again, and since when */
+  spent?: { cause: 'unstored' | 'answer-lost' | 'interrupted'; at: number };
 }
 
 /** The one place that decides a server's state. Pure: no I/O, `now` injected. */
@@ -231,4 +235,18 @@ export function hasUsableToken(e: TokenEntry | undefined, now: number): boolean 
     e.accessToken !== '' &&
     (e.expiresAt === undefined || (typeof e.expiresAt === 'number' && e.expiresAt > now))
   );
+}
+
+/**
+ * A row whose stored refresh token may be spent (an unresolved intent record whose refresh is not under way,
+ * or a spent mark naming it) needs a sign-in, whatever the token's times say: the token is never sent again,
+ * and the access token lasts only until it expires. A refresh in progress and errors keep their state.
+ */
+export function withSpentToken(
+  status: ServerStatus,
+  spent: { cause: 'unstored' | 'answer-lost' | 'interrupted'; at: number } | undefined,
+): ServerStatus {
+  if (!spent || status.state === 'error' || status.state === 'refreshing' || status.state === 'not-approved')
+    return status;
+  return { ...status, state: 'needs-auth', reason: 'token-spent', spent };
 }

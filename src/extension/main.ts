@@ -18,6 +18,8 @@ export interface McpAuthApi {
   activationMs: number;
 }
 
+let scheduler: RefreshScheduler | undefined;
+
 /** Composition root: build every service, push every disposable. No network, only the few file reads. */
 export function activate(context: vscode.ExtensionContext): McpAuthApi {
   const started = performance.now();
@@ -45,9 +47,10 @@ export function activate(context: vscode.ExtensionContext): McpAuthApi {
   const view = vscode.window.createTreeView('mcpAuth.servers', { treeDataProvider: tree, showCollapseAll: false });
   const statusBar = new AuthStatusBar(service);
   const watchers = new FileWatchers(service, log);
-  const scheduler = new RefreshScheduler(service, log);
-  tree.why = (name) => scheduler.keptReason(name);
-  context.subscriptions.push(output, service, tree, view, statusBar, watchers, scheduler);
+  const sched = new RefreshScheduler(service, log);
+  scheduler = sched;
+  tree.why = (name) => sched.keptReason(name);
+  context.subscriptions.push(output, service, tree, view, statusBar, watchers, sched);
   registerCommands(context, { service, log, output });
   // note this window's secure-storage dir beside the shared needs-auth cache (core/profiles.ts), off the hot path
   const noteProfile = setTimeout(() => void recordProfile(service.paths), 2000);
@@ -67,7 +70,7 @@ export function activate(context: vscode.ExtensionContext): McpAuthApi {
         service.reconfigure();
         watchers.rewatch();
         statusBar.update();
-        void scheduler.restart();
+        void sched.restart();
         service.schedule(0);
       }
     }),
@@ -87,4 +90,9 @@ export function activate(context: vscode.ExtensionContext): McpAuthApi {
   };
 }
 
-export function deactivate(): void {}
+/** Resolves once the keeper's refreshes under way have stored their answers (see RefreshScheduler.stop). */
+export function deactivate(): Promise<void> {
+  const s = scheduler;
+  scheduler = undefined;
+  return s ? s.stop() : Promise.resolve();
+}

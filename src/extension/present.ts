@@ -74,7 +74,11 @@ export function describe(row: ServerRow, now: number, t: L10n | Translate = plai
     case 'expired':
       return l10n.t('expired, refreshable');
     case 'needs-auth':
-      return s.reason === 'signed-out' ? l10n.t('needs sign-in (refresh token rejected)') : l10n.t('needs sign-in');
+      return s.reason === 'signed-out'
+        ? l10n.t('needs sign-in (refresh token rejected)')
+        : s.reason === 'token-spent'
+          ? l10n.t('needs sign-in (an interrupted refresh may have spent its token)')
+          : l10n.t('needs sign-in');
     case 'blocked':
       return l10n.t('blocked by stale needs-auth entry ({0} old)', humanDuration(s.cache?.ageMs ?? 0, l10n));
     case 'needs-scope':
@@ -280,10 +284,20 @@ function factText(f: Fact, l10n: L10n): string {
         f.missing.length ? l10n.t(', lacking {0}', f.missing.join(' ')) : '',
       );
     case 'spent-token':
-      return l10n.t(
-        'the stored refresh token was answered 200 at {0} but the answer could not be stored: it is spent (sign in again)',
-        iso(f.at),
-      );
+      return f.cause === 'interrupted'
+        ? l10n.t(
+            'a refresh begun at {0} was interrupted before its answer was stored: the refresh token may be spent and is not sent again (sign in again)',
+            iso(f.at),
+          )
+        : f.cause === 'answer-lost'
+          ? l10n.t(
+              'the refresh token was sent at {0} and the answer was lost: it may be spent and is not sent again (sign in again)',
+              iso(f.at),
+            )
+          : l10n.t(
+              'the stored refresh token was answered 200 at {0} but the answer could not be stored: it is spent (sign in again)',
+              iso(f.at),
+            );
     case 'cache-entry':
       return l10n.t(
         'needs-auth cache entry written {0}, {1} old, TTL {2}: {3}',

@@ -76,6 +76,20 @@ export class RefreshScheduler implements vscode.Disposable {
 
   dispose(): void {
     for (const d of this.subs) d.dispose();
-    void this.keeper?.stop();
+    void this.stop();
   }
+
+  /**
+   * Stop the keeper; resolves when every refresh under way has stored its answer and released its lock. The
+   * extension's deactivate() returns this, so closing or reloading a window never cuts a refresh between its
+   * POST and its write (VS Code waits a few seconds for it; the intent record covers a longer hang).
+   */
+  stop(): Promise<void> {
+    const k = this.keeper;
+    this.keeper = undefined;
+    if (k) this.stopping = k.stop().catch(() => {});
+    return this.stopping;
+  }
+
+  private stopping: Promise<void> = Promise.resolve();
 }

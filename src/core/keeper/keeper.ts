@@ -325,12 +325,15 @@ export class Keeper extends EventEmitter<KeeperEvents> {
     if (row.status.state === 'refreshing') return undefined; // the holder's write wakes us
     const due = refreshDueAt(entry, this.windowMs);
     const now = this.now();
-    if (due === undefined || now < due) return undefined;
+    // a refresh token that may be spent is settled at once (refresh.ts drops it from the entry, so that no
+    // refresher replays it before it is due), whatever its expiry says
+    const settle = row.status.reason === 'token-spent';
+    if (!settle && (due === undefined || now < due)) return undefined;
     const key = row.key;
     if (this.refreshing.has(key)) return undefined;
     const b = this.backoff.get(key);
     if (b && b.until > now) return undefined;
-    const jitter = once ? 0 : Math.floor(Math.random() * (this.o.jitterMs ?? 5000));
+    const jitter = once || settle ? 0 : Math.floor(Math.random() * (this.o.jitterMs ?? 5000));
     return this.track(
       new Promise<void>((resolve) => {
         const go = () => {
