@@ -17,8 +17,9 @@ async function expiredHome(h: TempHome): Promise<void> {
  * SIGKILL the holder at each step of the transaction. Always: the store is valid JSON holding the old or
  * the new generation (never torn), and the lock is reclaimed at once. After (a) the next refresh succeeds.
  * After (b), (c), (d) the authorization server has already rotated the refresh token we still hold (the
- * response was lost with the process), so the next refresh is told invalid_grant and reports needs-auth
- * honestly; that window — from the AS committing the rotation to our rename — cannot be closed by a client.
+ * response was lost with the process). The intent record the dead process wrote before its POST says so: the
+ * next refresh never sends that token (no replay, so no reuse detection and no revoked grant), drops it from
+ * the entry so that Claude Code cannot replay it either, and the row asks for a sign-in (token-spent).
  */
 for (const [step, label, expectNext] of [
   ['after-lock', '(a) after taking the lock', 'refreshed'],
@@ -27,11 +28,13 @@ for (const [step, label, expectNext] of [
   ['mid-write', '(d) between the temp write and the rename', 'needs-auth'],
 ] as const) {
   test(
-    `crash ${label}: store intact (old or new generation), lock reclaimed, next refresh ${expectNext === 'refreshed' ? 'succeeds' : 'reports needs-auth'}`,
+    `crash ${label}: store intact (old or new generation), lock reclaimed, next refresh ${expectNext === 'refreshed' ? 'succeeds' : 'refuses the possibly spent token (no replay)'}`,
     { timeout: 60_000 },
     async () => {
       await withHome(expiredHome, async (h) => {
         const rt0 = entryOf(h, 'demo').entry.refreshToken;
+        const reuses0 = stack.counters.reusesDetected;
+        const revoked0 = stack.counters.grantsRevoked;
         stack.mode.tokenDelayMs = step === 'after-post' ? 300 : 0;
         const dead = await runCliAsync(['refresh', 'demo'], {
           env: { ...h.env, MCP_AUTH_TEST_CRASH_AT: step },
@@ -58,9 +61,13 @@ for (const [step, label, expectNext] of [
           assert.equal((await callWhoami(stack.mcpUrl, entryOf(h, 'demo').entry.accessToken)).sub, 'test-user');
         } else {
           assert.equal(next.code, 1);
-          assert.equal(result.code, 'invalid-grant');
+          assert.equal(result.code, 'token-spent');
+          assert.equal(entryOf(h, 'demo').entry.refreshToken, undefined, 'the possibly spent token left the entry');
           const st = JSON.parse((await runCliAsync(['status', '--json'], { env: h.env, cwd: h.project })).stdout);
           assert.equal(st.servers[0].state, 'needs-auth');
+          assert.equal(st.servers[0].reason, 'token-spent');
+          assert.equal(stack.counters.reusesDetected, reuses0, 'nothing replayed');
+          assert.equal(stack.counters.grantsRevoked, revoked0, 'no grant revoked');
         }
         assert.deepEqual(
           fs.readdirSync(h.claudeDir).filter((n) => n.endsWith('.lock')),
