@@ -76,6 +76,7 @@ export async function runLogin(ctx: CliContext): Promise<number> {
   const r = await signIn.finally(() => {
     if (pasted) process.stdin.destroy();
   });
+  ctx.wrote = true;
   const exp = r.expiresAt ? `, expires in ${duration(r.expiresAt - Date.now())}` : '';
   ctx.out(
     r.result === 'adopted'
@@ -98,6 +99,7 @@ export async function runLogout(ctx: CliContext): Promise<number> {
     ctx.out(`${server.name}: no stored token\n`);
     return 0;
   }
+  ctx.wrote = true;
   if (r.revokeError)
     process.stderr.write(
       redact(`mcp-auth: ${r.revokeError.code}: ${r.revokeError.message} (tokens removed locally)\n`),
@@ -126,6 +128,7 @@ export async function runInvalidate(ctx: CliContext): Promise<number> {
   }
   await readCache(file); // a cache that is not valid JSON is reported, never rewritten
   const r = await removeCacheEntries(file, match);
+  ctx.wrote = r.written;
   if (ctx.values.json) ctx.out(JSON.stringify({ removed: r.removed }) + '\n');
   else
     ctx.out(

@@ -12,6 +12,9 @@ export interface CliContext {
   /** pinned clock (MCP_AUTH_NOW), else undefined = Date.now() */
   now?: number;
   out: (s: string) => void;
+  /** set by a command that changed a file (a token stored or removed, a needs-auth entry cleared): only then does
+   * the run note this profile (core/profiles.ts) — nothing is written when nothing changes */
+  wrote?: boolean;
 }
 
 export type Command = (ctx: CliContext) => Promise<number>;

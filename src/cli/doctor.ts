@@ -4,7 +4,7 @@ import { loadModel } from '../core/model';
 import { isProblem } from '../core/status';
 import type { CliContext } from './commands';
 import { duration, paint, REASON_TEXT } from './format';
-import { printIssues } from './report';
+import { brokenConfigFiles, printIssues } from './report';
 import type { AuthState, Hint } from '../core';
 import { keeperLines } from './keeper-doctor';
 
@@ -114,6 +114,8 @@ export interface DoctorReport {
   store: string;
   cacheFile: string;
   configFiles: string[];
+  /** config files that exist but cannot be read or parsed */
+  unreadableConfigFiles: { file: string; code: string }[];
   checks: { check: string; ok: boolean; message: string }[];
   servers: { name: string; scope: string; state: AuthState; reason: string; lines: string[]; fix?: string }[];
 }
@@ -132,12 +134,14 @@ export async function runDoctor(ctx: CliContext): Promise<number> {
       return 1;
     }
   }
+  const broken = brokenConfigFiles(model);
   const report: DoctorReport = {
     configDir: d.configDir,
     secureDir: d.secureDir,
     store: d.store,
     cacheFile: d.cacheFile,
     configFiles: d.configFiles,
+    unreadableConfigFiles: broken,
     checks: d.checks.map((c) => ({ check: c.code, ok: c.ok, message: redact(checkMessage(c)) })),
     servers: servers.map((s) => ({
       name: s.name,
@@ -158,18 +162,28 @@ export async function runDoctor(ctx: CliContext): Promise<number> {
     ctx.out(JSON.stringify(report, null, 2) + '\n');
     return bad ? 1 : 0;
   }
-  ctx.out(
-    `config dir:      ${report.configDir}\ncredential store: ${report.store}\nneeds-auth cache: ${report.cacheFile}\nconfig files:    ${report.configFiles.join(', ') || '(none found)'}\n\n`,
-  );
+  // the header: one column for every value; then blocks separated by one blank line, none at the end
+  const files = [
+    ...report.configFiles,
+    ...broken.map(
+      (b) => `${b.file} (exists but cannot be ${b.code === 'config-parse' ? 'parsed' : 'read'}: ${b.code})`,
+    ),
+  ];
+  const header: [string, string][] = [
+    ['config dir:', report.configDir],
+    ['credential store:', report.store],
+    ['needs-auth cache:', report.cacheFile],
+    ['config files:', files.join(', ') || '(none found)'],
+  ];
+  const w = Math.max(...header.map(([k]) => k.length)) + 1;
+  const blocks: string[] = [header.map(([k, v]) => k.padEnd(w) + v).join('\n')];
   for (const s of report.servers) {
-    ctx.out(`${s.name}  ${paint(ctx.style, s.state, s.state)}\n`);
-    for (const l of s.lines) ctx.out(`  ${l}\n`);
-    if (s.fix) ctx.out(`  fix: ${s.fix}\n`);
-    ctx.out('\n');
+    const lines = [`${s.name}  ${paint(ctx.style, s.state, s.state)}`, ...s.lines.map((l) => `  ${l}`)];
+    if (s.fix) lines.push(`  fix: ${s.fix}`);
+    blocks.push(lines.join('\n'));
   }
-  if (report.checks.length) {
-    ctx.out('checks:\n');
-    for (const c of report.checks) ctx.out(`  ${c.ok ? 'ok  ' : 'WARN'} ${c.message}\n`);
-  }
+  if (report.checks.length)
+    blocks.push(['checks:', ...report.checks.map((c) => `  ${c.ok ? 'ok  ' : 'WARN'} ${c.message}`)].join('\n'));
+  ctx.out(blocks.join('\n\n') + '\n');
   return bad ? 1 : 0;
 }

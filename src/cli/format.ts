@@ -14,6 +14,7 @@ const COLORS: Record<AuthState, string> = {
   'needs-scope': '35',
   refreshing: '36',
   'no-auth': '2',
+  unchecked: '2',
   'not-approved': '2',
   error: '31',
 };
@@ -42,6 +43,10 @@ export const REASON_TEXT: Record<StatusReason, string> = {
   stdio: 'local (stdio) server',
   'static-headers': 'static headers',
   'no-oauth-data': 'no OAuth data',
+  'not-checked': 'not contacted yet: whether it needs a sign-in is not known (mcp-auth doctor --probe asks it)',
+  'unset-variable': 'a ${VAR} in its url or headers is not set here',
+  credman:
+    'Claude Code keeps its tokens in Windows Credential Manager here; mcp-auth can show state but cannot refresh or sign in',
   'unsupported-transport': 'transport without OAuth',
   'store-error': 'credential store unreadable',
   'cache-error': 'needs-auth cache unreadable',
@@ -78,7 +83,13 @@ export function detail(row: ServerRow, now: number): string {
       parts.push(`refresh in progress (${s.lock?.holder ?? 'another process'})`);
       break;
     case 'error':
-      parts.push(`${s.code}: ${s.message ?? ''}`);
+      parts.push(
+        s.reason === 'unset-variable'
+          ? `unset-variable: ${(s.variables ?? []).map((v) => '${' + v + '}').join(', ')} in its url or headers is not set here; mcp-auth will not act on it`
+          : s.reason === 'credman'
+            ? `store-credman: ${REASON_TEXT.credman}`
+            : `${s.code}: ${s.message ?? ''}`,
+      );
       break;
     default:
       parts.push(REASON_TEXT[s.reason]);

@@ -11,10 +11,10 @@ interface CommandHelp {
 export const COMMAND_HELP: Record<string, CommandHelp> = {
   status: {
     summary: 'the auth state of every MCP server Claude Code would load here',
-    usage: 'mcp-auth status [--json] [--cwd DIR]',
-    body: 'One row per server (user, local, project, managed and plugin scope) with its state and the fix for\nthose that need one. Reads only.',
+    usage: 'mcp-auth status [NAME...] [--json] [--cwd DIR]',
+    body: 'One row per server (user, local, project, managed and plugin scope) with its state and the fix for\nthose that need one; with NAMEs, those servers only (an unknown name is unknown-server). With --json, files\nthat cannot be read or parsed are in "errors". Reads only.',
     examples: ['mcp-auth status', 'mcp-auth status --json | jq \'.servers[] | select(.state != "signed-in")\''],
-    exit: '0 all usable; 1 a server needs sign-in, is blocked by a stale needs-auth entry, or a file cannot be read',
+    exit: '0 all usable; 1 a server needs sign-in, is blocked by a stale needs-auth entry, a file cannot be read, or a NAME is unknown',
   },
   refresh: {
     summary: "refresh tokens through Claude Code's own lock (one refresh per rotation, however many processes race)",

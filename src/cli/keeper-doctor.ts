@@ -37,6 +37,16 @@ export async function keeperLines(ctx: CliContext, model: AuthModel, report: Doc
         s.lines.push(`${who}, ${duration(now - r.last.at)} ago: ${actionLine(r.last, now)}`);
       }
     }
+    if (ctx.values.probe && row && s.state === 'unchecked') {
+      // never contacted: does it ask for a sign-in? (an unauthenticated initialize, as Claude Code's first connect)
+      const v = await probeServer(row.config, undefined, { logger: ctx.logger });
+      if (v.verdict === 'accepted')
+        s.lines.push(`probe now: the server answered without a sign-in (HTTP ${v.status}): it needs none`);
+      else if (v.verdict === 'rejected' && v.status === 401) {
+        s.lines.push(`probe now: the server asks for a sign-in (HTTP 401${v.error ? ` ${v.error}` : ''})`);
+        s.fix = `mcp-auth login ${s.name}`;
+      } else s.lines.push(`probe now: ${describeProbe(v)}`);
+    }
     if (ctx.values.probe && row && s.state === 'blocked' && row.key) {
       const at = model.store?.data.mcpOAuth?.[row.key]?.accessToken;
       if (at) {

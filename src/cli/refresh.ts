@@ -65,6 +65,7 @@ export async function runRefresh(ctx: CliContext): Promise<number> {
     if (!explicit && r.result === 'failed' && r.code === 'no-credentials') continue;
     results.push(r);
   }
+  ctx.wrote = results.some((r) => r.result === 'refreshed' || (r.clearedCacheEntries?.length ?? 0) > 0);
   const now = ctx.now ?? Date.now();
   if (ctx.values.json) {
     ctx.out(
@@ -92,11 +93,12 @@ export async function runRefresh(ctx: CliContext): Promise<number> {
       const cleared = r.clearedCacheEntries?.length
         ? `; cleared needs-auth entry ${r.clearedCacheEntries.join(', ')}`
         : '';
-      ctx.out(r.result === 'failed' ? `${r.name}: failed (${r.code})\n` : `${r.name}: ${r.result}${exp}${cleared}\n`);
+      // a failure is said once, on stderr (below), with its code and why
+      if (r.result !== 'failed') ctx.out(`${r.name}: ${r.result}${exp}${cleared}\n`);
     }
   }
   for (const r of results)
-    if (r.result === 'failed') process.stderr.write(redact(`mcp-auth: ${r.code}: ${r.message}\n`));
+    if (r.result === 'failed') process.stderr.write(redact(`mcp-auth: ${r.code}: ${r.name}: ${r.message}\n`));
   for (const r of results) {
     const odd = r.warnings?.filter((w) => w !== 'lock-lost') ?? [];
     if (odd.length)

@@ -11,3 +11,12 @@ export function printIssues(model: AuthModel): void {
     }
   }
 }
+
+/** Config files that exist but could not be read or parsed (never the same as "no configuration found"). */
+export function brokenConfigFiles(model: AuthModel): { file: string; code: string }[] {
+  const out: { file: string; code: string }[] = [];
+  for (const i of model.issues)
+    if ((i.code === 'config-parse' || i.code === 'config-read') && i.file && !out.some((o) => o.file === i.file))
+      out.push({ file: i.file, code: i.code });
+  return out;
+}

@@ -159,7 +159,10 @@ export async function diagnose(
     ];
     if (r.key) {
       const entry = model.store?.data.mcpOAuth?.[r.key];
-      if (!entry) facts.push({ code: 'no-entry', key: r.key, store: model.storeLocation });
+      // an unreadable store says nothing about its entries (the state fact says why it is unreadable)
+      if (!model.store) {
+        /* no entry fact */
+      } else if (!entry) facts.push({ code: 'no-entry', key: r.key, store: model.storeLocation });
       else {
         facts.push({ code: 'entry', key: r.key, store: model.storeLocation });
         if (s.expiresAt !== undefined)

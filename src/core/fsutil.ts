@@ -97,7 +97,19 @@ export interface AtomicWriteOptions {
   mode?: number;
   /** test-only: called between writing the temp file and renaming it */
   beforeRename?: () => void | Promise<void>;
+  /** the rename (fs.promises.rename); injected by tests to fail as Windows does when another program holds the file */
+  rename?: (from: string, to: string) => Promise<void>;
+  /** waits between rename attempts on EPERM/EBUSY/EACCES, ms (default RENAME_RETRY_MS) */
+  renameRetryMs?: readonly number[];
 }
+
+/**
+ * On Windows a rename over a file another program holds open (an editor, a virus scanner, a backup tool) fails with
+ * EPERM, EBUSY or EACCES for a moment: tried again after each of these waits, then reported. The temp file is removed
+ * either way, and the target is never half-written (it is only ever replaced whole by the rename).
+ */
+export const RENAME_RETRY_MS: readonly number[] = [50, 100, 200, 400];
+const RENAME_BUSY = new Set(['EPERM', 'EBUSY', 'EACCES']);
 
 /**
  * Write a file atomically: a temp file created with O_EXCL and mode 0600 in the same folder, fsync, rename
@@ -117,7 +129,17 @@ export async function writeFileAtomic(file: string, text: string, opts: AtomicWr
     await fh.sync();
     await fh.close();
     await opts.beforeRename?.();
-    await fs.promises.rename(tmp, file);
+    const rename = opts.rename ?? fs.promises.rename;
+    const waits = opts.renameRetryMs ?? RENAME_RETRY_MS;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await rename(tmp, file);
+        break;
+      } catch (e) {
+        if (attempt >= waits.length || !RENAME_BUSY.has(errnoCode(e) ?? '')) throw e;
+        await new Promise((r) => setTimeout(r, waits[attempt]));
+      }
+    }
     renamed = true;
     try {
       const dh = await fs.promises.open(dir, 'r');

@@ -1,3 +1,4 @@
+import { assertWritableStore } from './store/credman';
 import * as crypto from 'node:crypto';
 import * as http from 'node:http';
 import * as path from 'node:path';
@@ -101,6 +102,7 @@ export async function login(server: ServerConfig, deps: LoginDeps, opts: LoginOp
   const now = deps.now ?? Date.now;
   if (!isRemote(server)) throw new McpAuthError('not-remote', `${server.name} is not a remote server`);
   if (server.problem) throw new McpAuthError(server.problem.code, server.problem.message);
+  assertWritableStore(deps.store);
   const key = serverKey(server);
   const timeoutMs = opts.timeoutMs ?? 300_000;
   const started = now();

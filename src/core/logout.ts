@@ -1,3 +1,4 @@
+import { assertWritableStore } from './store/credman';
 import type { ServerConfig } from './config/types';
 import { McpAuthError } from './errors';
 import { acquireLock, refreshLock } from './lock/lock';
@@ -41,6 +42,8 @@ export async function logout(
   },
   opts: { revoke?: boolean } = {},
 ): Promise<LogoutOutcome> {
+  if (server.problem) throw new McpAuthError(server.problem.code, server.problem.message);
+  assertWritableStore(deps.store);
   const log = (deps.logger ?? nullLogger).child(`logout ${server.name}`);
   const key = serverKey(server);
   const out: LogoutOutcome = { name: server.name, removed: false, revoked: [] };

@@ -34,24 +34,41 @@ export function defaultManagedDirs(platform: NodeJS.Platform): string[] {
   return ['/etc/claude-code'];
 }
 
+/** The path functions of a platform: Windows paths on win32 (injected in tests on any machine), POSIX elsewhere. */
+export function pathApi(platform: NodeJS.Platform): path.PlatformPath {
+  return platform === 'win32' ? path.win32 : path.posix;
+}
+
+/** A name inside a folder, joined as the folder's own platform writes paths (`C:\…` or `\\server\…` = Windows). */
+export function joinIn(dir: string, name: string): string {
+  return (/^(?:[A-Za-z]:[\\/]|\\\\)/.test(dir) ? path.win32 : path).join(dir, name);
+}
+
+/** Every managed-mcp.json Claude Code looks for, in order. */
+export function managedMcpFiles(paths: Pick<ClaudePaths, 'managedDirs'>): string[] {
+  return paths.managedDirs.map((d) => joinIn(d, 'managed-mcp.json'));
+}
+
 export function resolvePaths(inputs: PathInputs = {}): ClaudePaths {
   const env = inputs.env ?? process.env;
   const platform = inputs.platform ?? process.platform;
-  const home = inputs.home ?? env.HOME ?? os.homedir();
+  const p = pathApi(platform);
+  // Claude Code uses os.homedir(): $HOME on POSIX, %USERPROFILE% on Windows (where HOME, if set, is a shell's)
+  const home = inputs.home ?? (platform === 'win32' ? env.USERPROFILE : env.HOME) ?? os.homedir();
   const rawConfigDir = inputs.configDirOverride || env.CLAUDE_CONFIG_DIR || undefined;
   const configDirEnv = rawConfigDir ? rawConfigDir.normalize('NFC') : undefined;
-  const defaultDir = path.join(home, '.claude');
+  const defaultDir = p.join(home, '.claude');
   const configDir = configDirEnv ?? defaultDir;
   const secureEnv = env.CLAUDE_SECURESTORAGE_CONFIG_DIR;
   const secureDir = secureEnv === undefined ? configDir : secureEnv === '' ? defaultDir : secureEnv;
-  const userConfigFile = configDirEnv ? path.join(configDirEnv, '.claude.json') : path.join(home, '.claude.json');
+  const userConfigFile = configDirEnv ? p.join(configDirEnv, '.claude.json') : p.join(home, '.claude.json');
   return {
     home,
     configDir,
     secureDir,
     userConfigFile,
-    credentialsFile: path.join(secureDir, '.credentials.json'),
-    needsAuthCacheFile: path.join(configDir, 'mcp-needs-auth-cache.json'),
+    credentialsFile: p.join(secureDir, '.credentials.json'),
+    needsAuthCacheFile: p.join(configDir, 'mcp-needs-auth-cache.json'),
     configDirEnv,
     managedDirs:
       inputs.managedDirs ??

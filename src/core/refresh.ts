@@ -1,3 +1,4 @@
+import { assertWritableStore } from './store/credman';
 import { clearNeedsAuth } from './cache/needsAuthCache';
 import type { ServerConfig } from './config/types';
 import { McpAuthError, isMcpAuthError, type ErrorCode } from './errors';
@@ -163,6 +164,7 @@ export async function refreshServer(
   try {
     if (!isRemote(server)) throw new McpAuthError('not-remote', `${server.name} is not a remote server`);
     if (server.problem) throw new McpAuthError(server.problem.code, server.problem.message);
+    assertWritableStore(run.deps.store);
     run.key = serverKey(server);
 
     // 1. decide
@@ -356,7 +358,8 @@ function mayHaveSpent(e: unknown, sent: boolean): SpentCause | undefined {
 
 function failed(run: Run, e: unknown): RefreshOutcome {
   const m = isMcpAuthError(e) ? e : new McpAuthError('internal', (e as Error)?.message ?? String(e));
-  run.log.warn('failed', m);
+  // the outcome carries the failure and every caller reports it (CLI: one stderr line): logged, not warned twice
+  run.log.info(`failed: ${m.code}: ${m.message}`);
   return { name: run.server.name, result: 'failed', code: m.code, message: m.message };
 }
 

@@ -9,6 +9,9 @@ import type { ErrorCode } from './errors';
 
 /**
  * `not-approved`: a .mcp.json server Claude Code has not approved for this folder (it does not connect it; we never act on it).
+ * `unchecked`: a remote server with no OAuth data and no static credentials that nobody has contacted yet: it may need
+ * no sign-in, or it may answer 401 on first contact (`doctor --probe` asks it). Not `no-auth`, which reads as
+ * "needs no sign-in".
  * `needs-scope`: step-up — the server answered 403 `insufficient_scope` (Claude Code recorded the scopes it asked for
  * as `stepUpScope`) and the stored token lacks some of them: a sign-in for the union of scopes is needed.
  */
@@ -21,6 +24,7 @@ export type AuthState =
   | 'needs-scope'
   | 'refreshing'
   | 'no-auth'
+  | 'unchecked'
   | 'not-approved'
   | 'error';
 
@@ -40,6 +44,9 @@ export type StatusReason =
   | 'stdio'
   | 'static-headers'
   | 'no-oauth-data'
+  | 'not-checked'
+  | 'unset-variable'
+  | 'credman'
   | 'unsupported-transport'
   | 'store-error'
   | 'cache-error'
@@ -80,6 +87,8 @@ export interface ServerStatus {
   reason: StatusReason;
   /** error code when state is `error` */
   code?: ErrorCode;
+  /** `unset-variable`: the `${VAR}`s of the url or headers that are not set in this process */
+  variables?: string[];
   message?: string;
   expiresAt?: number;
   /** from when a refresh is due (timing.ts: the window, shortened for short-lived tokens) */
@@ -113,9 +122,10 @@ export function computeStatus(
     return {
       ...base,
       state: 'error',
-      reason: 'config-error',
+      reason: server.problem.code === 'unset-variable' ? 'unset-variable' : 'config-error',
       code: server.problem.code,
       message: server.problem.message,
+      ...(server.problem.variables ? { variables: server.problem.variables } : {}),
     };
   }
   if (server.transport === 'stdio' || server.transport === 'sdk') return { ...base, state: 'no-auth', reason: 'stdio' };
@@ -124,7 +134,8 @@ export function computeStatus(
     return {
       ...base,
       state: 'error',
-      reason: 'store-error',
+      // Windows Credential Manager holds Claude Code's tokens (store/credman.ts): the file is not what it reads
+      reason: credential.error.code === 'store-credman' ? 'credman' : 'store-error',
       code: credential.error.code,
       message: credential.error.message,
     };
@@ -175,7 +186,8 @@ export function computeStatus(
     if (hasStaticAuth || server.headersHelper) token = { state: 'no-auth', reason: 'static-headers' };
     else if (server.oauth || cache?.fresh)
       token = { state: 'needs-auth', reason: cache?.fresh ? 'cache-entry' : 'no-entry' };
-    else token = { state: 'no-auth', reason: 'no-oauth-data' };
+    // never contacted (no stub, no entry, no fresh cache entry): whether it needs a sign-in is not known yet
+    else token = { state: 'unchecked', reason: 'not-checked' };
   } else if (!entry.accessToken) {
     if (hasRefreshToken) token = { state: 'expired', reason: 'expired-refreshable' };
     else if (entry.discoveryState?.tokenlessRejectedAt !== undefined) token = { state: 'needs-auth', reason: 'stub' };

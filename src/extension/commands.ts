@@ -14,7 +14,7 @@ import { diagnose, fixFor } from '../core/diagnose';
 import { needsAttention } from '../core/status';
 import type { Node } from './tree';
 import { readSettings, type AuthModelService } from './service';
-import { describe, diagnosisText, fixText } from './present';
+import { credmanText, describe, diagnosisText, fixText } from './present';
 import { assertCanActOn, canActOn } from './trust';
 
 type Target = Node | { name: string } | undefined;
@@ -466,9 +466,11 @@ async function runCommand<T>(id: string, fn: () => T | Promise<T>, deps: Command
     deps.log.error(`${id} failed`, e);
     const code = (e as { code?: string }).code;
     const msg =
-      isMcpAuthError(e) || code
-        ? vscode.l10n.t('MCP Auth: {0}', redact((e as Error).message))
-        : vscode.l10n.t('MCP Auth: unexpected error in {0}', id);
+      code === 'store-credman'
+        ? vscode.l10n.t('MCP Auth: {0}', credmanText(vscode.l10n))
+        : isMcpAuthError(e) || code
+          ? vscode.l10n.t('MCP Auth: {0}', redact((e as Error).message))
+          : vscode.l10n.t('MCP Auth: unexpected error in {0}', id);
     void showError(msg, deps.output);
     return undefined;
   }

@@ -54,6 +54,7 @@ const ICONS: Record<AuthState, { icon: string; color?: string }> = {
   'needs-scope': { icon: 'shield', color: 'charts.orange' },
   refreshing: { icon: 'sync~spin' },
   'no-auth': { icon: 'circle-outline', color: 'disabledForeground' },
+  unchecked: { icon: 'question', color: 'disabledForeground' },
   'not-approved': { icon: 'debug-pause', color: 'disabledForeground' },
   error: { icon: 'error', color: 'errorForeground' },
 };
@@ -91,9 +92,14 @@ export function describe(row: ServerRow, now: number, t: L10n | Translate = plai
         : s.reason === 'static-headers'
           ? l10n.t('static headers')
           : l10n.t('no OAuth');
+    case 'unchecked':
+      return l10n.t('not checked yet');
     case 'not-approved':
       return l10n.t('awaiting approval in Claude Code');
     case 'error':
+      if (s.reason === 'unset-variable')
+        return l10n.t('error: {0} is not set here', (s.variables ?? []).map((v) => '${' + v + '}').join(', '));
+      if (s.reason === 'credman') return l10n.t('tokens in Windows Credential Manager');
       return l10n.t('error: {0}', s.code ?? 'unknown');
   }
 }
@@ -163,7 +169,21 @@ export function tooltip(row: ServerRow, now: number, l10n: L10n = plainL10n, tru
     lines.push(
       l10n.t('Refresh lock held by {0}{1}', mdEscape(s.lock.holder ?? '?'), s.lock.stale ? l10n.t(' (stale)') : ''),
     );
-  if (s.state === 'error') lines.push(l10n.t('Problem: {0}', mdEscape(`${s.code}: ${s.message ?? ''}`)));
+  if (s.state === 'unchecked')
+    lines.push(
+      l10n.t(
+        'Not contacted yet: whether this server needs a sign-in is not known until Claude Code (or mcp-auth doctor --probe) connects to it.',
+      ),
+    );
+  if (s.state === 'error' && s.reason === 'unset-variable')
+    lines.push(
+      l10n.t(
+        'Problem: {0} in the url or headers is not set in the environment VS Code started with, so the stored entry cannot be found; MCP Auth will not act on this server. Start VS Code from a shell that sets it.',
+        mdEscape((s.variables ?? []).map((v) => '${' + v + '}').join(', ')),
+      ),
+    );
+  else if (s.state === 'error' && s.reason === 'credman') lines.push(mdEscape(credmanText(l10n)));
+  else if (s.state === 'error') lines.push(l10n.t('Problem: {0}', mdEscape(`${s.code}: ${s.message ?? ''}`)));
   for (const h of row.hints ?? []) lines.push(mdEscape(hintText(h, l10n)));
   if (!canActOn(row, trusted)) lines.push(l10n.t('Restricted Mode: trust this folder to act on its .mcp.json servers'));
   return lines.join('  \n');
@@ -200,11 +220,25 @@ export function scopeLabel(scope: string, l10n: L10n = plainL10n): string {
   }
 }
 
+/** Windows Credential Manager mode (core store/credman.ts): what MCP Auth can and cannot do there. */
+export function credmanText(l10n: L10n = plainL10n): string {
+  return l10n.t(
+    'Claude Code keeps its tokens in Windows Credential Manager here; MCP Auth can show state but cannot refresh or sign in',
+  );
+}
+
 /** Status-bar text: shown only while this is not undefined. */
 export function statusBarText(
   rows: ServerRow[],
   l10n: L10n = plainL10n,
 ): { text: string; tooltip: string; count: number } | undefined {
+  const credman = rows.filter((r) => r.status.reason === 'credman');
+  if (credman.length)
+    return {
+      text: `$(warning) ${l10n.t('MCP: Windows Credential Manager')}`,
+      tooltip: credmanText(l10n),
+      count: credman.length,
+    };
   const bad = rows.filter((r) => needsAttention(r.status.state));
   if (bad.length === 0) return undefined;
   const blocked = bad.filter((r) => r.status.state === 'blocked').length;

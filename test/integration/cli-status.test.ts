@@ -33,9 +33,12 @@ test('status --json on the fixture HOME: every server in its state, JSON shape a
       cwd: h.project,
     });
     assert.equal(r.code, 1, 'needs-auth/blocked/error servers make the exit code 1');
-    const out = JSON.parse(r.stdout) as { servers: Record<string, unknown>[] };
+    const out = JSON.parse(r.stdout) as { servers: Record<string, unknown>[]; errors: unknown[] };
     const states = Object.fromEntries(out.servers.map((s) => [s.name, s.state]));
     assert.deepEqual(states, expected.servers);
+    // `errors`: the files that could not be read or parsed (here none: the malformed entry is a row's error)
+    assert.deepEqual(Object.keys(out), ['servers', 'errors']);
+    assert.deepEqual(out.errors, []);
     for (const s of out.servers) {
       // the contract's keys, in order; `missingScopes` (needs-scope rows) and `hints` (say why) only where they apply
       assert.deepEqual(
@@ -163,4 +166,29 @@ test('--help, --version, unknown command', async () => {
     assert.equal(u.code, 2);
     assert.match(u.stderr, /^mcp-auth: usage: unknown command/);
   });
+});
+
+test('status --json: a needs-auth cache that does not parse is in "errors" (code, message, file, line), exit 1', async () => {
+  await withHome(
+    {
+      fixture: 'home',
+      setup: (h) =>
+        fs.writeFileSync(path.join(h.claudeDir, 'mcp-needs-auth-cache.json'), '{"blocked": {"timestamp": 1,'),
+    },
+    async (h) => {
+      const r = runCli(['status', '--json'], {
+        env: { ...h.env, MCP_AUTH_NOW: String(expected.now), API_TOKEN: 'x' },
+        cwd: h.project,
+      });
+      assert.equal(r.code, 1);
+      const out = JSON.parse(r.stdout) as { errors: { code: string; message: string; file: string; line: number }[] };
+      assert.deepEqual(
+        out.errors.map((e) => [e.code, e.file, e.line]),
+        [['cache-parse', path.join(h.claudeDir, 'mcp-needs-auth-cache.json'), 1]],
+      );
+      assert.match(out.errors[0].message, /not valid JSON/);
+      // the same line on stderr
+      assert.match(r.stderr, /^mcp-auth: cache-parse: /m);
+    },
+  );
 });

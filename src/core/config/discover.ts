@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { McpAuthError, isMcpAuthError } from '../errors';
 import { isPlainObject, readJsonFile } from '../fsutil';
-import type { ClaudePaths } from '../paths';
+import { managedMcpFiles, type ClaudePaths } from '../paths';
 import { expandVars } from './expand';
 import { discoverPluginServers } from './plugins';
 import {
@@ -63,8 +63,7 @@ export async function discoverServers(opts: DiscoverOptions): Promise<Discovered
   };
 
   // managed: exclusive control when present
-  for (const dir of opts.paths.managedDirs) {
-    const file = path.join(dir, 'managed-mcp.json');
+  for (const file of managedMcpFiles(opts.paths)) {
     const managed = await read(file);
     if (managed) {
       const servers = serversFrom(managed.mcpServers, 'managed', file, env, issues);
@@ -257,7 +256,10 @@ export function parseServer(
     s.problem = { code: 'config-invalid', message: 'remote server without a "url"' };
     return s;
   }
-  s.url = expandVars(def.url, env);
+  // a `${VAR}` unset here stays as written (as in Claude Code), but Claude Code's own process may have it set: the
+  // entry key hashes the expanded url and headers, so ours would name an entry Claude Code never reads
+  const unset = new Set<string>();
+  s.url = expandVars(def.url, env, unset);
   try {
     const u = new URL(s.url);
     if (u.protocol !== 'http:' && u.protocol !== 'https:' && u.protocol !== 'ws:' && u.protocol !== 'wss:')
@@ -268,10 +270,19 @@ export function parseServer(
   if (def.headers !== undefined) {
     if (isPlainObject(def.headers)) {
       s.headers = {};
-      for (const [k, v] of Object.entries(def.headers)) if (typeof v === 'string') s.headers[k] = expandVars(v, env);
+      for (const [k, v] of Object.entries(def.headers))
+        if (typeof v === 'string') s.headers[k] = expandVars(v, env, unset);
     } else {
       s.problem ??= { code: 'config-invalid', message: '"headers" is not an object' };
     }
+  }
+  if (unset.size && !s.problem) {
+    const variables = [...unset];
+    s.problem = {
+      code: 'unset-variable',
+      message: `${variables.map((v) => '${' + v + '}').join(', ')} in the url or headers is not set in this process's environment`,
+      variables,
+    };
   }
   if (typeof def.headersHelper === 'string') s.headersHelper = def.headersHelper;
   if (isPlainObject(def.oauth)) {
@@ -298,11 +309,26 @@ export function findServer(servers: ServerConfig[], name: string): ServerConfig 
 }
 
 /**
+ * Refuse to act (refresh, sign in, sign out, clear its needs-auth entry) on a server whose url or headers name a
+ * `${VAR}` this process does not have: its entry key would not be the one Claude Code computes with the variable set.
+ */
+export function assertResolvable(s: ServerConfig): void {
+  if (s.problem?.code === 'unset-variable') {
+    throw new McpAuthError(
+      'unset-variable',
+      `"${s.name}": ${s.problem.message}; set it where mcp-auth runs (as Claude Code sees it) and try again`,
+      { server: s.name, file: s.file },
+    );
+  }
+}
+
+/**
  * Refuse to act (refresh, sign in, sign out, clear its needs-auth entry) on a .mcp.json server Claude Code has not
  * approved for this folder, as `claude mcp login|logout` refuse it: its URL comes from a repository the user never
  * accepted.
  */
 export function assertApproved(s: ServerConfig): void {
+  assertResolvable(s);
   if (s.approval === 'pending') {
     throw new McpAuthError(
       'not-approved',

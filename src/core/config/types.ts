@@ -32,7 +32,12 @@ export interface ServerConfig {
   /** plugin scope only: the plugin's id, `<plugin>@<marketplace>` */
   plugin?: string;
   /** a problem with this one definition (e.g. url not a URL); the server is still listed */
-  problem?: { code: 'invalid-url' | 'config-invalid'; message: string };
+  problem?: {
+    code: 'invalid-url' | 'config-invalid' | 'unset-variable';
+    message: string;
+    /** `unset-variable`: the `${VAR}`s in the url or headers that are not set in this process, in order */
+    variables?: string[];
+  };
 }
 
 export interface ConfigIssue {

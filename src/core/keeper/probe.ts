@@ -2,7 +2,7 @@ import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { ServerConfig } from '../config/types';
 import { McpAuthError } from '../errors';
 import { nullLogger, rememberSecret, type Logger } from '../log';
-import type { FetchLike } from '../oauth/http';
+import { badPortText, type FetchLike } from '../oauth/http';
 
 /**
  * One authenticated probe of an MCP server (design.md "Auto-unblock" (a)): MCP `initialize` over the server's
@@ -66,13 +66,14 @@ interface Seen {
 
 export async function probeServer(
   server: ServerConfig,
-  accessToken: string,
+  /** undefined: an unauthenticated probe (does a server nobody has contacted yet ask for a sign-in?) */
+  accessToken: string | undefined,
   opts: ProbeOptions = {},
 ): Promise<ProbeResult> {
   if ((server.transport !== 'http' && server.transport !== 'sse') || !server.url) {
     throw new McpAuthError('not-remote', `${server.name} is not a remote server: it is never probed`);
   }
-  rememberSecret(accessToken);
+  if (accessToken !== undefined) rememberSecret(accessToken);
   const log = (opts.logger ?? nullLogger).child(`probe ${server.name}`);
   const now = opts.now ?? Date.now;
   const t0 = now();
@@ -95,7 +96,7 @@ export async function probeServer(
   };
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(server.headers ?? {})) if (k.toLowerCase() !== 'authorization') headers[k] = v;
-  headers.Authorization = `Bearer ${accessToken}`;
+  if (accessToken !== undefined) headers.Authorization = `Bearer ${accessToken}`;
   const url = new URL(server.url);
   // the MCP SDK client is loaded on the first probe, not when the CLI or the extension starts
   const { Client, SSEClientTransport, StreamableHTTPClientTransport } = await import('../mcpSdk.js');
@@ -175,7 +176,7 @@ export async function probeServer(
       ms: ms(),
     };
   } else if (seen.length === 0) {
-    result = { verdict: 'unreachable', code: 'network', message: describe(failure), at: t0, ms: ms() };
+    result = { verdict: 'unreachable', code: 'network', message: describe(failure, server.url), at: t0, ms: ms() };
   } else {
     const last = seen[seen.length - 1];
     result = {
@@ -190,8 +191,10 @@ export async function probeServer(
   return result;
 }
 
-function describe(e: unknown): string {
+function describe(e: unknown, url?: string): string {
   if (!e) return 'no answer';
+  const bad = url ? badPortText(e, url) : undefined;
+  if (bad) return bad;
   const err = e as { message?: string; cause?: { code?: string; message?: string } };
   const cause = err.cause?.code ?? err.cause?.message;
   return `${err.message ?? String(e)}${cause ? ` (${cause})` : ''}`.slice(0, 300);

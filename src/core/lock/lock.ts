@@ -6,6 +6,7 @@ import onExit from 'signal-exit';
 import { McpAuthError, errnoCode } from '../errors';
 import { nullLogger, type Logger } from '../log';
 import { holdSignals } from '../signals';
+import { joinIn } from '../paths';
 
 /** Claude Code's two locks (names and options as Claude Code 2.1.328 uses them), as the target passed to proper-lockfile's lock(). */
 export interface LockSpec {
@@ -16,11 +17,11 @@ export interface LockSpec {
 }
 
 export function storageLock(secureDir: string): LockSpec {
-  return { target: path.join(secureDir, '.storage-write'), stale: 15_000 };
+  return { target: joinIn(secureDir, '.storage-write'), stale: 15_000 };
 }
 
 export function refreshLock(secureDir: string, key: string): LockSpec {
-  return { target: path.join(secureDir, refreshLockName(key)), stale: 60_000, update: 5_000 };
+  return { target: joinIn(secureDir, refreshLockName(key)), stale: 60_000, update: 5_000 };
 }
 
 /** The refresh-lock target Claude Code derives from a key: every non-alphanumeric character becomes `_`. */

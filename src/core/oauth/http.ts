@@ -122,7 +122,7 @@ function boundedFetchOnce(opts: HttpOptions): FetchLike {
           );
         throw new McpAuthError(
           'network',
-          `cannot reach ${new URL(url).origin} (${(e as Error)?.cause ? String(((e as Error).cause as Error).message ?? '') : (e as Error).message})`,
+          `cannot reach ${new URL(url).origin} (${badPortText(e, url) ?? ((e as Error)?.cause ? String(((e as Error).cause as Error).message ?? '') : (e as Error).message)})`,
           neverSent(e) ? { notSent: true } : {},
           { cause: e },
         );
@@ -179,4 +179,26 @@ function boundedFetchOnce(opts: HttpOptions): FetchLike {
       outer?.removeEventListener('abort', onAbort);
     }
   };
+}
+
+/**
+ * Node's fetch (undici) refuses the Fetch standard's "bad ports" (9 discard, 25 smtp, 6000 X11, …) with a bare
+ * `bad port`: say which port and why. Undefined for any other failure.
+ */
+export function badPortText(e: unknown, url: string): string | undefined {
+  const msg = (x: unknown) => (typeof x === 'object' && x !== null ? (x as { message?: unknown }).message : undefined);
+  let cur: unknown = e;
+  for (let i = 0; i < 4 && cur; i++, cur = (cur as { cause?: unknown }).cause) {
+    if (msg(cur) === 'bad port') {
+      let port = '';
+      try {
+        const u = new URL(url);
+        port = u.port || (u.protocol === 'https:' ? '443' : '80');
+      } catch {
+        /* keep it unnamed */
+      }
+      return `port ${port} is on the Fetch standard's list of blocked ports, which Node's fetch refuses to connect to; serve the MCP server on another port`;
+    }
+  }
+  return undefined;
 }

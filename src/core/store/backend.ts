@@ -8,9 +8,12 @@ import { parseStrictJson, readJsonFile, writeFileAtomic, type AtomicWriteOptions
 import type { ClaudePaths } from '../paths';
 import type { StoreData, StoreSnapshot } from './types';
 import { validateStore } from './validate';
+import { TEST_HOOKS } from '../build';
+import { CredmanStore, windowsCredmanForced } from './credman';
 
 export interface StoreBackend {
-  readonly kind: 'file' | 'keychain';
+  /** `credman`: Claude Code keeps its tokens in Windows Credential Manager (credman.ts); we neither read nor write it */
+  readonly kind: 'file' | 'keychain' | 'credman';
   readonly location: string;
   read(): Promise<StoreSnapshot>;
   /** Write the whole JSON. Callers hold the storage lock. */
@@ -300,8 +303,12 @@ export function openStore(
   opts: { platform?: NodeJS.Platform; env?: NodeJS.ProcessEnv; securityPath?: string } = {},
 ): StoreBackend {
   const file = new FileStore(paths.credentialsFile);
-  const platform = opts.platform ?? process.platform;
   const env = opts.env ?? process.env;
+  // MCP_AUTH_TEST_PLATFORM: the test build only, so that the CLI's Windows Credential Manager mode runs on any machine
+  const platform =
+    opts.platform ??
+    (TEST_HOOKS && env.MCP_AUTH_TEST_PLATFORM ? (env.MCP_AUTH_TEST_PLATFORM as NodeJS.Platform) : process.platform);
+  if (windowsCredmanForced(paths, env, platform)) return new CredmanStore(paths.credentialsFile);
   if (platform === 'darwin' && env.MCP_AUTH_STORE !== 'file') {
     return new KeychainStore(keychainService(paths.configDirEnv), keychainAccount(env), file, opts.securityPath);
   }

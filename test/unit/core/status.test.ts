@@ -31,7 +31,7 @@ interface Row {
   entry?: unknown;
   cache?: { timestamp: number; ttlMs?: number };
   lock?: LockHolderInfo;
-  storeErr?: boolean;
+  storeErr?: boolean | 'store-credman';
   cacheErr?: boolean;
   state: AuthState;
   reason: StatusReason;
@@ -94,7 +94,20 @@ const rows: Row[] = [
     state: 'needs-auth',
     reason: 'no-entry',
   },
-  { name: 'no entry, no oauth data', state: 'no-auth', reason: 'no-oauth-data' },
+  // never contacted: not `no-auth` ("needs no sign-in"), which nobody knows yet
+  { name: 'no entry, no oauth data: not checked yet', state: 'unchecked', reason: 'not-checked' },
+  {
+    name: 'no entry, an expired cache entry: not checked yet',
+    cache: { timestamp: NOW - 16 * 60_000 },
+    state: 'unchecked',
+    reason: 'not-checked',
+  },
+  {
+    name: 'static headers without Authorization, no oauth data: not checked yet',
+    server: { ...http, headers: { 'X-Team': 'core' } },
+    state: 'unchecked',
+    reason: 'not-checked',
+  },
   { name: 'no entry, fresh cache entry', cache: fresh, state: 'needs-auth', reason: 'cache-entry' },
   {
     name: 'static Authorization header',
@@ -179,6 +192,12 @@ const rows: Row[] = [
     reason: 'expired-refreshable',
   },
   { name: 'store unreadable = error', storeErr: true, state: 'error', reason: 'store-error' },
+  {
+    name: 'tokens in Windows Credential Manager = error credman',
+    storeErr: 'store-credman',
+    state: 'error',
+    reason: 'credman',
+  },
   { name: 'cache unreadable = error', entry: tok({}), cacheErr: true, state: 'error', reason: 'cache-error' },
   {
     name: 'expiresAt of the wrong type = error',
@@ -193,13 +212,21 @@ const rows: Row[] = [
     state: 'error',
     reason: 'config-error',
   },
+  {
+    name: 'a ${VAR} unset in this process = error unset-variable',
+    server: { ...http, problem: { code: 'unset-variable', message: 'x', variables: ['HOST'] } },
+    state: 'error',
+    reason: 'unset-variable',
+  },
 ];
 
 for (const r of rows) {
   test(`computeStatus: ${r.name}`, () => {
     const s = computeStatus(
       r.server ?? http,
-      r.storeErr ? { error: { code: 'store-parse', message: 'x' } } : { entry: r.entry },
+      r.storeErr
+        ? { error: { code: r.storeErr === true ? 'store-parse' : r.storeErr, message: 'x' } }
+        : { entry: r.entry },
       r.cacheErr ? { error: { code: 'cache-parse', message: 'x' } } : { entry: r.cache },
       r.lock,
       NOW,
@@ -511,4 +538,18 @@ test('missingScopes: space-separated sets, offline_access ignored, order of the 
   assert.deepEqual(missingScopes('mcp mcp:admin', 'mcp:admin\tmcp'), []);
   assert.deepEqual(missingScopes(undefined, 'mcp'), []);
   assert.deepEqual(missingScopes('a b', undefined), ['a', 'b']);
+});
+
+test('computeStatus: an unset ${VAR} names the variables; unchecked is neither a problem nor needs attention', () => {
+  const s = computeStatus(
+    { ...http, problem: { code: 'unset-variable', message: 'x', variables: ['HOST', 'TOKEN'] } },
+    {},
+    {},
+    undefined,
+    NOW,
+  );
+  assert.equal(s.code, 'unset-variable');
+  assert.deepEqual(s.variables, ['HOST', 'TOKEN']);
+  assert.equal(isProblem('unchecked'), false);
+  assert.equal(needsAttention('unchecked'), false);
 });

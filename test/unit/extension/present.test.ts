@@ -291,3 +291,45 @@ test('the tooltip says why a shared cache file blocks this profile: the profile 
   assert.match(t1, /\/h\/.claude has no token for this server/);
   assert.match(t1, /Sign in from that profile, or give each profile its own CLAUDE_CONFIG_DIR/);
 });
+
+test('present: a server never contacted is "not checked yet", not "no OAuth"; no inline action', () => {
+  const p = present(row('u', { state: 'unchecked', reason: 'not-checked', hasRefreshToken: false }), NOW);
+  assert.equal(p.description, 'not checked yet');
+  assert.equal(p.icon, 'question');
+  assert.equal(p.contextValue, 'mcpServer.unchecked');
+  assert.match(p.tooltip, /Not contacted yet/);
+  assert.equal(fixFor(row('u', { state: 'unchecked', reason: 'not-checked' })), undefined);
+});
+
+test('present: an unset ${VAR} names the variable; the row is refused (error)', () => {
+  const r = row(
+    'v',
+    {
+      state: 'error',
+      reason: 'unset-variable',
+      code: 'unset-variable',
+      variables: ['MCP_TENANT'],
+      hasRefreshToken: false,
+    },
+    { key: undefined },
+  );
+  const p = present(r, NOW);
+  assert.equal(p.description, 'error: ${MCP_TENANT} is not set here');
+  assert.match(
+    p.tooltip,
+    /\$\\\{MCP\\_TENANT\\\} in the url or headers is not set in the environment VS Code started with/,
+  );
+  assert.equal(p.contextValue, 'mcpServer.error');
+});
+
+test('statusBarText: Windows Credential Manager mode is said, whatever else the rows show', () => {
+  const cm = row('c', { state: 'error', reason: 'credman', code: 'store-credman', hasRefreshToken: false });
+  const s = statusBarText([cm, row('n', { state: 'needs-auth', reason: 'no-entry' })]);
+  assert.ok(s);
+  assert.equal(s.text, '$(warning) MCP: Windows Credential Manager');
+  assert.equal(
+    s.tooltip,
+    'Claude Code keeps its tokens in Windows Credential Manager here; MCP Auth can show state but cannot refresh or sign in',
+  );
+  assert.equal(present(cm, NOW).description, 'tokens in Windows Credential Manager');
+});

@@ -174,3 +174,24 @@ test('discover: a pending or rejected .mcp.json server never shadows a user/loca
     assert.equal(u.servers.find((s) => s.name === 'ok')?.url, 'http://a/ok');
   });
 });
+
+test('discover: a ${VAR} unset in this process makes the row an error naming it, and no command acts on it', async () => {
+  await withHome('home', async (h) => {
+    const paths = resolvePaths({ env: {}, home: h.home, managedDirs: [path.join(h.home, 'none')] });
+    // the fixture's `headers` server sends "Bearer ${API_TOKEN}"; API_TOKEN is not set here
+    const r = await discoverServers({ paths, cwd: h.project, env: { TEAM: 'blue' } });
+    const s = r.servers.find((x) => x.name === 'headers')!;
+    assert.equal(s.problem?.code, 'unset-variable');
+    assert.deepEqual(s.problem?.variables, ['API_TOKEN']);
+    const st = computeStatus(s, {}, {}, undefined, Date.now());
+    assert.equal(st.state, 'error');
+    assert.equal(st.reason, 'unset-variable');
+    assert.deepEqual(st.variables, ['API_TOKEN']);
+    assert.throws(
+      () => serverToActOn(r, 'headers'),
+      (e: McpAuthError) => e.code === 'unset-variable' && /\$\{API_TOKEN\}/.test(e.message),
+    );
+    // a default (`${MCP_HOST:-127.0.0.1}`, `${TEAM:-core}`) is not unset
+    assert.equal(r.servers.find((x) => x.name === 'proj-sse')!.problem, undefined);
+  });
+});
