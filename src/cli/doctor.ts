@@ -11,6 +11,8 @@ import { keeperLines } from './keeper-doctor';
 /** The CLI's wording of the one fix rule (core/diagnose fixFor): a command to run. */
 export function fixCommand(fix: FixCode | undefined, name: string): string | undefined {
   switch (fix) {
+    case 'claudeai-sign-in':
+      return `sign in on claude.ai (claude mcp login ${shellQuote(name)} prints the address and clears the entry), or after signing in there: mcp-auth invalidate ${shellQuote(name)}`;
     case 'invalidate':
       return `mcp-auth invalidate ${name}`;
     case 'refresh':
@@ -83,6 +85,16 @@ function factLine(f: Fact, name: string): string {
       return 'refresh lock free';
     case 'hint':
       return hintLine(f.hint, name);
+    case 'connector':
+      return `claude.ai connector${f.id ? ` ${f.id}` : ''}, from your claude.ai account (not a config file); Claude Code reaches it through mcp-proxy.anthropic.com with your claude.ai login, which mcp-auth never reads, refreshes or sends${f.everConnected ? '; a session connected it before (claudeAiMcpEverConnected)' : ''}`;
+    case 'connector-entry':
+      return f.fresh
+        ? `needs-auth entry written ${at(f.at)}, ${duration(f.ageMs)} old, TTL ${duration(f.ttlMs)}: the connector's own sign-in on claude.ai lapsed (or claude.ai refused it); new Claude Code sessions skip it until ${at(f.until!)} unless it is cleared. A fresh claude.ai login does not make it stale (a rejected claude.ai login writes no entry), so only you can tell it is fixed: sign in on claude.ai first`
+        : `needs-auth entry written ${at(f.at)}, ${duration(f.ageMs)} old: ${f.ignored === 'no-id' ? 'it has no connector id' : `past its TTL of ${duration(f.ttlMs)}`}, so Claude Code ignores it and connects the connector (harmless; may be cleared)`;
+    case 'connector-sign-in':
+      return f.url
+        ? `sign in on claude.ai: ${f.url} (or run: claude mcp login ${shellQuote(name)}); then mcp-auth invalidate ${shellQuote(name)}. New sessions retry it; sessions already running keep what they read at start (/mcp → ${name} → Reconnect there)`
+        : `sign in on claude.ai (run: claude mcp login ${shellQuote(name)}); then mcp-auth invalidate ${shellQuote(name)}. New sessions retry it; sessions already running keep what they read at start (/mcp → ${name} → Reconnect there)`;
     case 'state':
       return `state ${f.state}: ${f.state === 'error' ? `${f.error}: ${f.message}` : REASON_TEXT[f.reason]}`;
   }

@@ -1,4 +1,5 @@
 import { ttlFor, isFresh, type CacheEntry } from './cache/needsAuthCache';
+import { connectorStatus } from './connectors';
 import type { ServerConfig } from './config/types';
 import type { LockHolderInfo } from './lock/lock';
 import { entryProblem } from './store/validate';
@@ -46,7 +47,13 @@ export type StatusReason =
   | 'config-error'
   | 'entry-invalid'
   | 'awaiting-approval'
-  | 'step-up';
+  | 'step-up'
+  /** claude.ai connector: a needs-auth entry with its id stands — new sessions skip it until signed in on claude.ai */
+  | 'claudeai-sign-in'
+  /** claude.ai connector: its needs-auth entry is expired or has no id, so Claude Code ignores it */
+  | 'claudeai-entry-ignored'
+  /** claude.ai connector without a needs-auth entry: Claude Code connects it with the claude.ai login */
+  | 'claudeai-connector';
 
 export interface StatusSettings {
   /** Claude Code refreshes when ≤ 300 s remain */
@@ -71,6 +78,8 @@ export interface CacheInfo {
   ttlMs: number;
   ageMs: number;
   fresh: boolean;
+  /** claude.ai connectors: why Claude Code ignores the entry (past its TTL, or no connector id) */
+  ignored?: 'expired' | 'no-id';
 }
 
 export interface ServerStatus {
@@ -114,6 +123,7 @@ export function computeStatus(
       message: server.problem.message,
     };
   }
+  if (server.transport === 'claudeai-proxy') return connectorStatus(cacheEntry.entry, now, cacheEntry.error);
   if (server.transport === 'stdio' || server.transport === 'sdk') return { ...base, state: 'no-auth', reason: 'stdio' };
   if (!isRemote(server)) return { ...base, state: 'no-auth', reason: 'unsupported-transport' };
   if (credential.error) {
