@@ -7,6 +7,13 @@ import { duration, paint, REASON_TEXT } from './format';
 import { printIssues } from './report';
 import type { AuthState, Hint } from '../core';
 import { keeperLines } from './keeper-doctor';
+import {
+  claudeVersionsInPlay,
+  VERIFIED_CLAUDE_VERSIONS,
+  type ClaudeVersionSeen,
+  type VersionVerdict,
+} from '../core/claudeVersions';
+import type { ConnectorsOff } from '../core/connectors';
 
 /** The CLI's wording of the one fix rule (core/diagnose fixFor): a command to run. */
 export function fixCommand(fix: FixCode | undefined, name: string): string | undefined {
@@ -124,6 +131,35 @@ export interface DoctorReport {
   configFiles: string[];
   checks: { check: string; ok: boolean; message: string }[];
   servers: { name: string; scope: string; state: AuthState; reason: string; lines: string[]; fix?: string }[];
+  /** the Claude Code versions in play (core/claudeVersions.ts), each with whether our formats are verified for it */
+  claudeCode: { source: 'path' | 'session'; version: string | null; verdict: VersionVerdict; message: string }[];
+  /** claude.ai connectors: off, and why (ENABLE_CLAUDEAI_MCP_SERVERS or the disableClaudeAiConnectors setting) */
+  claudeAiConnectors: { off: ConnectorsOff | null; message: string };
+}
+
+const VERIFIED = VERIFIED_CLAUDE_VERSIONS.join(', ');
+
+/** The CLI's words for one Claude Code version seen (never a refusal: a warning says what to check). */
+export function versionLine(v: ClaudeVersionSeen): string {
+  const where =
+    v.source === 'path'
+      ? `claude on PATH (${v.path})`
+      : `running session pid ${v.pid}${v.kind ? `, ${v.kind}` : ''}${v.entrypoint ? `, ${v.entrypoint}` : ''}`;
+  if (v.source === 'path' && v.error)
+    return `${where}: \`claude --version\` ${v.error === 'timeout' ? 'did not answer in time' : 'failed'}; the version is unknown`;
+  const ver = v.version ?? 'unknown version';
+  switch (v.verdict) {
+    case 'verified':
+      return `${ver} — ${where}: our formats are verified for it`;
+    case 'newer':
+      return `${ver} — ${where}: WARNING newer than the releases our formats were verified for (${VERIFIED}). mcp-auth keeps working with it; check that \`claude mcp list\` agrees with \`mcp-auth status\` for each server, that a sign-in by Claude Code shows up here as signed-in, and that clearing a needs-auth entry lets the next session connect — and report any difference`;
+    case 'older':
+      return `${ver} — ${where}: WARNING older than the releases our formats were verified for (${VERIFIED}); updating Claude Code is the simplest check (claude update)`;
+    case 'unverified':
+      return `${ver} — ${where}: not one of the releases our formats were verified for (${VERIFIED}); it lies between them, so the formats are most likely the same — check \`claude mcp list\` against \`mcp-auth status\` if a state looks wrong`;
+    case 'unknown':
+      return `${where}: version unknown (${ver}); our formats were verified for ${VERIFIED}`;
+  }
 }
 
 /** `mcp-auth doctor [NAME] [--json] [--probe]`: why each server is in its state; file, lock and leftover checks. */
@@ -155,6 +191,22 @@ export async function runDoctor(ctx: CliContext): Promise<number> {
       lines: s.facts.map((f) => redact(factLine(f, s.name))),
       fix: fixCommand(s.fix, s.name),
     })),
+    claudeCode: [],
+    claudeAiConnectors: { off: null, message: '' },
+  };
+  const versions = await claudeVersionsInPlay(ctx.paths, ctx.env);
+  report.claudeCode = [...(versions.onPath ? [versions.onPath] : []), ...versions.sessions].map((v) => ({
+    source: v.source,
+    version: v.version ?? null,
+    verdict: v.verdict,
+    message: versionLine(v),
+  }));
+  const off = model.connectors?.off;
+  report.claudeAiConnectors = {
+    off: off ?? null,
+    message: off
+      ? `claude.ai connectors are off (${off === 'env-var' ? 'ENABLE_CLAUDEAI_MCP_SERVERS' : 'the disableClaudeAiConnectors setting'}): Claude Code does not load them, and none are listed`
+      : 'claude.ai connectors: listed from the needs-auth cache and claudeAiMcpEverConnected (no network call)',
   };
   // what a running (or the last) `mcp-auth watch` did and why it keeps an entry; with --probe, a probe now
   await keeperLines(ctx, model, report);
@@ -175,6 +227,12 @@ export async function runDoctor(ctx: CliContext): Promise<number> {
     if (s.fix) ctx.out(`  fix: ${s.fix}\n`);
     ctx.out('\n');
   }
+  ctx.out('Claude Code:\n');
+  if (report.claudeCode.length === 0)
+    ctx.out(`  no \`claude\` on PATH and no running session found; our formats are verified for ${VERIFIED}\n`);
+  for (const v of report.claudeCode) ctx.out(`  ${v.message}\n`);
+  if (report.claudeAiConnectors.off) ctx.out(`  ${report.claudeAiConnectors.message}\n`);
+  ctx.out('\n');
   if (report.checks.length) {
     ctx.out('checks:\n');
     for (const c of report.checks) ctx.out(`  ${c.ok ? 'ok  ' : 'WARN'} ${c.message}\n`);
