@@ -196,3 +196,20 @@ test('loadModel lists connector rows (their own scope), none when off; refresh/l
     h.cleanup();
   }
 });
+
+test('package.json menus: a connector row gets only its own actions (no refresh, sign-in or sign-out of ours)', () => {
+  const menus: { command: string; when: string }[] = JSON.parse(
+    fs.readFileSync(path.join(__dirname, '../../../../package.json'), 'utf8'),
+  ).contributes.menus['view/item/context'];
+  const actionsFor = (ctx: string) => [
+    ...new Set(
+      menus.filter((m) => new RegExp(/viewItem =~ \/(.*)\/$/.exec(m.when)![1]).test(ctx)).map((m) => m.command),
+    ),
+  ];
+  assert.deepEqual(actionsFor('mcpConnector.needsSignIn').sort(), [
+    'mcpAuth.connectorClear',
+    'mcpAuth.connectorSignIn',
+  ]);
+  assert.deepEqual(actionsFor('mcpConnector.ignoredEntry'), ['mcpAuth.connectorClear']);
+  assert.deepEqual(actionsFor('mcpConnector.no-auth'), []);
+});
