@@ -6,6 +6,7 @@ import { logout } from '../core/logout';
 import type { CliContext } from './commands';
 import { duration } from './format';
 import { netSettings, selectServers } from './refresh';
+import { isConnectorName } from '../core/connectors';
 
 /** Open a URL in the user's browser without a shell (execFile with the URL as one argument). */
 export function openBrowser(url: string, env: NodeJS.ProcessEnv = process.env): void {
@@ -118,11 +119,16 @@ export async function runInvalidate(ctx: CliContext): Promise<number> {
   } else {
     if (ctx.names.length === 0)
       throw new McpAuthError('usage', 'name the servers whose needs-auth entries to clear, or pass --all');
-    const { all, chosen } = await selectServers(ctx, false);
-    const names = new Set<string>();
-    for (const s of chosen) {
-      names.add(s.name);
-      if (s.url) for (const o of all) if (o.url === s.url) names.add(o.name);
+    // claude.ai connectors (core/connectors.ts): exactly their own key, after the user signed in on claude.ai
+    const names = new Set<string>(ctx.names.filter(isConnectorName));
+    const others = ctx.names.filter((n) => !isConnectorName(n));
+    // (with no name, selectServers would choose every server: only ask it for the names that are not connectors)
+    if (others.length) {
+      const { all, chosen } = await selectServers({ ...ctx, names: others }, false);
+      for (const s of chosen) {
+        names.add(s.name);
+        if (s.url) for (const o of all) if (o.url === s.url) names.add(o.name);
+      }
     }
     match = (n) => names.has(n);
   }
@@ -130,10 +136,16 @@ export async function runInvalidate(ctx: CliContext): Promise<number> {
   const r = await removeCacheEntries(file, match);
   ctx.wrote = r.written;
   if (ctx.values.json) ctx.out(JSON.stringify({ removed: r.removed }) + '\n');
-  else
+  else {
     ctx.out(
       r.removed.length ? `removed needs-auth entries: ${r.removed.join(', ')}\n` : 'no needs-auth entries to remove\n',
     );
+    const connectors = r.removed.filter(isConnectorName);
+    if (connectors.length)
+      ctx.out(
+        `${connectors.join(', ')}: new Claude Code sessions will connect to claude.ai again (if the sign-in on claude.ai did not take, the next session writes the entry again); sessions already running keep what they read when they started — reconnect there: /mcp → the connector → Reconnect\n`,
+      );
+  }
   return 0;
 }
 

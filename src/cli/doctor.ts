@@ -7,10 +7,19 @@ import { duration, paint, REASON_TEXT } from './format';
 import { brokenConfigFiles, printIssues } from './report';
 import type { AuthState, Hint } from '../core';
 import { keeperLines } from './keeper-doctor';
+import {
+  claudeVersionsInPlay,
+  VERIFIED_CLAUDE_VERSIONS,
+  type ClaudeVersionSeen,
+  type VersionVerdict,
+} from '../core/claudeVersions';
+import type { ConnectorsOff } from '../core/connectors';
 
 /** The CLI's wording of the one fix rule (core/diagnose fixFor): a command to run. */
 export function fixCommand(fix: FixCode | undefined, name: string): string | undefined {
   switch (fix) {
+    case 'claudeai-sign-in':
+      return `sign in on claude.ai (claude mcp login ${shellQuote(name)} prints the address and clears the entry), or after signing in there: mcp-auth invalidate ${shellQuote(name)}`;
     case 'invalidate':
       return `mcp-auth invalidate ${name}`;
     case 'refresh':
@@ -87,6 +96,16 @@ function factLine(f: Fact, name: string): string {
       return 'refresh lock free';
     case 'hint':
       return hintLine(f.hint, name);
+    case 'connector':
+      return `claude.ai connector${f.id ? ` ${f.id}` : ''}, from your claude.ai account (not a config file); Claude Code reaches it through mcp-proxy.anthropic.com with your claude.ai login, which mcp-auth never reads, refreshes or sends${f.everConnected ? '; a session connected it before (claudeAiMcpEverConnected)' : ''}`;
+    case 'connector-entry':
+      return f.fresh
+        ? `needs-auth entry written ${at(f.at)}, ${duration(f.ageMs)} old, TTL ${duration(f.ttlMs)}: the connector's own sign-in on claude.ai lapsed (or claude.ai refused it); new Claude Code sessions skip it until ${at(f.until!)} unless it is cleared. A fresh claude.ai login does not make it stale (a rejected claude.ai login writes no entry), so only you can tell it is fixed: sign in on claude.ai first`
+        : `needs-auth entry written ${at(f.at)}, ${duration(f.ageMs)} old: ${f.ignored === 'no-id' ? 'it has no connector id' : `past its TTL of ${duration(f.ttlMs)}`}, so Claude Code ignores it and connects the connector (harmless; may be cleared)`;
+    case 'connector-sign-in':
+      return f.url
+        ? `sign in on claude.ai: ${f.url} (or run: claude mcp login ${shellQuote(name)}); then mcp-auth invalidate ${shellQuote(name)}. New sessions retry it; sessions already running keep what they read at start (/mcp → ${name} → Reconnect there)`
+        : `sign in on claude.ai (run: claude mcp login ${shellQuote(name)}); then mcp-auth invalidate ${shellQuote(name)}. New sessions retry it; sessions already running keep what they read at start (/mcp → ${name} → Reconnect there)`;
     case 'state':
       return `state ${f.state}: ${f.state === 'error' ? `${f.error}: ${f.message}` : REASON_TEXT[f.reason]}`;
   }
@@ -118,6 +137,35 @@ export interface DoctorReport {
   unreadableConfigFiles: { file: string; code: string }[];
   checks: { check: string; ok: boolean; message: string }[];
   servers: { name: string; scope: string; state: AuthState; reason: string; lines: string[]; fix?: string }[];
+  /** the Claude Code versions in play (core/claudeVersions.ts), each with whether our formats are verified for it */
+  claudeCode: { source: 'path' | 'session'; version: string | null; verdict: VersionVerdict; message: string }[];
+  /** claude.ai connectors: off, and why (ENABLE_CLAUDEAI_MCP_SERVERS or the disableClaudeAiConnectors setting) */
+  claudeAiConnectors: { off: ConnectorsOff | null; message: string };
+}
+
+const VERIFIED = VERIFIED_CLAUDE_VERSIONS.join(', ');
+
+/** The CLI's words for one Claude Code version seen (never a refusal: a warning says what to check). */
+export function versionLine(v: ClaudeVersionSeen): string {
+  const where =
+    v.source === 'path'
+      ? `claude on PATH (${v.path})`
+      : `running session pid ${v.pid}${v.kind ? `, ${v.kind}` : ''}${v.entrypoint ? `, ${v.entrypoint}` : ''}`;
+  if (v.source === 'path' && v.error)
+    return `${where}: \`claude --version\` ${v.error === 'timeout' ? 'did not answer in time' : 'failed'}; the version is unknown`;
+  const ver = v.version ?? 'unknown version';
+  switch (v.verdict) {
+    case 'verified':
+      return `${ver} — ${where}: our formats are verified for it`;
+    case 'newer':
+      return `${ver} — ${where}: WARNING newer than the releases our formats were verified for (${VERIFIED}). mcp-auth keeps working with it; check that \`claude mcp list\` agrees with \`mcp-auth status\` for each server, that a sign-in by Claude Code shows up here as signed-in, and that clearing a needs-auth entry lets the next session connect — and report any difference`;
+    case 'older':
+      return `${ver} — ${where}: WARNING older than the releases our formats were verified for (${VERIFIED}); updating Claude Code is the simplest check (claude update)`;
+    case 'unverified':
+      return `${ver} — ${where}: not one of the releases our formats were verified for (${VERIFIED}); it lies between them, so the formats are most likely the same — check \`claude mcp list\` against \`mcp-auth status\` if a state looks wrong`;
+    case 'unknown':
+      return `${where}: version unknown (${ver}); our formats were verified for ${VERIFIED}`;
+  }
 }
 
 /** `mcp-auth doctor [NAME] [--json] [--probe]`: why each server is in its state; file, lock and leftover checks. */
@@ -151,6 +199,22 @@ export async function runDoctor(ctx: CliContext): Promise<number> {
       lines: s.facts.map((f) => redact(factLine(f, s.name))),
       fix: fixCommand(s.fix, s.name),
     })),
+    claudeCode: [],
+    claudeAiConnectors: { off: null, message: '' },
+  };
+  const versions = await claudeVersionsInPlay(ctx.paths, ctx.env);
+  report.claudeCode = [...(versions.onPath ? [versions.onPath] : []), ...versions.sessions].map((v) => ({
+    source: v.source,
+    version: v.version ?? null,
+    verdict: v.verdict,
+    message: versionLine(v),
+  }));
+  const off = model.connectors?.off;
+  report.claudeAiConnectors = {
+    off: off ?? null,
+    message: off
+      ? `claude.ai connectors are off (${off === 'env-var' ? 'ENABLE_CLAUDEAI_MCP_SERVERS' : 'the disableClaudeAiConnectors setting'}): Claude Code does not load them, and none are listed`
+      : 'claude.ai connectors: listed from the needs-auth cache and claudeAiMcpEverConnected (no network call)',
   };
   // what a running (or the last) `mcp-auth watch` did and why it keeps an entry; with --probe, a probe now
   await keeperLines(ctx, model, report);
@@ -182,6 +246,12 @@ export async function runDoctor(ctx: CliContext): Promise<number> {
     if (s.fix) lines.push(`  fix: ${s.fix}`);
     blocks.push(lines.join('\n'));
   }
+  const cc = ['Claude Code:'];
+  if (report.claudeCode.length === 0)
+    cc.push(`  no \`claude\` on PATH and no running session found; our formats are verified for ${VERIFIED}`);
+  for (const v of report.claudeCode) cc.push(`  ${v.message}`);
+  if (report.claudeAiConnectors.off) cc.push(`  ${report.claudeAiConnectors.message}`);
+  blocks.push(cc.join('\n'));
   if (report.checks.length)
     blocks.push(['checks:', ...report.checks.map((c) => `  ${c.ok ? 'ok  ' : 'WARN'} ${c.message}`)].join('\n'));
   ctx.out(blocks.join('\n\n') + '\n');

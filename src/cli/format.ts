@@ -56,6 +56,11 @@ export const REASON_TEXT: Record<StatusReason, string> = {
     'the server asked for scopes the stored token lacks (403 insufficient_scope); sign in again for the union of scopes',
   'token-spent':
     'an interrupted refresh may have spent the stored refresh token (or its answer was lost); mcp-auth will not send it again: sign in again',
+  'claudeai-sign-in':
+    "needs sign-in on claude.ai: the connector's own sign-in there lapsed, and new Claude Code sessions skip it while the entry stands",
+  'claudeai-entry-ignored':
+    'claude.ai connector; its needs-auth entry is expired or has no connector id (Claude Code ignores it)',
+  'claudeai-connector': 'claude.ai connector (Claude Code connects it with your claude.ai login)',
   'awaiting-approval':
     'from .mcp.json, awaiting approval in Claude Code (run `claude` in this folder); mcp-auth does not act on it',
 };
@@ -76,6 +81,12 @@ export function detail(row: ServerRow, now: number): string {
     case 'needs-scope':
       parts.push(`needs scope ${(s.missingScopes ?? []).join(' ')} (the server answered 403 insufficient_scope)`);
       break;
+    case 'needs-auth':
+      if (s.reason === 'claudeai-sign-in') {
+        const until = s.cache ? s.cache.timestamp + s.cache.ttlMs : now;
+        parts.push(`needs sign-in on claude.ai; new sessions skip it for ${duration(until - now)} more`);
+      } else parts.push(REASON_TEXT[s.reason]);
+      break;
     case 'blocked':
       parts.push(`stale needs-auth entry (${duration(s.cache?.ageMs ?? 0)} old) blocks new sessions`);
       break;
@@ -89,6 +100,15 @@ export function detail(row: ServerRow, now: number): string {
           : s.reason === 'credman'
             ? `store-credman: ${REASON_TEXT.credman}`
             : `${s.code}: ${s.message ?? ''}`,
+      );
+      break;
+    case 'no-auth':
+      parts.push(
+        s.reason === 'claudeai-entry-ignored'
+          ? `claude.ai connector; needs-auth entry ${s.cache?.ignored === 'no-id' ? 'without connector id' : 'expired'} (ignored by Claude Code)`
+          : s.reason === 'claudeai-connector'
+            ? 'claude.ai connector'
+            : REASON_TEXT[s.reason],
       );
       break;
     default:

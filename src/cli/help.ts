@@ -44,8 +44,8 @@ export const COMMAND_HELP: Record<string, CommandHelp> = {
   invalidate: {
     summary: 'clear needs-auth cache entries so new Claude Code sessions connect again',
     usage: 'mcp-auth invalidate [NAME...|--all]',
-    body: "Removes entries from Claude Code's needs-auth cache (mcp-needs-auth-cache.json), which make new sessions\nskip a server for up to 15 min (4 h for plugin servers) even when a good token is stored.",
-    examples: ['mcp-auth invalidate linear', 'mcp-auth invalidate --all'],
+    body: "Removes entries from Claude Code's needs-auth cache (mcp-needs-auth-cache.json), which make new sessions\nskip a server for up to 15 min (4 h for plugin servers) even when a good token is stored. For a claude.ai\nconnector (4 h), clear it after signing it in again on claude.ai: only its key goes; new sessions retry it,\nsessions already running keep what they read at start.",
+    examples: ['mcp-auth invalidate linear', 'mcp-auth invalidate "claude.ai GitHub"', 'mcp-auth invalidate --all'],
     exit: '0 done (also when there was nothing to clear); 1 the cache file cannot be read or written',
   },
   watch: {
@@ -58,7 +58,7 @@ export const COMMAND_HELP: Record<string, CommandHelp> = {
   doctor: {
     summary: 'why each server is in its state; file, lock and leftover checks',
     usage: 'mcp-auth doctor [NAME] [--json] [--probe]',
-    body: "Which config file, which credential entry, expiry, needs-auth entry age against its TTL, the lock holder,\nwhat was odd in the last token answer, what `mcp-auth watch` did and why it keeps an entry; the store's mode,\nstale locks, files left by interrupted runs. --probe asks each blocked server now whether it accepts the token.",
+    body: "Which config file, which credential entry, expiry, needs-auth entry age against its TTL, the lock holder,\nwhat was odd in the last token answer, what `mcp-auth watch` did and why it keeps an entry; the store's mode,\nstale locks, files left by interrupted runs; the Claude Code versions in play (claude --version, running\nsessions) and whether our formats are verified for them. --probe asks each blocked server now whether it accepts the token.",
     examples: ['mcp-auth doctor', 'mcp-auth doctor linear', 'mcp-auth doctor --json > report.json'],
     exit: '0 nothing wrong; 1 a server needs attention or a check failed',
   },

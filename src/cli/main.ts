@@ -10,6 +10,7 @@ import { fixCommand, runDoctor } from './doctor';
 import { fixFor } from '../core/diagnose';
 import { isProblem, needsAttention } from '../core/status';
 import { brokenConfigFiles, printIssues } from './report';
+import { blockedUntil } from '../core/connectors';
 import { detail, paint, table, type Style } from './format';
 import type { Command, CliContext } from './commands';
 import { runRefresh } from './refresh';
@@ -189,6 +190,10 @@ export function statusJson(model: AuthModel, rows: AuthModel['servers'] = model.
       hasRefreshToken: r.status.hasRefreshToken,
       needsAuthCachedAt: iso(r.status.cache?.timestamp),
       lockHeldBy: r.status.lock?.held ? (r.status.lock.holder ?? 'unknown') : null,
+      // only on claude.ai connector rows: its id (from the needs-auth entry) and until when new sessions skip it
+      ...(r.config.transport === 'claudeai-proxy'
+        ? { connectorId: r.config.connectorId ?? null, blockedUntil: iso(blockedUntil(r.status)) }
+        : {}),
       // only on needs-scope rows: the scopes the server asked for (Claude Code's stepUpScope) that the token lacks
       ...(r.status.missingScopes ? { missingScopes: r.status.missingScopes } : {}),
       // only where there is something to say beyond the state (say why)

@@ -80,7 +80,9 @@ export function findExecutable(
  * inherit, so Claude Code writes where we read. Throws `claude-not-found` when the executable is missing.
  */
 export function claudeLoginCommand(server: ServerConfig, inputs: ClaudeLoginCommandInputs): ClaudeLoginCommand {
-  if (!isRemote(server)) throw new McpAuthError('not-remote', `${server.name} is not a remote server`);
+  // a claude.ai connector too: `claude mcp login "claude.ai X"` opens its start-auth address and clears its entry
+  if (!isRemote(server) && server.transport !== 'claudeai-proxy')
+    throw new McpAuthError('not-remote', `${server.name} is not a remote server`);
   const env = inputs.env ?? process.env;
   const claude = inputs.claudePath?.trim() || 'claude';
   const cwd =

@@ -7,6 +7,7 @@ import { readTokenNotes } from './notes';
 import type { TokenWarning } from './oauth/client';
 import type { ClaudePaths } from './paths';
 import type { AuthState, StatusReason } from './status';
+import { blockedUntil, startAuthUrl } from './connectors';
 
 /**
  * Why each server is in its state, and what is wrong around it (file modes, locks, leftovers), as data:
@@ -14,10 +15,21 @@ import type { AuthState, StatusReason } from './status';
  */
 
 /** The one rule for what fixes a row; the CLI and the extension turn it into a command of their own. */
-export type FixCode = 'invalidate' | 'refresh' | 'login' | 'grant' | 'fix-store' | 'fix-cache' | 'fix-config';
+export type FixCode =
+  | 'invalidate'
+  | 'refresh'
+  | 'login'
+  | 'grant'
+  | 'fix-store'
+  | 'fix-cache'
+  | 'fix-config'
+  /** a claude.ai connector's entry stands: sign in on claude.ai, then clear the entry (core/connectors.ts) */
+  | 'claudeai-sign-in';
 
 export function fixFor(row: ServerRow): FixCode | undefined {
   const s = row.status;
+  if (row.config.transport === 'claudeai-proxy')
+    return s.state === 'needs-auth' ? 'claudeai-sign-in' : s.state === 'error' ? 'fix-cache' : undefined;
   switch (s.state) {
     case 'blocked':
       return 'invalidate';
@@ -56,7 +68,24 @@ export type Fact =
   | { code: 'lock-held'; holder: string; ageMs: number; stale: boolean }
   | { code: 'lock-free' }
   | { code: 'state'; state: AuthState; reason: StatusReason; error?: ErrorCode; message?: string }
-  | { code: 'hint'; hint: Hint };
+  | { code: 'hint'; hint: Hint }
+  /** a claude.ai connector: from the claude.ai account, reached with the claude.ai login (never by us) */
+  | { code: 'connector'; id?: string; everConnected: boolean }
+  /**
+   * its needs-auth entry: `fresh` = new sessions skip the connector until `until` (timestamp + TTL); else why Claude
+   * Code ignores it
+   */
+  | {
+      code: 'connector-entry';
+      at: number;
+      ageMs: number;
+      ttlMs: number;
+      fresh: boolean;
+      until?: number;
+      ignored?: 'expired' | 'no-id';
+    }
+  /** where to sign it in again on claude.ai (undefined without an organization or id in the local files) */
+  | { code: 'connector-sign-in'; url?: string };
 
 export type Check =
   | { code: 'store-mode'; ok: boolean; location: string; mode: number }
@@ -81,6 +110,28 @@ export interface Diagnosis {
   configFiles: string[];
   checks: Check[];
   servers: ServerDiagnosis[];
+}
+
+/** A claude.ai connector's row: what its needs-auth entry means and until when it blocks new sessions. */
+function connectorDiagnosis(r: ServerRow, model: AuthModel): ServerDiagnosis {
+  const s = r.status;
+  const c = r.config;
+  const facts: Fact[] = [{ code: 'connector', id: c.connectorId, everConnected: c.everConnected === true }];
+  if (s.cache)
+    facts.push({
+      code: 'connector-entry',
+      at: s.cache.timestamp,
+      ageMs: s.cache.ageMs,
+      ttlMs: s.cache.ttlMs,
+      fresh: s.cache.fresh,
+      until: blockedUntil(s),
+      ignored: s.cache.ignored,
+    });
+  else if (s.state !== 'error') facts.push({ code: 'no-cache-entry' });
+  if (s.state === 'needs-auth')
+    facts.push({ code: 'connector-sign-in', url: startAuthUrl(model.connectors?.organizationUuid, c.connectorId) });
+  facts.push({ code: 'state', state: s.state, reason: s.reason, error: s.code, message: s.message });
+  return { name: c.name, scope: c.scope, state: s.state, reason: s.reason, facts, fix: fixFor(r) };
 }
 
 /** The lock an owner file (`<target>.lock.owner`) belongs to, with the stale value Claude Code uses for it. */
@@ -153,6 +204,7 @@ export async function diagnose(
   const servers = model.servers.map((r): ServerDiagnosis => {
     const s = r.status;
     const c = r.config;
+    if (c.transport === 'claudeai-proxy') return connectorDiagnosis(r, model);
     const facts: Fact[] = [
       { code: 'defined-in', file: c.file, scope: c.scope, pending: c.approval === 'pending' },
       { code: 'endpoint', transport: c.transport, target: c.url ?? c.command ?? '' },

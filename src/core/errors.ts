@@ -43,6 +43,7 @@ export type ErrorCode =
   | 'bad-callback'
   | 'device-unsupported'
   | 'claude-not-found'
+  | 'claudeai-connector'
   | 'cancelled'
   | 'usage'
   | 'internal';

@@ -17,6 +17,8 @@ import {
   type SpentMark,
 } from './notes';
 import type { StoreSnapshot } from './store/types';
+import { discoverConnectors, type ConnectorsOff } from './connectors';
+import { isPlainObject, readJsonFile } from './fsutil';
 
 /** Why a row may need attention beyond its state, as codes (the edges word them). */
 export type Hint =
@@ -85,6 +87,8 @@ export interface AuthModel {
   projectKey: string;
   storeLocation: string;
   now: number;
+  /** claude.ai connectors: off (env variable or setting), and the claude.ai organization for the sign-in address */
+  connectors?: { off?: ConnectorsOff; organizationUuid?: string };
 }
 
 export interface LoadOptions {
@@ -166,6 +170,40 @@ export async function loadModel(opts: LoadOptions): Promise<AuthModel> {
     row.hints = hintsFor(row, cfg.definitionsByName[config.name] ?? 0, rejections[key], sharing);
     return row;
   });
+  // claude.ai connectors (core/connectors.ts): their own rows, from the needs-auth cache and ~/.claude.json only
+  if (!needStore && !cacheError) {
+    try {
+      cacheSnap = await readCache(opts.paths.needsAuthCacheFile);
+    } catch (e) {
+      if (!isMcpAuthError(e)) throw e; // reported where the cache matters (remote servers); connectors then come from ~/.claude.json only
+    }
+  }
+  let userConfig: Record<string, unknown> | undefined;
+  try {
+    const r = await readJsonFile(opts.paths.userConfigFile, 'config');
+    if (r && isPlainObject(r.value)) userConfig = r.value;
+  } catch (e) {
+    if (!isMcpAuthError(e)) throw e; // already reported by discoverServers
+  }
+  const conn = await discoverConnectors({
+    paths: opts.paths,
+    projectKey: cfg.projectKey,
+    env: opts.env ?? process.env,
+    cache: cacheSnap,
+    userConfig,
+    configured: new Set(cfg.servers.map((s) => s.name)),
+  });
+  for (const config of conn.servers) {
+    const status = computeStatus(
+      config,
+      {},
+      cacheError ? { error: cacheError } : { entry: cacheSnap?.entries[config.name] },
+      undefined,
+      now,
+      opts.settings ?? DEFAULT_SETTINGS,
+    );
+    servers.push({ config, status });
+  }
   for (const s of servers) {
     if (s.status.state === 'error' && s.status.reason === 'config-error') {
       issues.push({
@@ -184,6 +222,7 @@ export async function loadModel(opts: LoadOptions): Promise<AuthModel> {
     projectKey: cfg.projectKey,
     storeLocation: store.location,
     now,
+    connectors: { off: conn.off, organizationUuid: conn.organizationUuid },
   };
 }
 

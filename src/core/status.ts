@@ -1,4 +1,5 @@
 import { ttlFor, isFresh, type CacheEntry } from './cache/needsAuthCache';
+import { connectorStatus } from './connectors';
 import type { ServerConfig } from './config/types';
 import type { LockHolderInfo } from './lock/lock';
 import { entryProblem } from './store/validate';
@@ -55,7 +56,13 @@ export type StatusReason =
   | 'awaiting-approval'
   | 'step-up'
   /** the stored refresh token may be spent (an interrupted refresh, a lost or unstorable answer): sign in */
-  | 'token-spent';
+  | 'token-spent'
+  /** claude.ai connector: a needs-auth entry with its id stands — new sessions skip it until signed in on claude.ai */
+  | 'claudeai-sign-in'
+  /** claude.ai connector: its needs-auth entry is expired or has no id, so Claude Code ignores it */
+  | 'claudeai-entry-ignored'
+  /** claude.ai connector without a needs-auth entry: Claude Code connects it with the claude.ai login */
+  | 'claudeai-connector';
 
 export interface StatusSettings {
   /** Claude Code refreshes when ≤ 300 s remain */
@@ -80,6 +87,8 @@ export interface CacheInfo {
   ttlMs: number;
   ageMs: number;
   fresh: boolean;
+  /** claude.ai connectors: why Claude Code ignores the entry (past its TTL, or no connector id) */
+  ignored?: 'expired' | 'no-id';
 }
 
 export interface ServerStatus {
@@ -128,6 +137,7 @@ export function computeStatus(
       ...(server.problem.variables ? { variables: server.problem.variables } : {}),
     };
   }
+  if (server.transport === 'claudeai-proxy') return connectorStatus(cacheEntry.entry, now, cacheEntry.error);
   if (server.transport === 'stdio' || server.transport === 'sdk') return { ...base, state: 'no-auth', reason: 'stdio' };
   if (!isRemote(server)) return { ...base, state: 'no-auth', reason: 'unsupported-transport' };
   if (credential.error) {

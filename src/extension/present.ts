@@ -75,6 +75,7 @@ export function describe(row: ServerRow, now: number, t: L10n | Translate = plai
     case 'expired':
       return l10n.t('expired, refreshable');
     case 'needs-auth':
+      if (s.reason === 'claudeai-sign-in') return l10n.t('needs sign-in on claude.ai');
       return s.reason === 'signed-out'
         ? l10n.t('needs sign-in (refresh token rejected)')
         : s.reason === 'token-spent'
@@ -87,6 +88,11 @@ export function describe(row: ServerRow, now: number, t: L10n | Translate = plai
     case 'refreshing':
       return l10n.t('refreshing…');
     case 'no-auth':
+      if (s.reason === 'claudeai-entry-ignored')
+        return s.cache?.ignored === 'no-id'
+          ? l10n.t('claude.ai connector — needs-auth entry without id (ignored)')
+          : l10n.t('claude.ai connector — needs-auth entry expired (ignored)');
+      if (s.reason === 'claudeai-connector') return l10n.t('claude.ai connector');
       return s.reason === 'stdio'
         ? l10n.t('local (stdio)')
         : s.reason === 'static-headers'
@@ -110,6 +116,13 @@ export function describe(row: ServerRow, now: number, t: L10n | Translate = plai
  */
 export function contextValueOf(row: ServerRow, trusted = true): string {
   const s = row.status;
+  // claude.ai connectors have their own actions (Sign In on claude.ai, I Have Signed In — Clear), none of the others
+  if (row.config.transport === 'claudeai-proxy')
+    return s.state === 'needs-auth'
+      ? 'mcpConnector.needsSignIn'
+      : s.reason === 'claudeai-entry-ignored'
+        ? 'mcpConnector.ignoredEntry'
+        : `mcpConnector.${s.state}`;
   if (!canActOn(row, trusted)) return `mcpServer.untrusted.${s.state}`;
   const flags = [`mcpServer.${s.state}`];
   if (
@@ -129,10 +142,43 @@ export function contextValueOf(row: ServerRow, trusted = true): string {
 
 const mdEscape = (s: string) => s.replace(/([\\`*_{}[\]()#+\-.!|<>])/g, '\\$1');
 
+/** A claude.ai connector's tooltip: where it comes from, what its entry means, until when it blocks new sessions. */
+function connectorTooltip(row: ServerRow, l10n: L10n): string[] {
+  const s = row.status;
+  const c = row.config;
+  const lines: string[] = [
+    l10n.t(
+      "claude.ai connector{0}: from your claude.ai account. Claude Code reaches it with your claude.ai login; MCP Auth never reads, refreshes or sends that login's token.",
+      c.connectorId ? ` \`${c.connectorId}\`` : '',
+    ),
+  ];
+  if (s.cache?.fresh)
+    lines.push(
+      l10n.t(
+        'Needs-auth entry written {0} ago: its own sign-in on claude.ai lapsed. New Claude Code sessions skip it until {1}.',
+        humanDuration(s.cache.ageMs, l10n),
+        new Date(s.cache.timestamp + s.cache.ttlMs).toLocaleString(),
+      ),
+      l10n.t(
+        'A fresh claude.ai login does not make this entry stale. Sign in on claude.ai, then choose "I Have Signed In — Clear": new sessions retry it; sessions already running keep what they read at start (/mcp → Reconnect there).',
+      ),
+    );
+  else if (s.cache)
+    lines.push(
+      s.cache.ignored === 'no-id'
+        ? l10n.t('Needs-auth entry without a connector id: Claude Code ignores it.')
+        : l10n.t('Needs-auth entry {0} old, past its TTL: Claude Code ignores it.', humanDuration(s.cache.ageMs, l10n)),
+    );
+  if (c.everConnected) lines.push(l10n.t('A Claude Code session connected it before.'));
+  if (s.state === 'error') lines.push(l10n.t('Problem: {0}', mdEscape(`${s.code}: ${s.message ?? ''}`)));
+  return lines;
+}
+
 export function tooltip(row: ServerRow, now: number, l10n: L10n = plainL10n, trusted = true): string {
   const s = row.status;
   const c = row.config;
   const lines: string[] = [`**${mdEscape(c.name)}** — ${mdEscape(describe(row, now, l10n))}`, ''];
+  if (c.transport === 'claudeai-proxy') return [...lines, ...connectorTooltip(row, l10n)].join('  \n');
   if (c.url) lines.push(l10n.t('URL: {0}', mdEscape(c.url)));
   else if (c.command) lines.push(l10n.t('Command: {0}', mdEscape([c.command, ...(c.args ?? [])].join(' '))));
   lines.push(l10n.t('Scope: {0} ({1})', c.scope, mdEscape(c.file)));
@@ -201,7 +247,7 @@ export function present(row: ServerRow, now: number, l10n: L10n = plainL10n, tru
   };
 }
 
-export const SCOPE_ORDER = ['managed', 'user', 'local', 'project', 'plugin'] as const;
+export const SCOPE_ORDER = ['managed', 'user', 'local', 'project', 'plugin', 'claudeai'] as const;
 
 export function scopeLabel(scope: string, l10n: L10n = plainL10n): string {
   switch (scope) {
@@ -215,6 +261,8 @@ export function scopeLabel(scope: string, l10n: L10n = plainL10n): string {
       return l10n.t('Project (.mcp.json)');
     case 'plugin':
       return l10n.t('Plugins');
+    case 'claudeai':
+      return l10n.t('claude.ai connectors');
     default:
       return scope;
   }
@@ -277,6 +325,8 @@ export function fixText(fix: FixCode | undefined, l10n: L10n = plainL10n): strin
       return l10n.t('Fix: repair the needs-auth cache');
     case 'fix-config':
       return l10n.t('Fix: repair the configuration');
+    case 'claudeai-sign-in':
+      return l10n.t('Fix: sign in on claude.ai, then clear the entry');
     default:
       return undefined;
   }
@@ -361,6 +411,30 @@ function factText(f: Fact, l10n: L10n): string {
         : l10n.t('state {0} ({1})', f.state, f.reason);
     case 'hint':
       return hintText(f.hint, l10n);
+    case 'connector':
+      return l10n.t(
+        'claude.ai connector{0}, from the claude.ai account; reached with the claude.ai login (never by MCP Auth){1}',
+        f.id ? ` ${f.id}` : '',
+        f.everConnected ? l10n.t('; connected by a session before') : '',
+      );
+    case 'connector-entry':
+      return f.fresh
+        ? l10n.t(
+            "needs-auth entry written {0}, {1} old, TTL {2}: the connector's own sign-in on claude.ai lapsed; new sessions skip it until {3}",
+            iso(f.at),
+            humanDuration(f.ageMs, l10n),
+            humanDuration(f.ttlMs, l10n),
+            iso(f.until ?? f.at + f.ttlMs),
+          )
+        : l10n.t(
+            'needs-auth entry written {0}: {1}, so Claude Code ignores it',
+            iso(f.at),
+            f.ignored === 'no-id' ? l10n.t('no connector id') : l10n.t('past its TTL'),
+          );
+    case 'connector-sign-in':
+      return f.url
+        ? l10n.t('sign in on claude.ai: {0}; then clear the entry', f.url)
+        : l10n.t('sign in on claude.ai (claude mcp login); then clear the entry');
   }
 }
 

@@ -15,6 +15,7 @@ import {
   type Transport,
 } from './types';
 import { serverKey } from '../store/key';
+import { isConnectorName, refuseConnector } from '../connectors';
 
 export interface DiscoverOptions {
   paths: ClaudePaths;
@@ -348,6 +349,8 @@ export function assertApproved(s: ServerConfig): void {
 /** The server a command may act on under `name`: unknown-server if none, not-approved for an unapproved .mcp.json one. */
 export function serverToActOn(cfg: Pick<DiscoveredConfig, 'servers' | 'notLoaded'>, name: string): ServerConfig {
   const s = cfg.servers.find((x) => x.name === name) ?? cfg.notLoaded.find((x) => x.name === name);
+  // a claude.ai connector (no config file defines it): refresh, login and logout refuse it with their own code
+  if (!s && isConnectorName(name)) refuseConnector(name);
   if (!s)
     throw new McpAuthError('unknown-server', `no MCP server named "${name}" in Claude Code's configuration`, {
       server: name,

@@ -1,5 +1,6 @@
-export type Scope = 'managed' | 'local' | 'project' | 'user' | 'plugin';
-export type Transport = 'stdio' | 'http' | 'sse' | 'ws' | 'sdk' | 'unknown';
+/** `claudeai`: a claude.ai connector (core/connectors.ts), from the user's claude.ai account, not from a config file. */
+export type Scope = 'managed' | 'local' | 'project' | 'user' | 'plugin' | 'claudeai';
+export type Transport = 'stdio' | 'http' | 'sse' | 'ws' | 'sdk' | 'claudeai-proxy' | 'unknown';
 
 export interface OAuthConfig {
   clientId?: string;
@@ -31,6 +32,10 @@ export interface ServerConfig {
   approval?: 'approved' | 'pending' | 'rejected';
   /** plugin scope only: the plugin's id, `<plugin>@<marketplace>` */
   plugin?: string;
+  /** claude.ai connectors only: the connector id its needs-auth entry carries (`mcpsrv_…`), when one does */
+  connectorId?: string;
+  /** claude.ai connectors only: listed in `claudeAiMcpEverConnected` of ~/.claude.json */
+  everConnected?: boolean;
   /** a problem with this one definition (e.g. url not a URL); the server is still listed */
   problem?: {
     code: 'invalid-url' | 'config-invalid' | 'unset-variable';
