@@ -7,6 +7,7 @@ import { duration, paint, REASON_TEXT } from './format';
 import { printIssues } from './report';
 import type { AuthState, Hint } from '../core';
 import { keeperLines } from './keeper-doctor';
+import { sessionLine } from './sessions';
 
 /** The CLI's wording of the one fix rule (core/diagnose fixFor): a command to run. */
 export function fixCommand(fix: FixCode | undefined, name: string): string | undefined {
@@ -83,6 +84,8 @@ function factLine(f: Fact, name: string): string {
       return 'refresh lock free';
     case 'hint':
       return hintLine(f.hint, name);
+    case 'session-lacking':
+      return sessionLine(f.session, name);
     case 'state':
       return `state ${f.state}: ${f.state === 'error' ? `${f.error}: ${f.message}` : REASON_TEXT[f.reason]}`;
   }
@@ -116,7 +119,7 @@ export interface DoctorReport {
 
 /** `mcp-auth doctor [NAME] [--json] [--probe]`: why each server is in its state; file, lock and leftover checks. */
 export async function runDoctor(ctx: CliContext): Promise<number> {
-  const model = await loadModel({ paths: ctx.paths, cwd: ctx.cwd, env: ctx.env, now: ctx.now });
+  const model = await loadModel({ paths: ctx.paths, cwd: ctx.cwd, env: ctx.env, now: ctx.now, logger: ctx.logger });
   printIssues(model);
   const d = await diagnose(model, ctx.paths, { cleanOrphans: true });
   const only = ctx.names[0];

@@ -15,6 +15,7 @@ import { runRefresh } from './refresh';
 import { runInvalidate, runLogin, runLogout } from './auth';
 import { runWatch } from './watch';
 import { commandHelp, mainHelp } from './help';
+import { sessionsJson, statusSessionLines } from './sessions';
 
 declare const __VERSION__: string;
 const VERSION = typeof __VERSION__ === 'string' ? __VERSION__ : '0.0.0-dev';
@@ -144,12 +145,14 @@ export function statusJson(model: AuthModel): unknown {
             ),
           }
         : {}),
+      // only where running Claude Code sessions started while a needs-auth entry we cleared stood (they lack it)
+      ...(r.sessionsLacking?.length ? { runningSessionsLacking: sessionsJson(r.sessionsLacking) } : {}),
     })),
   };
 }
 
 async function status(ctx: CliContext): Promise<number> {
-  const model = await loadModel({ paths: ctx.paths, cwd: ctx.cwd, env: ctx.env, now: ctx.now });
+  const model = await loadModel({ paths: ctx.paths, cwd: ctx.cwd, env: ctx.env, now: ctx.now, logger: ctx.logger });
   printIssues(model);
   const bad = model.issues.length > 0 || model.servers.some((r) => isProblem(r.status.state));
   if (ctx.values.json) {
@@ -180,6 +183,8 @@ async function status(ctx: CliContext): Promise<number> {
     ctx.out('\n');
     for (const r of fixes) ctx.out(`  ${r.config.name}: ${fixCommand(fixFor(r), r.config.name)}\n`);
   }
+  const sessions = statusSessionLines(model.servers);
+  if (sessions.length) ctx.out(`\n${sessions.join('\n')}\n`);
   return bad ? 1 : 0;
 }
 
