@@ -133,7 +133,7 @@ export async function runInvalidate(ctx: CliContext): Promise<number> {
     match = (n) => names.has(n);
   }
   await readCache(file); // a cache that is not valid JSON is reported, never rewritten
-  const r = await removeCacheEntries(file, match);
+  const r = await removeCacheEntries(file, match, { at: ctx.now });
   ctx.wrote = r.written;
   if (ctx.values.json) ctx.out(JSON.stringify({ removed: r.removed }) + '\n');
   else {

@@ -14,6 +14,7 @@ import {
   type VersionVerdict,
 } from '../core/claudeVersions';
 import type { ConnectorsOff } from '../core/connectors';
+import { sessionLine } from './sessions';
 
 /** The CLI's wording of the one fix rule (core/diagnose fixFor): a command to run. */
 export function fixCommand(fix: FixCode | undefined, name: string): string | undefined {
@@ -106,6 +107,8 @@ function factLine(f: Fact, name: string): string {
       return f.url
         ? `sign in on claude.ai: ${f.url} (or run: claude mcp login ${shellQuote(name)}); then mcp-auth invalidate ${shellQuote(name)}. New sessions retry it; sessions already running keep what they read at start (/mcp → ${name} → Reconnect there)`
         : `sign in on claude.ai (run: claude mcp login ${shellQuote(name)}); then mcp-auth invalidate ${shellQuote(name)}. New sessions retry it; sessions already running keep what they read at start (/mcp → ${name} → Reconnect there)`;
+    case 'session-lacking':
+      return sessionLine(f.session, name);
     case 'state':
       return `state ${f.state}: ${f.state === 'error' ? `${f.error}: ${f.message}` : REASON_TEXT[f.reason]}`;
   }
@@ -170,7 +173,7 @@ export function versionLine(v: ClaudeVersionSeen): string {
 
 /** `mcp-auth doctor [NAME] [--json] [--probe]`: why each server is in its state; file, lock and leftover checks. */
 export async function runDoctor(ctx: CliContext): Promise<number> {
-  const model = await loadModel({ paths: ctx.paths, cwd: ctx.cwd, env: ctx.env, now: ctx.now });
+  const model = await loadModel({ paths: ctx.paths, cwd: ctx.cwd, env: ctx.env, now: ctx.now, logger: ctx.logger });
   printIssues(model);
   const d = await diagnose(model, ctx.paths, { cleanOrphans: true });
   const only = ctx.names[0];

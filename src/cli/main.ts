@@ -17,6 +17,7 @@ import { runRefresh } from './refresh';
 import { runInvalidate, runLogin, runLogout } from './auth';
 import { runWatch } from './watch';
 import { commandHelp, mainHelp } from './help';
+import { sessionsJson, statusSessionLines } from './sessions';
 
 declare const __VERSION__: string;
 const VERSION = typeof __VERSION__ === 'string' ? __VERSION__ : '0.0.0-dev';
@@ -204,6 +205,8 @@ export function statusJson(model: AuthModel, rows: AuthModel['servers'] = model.
             ),
           }
         : {}),
+      // only where running Claude Code sessions started while a needs-auth entry we cleared stood (they lack it)
+      ...(r.sessionsLacking?.length ? { runningSessionsLacking: sessionsJson(r.sessionsLacking) } : {}),
     })),
     // what could not be read or parsed (the same codes and messages as the stderr lines): a file that exists but is
     // not valid JSON is never the same as no file
@@ -217,7 +220,7 @@ export function statusJson(model: AuthModel, rows: AuthModel['servers'] = model.
 }
 
 async function status(ctx: CliContext): Promise<number> {
-  const model = await loadModel({ paths: ctx.paths, cwd: ctx.cwd, env: ctx.env, now: ctx.now });
+  const model = await loadModel({ paths: ctx.paths, cwd: ctx.cwd, env: ctx.env, now: ctx.now, logger: ctx.logger });
   // `status NAME…`: those servers only; a name Claude Code does not know is an error, as for every other command
   let servers = model.servers;
   if (ctx.names.length) {
@@ -263,6 +266,8 @@ async function status(ctx: CliContext): Promise<number> {
     ctx.out('\n');
     for (const r of fixes) ctx.out(`  ${r.config.name}: ${fixCommand(fixFor(r), r.config.name)}\n`);
   }
+  const sessions = statusSessionLines(model.servers);
+  if (sessions.length) ctx.out(`\n${sessions.join('\n')}\n`);
   return bad ? 1 : 0;
 }
 

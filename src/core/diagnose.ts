@@ -8,6 +8,7 @@ import type { TokenWarning } from './oauth/client';
 import type { ClaudePaths } from './paths';
 import type { AuthState, StatusReason } from './status';
 import { blockedUntil, startAuthUrl } from './connectors';
+import type { LackingSession } from './lacking';
 
 /**
  * Why each server is in its state, and what is wrong around it (file modes, locks, leftovers), as data:
@@ -85,7 +86,9 @@ export type Fact =
       ignored?: 'expired' | 'no-id';
     }
   /** where to sign it in again on claude.ai (undefined without an organization or id in the local files) */
-  | { code: 'connector-sign-in'; url?: string };
+  | { code: 'connector-sign-in'; url?: string }
+  /** a running session that started while this server's needs-auth entry stood, and still lacks the server */
+  | { code: 'session-lacking'; session: LackingSession };
 
 export type Check =
   | { code: 'store-mode'; ok: boolean; location: string; mode: number }
@@ -254,6 +257,7 @@ export async function diagnose(
     }
     facts.push({ code: 'state', state: s.state, reason: s.reason, error: s.code, message: s.message });
     for (const hint of r.hints ?? []) facts.push({ code: 'hint', hint });
+    for (const session of r.sessionsLacking ?? []) facts.push({ code: 'session-lacking', session });
     return { name: c.name, scope: c.scope, state: s.state, reason: s.reason, facts, fix: fixFor(r) };
   });
   return {

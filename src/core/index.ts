@@ -26,3 +26,5 @@ export {
   ownerFileOf,
   type LockHolderInfo,
 } from './lock/lock';
+export { liveSessions, readLiveSessions, type SessionRecord, type SessionDeps } from './sessions';
+export { sessionsLacking, type LackingSession, type ReconnectFix } from './lacking';

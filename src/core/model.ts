@@ -19,6 +19,9 @@ import {
 import type { StoreSnapshot } from './store/types';
 import { discoverConnectors, type ConnectorsOff } from './connectors';
 import { isPlainObject, readJsonFile } from './fsutil';
+import { sessionsLacking, type LackingSession } from './lacking';
+import type { Logger } from './log';
+import type { SessionDeps } from './sessions';
 
 /** Why a row may need attention beyond its state, as codes (the edges word them). */
 export type Hint =
@@ -40,6 +43,11 @@ export interface ServerRow {
   key?: string;
   status: ServerStatus;
   hints?: Hint[];
+  /**
+   * running Claude Code sessions that started while a needs-auth entry of this server stood, which we have since
+   * cleared: they skipped the server and lack it until reconnected or ended (lacking.ts)
+   */
+  sessionsLacking?: LackingSession[];
 }
 
 function hintsFor(
@@ -98,6 +106,10 @@ export interface LoadOptions {
   now?: number;
   settings?: StatusSettings;
   store?: StoreBackend;
+  /** debug lines (e.g. session registry files skipped) */
+  logger?: Logger;
+  /** how running sessions are read and checked (tests) */
+  sessions?: SessionDeps;
 }
 
 /** Read everything (never writes) and compute every server's state. */
@@ -203,6 +215,19 @@ export async function loadModel(opts: LoadOptions): Promise<AuthModel> {
       opts.settings ?? DEFAULT_SETTINGS,
     );
     servers.push({ config, status });
+  }
+  // running sessions that still lack a server whose entry we cleared (a hint: never fails the model)
+  try {
+    const lacking = await sessionsLacking(
+      servers.filter((r) => r.key).map((r) => r.config),
+      { paths: opts.paths, env: opts.env, logger: opts.logger, sessions: opts.sessions },
+    );
+    for (const r of servers) {
+      const l = lacking.get(r.config.name);
+      if (l?.length) r.sessionsLacking = l;
+    }
+  } catch (e) {
+    opts.logger?.debug(`running sessions not read: ${(e as Error)?.message ?? String(e)}`);
   }
   for (const s of servers) {
     if (s.status.state === 'error' && s.status.reason === 'config-error') {

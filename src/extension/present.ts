@@ -10,6 +10,7 @@ import type { AuthState, Hint, ServerRow } from '../core';
 import { needsAttention } from '../core/status';
 import { durationParts } from '../core/duration';
 import type { Check, Diagnosis, Fact, FixCode } from '../core/diagnose';
+import type { LackingSession, ReconnectFix } from '../core/lacking';
 import { canActOn } from './trust';
 
 export type Translate = (message: string, ...args: (string | number)[]) => string;
@@ -231,6 +232,18 @@ export function tooltip(row: ServerRow, now: number, l10n: L10n = plainL10n, tru
   else if (s.state === 'error' && s.reason === 'credman') lines.push(mdEscape(credmanText(l10n)));
   else if (s.state === 'error') lines.push(l10n.t('Problem: {0}', mdEscape(`${s.code}: ${s.message ?? ''}`)));
   for (const h of row.hints ?? []) lines.push(mdEscape(hintText(h, l10n)));
+  for (const ss of row.sessionsLacking ?? [])
+    lines.push(
+      mdEscape(
+        l10n.t(
+          'Running session in {0} (started {1}, {2}) started while the needs-auth entry stood and lacks this server. {3}',
+          ss.cwd,
+          new Date(ss.startedAt).toLocaleString(),
+          sessionKind(ss),
+          reconnectText(ss.fix, l10n),
+        ),
+      ),
+    );
   if (!canActOn(row, trusted)) lines.push(l10n.t('Restricted Mode: trust this folder to act on its .mcp.json servers'));
   return lines.join('  \n');
 }
@@ -435,7 +448,57 @@ function factText(f: Fact, l10n: L10n): string {
       return f.url
         ? l10n.t('sign in on claude.ai: {0}; then clear the entry', f.url)
         : l10n.t('sign in on claude.ai (claude mcp login); then clear the entry');
+    case 'session-lacking':
+      return l10n.t(
+        'running session pid {0} ({1}) in {2}, started {3} while the needs-auth entry stood: it lacks this server. {4}',
+        f.session.pid,
+        sessionKind(f.session),
+        f.session.cwd,
+        iso(f.session.startedAt),
+        reconnectText(f.session.fix, l10n),
+      );
   }
+}
+
+/** kind and entrypoint of a session, as Claude Code records them, with its version */
+export function sessionKind(s: LackingSession): string {
+  return [s.kind, s.entrypoint, s.version].filter(Boolean).join(', ');
+}
+
+/** The fix that works for a running session of this kind (core/lacking.ts), in the extension's words. */
+export function reconnectText(fix: ReconnectFix, l10n: L10n = plainL10n): string {
+  switch (fix) {
+    case 'mcp-command':
+      return l10n.t('Fix: in that session run /mcp, pick the server, then Reconnect.');
+    case 'sdk-reconnect':
+      return l10n.t(
+        'Fix: its SDK host calls reconnectMcpServer(name) (the control request mcp_reconnect on a stream-json session).',
+      );
+    case 'restart':
+      return l10n.t('Fix: end that session and start a new one (a background session has no /mcp).');
+  }
+}
+
+/** A child row under the server: one running session that lacks it. */
+export function presentSession(
+  s: LackingSession,
+  l10n: L10n = plainL10n,
+): { label: string; description: string; tooltip: string } {
+  const started = new Date(s.startedAt).toLocaleString();
+  return {
+    label: s.cwd,
+    description: l10n.t('started {0} · {1}', started, sessionKind(s)),
+    tooltip: [
+      l10n.t(
+        'A Claude Code session (pid {0}) started {1}, while the needs-auth entry of this server stood: it skipped the server and lacks it until reconnected or ended. Clearing the entry helps new sessions only.',
+        s.pid,
+        started,
+      ),
+      reconnectText(s.fix, l10n),
+    ]
+      .map(mdEscape)
+      .join('  \n'),
+  };
 }
 
 /** Why, beyond the state: the extension's words for the model's hint codes (tooltip and diagnostics). */

@@ -111,6 +111,7 @@ export class AuthModelService implements vscode.Disposable {
           cwd: this.cwd(),
           store: this.store,
           settings: { refreshWindowMs: this.settings.refreshWindowMs },
+          logger: this.log,
         });
         this.current = m;
         this.emitter.fire(m);

@@ -1,11 +1,14 @@
 import * as vscode from 'vscode';
 import type { AuthModel, ServerRow } from '../core';
+import type { LackingSession } from '../core/lacking';
 import type { AuthModelService } from './service';
-import { present, scopeLabel, SCOPE_ORDER } from './present';
+import { present, presentSession, scopeLabel, SCOPE_ORDER } from './present';
 
 export type Node =
   | { kind: 'scope'; scope: string; rows: ServerRow[] }
   | { kind: 'server'; row: ServerRow }
+  /** a running Claude Code session that started while the server's needs-auth entry stood and still lacks it */
+  | { kind: 'session'; row: ServerRow; session: LackingSession }
   | { kind: 'issue'; code: string; message: string; file?: string };
 
 /** The Servers view: renders the service's model; one bad row never breaks the others. */
@@ -38,6 +41,8 @@ export class ServersTree implements vscode.TreeDataProvider<Node>, vscode.Dispos
       return [...issues, ...scopes];
     }
     if (node.kind === 'scope') return node.rows.map((row) => ({ kind: 'server', row }));
+    if (node.kind === 'server')
+      return (node.row.sessionsLacking ?? []).map((session) => ({ kind: 'session', row: node.row, session }));
     return [];
   }
 
@@ -62,8 +67,23 @@ export class ServersTree implements vscode.TreeDataProvider<Node>, vscode.Dispos
           };
         return item;
       }
+      if (node.kind === 'session') {
+        const p = presentSession(node.session, vscode.l10n);
+        const item = new vscode.TreeItem(p.label, vscode.TreeItemCollapsibleState.None);
+        item.id = `session:${node.row.config.scope}:${node.row.config.name}:${node.session.pid}`;
+        item.description = p.description;
+        item.iconPath = new vscode.ThemeIcon('terminal', new vscode.ThemeColor('charts.yellow'));
+        item.tooltip = new vscode.MarkdownString(p.tooltip);
+        item.contextValue = 'mcpSession';
+        return item;
+      }
       const p = present(node.row, this.service.model?.now ?? Date.now(), vscode.l10n, vscode.workspace.isTrusted);
-      const item = new vscode.TreeItem(p.label, vscode.TreeItemCollapsibleState.None);
+      const item = new vscode.TreeItem(
+        p.label,
+        node.row.sessionsLacking?.length
+          ? vscode.TreeItemCollapsibleState.Expanded
+          : vscode.TreeItemCollapsibleState.None,
+      );
       item.id = `server:${node.row.config.scope}:${node.row.config.name}`;
       item.description = p.description;
       item.iconPath = new vscode.ThemeIcon(p.icon, p.color ? new vscode.ThemeColor(p.color) : undefined);
@@ -75,7 +95,7 @@ export class ServersTree implements vscode.TreeDataProvider<Node>, vscode.Dispos
       return item;
     } catch (e) {
       const item = new vscode.TreeItem(
-        node.kind === 'server' ? node.row.config.name : '?',
+        node.kind === 'server' || node.kind === 'session' ? node.row.config.name : '?',
         vscode.TreeItemCollapsibleState.None,
       );
       item.description = vscode.l10n.t('could not be shown: {0}', (e as Error).message);

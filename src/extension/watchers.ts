@@ -12,7 +12,7 @@ import type { AuthModelService } from './service';
  */
 /** Claude Code's files, and the lock directories that make a row show `refreshing`. */
 const RELEVANT =
-  /^(\.mcp\.json|\.claude\.json|\.credentials\.json|mcp-needs-auth-cache\.json|\.claude|settings(\.local)?\.json|managed-mcp\.json|mcp-refresh-.*\.lock|plugins|installed_plugins\.json)$/;
+  /^(\.mcp\.json|\.claude\.json|\.credentials\.json|mcp-needs-auth-cache\.json|\.claude|settings(\.local)?\.json|managed-mcp\.json|mcp-refresh-.*\.lock|plugins|installed_plugins\.json|sessions|[0-9]+\.json)$/;
 
 export class FileWatchers implements vscode.Disposable {
   private watchers = new Map<string, fs.FSWatcher>();
@@ -45,6 +45,8 @@ export class FileWatchers implements vscode.Disposable {
       path.dirname(p.userConfigFile),
       path.dirname(p.credentialsFile),
       path.join(p.configDir, 'plugins'),
+      // Claude Code's registry of running sessions: a session that ends takes its "lacks this server" row with it
+      path.join(p.configDir, 'sessions'),
     ]);
     for (const f of vscode.workspace.workspaceFolders ?? []) set.add(f.uri.fsPath);
     return [...set];

@@ -285,3 +285,101 @@ export async function claudeSession(
   ];
   return { ...s, offered };
 }
+
+/**
+ * A real long-lived SDK-style session: `claude -p --input-format stream-json --output-format stream-json`
+ * (claude-session-recipe.md, claude-code-format.md "Running sessions") against the stand-in Messages API.
+ * `control(request)` sends a control request and resolves with its control_response; `prompt(text)` sends a user
+ * turn and resolves with the `result` message; `end()` closes stdin and waits for the exit.
+ */
+export interface StreamSession {
+  pid: number;
+  control(request: Record<string, unknown>): Promise<{ subtype: string; error?: string; response?: unknown }>;
+  prompt(text: string): Promise<Record<string, unknown>>;
+  end(): Promise<number>;
+  stderr(): string;
+}
+
+export function streamSession(
+  api: { base: string },
+  env: NodeJS.ProcessEnv,
+  cwd: string,
+  allowedTools = 'mcp__demo__whoami',
+): StreamSession {
+  if (!env.HOME || !env.CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC)
+    throw new Error('streamSession needs a throwaway HOME');
+  const child = spawn(
+    CLAUDE_BIN,
+    [
+      '-p',
+      '--input-format',
+      'stream-json',
+      '--output-format',
+      'stream-json',
+      '--verbose',
+      '--allowedTools',
+      allowedTools,
+    ],
+    {
+      env: {
+        ...env,
+        ANTHROPIC_BASE_URL: api.base,
+        ANTHROPIC_API_KEY: 'sk-ant-test-key',
+        MCP_CONNECTION_NONBLOCKING: 'false',
+        ENABLE_TOOL_SEARCH: 'false',
+      },
+      cwd,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    },
+  );
+  const kill = setTimeout(() => child.kill('SIGKILL'), 120_000);
+  let buf = '';
+  let err = '';
+  const waiting = new Map<string, (r: { subtype: string; error?: string; response?: unknown }) => void>();
+  let onResult: ((m: Record<string, unknown>) => void) | undefined;
+  child.stderr.on('data', (d) => (err += d));
+  child.stdout.on('data', (d) => {
+    buf += d;
+    const lines = buf.split('\n');
+    buf = lines.pop()!;
+    for (const l of lines) {
+      let m: Record<string, unknown>;
+      try {
+        m = JSON.parse(l);
+      } catch {
+        continue;
+      }
+      if (m.type === 'control_response') {
+        const r = m.response as { subtype: string; request_id: string; error?: string; response?: unknown };
+        waiting.get(r.request_id)?.(r);
+        waiting.delete(r.request_id);
+      } else if (m.type === 'result') onResult?.(m);
+    }
+  });
+  const exited = new Promise<number>((r) =>
+    child.on('close', (code, sig) => {
+      clearTimeout(kill);
+      r(code ?? (sig ? 128 : -1));
+    }),
+  );
+  let n = 0;
+  return {
+    pid: child.pid!,
+    control: (request) =>
+      new Promise((resolve) => {
+        const id = `r${++n}`;
+        waiting.set(id, resolve);
+        child.stdin.write(JSON.stringify({ type: 'control_request', request_id: id, request }) + '\n');
+      }),
+    prompt: (text) =>
+      new Promise((resolve) => {
+        onResult = resolve;
+        child.stdin.write(JSON.stringify({ type: 'user', message: { role: 'user', content: text } }) + '\n');
+      }),
+    end: () => {
+      child.stdin.end();
+      return exited;
+    },
+    stderr: () => err,
+  };
+}

@@ -6,6 +6,7 @@ import { serverKey } from '../store/key';
 import { isRemote } from '../config/types';
 import type { Logger } from '../log';
 import type { ClaudePaths } from '../paths';
+import { recordCleared } from './cleared';
 
 export interface CacheEntry {
   timestamp: number;
@@ -77,11 +78,13 @@ export interface RemoveResult {
  * remove only the entry it judged (same timestamp), never a newer one written meanwhile. Claude Code writes this file in place with no lock, so just before
  * the rename the file is checked again; if it changed since it was read, the removal starts over from the
  * new content (a few times at most). A missing file or no matching key writes nothing. A file that is not
- * valid JSON is never rewritten (cache-parse).
+ * valid JSON is never rewritten (cache-parse). Every removal is remembered with the window its entry stood
+ * (cache/cleared.ts: sessions that started inside it still lack the server); `opts.at` is the clear's time.
  */
 export async function removeCacheEntries(
   file: string,
   names: (name: string, entry: unknown) => boolean,
+  opts: { at?: number } = {},
 ): Promise<RemoveResult> {
   for (let attempt = 0; ; attempt++) {
     const r = await readJsonFile(file, 'cache');
@@ -91,6 +94,7 @@ export async function removeCacheEntries(
     const obj = r.value;
     const removed = Object.keys(obj).filter((n) => names(n, obj[n]));
     if (removed.length === 0) return { removed, written: false };
+    const entries = removed.map((name) => ({ name, entry: obj[name] }));
     for (const k of removed) delete obj[k];
     const changedSinceRead = () => {
       try {
@@ -116,6 +120,7 @@ export async function removeCacheEntries(
         { cause: e },
       );
     }
+    await recordCleared(file, entries, opts.at ?? Date.now());
     return { removed, written: true };
   }
 }

@@ -10,9 +10,12 @@ import {
   describe,
   plainT,
   fixText,
+  presentSession,
+  reconnectText,
+  diagnosisText,
   type Translate,
 } from '../../../src/extension/present';
-import { fixFor } from '../../../src/core/diagnose';
+import { diagnose, fixFor } from '../../../src/core/diagnose';
 import { canActOn, assertCanActOn } from '../../../src/extension/trust';
 import type { ServerRow } from '../../../src/core';
 
@@ -332,4 +335,43 @@ test('statusBarText: Windows Credential Manager mode is said, whatever else the 
     'Claude Code keeps its tokens in Windows Credential Manager here; MCP Auth can show state but cannot refresh or sign in',
   );
   assert.equal(present(cm, NOW).description, 'tokens in Windows Credential Manager');
+});
+
+test('running sessions that lack a server: on the tooltip, as child rows and in diagnostics, each with the fix for its kind', async () => {
+  const base = { cwd: '/work/p', startedAt: NOW - 60_000, entryTimestamp: NOW - 120_000, clearedAt: NOW - 30_000 };
+  const sdk = {
+    ...base,
+    pid: 4242,
+    kind: 'interactive',
+    entrypoint: 'sdk-cli',
+    version: '2.1.332',
+    fix: 'sdk-reconnect' as const,
+  };
+  const tui = {
+    ...base,
+    pid: 4343,
+    cwd: '/work/p/sub',
+    kind: 'interactive',
+    entrypoint: 'cli',
+    fix: 'mcp-command' as const,
+  };
+  const r = row('demo', {}, { sessionsLacking: [sdk, tui] });
+  const tip = present(r, NOW).tooltip.replace(/\\/g, ''); // Markdown escapes off
+  assert.match(
+    tip,
+    /Running session in \/work\/p \(started .*, interactive, sdk-cli, 2\.1\.332\) .*reconnectMcpServer\(name\)/,
+  );
+  assert.match(tip, /Running session in \/work\/p\/sub .*\/mcp, pick the server, then Reconnect/);
+  const child = presentSession(tui);
+  assert.equal(child.label, '/work/p/sub');
+  assert.match(child.description, /^started .* · interactive, cli$/);
+  assert.match(child.tooltip, /pid 4343/);
+  assert.match(reconnectText('restart'), /end that session and start a new one/);
+  // the words go through the translator
+  const upper: Translate = (m, ...a) => plainT(m, ...a).toUpperCase();
+  assert.match(presentSession(sdk, { t: upper }).tooltip, /RECONNECTMCPSERVER/);
+  const model = { servers: [r], issues: [], configFiles: [], projectKey: '/work/p', storeLocation: 's', now: NOW };
+  const paths = { configDir: '/nowhere', secureDir: '/nowhere', needsAuthCacheFile: '/nowhere/c' } as never;
+  const text = diagnosisText(await diagnose(model, paths), [], new Date(NOW));
+  assert.match(text, /running session pid 4242 \(interactive, sdk-cli, 2\.1\.332\) in \/work\/p, started /);
 });
