@@ -40,12 +40,16 @@ test(
       const rt0 = entry.refreshToken as string;
       const revocations0 = stack.counters.revocations;
       const revoked0 = stack.counters.grantsRevoked;
-      stack.mode.holdFor[rt0] = { afterMs: 1500 };
+      stack.mode.holdFor[rt0] = { afterMs: 6000 };
       const granted0 = stack.counters.tokenSuccess.refresh_token ?? 0;
-      const ours = runCliAsync(['refresh', '--force', 'demo', '--json'], { env: h.env, cwd: h.project });
+      let done = false;
+      const ours = runCliAsync(['refresh', '--force', 'demo', '--json'], { env: h.env, cwd: h.project }).finally(
+        () => (done = true),
+      );
       await waitFor('our grant', () => (stack.counters.tokenSuccess.refresh_token ?? 0) > granted0, 30_000);
       // Claude Code's own 401-path refresh of rt0 lost (invalid_grant): it marks the entry signed out
       await ccWriter('mark', h, key);
+      assert.equal(done, false, 'the mark was written while our answer was still on its way');
       assert.equal(readStore(h).mcpOAuth[key].accessToken, '', 'the mark is in the store before our answer lands');
       const r = await ours;
       delete stack.mode.holdFor[rt0];
