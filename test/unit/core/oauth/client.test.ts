@@ -233,7 +233,8 @@ test('refreshGrant: 503 with an HTML body → server-error', async () => {
 
 test('refreshGrant: a body over the size limit, declared in content-length → response-too-large', async () => {
   answer = json(200, { ...conforming, pad: 'x'.repeat(MAX_BODY_BYTES) });
-  assert.deepEqual(await failure(refresh()), { code: 'response-too-large', details: {} });
+  // the status line said 200: the caller must take the token as possibly spent (refresh.ts)
+  assert.deepEqual(await failure(refresh()), { code: 'response-too-large', details: { status: 200 } });
 });
 
 test('refreshGrant: a body over the size limit, streamed without content-length → response-too-large', async () => {
@@ -243,7 +244,8 @@ test('refreshGrant: a body over the size limit, streamed without content-length 
     res.write('x'.repeat(MAX_BODY_BYTES));
     res.end('"}');
   };
-  assert.deepEqual(await failure(refresh()), { code: 'response-too-large', details: {} });
+  // the status line said 200: the caller must take the token as possibly spent (refresh.ts)
+  assert.deepEqual(await failure(refresh()), { code: 'response-too-large', details: { status: 200 } });
 });
 
 test('refreshGrant: a token endpoint that never answers → timeout (makeHttp timeoutMs)', async () => {
@@ -260,5 +262,5 @@ test('refreshGrant: a 200 whose body never ends → timeout (makeHttp timeoutMs)
     res.writeHead(200, { 'content-type': 'application/json' });
     res.write('{"access_token":');
   };
-  assert.deepEqual(await failure(refresh({ timeoutMs: 300 })), { code: 'timeout', details: {} });
+  assert.deepEqual(await failure(refresh({ timeoutMs: 300 })), { code: 'timeout', details: { status: 200 } });
 });
