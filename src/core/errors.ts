@@ -51,6 +51,8 @@ export interface ErrorDetails {
   server?: string;
   status?: number;
   oauthError?: string;
+  /** cache-write: `busy` = the file kept changing under us (Claude Code writing it), so nothing was written */
+  reason?: 'busy';
 }
 
 export class McpAuthError extends Error {
