@@ -161,10 +161,7 @@ async function removeLocked(
       if (pending) applyDiff(obj, pending);
       const now = Object.keys(obj).filter((n) => names(n, obj[n]));
       if (now.length === 0 && !pending) return { removed: [...removed], written };
-      for (const k of now) {
-        delete obj[k];
-        removed.add(k);
-      }
+      for (const k of now) delete obj[k];
       try {
         await writeFileAtomic(file, JSON.stringify(obj), {
           mode: snap.mode,
@@ -195,6 +192,7 @@ async function removeLocked(
         continue;
       }
       written = true;
+      for (const k of now) removed.add(k);
       pending = await lostWrite(snap, opts.logger);
       if (!pending) return { removed: [...removed], written };
       opts.logger?.info(`${path.basename(file)} was written in place while we replaced it; applying that write again`);
