@@ -58,6 +58,8 @@ export interface ErrorDetails {
   oauthError?: string;
   /** the request certainly never reached the server (refused connection, unknown host, refused URL) */
   notSent?: boolean;
+  /** cache-write: `busy` = the file kept changing under us (Claude Code writing it), so nothing was written */
+  reason?: 'busy';
 }
 
 export class McpAuthError extends Error {

@@ -152,6 +152,11 @@ interface SignIn {
 interface ChosenClient {
   clientId?: string;
   clientSecret?: string;
+  /**
+   * The secret to keep in the mcpOAuth entry: that of the stored registration reused, never the static
+   * client's (it lives in mcpOAuthClientConfig), never the one of a client no longer in use.
+   */
+  entrySecret?: string;
   redirectUri?: string;
 }
 
@@ -182,9 +187,11 @@ function chooseClient(
       return {};
     }
     si.log.info('reusing the stored client');
+    const clientSecret = secretOf(existing.clientId, existing.clientSecret);
     return {
       clientId: existing.clientId,
-      clientSecret: secretOf(existing.clientId, existing.clientSecret),
+      clientSecret,
+      entrySecret: clientSecret === existing.clientSecret ? existing.clientSecret : undefined,
       redirectUri: existing.redirectUri,
     };
   }
@@ -333,13 +340,16 @@ async function store(
         ...(expiresAt !== undefined ? { expiresAt } : {}),
         ...((tokens.scope ?? scope) ? { scope: tokens.scope ?? scope } : {}),
         clientId: client.clientId,
-        ...(client.clientSecret && client.registered ? { clientSecret: client.clientSecret } : {}),
         issuer: as.issuer,
         redirectUri: client.redirectUri,
         discoveryState: { ...(cur?.discoveryState ?? {}), ...d.discoveryState },
       };
       if (!tokens.refreshToken) delete next.refreshToken;
       if (expiresAt === undefined) delete next.expiresAt;
+      // the secret of the client these tokens were issued to, or none: never a previous client's (after a
+      // re-registration or a switch to the static client, every refresh would send it and get invalid_client)
+      if (client.entrySecret) next.clientSecret = client.entrySecret;
+      else delete next.clientSecret;
       if (next.discoveryState) delete next.discoveryState.tokenlessRejectedAt;
       if (typeof next.stepUpScope === 'string' && missingScopes(next.stepUpScope, next.scope).length === 0)
         delete next.stepUpScope;
@@ -382,7 +392,14 @@ async function interactive(si: SignIn, existing: TokenEntry | undefined, staticS
         ? chosen.redirectUri
         : `http://localhost:${cb.port}/callback`;
     const redirectUri = si.opts.externalRedirect ? await si.opts.externalRedirect(local) : local;
-    const { clientId, clientSecret, registered } = await clientOrRegister(si, as, chosen, redirectUri, scope, http);
+    const { clientId, clientSecret, entrySecret, registered } = await clientOrRegister(
+      si,
+      as,
+      chosen,
+      redirectUri,
+      scope,
+      http,
+    );
     const client: oauth.Client = { client_id: clientId };
     const req = await authorizationRequest(as, d, scope, clientId, redirectUri);
     cb.expectState(req.state);
@@ -395,7 +412,7 @@ async function interactive(si: SignIn, existing: TokenEntry | undefined, staticS
     // the code is single-use: from its exchange until the grant is stored, a Ctrl-C waits (core/signals.ts)
     const out = await withSignalsHeld(`sign-in ${si.server.name}`, SIGN_IN_HOLD_MS, async () => {
       const tokens = await exchange(si, as, client, clientSecret, checked, redirectUri, req.verifier, d.resource, http);
-      return store(si, as, d, scope, tokens, { clientId, clientSecret, registered, redirectUri });
+      return store(si, as, d, scope, tokens, { clientId, clientSecret, entrySecret, registered, redirectUri });
     });
     cb.finish(true); // only now does the browser hear "You are signed in"; any failure before gets the failure page (close)
     return out;
@@ -413,10 +430,15 @@ async function clientOrRegister(
   scope: string | undefined,
   http: FetchLike,
   extraGrants: string[] = [],
-): Promise<{ clientId: string; clientSecret?: string; registered: boolean }> {
+): Promise<{ clientId: string; clientSecret?: string; entrySecret?: string; registered: boolean }> {
   if (chosen.clientId) {
     rememberSecret(chosen.clientSecret);
-    return { clientId: chosen.clientId, clientSecret: chosen.clientSecret, registered: false };
+    return {
+      clientId: chosen.clientId,
+      clientSecret: chosen.clientSecret,
+      entrySecret: chosen.entrySecret,
+      registered: false,
+    };
   }
   if (!as.registration_endpoint) {
     throw new McpAuthError(
@@ -428,7 +450,7 @@ async function clientOrRegister(
   const clientSecret = typeof reg.client_secret === 'string' ? reg.client_secret : undefined;
   rememberSecret(clientSecret);
   si.log.info(`registered a client (RFC 7591)${extraGrants.length ? ` with ${extraGrants.join(', ')}` : ''}`);
-  return { clientId: reg.client_id, clientSecret, registered: true };
+  return { clientId: reg.client_id, clientSecret, entrySecret: clientSecret, registered: true };
 }
 
 /** The query of a pasted address (`http://localhost:PORT/callback?code=…&state=…`); checked like a callback. */
@@ -468,9 +490,15 @@ async function deviceSignIn(
   const chosen = chooseClient(si, as, existing, staticSecret, scope);
   // a client registered here gets a loopback redirect too, so that a later browser sign-in can use it
   const redirectUri = chosen.redirectUri ?? 'http://localhost/callback';
-  const { clientId, clientSecret, registered } = await clientOrRegister(si, as, chosen, redirectUri, scope, http, [
-    DEVICE_GRANT,
-  ]);
+  const { clientId, clientSecret, entrySecret, registered } = await clientOrRegister(
+    si,
+    as,
+    chosen,
+    redirectUri,
+    scope,
+    http,
+    [DEVICE_GRANT],
+  );
   const client: oauth.Client = { client_id: clientId };
   const auth = clientAuth(as, { clientId, clientSecret });
   let da: oauth.DeviceAuthorizationResponse;
@@ -526,7 +554,7 @@ async function deviceSignIn(
     }
     for (const w of tokens.warnings) si.log.warn(`the token response was odd (${w}); stored anyway`);
     return withSignalsHeld(`sign-in ${si.server.name}`, SIGN_IN_HOLD_MS, () =>
-      store(si, as, d, scope, tokens, { clientId, clientSecret, registered, redirectUri }),
+      store(si, as, d, scope, tokens, { clientId, clientSecret, entrySecret, registered, redirectUri }),
     );
   }
 }

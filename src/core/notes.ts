@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { isPlainObject, readJsonFile, writeFileAtomic } from './fsutil';
+import { withSideFileLock } from './lock/sideLock';
 import type { TokenWarning } from './oauth/client';
 import type { ClaudePaths } from './paths';
 
@@ -12,7 +13,9 @@ import type { ClaudePaths } from './paths';
  * - `spent`: refresh tokens an mcp-auth process sent and got a 200 for but could not store, by entry key —
  *   a fingerprint (sha256 prefix), never the token — so that no mcp-auth process sends them again. The
  *   mark stops counting as soon as the store holds another refresh token for that key.
- * Best effort and last writer wins: losing a note loses a hint, never a token.
+ * Every change is a read-modify-write under a small lock of ours (`mcp-auth-notes.json.lock`, lock/sideLock.ts),
+ * so that two processes noting at once never drop each other's marks (a dropped `spent` mark would let another
+ * mcp-auth replay that token). Unreadable notes read as none.
  */
 export interface TokenNote {
   warnings: TokenWarning[];
@@ -104,10 +107,17 @@ async function readNotes(paths: ClaudePaths): Promise<Notes> {
   return notes;
 }
 
+/**
+ * The one way to change the notes: under the notes lock, read, let `change` edit them, and write them back
+ * (atomically, 0600) only when it returns true. Throws lock-timeout when the lock cannot be had in time.
+ */
 async function changeNotes(paths: ClaudePaths, change: (n: Notes) => boolean): Promise<void> {
-  const notes = await readNotes(paths);
-  if (!change(notes)) return;
-  await writeFileAtomic(notesFile(paths), JSON.stringify(notes, null, 2), { mode: 0o600 });
+  const file = notesFile(paths);
+  await withSideFileLock(file, async () => {
+    const notes = await readNotes(paths);
+    if (!change(notes)) return;
+    await writeFileAtomic(file, JSON.stringify(notes, null, 2), { mode: 0o600 });
+  });
 }
 
 export async function readTokenNotes(paths: ClaudePaths): Promise<Record<string, TokenNote>> {

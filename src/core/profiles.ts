@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isPlainObject, writeFileAtomic } from './fsutil';
+import { withSideFileLock } from './lock/sideLock';
 import type { ClaudePaths } from './paths';
 import { hasUsableToken } from './status';
 import type { TokenEntry } from './store/types';
@@ -17,7 +18,7 @@ import type { TokenEntry } from './store/types';
  *
  * Nothing on disk lists the profiles, so we keep a small record of our own beside the cache,
  * `D/mcp-auth-profiles.json`: `{ "profiles": { "<S>": { "lastSeen": ms } } }`, written (best effort, 0600,
- * atomically) by the mcp-auth processes that act (sign-in, refresh, sign-out, watch, the VS Code extension).
+ * atomically, under a lock of ours) by the mcp-auth processes that act (sign-in, refresh, sign-out, watch, the VS Code extension).
  * Besides that record, D itself is a profile whenever S ≠ D and `D/.credentials.json` exists (processes
  * without the override use it). The other profiles' stores are only ever read, never written.
  */
@@ -28,6 +29,9 @@ export const profilesFile = (paths: ClaudePaths): string => path.join(paths.conf
 const FORGET_AFTER_MS = 90 * 24 * 3600_000;
 /** lastSeen is rewritten at most this often (one write a day, not one per command). */
 const REWRITE_AFTER_MS = 24 * 3600_000;
+
+/** A CLI run records its profile on its way out: it does not wait long for the lock (a hint lost, never a token). */
+const PROFILE_LOCK_WAIT_MS = 3_000;
 
 type Registry = Record<string, { lastSeen: number }>;
 
@@ -50,29 +54,47 @@ function readRegistry(paths: ClaudePaths): Registry {
 
 const same = (a: string, b: string) => path.resolve(a) === path.resolve(b);
 
-/** Note that this process's secure-storage dir uses this config dir. Best effort: never throws. */
+/**
+ * Note that this process's secure-storage dir uses this config dir. Best effort: never throws. The
+ * read-modify-write runs under a small lock of ours (`mcp-auth-profiles.json.lock`, lock/sideLock.ts), so that
+ * processes of several profiles recording at once do not drop each other.
+ */
 export async function recordProfile(paths: ClaudePaths, now: number = Date.now()): Promise<void> {
   try {
-    const reg = readRegistry(paths);
     const me = path.resolve(paths.secureDir);
-    let changed = false;
-    for (const [dir, e] of Object.entries(reg)) {
-      if (now - e.lastSeen > FORGET_AFTER_MS && dir !== me) {
-        delete reg[dir];
-        changed = true;
-      }
-    }
-    if (!reg[me] || now - reg[me].lastSeen > REWRITE_AFTER_MS) {
-      reg[me] = { lastSeen: now };
-      changed = true;
-    }
-    if (!changed) return;
-    // only where Claude Code's config dir exists: never create it for a record of ours
+    // nothing to do without a write (read without the lock: most calls stop here)
+    if (!changeRegistry(readRegistry(paths), me, now)) return;
+    // only where Claude Code's config dir exists: never create it (or a lock in it) for a record of ours
     if (!fs.existsSync(paths.configDir)) return;
-    await writeFileAtomic(profilesFile(paths), JSON.stringify({ profiles: reg }, null, 2) + '\n', { mode: 0o600 });
+    const file = profilesFile(paths);
+    await withSideFileLock(
+      file,
+      async () => {
+        const reg = readRegistry(paths);
+        if (!changeRegistry(reg, me, now)) return;
+        await writeFileAtomic(file, JSON.stringify({ profiles: reg }, null, 2) + '\n', { mode: 0o600 });
+      },
+      { timeoutMs: PROFILE_LOCK_WAIT_MS },
+    );
   } catch {
     /* best effort */
   }
+}
+
+/** Forget profiles not seen for long and note `me` as seen now (at most once a day); true when it changed. */
+function changeRegistry(reg: Registry, me: string, now: number): boolean {
+  let changed = false;
+  for (const [dir, e] of Object.entries(reg)) {
+    if (now - e.lastSeen > FORGET_AFTER_MS && dir !== me) {
+      delete reg[dir];
+      changed = true;
+    }
+  }
+  if (!reg[me] || now - reg[me].lastSeen > REWRITE_AFTER_MS) {
+    reg[me] = { lastSeen: now };
+    changed = true;
+  }
+  return changed;
 }
 
 export interface OtherProfile {

@@ -1,7 +1,9 @@
 import * as fs from 'node:fs';
 import type { ServerConfig } from '../config/types';
-import { McpAuthError, errnoCode } from '../errors';
-import { isPlainObject, readJsonFile, writeFileAtomic } from '../fsutil';
+import * as path from 'node:path';
+import { McpAuthError, errnoCode, isMcpAuthError } from '../errors';
+import { MAX_JSON_BYTES, isPlainObject, parseStrictJson, readJsonFile, writeFileAtomic } from '../fsutil';
+import { withSideFileLock } from '../lock/sideLock';
 import { serverKey } from '../store/key';
 import { isRemote } from '../config/types';
 import type { Logger } from '../log';
@@ -72,57 +74,260 @@ export interface RemoveResult {
   written: boolean;
 }
 
+export interface RemoveOptions {
+  logger?: Logger;
+  /** when the clear happened (for the record of windows, cache/cleared.ts); default now */
+  at?: number;
+  /** test-only: called after the temp file is written, before the last check (a write in place here is seen) */
+  beforeRename?: () => void;
+  /** test-only: called after the last check, just before the rename (a write in place here goes to the file we replace) */
+  atRename?: () => void;
+}
+
+/** Rounds given up before the rename because the file changed under us; then `cache-write` (busy), nothing written. */
+const MAX_TRIES = 6;
+/** Rounds at most, re-applying writes that went into a file we had just replaced included. */
+const MAX_ROUNDS = 24;
+/** A cache that does not parse may be Claude Code's write in place caught half-way: read it again this often. */
+const TORN_READS = 5;
+const TORN_PAUSE_MS = 20;
+
 /**
  * Remove some keys from the needs-auth cache: re-read, delete, write atomically (temp + rename) keeping the
  * file's mode and every other entry. `names` sees each entry as it is in the file being rewritten, so a caller can
- * remove only the entry it judged (same timestamp), never a newer one written meanwhile. Claude Code writes this file in place with no lock, so just before
- * the rename the file is checked again; if it changed since it was read, the removal starts over from the
- * new content (a few times at most). A missing file or no matching key writes nothing. A file that is not
- * valid JSON is never rewritten (cache-parse). Every removal is remembered with the window its entry stood
- * (cache/cleared.ts: sessions that started inside it still lack the server); `opts.at` is the clear's time.
+ * remove only the entry it judged (same timestamp), never a newer one written meanwhile. A missing file or no
+ * matching key writes nothing. A file that is not valid JSON is never rewritten (cache-parse).
+ *
+ * Our rewrites are serialized by a lock of ours (`mcp-needs-auth-cache.json.lock`, lock/sideLock.ts). Claude
+ * Code writes this file in place (truncate + write, no lock, no rename), which we cannot make it stop doing, so
+ * each round keeps the file it read open:
+ * - just before the rename, that file is checked again (same file at the path, same bytes); changed → the round
+ *   is given up and starts over from the new content; after MAX_TRIES such rounds: `cache-write` with reason
+ *   `busy`, and nothing is written (never an unchecked write);
+ * - after the rename, the file we replaced is read once more through the handle: a write in place that landed
+ *   in it between our last check and the rename is no longer at the path, so what it changed (against what we
+ *   had read) is applied to the file now at the path, our removal applied again, and written the same way.
+ *   Claude Code's entries are not lost.
+ * Every removal is remembered with the window its entry stood (cache/cleared.ts: sessions that started inside
+ * it still lack the server); `opts.at` is the clear's time.
  */
 export async function removeCacheEntries(
   file: string,
   names: (name: string, entry: unknown) => boolean,
-  opts: { at?: number } = {},
+  opts: RemoveOptions = {},
 ): Promise<RemoveResult> {
-  for (let attempt = 0; ; attempt++) {
-    const r = await readJsonFile(file, 'cache');
-    if (!r) return { removed: [], written: false };
-    if (!isPlainObject(r.value))
-      throw new McpAuthError('cache-invalid', `${file}: the needs-auth cache is not a JSON object`, { file });
-    const obj = r.value;
-    const removed = Object.keys(obj).filter((n) => names(n, obj[n]));
-    if (removed.length === 0) return { removed, written: false };
-    const entries = removed.map((name) => ({ name, entry: obj[name] }));
-    for (const k of removed) delete obj[k];
-    const changedSinceRead = () => {
-      try {
-        const st = fs.statSync(file);
-        return st.mtimeMs !== r.mtimeMs || st.size !== Buffer.byteLength(r.text);
-      } catch {
-        return true;
-      }
-    };
-    try {
-      await writeFileAtomic(file, JSON.stringify(obj), {
-        mode: r.mode,
-        beforeRename: () => {
-          if (attempt < 4 && changedSinceRead()) throw new CacheChanged();
-        },
-      });
-    } catch (e) {
-      if (e instanceof CacheChanged) continue;
+  try {
+    await fs.promises.stat(file);
+  } catch (e) {
+    // nothing to remove (and never a lock, or a folder, created for nothing)
+    if (errnoCode(e) === 'ENOENT' || errnoCode(e) === 'ENOTDIR') return { removed: [], written: false };
+  }
+  try {
+    return await withSideFileLock(file, () => removeLocked(file, names, opts), { logger: opts.logger });
+  } catch (e) {
+    if (isMcpAuthError(e) && e.code === 'lock-timeout')
       throw new McpAuthError(
         'cache-write',
-        `cannot write ${file} (${errnoCode(e) ?? 'error'})`,
-        { file },
+        `${file}: another mcp-auth process is rewriting it (${e.message})`,
+        { file, reason: 'busy' },
         { cause: e },
       );
-    }
-    await recordCleared(file, entries, opts.at ?? Date.now());
-    return { removed, written: true };
+    throw e;
   }
+}
+
+/** Changes another writer made, as against what we had read: keys set (to their new value) and keys deleted. */
+interface Diff {
+  set: Record<string, unknown>;
+  deleted: string[];
+}
+
+async function removeLocked(
+  file: string,
+  names: (name: string, entry: unknown) => boolean,
+  opts: RemoveOptions,
+): Promise<RemoveResult> {
+  const removed = new Set<string>();
+  const entries = new Map<string, unknown>();
+  let written = false;
+  let pending: Diff | undefined;
+  let tries = 0;
+  for (let round = 0; ; round++) {
+    if (round >= MAX_ROUNDS)
+      throw new McpAuthError(
+        'cache-write',
+        `${file} kept being written by another process while we rewrote it; some of its entries may be lost`,
+        { file },
+      );
+    const snap = await openSnapshot(file);
+    if (!snap) return { removed: [...removed], written }; // deleted meanwhile (Claude Code clears it whole)
+    let renamed = false;
+    try {
+      const obj = snap.value;
+      if (pending) applyDiff(obj, pending);
+      const now = Object.keys(obj).filter((n) => names(n, obj[n]));
+      if (now.length === 0 && !pending) return { removed: [...removed], written };
+      const judged = now.map((k) => [k, obj[k]] as const);
+      for (const k of now) delete obj[k];
+      try {
+        await writeFileAtomic(file, JSON.stringify(obj), {
+          mode: snap.mode,
+          beforeRename: () => {
+            opts.beforeRename?.();
+            if (changedSince(file, snap)) throw new CacheChanged();
+            opts.atRename?.();
+          },
+        });
+        renamed = true;
+      } catch (e) {
+        if (!(e instanceof CacheChanged))
+          throw new McpAuthError(
+            'cache-write',
+            `cannot write ${file} (${errnoCode(e) ?? 'error'})`,
+            { file },
+            { cause: e },
+          );
+      }
+      if (!renamed) {
+        // nothing written this round; once we have given up too often, stop — unless we owe the file a repair
+        if (++tries >= MAX_TRIES && !pending)
+          throw new McpAuthError(
+            'cache-write',
+            `${file} kept changing while we rewrote it (${tries} tries); left as it is`,
+            { file, reason: 'busy' },
+          );
+        continue;
+      }
+      written = true;
+      for (const k of now) removed.add(k);
+      for (const [k, v] of judged) entries.set(k, v);
+      pending = await lostWrite(snap, opts.logger);
+      if (!pending) {
+        await recordCleared(
+          file,
+          [...entries].map(([name, entry]) => ({ name, entry })),
+          opts.at ?? Date.now(),
+        );
+        return { removed: [...removed], written };
+      }
+      opts.logger?.info(`${path.basename(file)} was written in place while we replaced it; applying that write again`);
+    } finally {
+      await snap.handle.close().catch(() => {});
+    }
+  }
+}
+
+interface Snapshot {
+  handle: fs.promises.FileHandle;
+  text: string;
+  value: Record<string, unknown>;
+  mode: number;
+  st: fs.Stats;
+}
+
+/** Open the file and read it through the handle (kept open: it names the very file we read). Missing → undefined. */
+async function openSnapshot(file: string): Promise<Snapshot | undefined> {
+  for (let attempt = 0; ; attempt++) {
+    let handle: fs.promises.FileHandle;
+    try {
+      handle = await fs.promises.open(file, 'r');
+    } catch (e) {
+      if (errnoCode(e) === 'ENOENT' || errnoCode(e) === 'ENOTDIR') return undefined;
+      throw new McpAuthError('cache-read', `cannot read ${file} (${errnoCode(e) ?? 'error'})`, { file }, { cause: e });
+    }
+    let keep = false;
+    try {
+      const st = await handle.stat();
+      if (!st.isFile()) throw new McpAuthError('cache-read', `${file} is not a regular file`, { file });
+      if (st.size > MAX_JSON_BYTES)
+        throw new McpAuthError('cache-read', `${file} is too large (${st.size} bytes)`, { file });
+      const text = readAll(handle.fd);
+      let value: unknown;
+      try {
+        value = parseStrictJson(text, file, 'cache-parse');
+      } catch (e) {
+        // Claude Code's write in place, caught between its truncate and its write: look again shortly
+        if (attempt + 1 < TORN_READS) {
+          await new Promise((r) => setTimeout(r, TORN_PAUSE_MS));
+          continue;
+        }
+        throw e;
+      }
+      if (!isPlainObject(value))
+        throw new McpAuthError('cache-invalid', `${file}: the needs-auth cache is not a JSON object`, { file });
+      keep = true;
+      return { handle, text, value, mode: st.mode & 0o777, st };
+    } finally {
+      if (!keep) await handle.close().catch(() => {});
+    }
+  }
+}
+
+function readAll(fd: number): string {
+  const chunks: Buffer[] = [];
+  let pos = 0;
+  for (;;) {
+    const buf = Buffer.alloc(64 * 1024);
+    const n = fs.readSync(fd, buf, 0, buf.length, pos);
+    if (n === 0) break;
+    chunks.push(buf.subarray(0, n));
+    pos += n;
+    if (pos > MAX_JSON_BYTES) break;
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Just before our rename: is the file at the path still the one we read, with the bytes we read? */
+function changedSince(file: string, snap: Snapshot): boolean {
+  try {
+    const now = fs.statSync(file);
+    if (now.ino !== snap.st.ino || now.dev !== snap.st.dev) return true;
+    const st = fs.fstatSync(snap.handle.fd);
+    if (st.size !== snap.st.size || st.mtimeMs !== snap.st.mtimeMs) return true;
+    return readAll(snap.handle.fd) !== snap.text;
+  } catch {
+    return true;
+  }
+}
+
+/**
+ * After our rename: what a write in place changed in the file we replaced (read through the handle we kept),
+ * as against what we had read; undefined when it is as we read it. A write caught half-way is waited for
+ * (shortly); one that never completes is left (it was never a valid file to Claude Code either).
+ */
+async function lostWrite(snap: Snapshot, log: Logger | undefined): Promise<Diff | undefined> {
+  for (let attempt = 0; ; attempt++) {
+    let text: string;
+    try {
+      text = readAll(snap.handle.fd);
+    } catch {
+      return undefined;
+    }
+    if (text === snap.text) return undefined;
+    let theirs: unknown;
+    try {
+      theirs = JSON.parse(text);
+    } catch {
+      if (attempt + 1 < TORN_READS * 2) {
+        await new Promise((r) => setTimeout(r, TORN_PAUSE_MS));
+        continue;
+      }
+      log?.warn('a write in place of the needs-auth cache never completed; left out');
+      return undefined;
+    }
+    if (!isPlainObject(theirs)) return undefined;
+    const base = JSON.parse(snap.text) as Record<string, unknown>;
+    const diff: Diff = { set: {}, deleted: [] };
+    for (const [k, v] of Object.entries(theirs))
+      if (!(k in base) || JSON.stringify(base[k]) !== JSON.stringify(v)) diff.set[k] = v;
+    for (const k of Object.keys(base)) if (!(k in theirs)) diff.deleted.push(k);
+    return Object.keys(diff.set).length || diff.deleted.length ? diff : undefined;
+  }
+}
+
+function applyDiff(obj: Record<string, unknown>, d: Diff): void {
+  for (const [k, v] of Object.entries(d.set)) obj[k] = v;
+  for (const k of d.deleted) delete obj[k];
 }
 
 class CacheChanged extends Error {}
@@ -161,6 +366,7 @@ export async function clearNeedsAuth(
     const r = await removeCacheEntries(
       file,
       (n, e) => names.has(n) && isPlainObject(e) && typeof e.timestamp === 'number' && e.timestamp <= since,
+      { logger: deps.logger },
     );
     if (r.removed.length)
       deps.logger?.info(
@@ -168,7 +374,7 @@ export async function clearNeedsAuth(
       );
     return r.removed;
   }
-  const r = await removeCacheEntries(file, (n) => names.has(n));
+  const r = await removeCacheEntries(file, (n) => names.has(n), { logger: deps.logger });
   if (r.removed.length) deps.logger?.info(`removed needs-auth entries: ${r.removed.join(', ')}`);
   return r.removed;
 }

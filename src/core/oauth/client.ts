@@ -209,6 +209,7 @@ export async function processTokenResponse(
   try {
     return toTokenSet(await validate(res));
   } catch (e) {
+    if (!copy && e instanceof oauth.WWWAuthenticateChallengeError) throw await challengeError(e, 'token endpoint');
     if (!copy || e instanceof oauth.ResponseBodyError) throw toMcpAuthError(e, 'token endpoint');
     let body: unknown;
     try {
@@ -218,6 +219,33 @@ export async function processTokenResponse(
     }
     return lenientTokenSet(body);
   }
+}
+
+/**
+ * An error answer that came with a `WWW-Authenticate` challenge (RFC 6749 §5.2: a 401 `invalid_client` to a
+ * client that authenticated with HTTP Basic): oauth4webapi stops at the header, so the OAuth error is taken
+ * from the challenge's `error` parameter or the JSON body, and mapped like any other error answer (so that
+ * `invalid_client` is known as such, not as an odd answer).
+ */
+async function challengeError(e: oauth.WWWAuthenticateChallengeError, what: string): Promise<McpAuthError> {
+  let error = e.cause.find((c) => typeof c.parameters.error === 'string')?.parameters.error;
+  let description: string | undefined;
+  if (!error) {
+    try {
+      const body = (await e.response.json()) as { error?: unknown; error_description?: unknown };
+      if (typeof body?.error === 'string') error = body.error;
+      if (typeof body?.error_description === 'string') description = body.error_description;
+    } catch {
+      /* no JSON body */
+    }
+  }
+  if (!error) return toMcpAuthError(e, what);
+  const code: ErrorCode =
+    error === 'invalid_grant' ? 'invalid-grant' : e.status >= 500 ? 'server-error' : 'bad-response';
+  return new McpAuthError(code, `${what}: ${e.status} ${error}${description ? ` (${description})` : ''}`, {
+    status: e.status,
+    oauthError: error,
+  });
 }
 
 function lenientTokenSet(body: unknown): TokenSet {
