@@ -483,10 +483,13 @@ export class Keeper extends EventEmitter<KeeperEvents> {
     model: AuthModel,
   ): Promise<void> {
     try {
-      // only the entry judged: a newer one written meanwhile by Claude Code is judged on the next pass
-      const r = await removeCacheEntries(
-        this.o.paths.needsAuthCacheFile,
-        (n, e) => n === name && isPlainObject(e) && e.timestamp === timestamp,
+      // only the entry judged: a newer one written meanwhile by Claude Code is judged on the next pass. One
+      // removal at a time: two at once would each write back the other's entry (read, remove one, write)
+      const r = await this.serialCache(() =>
+        removeCacheEntries(
+          this.o.paths.needsAuthCacheFile,
+          (n, e) => n === name && isPlainObject(e) && e.timestamp === timestamp,
+        ),
       );
       if (!r.removed.length) return;
       const at = this.now();
@@ -511,6 +514,15 @@ export class Keeper extends EventEmitter<KeeperEvents> {
       this.log.warn(`could not remove the needs-auth entry of ${name}`, e);
       this.emitAction({ type: 'failed', name, at: this.now(), code, message: (e as Error)?.message ?? String(e) });
     }
+  }
+
+  private cacheQueue: Promise<unknown> = Promise.resolve();
+
+  /** Run the cache writes of this keeper one after the other. */
+  private serialCache<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.cacheQueue.then(fn, fn);
+    this.cacheQueue = run.catch(() => {});
+    return run;
   }
 
   // ---- timers and watchers ---------------------------------------------------------------------------

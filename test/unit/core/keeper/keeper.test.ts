@@ -332,3 +332,25 @@ test('Restricted Mode with a due project token, and a due token awaiting approva
     h.cleanup();
   }
 });
+
+test('runOnce with ten blocked servers the server accepts: every entry removed exactly once (the removals do not overwrite each other)', async () => {
+  const names = Array.from({ length: 10 }, (_, i) => `s${i}`);
+  const h = home(Object.fromEntries(names.map((n) => [n, { type: 'http', url: URL_ }])));
+  try {
+    h.store(Object.fromEntries(names.map((n) => [h.key(n), tok(`at-${n}-0123456789`)])));
+    h.cache(Object.fromEntries(names.map((n) => [n, { timestamp: Date.now() - 1000 }])));
+    const { k, actions } = keeper(h, accepted);
+    await k.runOnce();
+    await k.stop();
+    assert.deepEqual(h.readCache(), {});
+    assert.deepEqual(
+      actions
+        .filter((a) => a.type === 'unblocked')
+        .map((a) => a.name)
+        .sort(),
+      names,
+    );
+  } finally {
+    h.cleanup();
+  }
+});
