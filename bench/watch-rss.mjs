@@ -12,12 +12,14 @@ const { cliLogin, writeServers, entryOf, readStore, writeStore } = require('../o
 
 const SERVERS = Number(process.env.SERVERS ?? 10);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const rssMb = (pid) =>
-  Number(/VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;
+const rssMb = (pid) => Number(/VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;
 
 const bare = spawnSync(
   process.execPath,
-  ['-e', "setTimeout(()=>console.log(require('fs').readFileSync('/proc/self/status','utf8').match(/VmRSS:\\s+(\\d+)/)[1]),300)"],
+  [
+    '-e',
+    "setTimeout(()=>console.log(require('fs').readFileSync('/proc/self/status','utf8').match(/VmRSS:\\s+(\\d+)/)[1]),300)",
+  ],
   { encoding: 'utf8' },
 );
 const stack = await startStack();
@@ -36,7 +38,11 @@ try {
   s.mcpOAuth = Object.fromEntries(names.map((n) => [`${n}|${hash}`, { ...entry, serverName: n }]));
   writeStore(h, s);
   const cache = path.join(h.claudeDir, 'mcp-needs-auth-cache.json');
-  watch = spawn(process.execPath, [CLI, 'watch', '--json'], { env: h.env, cwd: h.project, stdio: ['ignore', 'pipe', 'pipe'] });
+  watch = spawn(process.execPath, [CLI, 'watch', '--json'], {
+    env: h.env,
+    cwd: h.project,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   watch.stdout.on('data', (d) => (out += d));
   await sleep(3000);

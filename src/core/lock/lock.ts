@@ -329,7 +329,12 @@ export async function acquireLock(spec: LockSpec, opts: AcquireOptions = {}): Pr
     for (;;) {
       if (tryLock) {
         try {
-          return await takeLock(spec, log, (e) => (compromised = e), () => compromised);
+          return await takeLock(
+            spec,
+            log,
+            (e) => (compromised = e),
+            () => compromised,
+          );
         } catch (e) {
           if (errnoCode(e) !== 'ELOCKED') throw e;
         }

@@ -266,7 +266,9 @@ test('a due token whose refresh lock Claude Code holds for 5 s: a handful of pas
   const h = home({ demo: { type: 'http', url: URL_ } });
   const key = h.key('demo');
   // inside the refresh window: due now
-  h.store({ [key]: { accessToken: 'at-demo-0123456789', refreshToken: 'rt-0123456789', expiresAt: Date.now() + 60_000 } });
+  h.store({
+    [key]: { accessToken: 'at-demo-0123456789', refreshToken: 'rt-0123456789', expiresAt: Date.now() + 60_000 },
+  });
   // a Claude Code stand-in takes the refresh lock and sits on it for 5 s, then lets go without a write
   const holder = spawn(process.execPath, [CC_HOLDER, h.paths.secureDir, key, '-', URL_, '0', '5000'], {
     stdio: ['ignore', 'pipe', 'ignore'],
