@@ -84,7 +84,11 @@ try {
       adopted: rs.filter((r) => tool.adopted(r)).length,
     };
   };
-  const results = new Map(); // tool name -> N -> row
+  console.log(
+    `coordination cost = (p95 with a refresh − p95 fresh) ÷ (the same at N = 1); best of ${REPEAT}; goal <= 1.2`,
+  );
+  console.log('tool              N   p95 with/fresh (ms)  cost    refreshes/rotation  reuse  failures  adopted (min)');
+  const ones = new Map(); // tool name -> its N = 1 row
   for (const n of sizes) {
     for (const tool of tools) {
       const withs = [];
@@ -102,22 +106,13 @@ try {
         failures: [...withs, ...withouts].reduce((a, x) => a + x.failures, 0),
         adopted: Math.min(...withs.map((x) => x.adopted)),
       };
-      if (!results.has(tool.name)) results.set(tool.name, new Map());
-      results.get(tool.name).set(n, row);
-    }
-  }
-  console.log(
-    `coordination cost = (p95 with a refresh − p95 fresh) ÷ (the same at N = 1); best of ${REPEAT}; goal <= 1.2`,
-  );
-  console.log('tool              N   p95 with/fresh (ms)  cost    refreshes/rotation  reuse  failures  adopted (min)');
-  for (const [name, rows] of results) {
-    const one = rows.get(1);
-    const denom = one.with - one.without;
-    for (const [n, r] of rows) {
+      if (n === 1) ones.set(tool.name, row);
+      const one = ones.get(tool.name);
+      const denom = one.with - one.without;
       // a lone refresh that costs (almost) nothing measurable makes the ratio meaningless: say so
-      const cost = denom >= 50 ? ((r.with - r.without) / denom).toFixed(2) : '-';
+      const cost = denom >= 50 ? ((row.with - row.without) / denom).toFixed(2) : '-';
       console.log(
-        `${name.padEnd(18)}${String(n).padEnd(4)}${`${r.with}/${r.without}`.padEnd(21)}${cost.padEnd(8)}${String(r.refreshes).padEnd(20)}${String(r.reuse).padEnd(7)}${String(r.failures).padEnd(10)}${name.startsWith('mcp-auth') ? r.adopted : '-'}`,
+        `${tool.name.padEnd(18)}${String(n).padEnd(4)}${`${row.with}/${row.without}`.padEnd(21)}${cost.padEnd(8)}${String(row.refreshes).padEnd(20)}${String(row.reuse).padEnd(7)}${String(row.failures).padEnd(10)}${tool.name.startsWith('mcp-auth') ? row.adopted : '-'}`,
       );
     }
   }
