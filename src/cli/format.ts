@@ -114,6 +114,9 @@ export function detail(row: ServerRow, now: number): string {
     default:
       parts.push(REASON_TEXT[s.reason]);
   }
+  // the problem first; a refresh under way (a held lock) does not fix it and may be a dead holder's
+  if (s.refreshInProgress && s.state !== 'refreshing')
+    parts.push(`refresh in progress (${s.lock?.holder ?? 'another process'})`);
   return parts.join(', ');
 }
 

@@ -439,6 +439,8 @@ async function lockOrAdopt(
     onWait: () => {
       waited = true;
     },
+    // a file store: look (read and parse) only when the file changed; the keychain has no file to watch
+    watchFile: run.deps.store.kind === 'file' ? run.deps.store.location : undefined,
     stopWaiting: async () => {
       if (Date.now() - lastLook < minGapMs) return false;
       lastLook = Date.now();

@@ -105,6 +105,12 @@ export interface ServerStatus {
   hasRefreshToken: boolean;
   cache?: CacheInfo;
   lock?: LockHolderInfo;
+  /**
+   * The refresh lock is held and not stale. On a row that needs attention (needs-auth, blocked, needs-scope) the
+   * state stays that problem and this is a detail ("refresh in progress"): a lock proves nothing about the
+   * outcome, and a dead Claude Code's lock would otherwise hide the problem until it is stale (60 s).
+   */
+  refreshInProgress?: boolean;
   /** the stored token's scope, as stored */
   scope?: string;
   /** `needs-scope`: the scopes the server asked for (stepUpScope) that the stored token lacks */
@@ -186,8 +192,6 @@ export function computeStatus(
     client: entry?.clientId ? 'dynamic' : server.oauth?.clientId ? 'static' : undefined,
   };
 
-  if (lock?.held && !lock.stale) return { ...extra, state: 'refreshing', reason: 'lock-held' };
-
   // What the stored token alone says.
   let token: { state: AuthState; reason: StatusReason };
   if (!entry) {
@@ -219,9 +223,16 @@ export function computeStatus(
   const usable = token.state === 'signed-in' || token.state === 'expiring' || token.state === 'expired';
   // step-up before blocked: Claude Code's needs-auth entry (90 s) is then right, and clearing it would not help
   const missing = usable ? missingScopes(entry?.stepUpScope, entry?.scope) : [];
-  if (missing.length) return { ...extra, state: 'needs-scope', reason: 'step-up', missingScopes: missing };
-  if (cache?.fresh && usable) return { ...extra, state: 'blocked', reason: 'cache-entry' };
-  return { ...extra, ...token };
+  let out: ServerStatus;
+  if (missing.length) out = { ...extra, state: 'needs-scope', reason: 'step-up', missingScopes: missing };
+  else if (cache?.fresh && usable) out = { ...extra, state: 'blocked', reason: 'cache-entry' };
+  else out = { ...extra, ...token };
+  // a refresh under way: the state while nothing is wrong; only a detail of a problem, which it does not fix
+  if (lock?.held && !lock.stale) {
+    if (needsAttention(out.state)) return { ...out, refreshInProgress: true };
+    return { ...extra, state: 'refreshing', reason: 'lock-held', refreshInProgress: true };
+  }
+  return out;
 }
 
 /** Space-separated scopes, in order, without duplicates. */

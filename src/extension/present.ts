@@ -252,7 +252,10 @@ export function present(row: ServerRow, now: number, l10n: L10n = plainL10n, tru
   const { icon, color } = ICONS[row.status.state];
   return {
     label: row.config.name,
-    description: describe(row, now, l10n),
+    description:
+      row.status.refreshInProgress && row.status.state !== 'refreshing'
+        ? l10n.t('{0} (refresh in progress)', describe(row, now, l10n))
+        : describe(row, now, l10n),
     icon,
     color,
     tooltip: tooltip(row, now, l10n, trusted),

@@ -3,8 +3,11 @@
  * Code 2.1.328 does (format doc): the refresh lock `S/mcp-refresh-<key>.lock` with realpath:false, stale 60 s,
  * update 5 s, 5 tries 1–2 s apart; re-read; POST grant_type=refresh_token; the storage lock
  * `S/.storage-write` (stale 15 s) around an atomic write. Run as a child process:
- *   node cc-holder.js <secureDir> <key> <tokenEndpoint> <resource> [holdMs]
- * Prints `locked <inode>` once it holds the refresh lock, then one JSON line with what happened.
+ *   node cc-holder.js <secureDir> <key> <tokenEndpoint> <resource> [holdMs] [holdBeforeMs]
+ * Prints `locked <inode>` once it holds the refresh lock, then one JSON line with what happened. `holdMs`: how
+ * long it keeps the lock after its write; `holdBeforeMs`: how long it holds the lock before its request (a slow
+ * Claude Code). A tokenEndpoint of `-` sends no request at all: the lock is held and released, nothing written
+ * (a Claude Code whose refresh went nowhere).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -12,8 +15,9 @@ import * as crypto from 'node:crypto';
 import * as lockfile from 'proper-lockfile';
 
 async function main() {
-  const [secureDir, key, tokenEndpoint, resource, holdMsArg] = process.argv.slice(2);
+  const [secureDir, key, tokenEndpoint, resource, holdMsArg, holdBeforeArg] = process.argv.slice(2);
   const holdMs = Number(holdMsArg ?? '0');
+  const holdBeforeMs = Number(holdBeforeArg ?? '0');
   const store = path.join(secureDir, '.credentials.json');
   const target = path.join(secureDir, `mcp-refresh-${key.replace(/[^a-zA-Z0-9]/g, '_')}.lock`);
   let compromised: string | undefined;
@@ -27,6 +31,12 @@ async function main() {
     },
   });
   process.stdout.write(`locked ${fs.statSync(`${target}.lock`).ino}\n`);
+  if (holdBeforeMs > 0) await new Promise((r) => setTimeout(r, holdBeforeMs));
+  if (tokenEndpoint === '-') {
+    await release();
+    process.stdout.write(JSON.stringify({ status: null, error: null, compromised: compromised ?? null }) + '\n');
+    return;
+  }
   const entry = JSON.parse(fs.readFileSync(store, 'utf8')).mcpOAuth[key];
   const res = await fetch(tokenEndpoint, {
     method: 'POST',

@@ -192,3 +192,27 @@ test('status --json: a needs-auth cache that does not parse is in "errors" (code
     },
   );
 });
+
+test('status: a refresh lock held over a blocked server shows blocked (exit 1), the refresh in progress as a detail', async () => {
+  const spec: HomeSpec = {
+    fixture: 'home',
+    setup: (h) => {
+      fs.mkdirSync(path.join(h.claudeDir, `${refreshLockName('blocked|' + keyHash(h, 'blocked'))}.lock`));
+    },
+  };
+  await withHome(spec, async (h) => {
+    const env = { ...h.env, MCP_AUTH_NOW: String(expected.now) };
+    const j = runCli(['status', '--json'], { env, cwd: h.project });
+    const blocked = (JSON.parse(j.stdout) as { servers: Record<string, unknown>[] }).servers.find(
+      (s) => s.name === 'blocked',
+    )!;
+    assert.deepEqual([blocked.state, blocked.reason], ['blocked', 'cache-entry']);
+    assert.equal(blocked.lockHeldBy, 'another process (Claude Code or an older mcp-auth)');
+    const r = runCli(['status'], { env, cwd: h.project });
+    assert.equal(r.code, 1);
+    assert.match(
+      r.stdout.split('\n').find((l) => l.startsWith('blocked '))!,
+      /blocked\s+stale needs-auth entry \(4 min old\) blocks new sessions, refresh in progress \(another process/,
+    );
+  });
+});

@@ -5,6 +5,7 @@ import { removeCacheEntries } from '../cache/needsAuthCache';
 import type { ServerConfig } from '../config/types';
 import { isMcpAuthError, type ErrorCode } from '../errors';
 import { isPlainObject } from '../fsutil';
+import { lockDirOf, refreshLock } from '../lock/lock';
 import { nullLogger, type Logger } from '../log';
 import { loadModel, type AuthModel, type ModelIssue, type ServerRow } from '../model';
 import { refreshServer, type RefreshDeps, type RefreshOutcome } from '../refresh';
@@ -120,6 +121,8 @@ export class Keeper extends EventEmitter<KeeperEvents> {
   private readonly probing = new Set<string>();
   private readonly inflight = new Set<Promise<unknown>>();
   private watchers = new Map<string, fs.FSWatcher>();
+  /** names of the refresh-lock directories held by others at the last pass (their release wakes us) */
+  private heldLocks = new Set<string>();
   private debounce: NodeJS.Timeout | undefined;
   private wake: NodeJS.Timeout | undefined;
   private running: Promise<PassSummary> | undefined;
@@ -272,14 +275,7 @@ export class Keeper extends EventEmitter<KeeperEvents> {
     const all = model.servers.map((r) => r.config);
     const namesWithEntries = new Set<string>();
     for (const row of model.servers) {
-      if (
-        !row.key ||
-        row.config.approval === 'pending' ||
-        row.status.state === 'not-approved' ||
-        row.status.state === 'error'
-      )
-        continue;
-      if (this.o.canAct && !this.o.canAct(row.config)) continue;
+      if (!row.key || !this.mayAct(row)) continue;
       const entry = storeEntry(model, row.key);
       this.sightings.observe(row.key, entry?.accessToken || undefined, readStartedAt);
       if (row.status.cache) namesWithEntries.add(row.config.name);
@@ -322,7 +318,7 @@ export class Keeper extends EventEmitter<KeeperEvents> {
     once: boolean,
   ): Promise<unknown> | undefined {
     if (this.o.proactiveRefresh === false || !entry || !row.status.hasRefreshToken || !row.key) return undefined;
-    if (row.status.state === 'refreshing') return undefined; // the holder's write wakes us
+    if (lockHeld(row)) return undefined; // the holder's write, its release or its stale time wakes us
     const due = refreshDueAt(entry, this.windowMs);
     const now = this.now();
     // a refresh token that may be spent is settled at once (refresh.ts drops it from the entry, so that no
@@ -490,10 +486,13 @@ export class Keeper extends EventEmitter<KeeperEvents> {
     model: AuthModel,
   ): Promise<void> {
     try {
-      // only the entry judged: a newer one written meanwhile by Claude Code is judged on the next pass
-      const r = await removeCacheEntries(
-        this.o.paths.needsAuthCacheFile,
-        (n, e) => n === name && isPlainObject(e) && e.timestamp === timestamp,
+      // only the entry judged: a newer one written meanwhile by Claude Code is judged on the next pass. One
+      // removal at a time: two at once would each write back the other's entry (read, remove one, write)
+      const r = await this.serialCache(() =>
+        removeCacheEntries(
+          this.o.paths.needsAuthCacheFile,
+          (n, e) => n === name && isPlainObject(e) && e.timestamp === timestamp,
+        ),
       );
       if (!r.removed.length) return;
       const at = this.now();
@@ -520,16 +519,37 @@ export class Keeper extends EventEmitter<KeeperEvents> {
     }
   }
 
+  private cacheQueue: Promise<unknown> = Promise.resolve();
+
+  /** Run the cache writes of this keeper one after the other. */
+  private serialCache<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.cacheQueue.then(fn, fn);
+    this.cacheQueue = run.catch(() => {});
+    return run;
+  }
+
   // ---- timers and watchers ---------------------------------------------------------------------------
 
-  /** One timer: the earliest refresh due, probe allowed again, or backoff over; else a slow safety reload. */
+  /**
+   * One timer: the earliest refresh due, probe allowed again, or backoff over; else a slow safety reload. Rows
+   * the pass skipped on purpose set no timer (issue 22: a due token there meant a pass every 250 ms, for ever in
+   * Restricted Mode): not acted on here (awaiting approval, Restricted Mode, unreadable); our own refresh under
+   * way (its end pokes); a refresh lock held by someone else — then the lock's release (its file event, see
+   * rewatch) or its stale time wakes us, and its heartbeats do not.
+   */
   private planWake(model: AuthModel): void {
     const now = this.now();
     let soonest = now + (this.store.kind === 'keychain' ? KEYCHAIN_RELOAD_MS : SAFETY_RELOAD_MS);
+    const locks = new Set<string>();
     for (const row of model.servers) {
-      if (!row.key) continue;
+      if (!row.key || !this.mayAct(row) || this.refreshing.has(row.key)) continue;
       const entry = storeEntry(model, row.key);
-      if (this.o.proactiveRefresh !== false && entry && row.status.hasRefreshToken) {
+      if (lockHeld(row)) {
+        const spec = refreshLock(this.o.paths.secureDir, row.key);
+        locks.add(path.basename(lockDirOf(spec)));
+        // stale once its heartbeat is older than `stale`: then a waiter may reclaim it
+        soonest = Math.min(soonest, model.now - (row.status.lock?.ageMs ?? 0) + spec.stale);
+      } else if (this.o.proactiveRefresh !== false && entry && row.status.hasRefreshToken) {
         const due = refreshDueAt(entry, this.windowMs);
         const b = this.backoff.get(row.key);
         if (due !== undefined) soonest = Math.min(soonest, Math.max(due, b?.until ?? 0));
@@ -539,12 +559,26 @@ export class Keeper extends EventEmitter<KeeperEvents> {
       // a fresh entry that lapses changes the row's state
       if (row.status.cache?.fresh) soonest = Math.min(soonest, row.status.cache.timestamp + row.status.cache.ttlMs);
     }
+    this.heldLocks = locks;
+    // released between the read and now (its event came before we listened for it): look again
+    for (const name of locks)
+      if (!fs.existsSync(path.join(this.o.paths.secureDir, name))) {
+        this.poke();
+        break;
+      }
     if (this.wake) clearTimeout(this.wake);
     const delay = Math.min(Math.max(soonest - now + 50, 250), 2 ** 31 - 1);
     this.wake = setTimeout(() => {
       this.wake = undefined;
       void this.pass(false);
     }, delay);
+  }
+
+  /** The rows a pass acts on: approved, readable, and allowed here (Restricted Mode). */
+  private mayAct(row: ServerRow): boolean {
+    if (row.config.approval === 'pending' || row.status.state === 'not-approved' || row.status.state === 'error')
+      return false;
+    return !this.o.canAct || this.o.canAct(row.config);
   }
 
   /** Watch the folders of every file that matters (the nearest existing folder for those not there yet). */
@@ -579,6 +613,11 @@ export class Keeper extends EventEmitter<KeeperEvents> {
       try {
         const w = fs.watch(d, { persistent: true }, (_ev, file) => {
           const f = file?.toString();
+          if (f && this.heldLocks.has(f)) {
+            // a held refresh lock: its release (or reclaim) matters, not its heartbeat (a touch every 5 s)
+            if (!fs.existsSync(path.join(d, f))) this.poke();
+            return;
+          }
           if (!f || WATCHED_NAMES.has(f) || !dirs.has(d)) this.poke();
         });
         w.on('error', () => {
@@ -592,6 +631,11 @@ export class Keeper extends EventEmitter<KeeperEvents> {
       }
     }
   }
+}
+
+/** Someone (Claude Code, another window, our own refresh) holds this row's refresh lock, and it is not stale. */
+function lockHeld(row: ServerRow): boolean {
+  return !!row.status.lock?.held && !row.status.lock.stale;
 }
 
 function isDir(d: string): boolean {

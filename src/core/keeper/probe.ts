@@ -1,4 +1,5 @@
-import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import * as http from 'node:http';
+import * as https from 'node:https';
 import type { ServerConfig } from '../config/types';
 import { McpAuthError } from '../errors';
 import { nullLogger, rememberSecret, type Logger } from '../log';
@@ -58,12 +59,74 @@ export function parseBearerChallenge(header: string | null | undefined): Record<
   return params;
 }
 
-interface Seen {
+/** The MCP `initialize` request the probe sends: the first request of any MCP session. */
+const INITIALIZE = JSON.stringify({
+  jsonrpc: '2.0',
+  id: 0,
+  method: 'initialize',
+  params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'mcp-auth-probe', version: '1' } },
+});
+
+/** How much of an SSE stream the probe reads while looking for the `endpoint` event. */
+const SSE_READ_MAX = 64 * 1024;
+
+type Answer = { status: number; challenge: string | null } | { failure: 'timeout' | 'network'; error: unknown };
+
+/** What the probe needs of an HTTP exchange. */
+interface ProbeResponse {
   status: number;
-  method: string;
-  challenge: string | null;
+  header(name: string): string | null;
+  /** the body, chunk by chunk */
+  chunks(): AsyncIterable<Uint8Array>;
+  /** drop the rest of the body and the connection's stream */
+  close(): void;
+}
+type ProbeRequest = (
+  url: URL,
+  init: { method: string; headers: Record<string, string>; body?: string; signal: AbortSignal },
+) => Promise<ProbeResponse>;
+
+/**
+ * The default: node:http / node:https. Not the global fetch: in Node 20 its first use loads undici, about 15-20
+ * MB resident for the life of `watch` (issue 22). No redirect is followed.
+ */
+const nodeRequest: ProbeRequest = (url, init) =>
+  new Promise((resolve, reject) => {
+    const mod = url.protocol === 'https:' ? https : http;
+    const req = mod.request(url, { method: init.method, headers: init.headers, signal: init.signal }, (res) => {
+      resolve({
+        status: res.statusCode ?? 0,
+        header: (name) => {
+          const v = res.headers[name.toLowerCase()];
+          return v === undefined ? null : Array.isArray(v) ? v.join(', ') : v;
+        },
+        chunks: () => res,
+        close: () => res.destroy(),
+      });
+    });
+    req.on('error', reject);
+    req.end(init.body);
+  });
+
+/** An injected fetch (tests, hosts with their own), seen through the same narrow interface. */
+function fetchRequest(f: FetchLike): ProbeRequest {
+  return async (url, init) => {
+    const res = await f(url, { ...init, redirect: 'manual' });
+    return {
+      status: res.status,
+      header: (name) => res.headers.get(name),
+      chunks: () => (res.body ?? []) as unknown as AsyncIterable<Uint8Array>,
+      close: () => void res.body?.cancel().catch(() => {}),
+    };
+  };
 }
 
+/**
+ * The probe speaks just enough MCP by hand (no SDK, no schema library: issue 22, `watch` went from 48 to 86 MB
+ * after probing 10 servers with the SDK client): streamable HTTP is one POST of `initialize`; the older SSE
+ * transport is a GET of the event stream, its `endpoint` event, and the same POST there. Redirects are not
+ * followed (a bearer token is on the request).
+ */
 export async function probeServer(
   server: ServerConfig,
   /** undefined: an unauthenticated probe (does a server nobody has contacted yet ask for a sign-in?) */
@@ -81,82 +144,78 @@ export async function probeServer(
   const ms = () => Math.round(performance.now() - started);
   const timeoutMs = opts.timeoutMs ?? PROBE_TIMEOUT_MS;
   const abort = new AbortController();
-  const baseFetch: FetchLike = opts.fetch ?? ((i, init) => fetch(i, init));
-  const seen: Seen[] = [];
-  // every request of the transport goes through here: our deadline, and what each answer said
-  const recording: FetchLike = async (input, init) => {
-    const signal = init?.signal ? AbortSignal.any([init.signal, abort.signal]) : abort.signal;
-    const res = await baseFetch(input, { ...init, signal });
-    seen.push({
-      status: res.status,
-      method: (init?.method ?? 'GET').toUpperCase(),
-      challenge: res.headers.get('www-authenticate'),
-    });
-    return res;
-  };
+  const timer = setTimeout(() => abort.abort(), timeoutMs);
+  const send: ProbeRequest = opts.fetch ? fetchRequest(opts.fetch) : nodeRequest;
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(server.headers ?? {})) if (k.toLowerCase() !== 'authorization') headers[k] = v;
   if (accessToken !== undefined) headers.Authorization = `Bearer ${accessToken}`;
-  const url = new URL(server.url);
-  // the MCP SDK client is loaded on the first probe, not when the CLI or the extension starts
-  const { Client, SSEClientTransport, StreamableHTTPClientTransport } = await import('../mcpSdk.js');
-  const transport: Transport =
-    server.transport === 'sse'
-      ? new SSEClientTransport(url, { requestInit: { headers }, fetch: recording })
-      : new StreamableHTTPClientTransport(url, {
-          requestInit: { headers },
-          fetch: recording,
-          reconnectionOptions: {
-            maxRetries: 0,
-            initialReconnectionDelay: 1000,
-            maxReconnectionDelay: 1000,
-            reconnectionDelayGrowFactor: 1,
-          },
-        });
-  const client = new Client({ name: 'mcp-auth-probe', version: '1' }, { capabilities: {} });
-  client.onerror = () => {
-    /* reported through the verdict */
+  const request = (url: URL, init: { method: string; headers: Record<string, string>; body?: string }) =>
+    send(url, { ...init, signal: abort.signal });
+  const failed = (e: unknown): Answer => ({ failure: abort.signal.aborted ? 'timeout' : 'network', error: e });
+  const post = async (url: URL): Promise<{ answer: Answer; res?: ProbeResponse }> => {
+    try {
+      const res = await request(url, {
+        method: 'POST',
+        headers: { ...headers, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+        body: INITIALIZE,
+      });
+      return { answer: { status: res.status, challenge: res.header('www-authenticate') }, res };
+    } catch (e) {
+      return { answer: failed(e) };
+    }
   };
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<'timeout'>((resolve) => {
-    timer = setTimeout(() => {
-      abort.abort();
-      resolve('timeout');
-    }, timeoutMs);
-  });
-  let failure: unknown;
-  let outcome: 'connected' | 'failed' | 'timeout';
+
+  let answer: Answer;
+  let inconclusive: string | undefined;
+  const toClose: Promise<unknown>[] = [];
   try {
-    outcome = await Promise.race([
-      client.connect(transport, { timeout: timeoutMs }).then(
-        () => 'connected' as const,
-        (e) => {
-          failure = e;
-          return 'failed' as const;
-        },
-      ),
-      deadline,
-    ]);
+    const url = new URL(server.url);
+    if (server.transport === 'http') {
+      const { answer: a, res } = await post(url);
+      answer = a;
+      // an answer to initialize may be a JSON body or an event stream; we need neither
+      res?.close();
+      const session = res?.header('mcp-session-id');
+      if (res && res.status >= 200 && res.status < 300 && session) {
+        // close the session it opened
+        toClose.push(
+          send(url, {
+            method: 'DELETE',
+            headers: { ...headers, 'mcp-session-id': session, 'mcp-protocol-version': '2025-06-18' },
+            signal: AbortSignal.timeout(2000),
+          }).then(
+            (r) => r.close(),
+            () => {},
+          ),
+        );
+      }
+    } else {
+      answer = await probeSse(url, headers, request, post, failed, (m) => (inconclusive = m));
+    }
   } finally {
     clearTimeout(timer);
   }
-  // close whatever the probe opened: the session (DELETE) and the transport; never longer than 2 s
-  const closing = (async () => {
-    if (outcome === 'connected' && transport instanceof StreamableHTTPClientTransport && transport.sessionId) {
-      await transport.terminateSession().catch(() => {});
-    }
-    await client.close().catch(() => {});
-  })();
-  await Promise.race([closing, new Promise((r) => setTimeout(r, 2000).unref())]);
+  // whatever the probe opened is closed before it returns; never longer than 2 s
+  await Promise.race([Promise.allSettled(toClose), new Promise((r) => setTimeout(r, 2000).unref())]);
   abort.abort();
 
-  const rejected = seen.find((s) => s.status === 401 || s.status === 403);
   let result: ProbeResult;
-  if (rejected) {
-    const c = parseBearerChallenge(rejected.challenge);
+  if ('failure' in answer) {
+    result =
+      answer.failure === 'timeout'
+        ? {
+            verdict: 'unreachable',
+            code: 'timeout',
+            message: `no answer within ${Math.round(timeoutMs / 1000)} s`,
+            at: t0,
+            ms: ms(),
+          }
+        : { verdict: 'unreachable', code: 'network', message: describe(answer.error, server.url), at: t0, ms: ms() };
+  } else if (answer.status === 401 || answer.status === 403) {
+    const c = parseBearerChallenge(answer.challenge);
     result = {
       verdict: 'rejected',
-      status: rejected.status,
+      status: answer.status,
       challenge: c !== undefined,
       error: c?.error,
       scope: c?.scope,
@@ -164,31 +223,93 @@ export async function probeServer(
       at: t0,
       ms: ms(),
     };
-  } else if (seen.some((s) => s.method === 'POST' && s.status >= 200 && s.status < 300) || outcome === 'connected') {
-    const ok = seen.find((s) => s.status >= 200 && s.status < 300);
-    result = { verdict: 'accepted', status: ok?.status ?? 200, at: t0, ms: ms() };
-  } else if (outcome === 'timeout') {
-    result = {
-      verdict: 'unreachable',
-      code: 'timeout',
-      message: `no answer within ${Math.round(timeoutMs / 1000)} s`,
-      at: t0,
-      ms: ms(),
-    };
-  } else if (seen.length === 0) {
-    result = { verdict: 'unreachable', code: 'network', message: describe(failure, server.url), at: t0, ms: ms() };
+  } else if (answer.status >= 200 && answer.status < 300 && !inconclusive) {
+    result = { verdict: 'accepted', status: answer.status, at: t0, ms: ms() };
   } else {
-    const last = seen[seen.length - 1];
     result = {
       verdict: 'inconclusive',
-      status: last.status,
-      message: `the server answered HTTP ${last.status}${failure ? `: ${describe(failure)}` : ''}`,
+      status: answer.status,
+      message: `the server answered HTTP ${answer.status}${inconclusive ? `: ${inconclusive}` : ''}`,
       at: t0,
       ms: ms(),
     };
   }
   log.debug(`verdict ${describeProbe(result)}`);
   return result;
+}
+
+/**
+ * The SSE transport: GET the event stream (a 401/403 here is the answer), read up to its `endpoint` event,
+ * POST initialize to that endpoint (same origin only, as the MCP SDK requires), then drop the stream.
+ */
+async function probeSse(
+  url: URL,
+  headers: Record<string, string>,
+  request: (url: URL, init: { method: string; headers: Record<string, string> }) => Promise<ProbeResponse>,
+  post: (url: URL) => Promise<{ answer: Answer; res?: ProbeResponse }>,
+  failed: (e: unknown) => Answer,
+  setInconclusive: (why: string) => void,
+): Promise<Answer> {
+  let res: ProbeResponse;
+  try {
+    res = await request(url, { method: 'GET', headers: { ...headers, accept: 'text/event-stream' } });
+  } catch (e) {
+    return failed(e);
+  }
+  const stream: Answer = { status: res.status, challenge: res.header('www-authenticate') };
+  try {
+    if (res.status < 200 || res.status >= 300) return stream;
+    let text = '';
+    const decoder = new TextDecoder();
+    try {
+      for await (const chunk of res.chunks()) {
+        text += decoder.decode(chunk, { stream: true });
+        const endpoint = sseEndpoint(text);
+        if (endpoint !== undefined) {
+          let target: URL;
+          try {
+            target = new URL(endpoint, url);
+          } catch {
+            setInconclusive('the endpoint event is not a URL');
+            return stream;
+          }
+          if (target.origin !== url.origin) {
+            setInconclusive('the endpoint event names another origin');
+            return stream;
+          }
+          const { answer, res: r } = await post(target);
+          r?.close();
+          return answer;
+        }
+        if (text.length > SSE_READ_MAX) {
+          setInconclusive('no endpoint event in the first 64 KB of the event stream');
+          return stream;
+        }
+      }
+    } catch (e) {
+      return failed(e);
+    }
+    setInconclusive('the event stream ended without an endpoint event');
+    return stream;
+  } finally {
+    res.close();
+  }
+}
+
+/** The data of the first complete `endpoint` event in SSE text, if any. */
+export function sseEndpoint(text: string): string | undefined {
+  for (const block of text.replace(/\r\n?/g, '\n').split('\n\n').slice(0, -1)) {
+    let event = 'message';
+    const data: string[] = [];
+    for (const line of block.split('\n')) {
+      const m = /^([^:]*)(?::\s?(.*))?$/.exec(line);
+      if (!m || m[1] === '') continue;
+      if (m[1] === 'event') event = m[2] ?? '';
+      else if (m[1] === 'data') data.push(m[2] ?? '');
+    }
+    if (event === 'endpoint' && data.length) return data.join('\n');
+  }
+  return undefined;
 }
 
 function describe(e: unknown, url?: string): string {

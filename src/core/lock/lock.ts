@@ -7,6 +7,7 @@ import { McpAuthError, errnoCode } from '../errors';
 import { nullLogger, type Logger } from '../log';
 import { holdSignals } from '../signals';
 import { joinIn } from '../paths';
+import { Backoff, FolderWake, fileSignature } from './wait';
 
 /** Claude Code's two locks (names and options as Claude Code 2.1.328 uses them), as the target passed to proper-lockfile's lock(). */
 export interface LockSpec {
@@ -95,15 +96,25 @@ export interface LockHolderInfo {
 export interface AcquireOptions {
   /** give up after this long (ms): McpAuthError('lock-timeout') */
   timeoutMs?: number;
-  /** how often to retry when no fs event arrives (ms) */
+  /**
+   * The safety net when no file event arrives: a jittered backoff from `pollMs` (default 50 ms), doubling up to
+   * `maxPollMs` (default 1000 ms). Events wake a waiter at once: the lock directory's own (its release, a
+   * reclaim) and the `watchFile`'s; every other change in the folder is ignored.
+   */
   pollMs?: number;
+  maxPollMs?: number;
   logger?: Logger;
   /** called once if we find we are waiting */
   onWait?: (info: LockHolderInfo) => void;
   /**
-   * Checked at every wake-up while waiting (a change in the lock's folder, or the poll). When it answers
-   * true, waiting stops and acquireLock returns undefined: what we waited for has happened (e.g. another
-   * process stored the fresh token), so the lock is not needed any more.
+   * The file whose change may end the wait (the credential store, when it is a file): watched by name, and
+   * `stopWaiting` is asked only when its signature (inode, size, mtime) changed since the last ask — once at
+   * the start of the wait, then after a change. Without it, `stopWaiting` is asked at every wake-up.
+   */
+  watchFile?: string;
+  /**
+   * When it answers true, waiting stops and acquireLock returns undefined: what we waited for has happened (e.g.
+   * another process stored the fresh token), so the lock is not needed any more.
    */
   stopWaiting?: () => Promise<boolean>;
 }
@@ -289,8 +300,9 @@ function reclaim(spec: LockSpec, log: Logger): boolean {
 }
 
 /**
- * Take a lock exactly as Claude Code does (proper-lockfile, realpath:false, its stale/update values),
- * retrying every pollMs and whenever the lock's folder changes, until timeoutMs.
+ * Take a lock exactly as Claude Code does (proper-lockfile, realpath:false, its stale/update values), retrying
+ * when the lock directory changes (its release) and on a jittered backoff (50 ms doubling to ~1 s) in case an
+ * event is missed, until timeoutMs. While waiting, `stopWaiting` may end the wait without the lock.
  */
 export async function acquireLock(
   spec: LockSpec,
@@ -300,105 +312,124 @@ export async function acquireLock(spec: LockSpec, opts?: AcquireOptions): Promis
 export async function acquireLock(spec: LockSpec, opts: AcquireOptions = {}): Promise<HeldLock | undefined> {
   const log = opts.logger ?? nullLogger;
   const timeoutMs = opts.timeoutMs ?? 30_000;
-  const pollMs = opts.pollMs ?? 50;
   const deadline = Date.now() + timeoutMs;
   const folder = path.dirname(spec.target);
   await fs.promises.mkdir(folder, { recursive: true, mode: 0o700 });
+  const lockName = path.basename(lockDirOf(spec));
+  const watchName = opts.watchFile ? path.basename(opts.watchFile) : undefined;
+  const backoff = new Backoff(opts.pollMs ?? 50, opts.maxPollMs ?? 1000);
   let compromised: Error | undefined;
-  let waited = false;
-  let watcher: fs.FSWatcher | undefined;
-  let wake: (() => void) | undefined;
+  let waker: FolderWake | undefined;
+  let info: LockHolderInfo | undefined;
+  /** the watched file's signature when stopWaiting was last asked (undefined: not asked yet) */
+  let askedAt: string | undefined;
+  // what to do on this round: try the lock (first round, its directory changed, the backoff ran out), ask
+  // stopWaiting (first round, the watched file changed, the backoff ran out)
+  let tryLock = true;
+  let lookAtFile = true;
   try {
     for (;;) {
-      try {
-        const held: { id?: DirIdentity } = {};
-        const release = await lockfile.lock(spec.target, {
-          realpath: false,
-          // staleness is judged and reclaimed by reclaim() above; proper-lockfile only takes and heartbeats
-          stale: NEVER_STALE,
-          update: spec.update ?? Math.floor(spec.stale / 2),
-          retries: 0,
-          // proper-lockfile removes the directory on release and at exit, and touches it every `update` ms,
-          // without asking whether it is still the one it created: never let it touch someone else's lock
-          fs: guardedFs(lockDirOf(spec), () => held.id, log),
-          onCompromised: (err) => {
-            compromised = err;
-            log.warn(`lock ${path.basename(lockDirOf(spec))} compromised`, err);
-          },
-        });
-        const taken = (held.id = currentIdentity(lockDirOf(spec)));
-        const owner = taken ? writeOwner(spec, taken) : false;
-        const stillHeld = () => {
-          if (compromised || !taken) return false;
-          const now = currentIdentity(lockDirOf(spec));
-          return now !== undefined && sameDir(now, taken) && now.birthtimeMs === taken.birthtimeMs;
-        };
-        return {
-          get compromised() {
-            return compromised;
-          },
-          stillHeld,
-          assertHeld(what: string) {
-            if (!stillHeld())
-              throw new McpAuthError(
-                'lock-lost',
-                `${path.basename(lockDirOf(spec))} is no longer ours (${compromised ? 'reported compromised' : 'the directory was removed or replaced'}); stopped before ${what}`,
-              );
-          },
-          async release() {
-            // A termination signal that comes now waits until the directory is gone: proper-lockfile forgets
-            // a lock before its asynchronous rmdir, so its exit handler would not remove it, and the lock
-            // would be left for 60 s of staleness (Claude Code's refreshes would wait for it).
-            const signals = holdSignals(`releasing ${path.basename(lockDirOf(spec))}`, 5_000);
-            try {
-              // owner file first: a crash between the two leaves a lock with no owner, reclaimed by staleness
-              if (owner) removeOwnFile(ownerFileOf(spec));
-              // the guarded fs skips the rmdir when the directory is no longer the one we created
-              await release();
-            } catch (e) {
-              log.debug(`release of ${path.basename(lockDirOf(spec))}: ${errnoCode(e) ?? e}`);
-            } finally {
-              signals();
-            }
-          },
-        };
-      } catch (e) {
-        if (errnoCode(e) !== 'ELOCKED') throw e;
-      }
-      const info = inspectLock(spec);
-      if (info.stale && reclaim(spec, log)) continue;
-      if (!waited) {
-        waited = true;
-        opts.onWait?.(info);
-        log.debug(`waiting for ${path.basename(lockDirOf(spec))} held by ${info.holder ?? 'unknown'}`);
+      if (tryLock) {
         try {
-          watcher = fs.watch(folder, { persistent: false }, () => wake?.());
-          watcher.on('error', () => {});
-        } catch {
-          /* polling only */
+          return await takeLock(
+            spec,
+            log,
+            (e) => (compromised = e),
+            () => compromised,
+          );
+        } catch (e) {
+          if (errnoCode(e) !== 'ELOCKED') throw e;
+        }
+        info = inspectLock(spec);
+        if (info.stale && reclaim(spec, log)) continue;
+      }
+      if (!waker) {
+        opts.onWait?.(info!);
+        log.debug(`waiting for ${lockName} held by ${info?.holder ?? 'unknown'}`);
+        waker = new FolderWake([lockDirOf(spec), ...(opts.watchFile ? [opts.watchFile] : [])]);
+      }
+      if (opts.stopWaiting && lookAtFile) {
+        const sig = opts.watchFile ? fileSignature(opts.watchFile) : undefined;
+        if (sig === undefined || sig !== askedAt) {
+          askedAt = sig;
+          if (await opts.stopWaiting().catch(() => false)) return undefined;
         }
       }
-      if (waited && opts.stopWaiting && (await opts.stopWaiting().catch(() => false))) return undefined;
       const left = deadline - Date.now();
       if (left <= 0) {
         throw new McpAuthError(
           'lock-timeout',
-          `timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${lockDirOf(spec)} (held by ${info.holder ?? 'unknown'})`,
+          `timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${lockDirOf(spec)} (held by ${info?.holder ?? 'unknown'})`,
         );
       }
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(done, Math.min(pollMs, left));
-        function done() {
-          clearTimeout(t);
-          wake = undefined;
-          resolve();
-        }
-        wake = done;
-      });
+      const wake = await waker.sleep(Math.min(backoff.next(), left));
+      const any = wake.timer || wake.names.has('*');
+      tryLock = any || wake.names.has(lockName);
+      lookAtFile = any || (watchName !== undefined && wake.names.has(watchName));
     }
   } finally {
-    watcher?.close();
+    waker?.close();
   }
+}
+
+/** One attempt at the lock (proper-lockfile, no retries); ELOCKED when someone holds it. */
+async function takeLock(
+  spec: LockSpec,
+  log: Logger,
+  setCompromised: (e: Error) => void,
+  getCompromised: () => Error | undefined,
+): Promise<HeldLock> {
+  const held: { id?: DirIdentity } = {};
+  const release = await lockfile.lock(spec.target, {
+    realpath: false,
+    // staleness is judged and reclaimed by reclaim() above; proper-lockfile only takes and heartbeats
+    stale: NEVER_STALE,
+    update: spec.update ?? Math.floor(spec.stale / 2),
+    retries: 0,
+    // proper-lockfile removes the directory on release and at exit, and touches it every `update` ms,
+    // without asking whether it is still the one it created: never let it touch someone else's lock
+    fs: guardedFs(lockDirOf(spec), () => held.id, log),
+    onCompromised: (err) => {
+      setCompromised(err);
+      log.warn(`lock ${path.basename(lockDirOf(spec))} compromised`, err);
+    },
+  });
+  const taken = (held.id = currentIdentity(lockDirOf(spec)));
+  const owner = taken ? writeOwner(spec, taken) : false;
+  const stillHeld = () => {
+    if (getCompromised() || !taken) return false;
+    const now = currentIdentity(lockDirOf(spec));
+    return now !== undefined && sameDir(now, taken) && now.birthtimeMs === taken.birthtimeMs;
+  };
+  return {
+    get compromised() {
+      return getCompromised();
+    },
+    stillHeld,
+    assertHeld(what: string) {
+      if (!stillHeld())
+        throw new McpAuthError(
+          'lock-lost',
+          `${path.basename(lockDirOf(spec))} is no longer ours (${getCompromised() ? 'reported compromised' : 'the directory was removed or replaced'}); stopped before ${what}`,
+        );
+    },
+    async release() {
+      // A termination signal that comes now waits until the directory is gone: proper-lockfile forgets a lock
+      // before its asynchronous rmdir, so its exit handler would not remove it, and the lock would be left for
+      // its staleness (Claude Code's refreshes would wait for it).
+      const signals = holdSignals(`releasing ${path.basename(lockDirOf(spec))}`, 5_000);
+      try {
+        // owner file first: a crash between the two leaves a lock with no owner, reclaimed by staleness
+        if (owner) removeOwnFile(ownerFileOf(spec));
+        // the guarded fs skips the rmdir when the directory is no longer the one we created
+        await release();
+      } catch (e) {
+        log.debug(`release of ${path.basename(lockDirOf(spec))}: ${errnoCode(e) ?? e}`);
+      } finally {
+        signals();
+      }
+    },
+  };
 }
 
 /** Owner files this process wrote and has not removed yet; removed on every way out (exit, signals). */

@@ -4,6 +4,7 @@ import type { StoreBackend } from './backend';
 import type { StoreData, TokenEntry } from './types';
 import { McpAuthError } from '../errors';
 import { entryProblem } from './validate';
+import { forgetSecret } from '../log';
 
 export interface WriteHooks {
   /**
@@ -71,10 +72,18 @@ export async function updateEntry(
       },
     );
     await hooks.afterWrite?.();
+    forgetReplaced(current, next);
     return { written: true, entry: next };
   } finally {
     await lock?.release();
   }
+}
+
+/** The tokens a write replaced or removed are no longer live: redact() stops scanning for them (log.ts). */
+function forgetReplaced(before: TokenEntry | undefined, after: TokenEntry | undefined): void {
+  if (!before) return;
+  for (const f of ['accessToken', 'refreshToken'] as const)
+    if (before[f] && before[f] !== after?.[f]) forgetSecret(before[f]);
 }
 
 /**

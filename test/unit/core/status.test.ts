@@ -191,6 +191,59 @@ const rows: Row[] = [
     state: 'expired',
     reason: 'expired-refreshable',
   },
+  {
+    name: 'lock held over a token inside the window = refreshing',
+    entry: tok({ expiresAt: NOW + 1000 }),
+    lock: held,
+    state: 'refreshing',
+    reason: 'lock-held',
+  },
+  // a held lock is only a detail of a problem: it proves nothing about the outcome, and a dead Claude Code's lock
+  // (no heartbeat, stale only after 60 s) would hide the problem meanwhile
+  {
+    name: 'lock held + fresh cache entry over a usable token = blocked (refresh in progress as a detail)',
+    entry: tok({ expiresAt: NOW + 3600_000 }),
+    cache: fresh,
+    lock: held,
+    state: 'blocked',
+    reason: 'cache-entry',
+  },
+  {
+    name: 'lock held + expired refreshable + fresh cache entry = blocked',
+    entry: tok({ expiresAt: NOW - 1 }),
+    cache: fresh,
+    lock: { ...held, ageMs: 55_000 },
+    state: 'blocked',
+    reason: 'cache-entry',
+  },
+  {
+    name: 'lock held over a signed-out entry = needs-auth',
+    entry: { accessToken: '', expiresAt: 0, clientId: 'c' },
+    lock: held,
+    state: 'needs-auth',
+    reason: 'signed-out',
+  },
+  {
+    name: 'lock held over a stub = needs-auth',
+    entry: { accessToken: '', discoveryState: { tokenlessRejectedAt: NOW - 5 } },
+    lock: held,
+    state: 'needs-auth',
+    reason: 'stub',
+  },
+  {
+    name: 'lock held, expired without refresh token = needs-auth',
+    entry: tok({ expiresAt: NOW - 1, refreshToken: undefined }),
+    lock: held,
+    state: 'needs-auth',
+    reason: 'no-refresh-token',
+  },
+  {
+    name: 'lock held, no entry at all, fresh cache entry = needs-auth',
+    cache: fresh,
+    lock: held,
+    state: 'needs-auth',
+    reason: 'cache-entry',
+  },
   { name: 'store unreadable = error', storeErr: true, state: 'error', reason: 'store-error' },
   {
     name: 'tokens in Windows Credential Manager = error credman',
@@ -234,6 +287,9 @@ for (const r of rows) {
     );
     assert.equal(s.state, r.state);
     assert.equal(s.reason, r.reason);
+    // a held, fresh lock is always said: as the state, or as the detail of a problem
+    assert.equal(s.refreshInProgress, r.lock?.held && !r.lock.stale ? true : undefined);
+    if (r.lock?.held) assert.equal(s.lock?.holder, r.lock.holder, 'the holder stays on the row (tooltip, doctor)');
   });
 }
 
@@ -498,11 +554,20 @@ const stepUps: StepUpRow[] = [
     reason: 'stub',
   },
   {
-    name: 'a refresh in progress shows as refreshing',
+    name: 'a refresh in progress does not hide the step-up: needs-scope, refresh in progress as a detail',
     entry: stepUp(),
     lock: held,
-    state: 'refreshing',
-    reason: 'lock-held',
+    state: 'needs-scope',
+    reason: 'step-up',
+    missing: ['mcp:admin'],
+  },
+  {
+    name: 'the same with a stale lock: needs-scope, no refresh in progress',
+    entry: stepUp(),
+    lock: { ...held, stale: true, ageMs: 61_000 },
+    state: 'needs-scope',
+    reason: 'step-up',
+    missing: ['mcp:admin'],
   },
   {
     name: 'stepUpScope that is not a string: the entry is malformed',
@@ -516,6 +581,7 @@ for (const r of stepUps) {
     const s = computeStatus(http, { entry: r.entry }, { entry: r.cache }, r.lock, NOW, { refreshWindowMs: W });
     assert.deepEqual([s.state, s.reason], [r.state, r.reason]);
     assert.deepEqual(s.missingScopes, r.missing);
+    assert.equal(s.refreshInProgress, r.lock?.held && !r.lock.stale ? true : undefined);
   });
 }
 

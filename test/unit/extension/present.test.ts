@@ -65,6 +65,19 @@ test('present: description, icon and inline-action context per state', () => {
     ],
     [row('f', { state: 'refreshing', reason: 'lock-held' }), 'refreshing…', 'sync~spin', /^mcpServer\.refreshing/],
     [
+      // a held lock over a problem: the problem, its icon and its actions; the refresh only a detail
+      row('f2', {
+        state: 'blocked',
+        reason: 'cache-entry',
+        cache: { timestamp: NOW - 240_000, ttlMs: 900_000, ageMs: 240_000, fresh: true },
+        lock: { held: true, stale: false, ageMs: 1000, holder: 'another process (Claude Code or an older mcp-auth)' },
+        refreshInProgress: true,
+      }),
+      'blocked by stale needs-auth entry (4 min old) (refresh in progress)',
+      'circle-slash',
+      /^mcpServer\.blocked\.hasToken/,
+    ],
+    [
       row('g', { state: 'no-auth', reason: 'stdio', hasRefreshToken: false }, { key: undefined }),
       'local (stdio)',
       'circle-outline',

@@ -3,11 +3,13 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Keeper, type KeeperAction } from '../../../../src/core/keeper/keeper';
+import { spawn } from 'node:child_process';
+import { Keeper, type KeeperAction, type KeeperOptions } from '../../../../src/core/keeper/keeper';
 import type { ProbeResult } from '../../../../src/core/keeper/probe';
 import { resolvePaths } from '../../../../src/core/paths';
 import { serverKey } from '../../../../src/core/store/key';
 import type { ServerConfig } from '../../../../src/core/config/types';
+import { ROOT } from '../../../helpers/home';
 
 const URL_ = 'http://127.0.0.1:9/mcp';
 
@@ -230,6 +232,125 @@ test('step-up: a probe answered 403 insufficient_scope (no stepUpScope stored) â
         a.reason.probe.verdict === 'rejected' &&
         a.reason.probe.error === 'insufficient_scope',
       JSON.stringify(actions),
+    );
+  } finally {
+    h.cleanup();
+  }
+});
+
+// ---- no spinning on rows the pass skipped on purpose (issue 22) ------------------------------------------------
+
+const CC_HOLDER = path.join(ROOT, 'out', 'test', 'helpers', 'cc-holder.js');
+
+/** A keeper that counts its passes (one `model` event per pass) and what it did. */
+function countingKeeper(h: ReturnType<typeof home>, extra: Partial<KeeperOptions> = {}) {
+  const actions: KeeperAction[] = [];
+  let passes = 0;
+  const k = new Keeper({
+    paths: h.paths,
+    cwd: h.project,
+    env: h.env,
+    debounceMs: 20,
+    jitterMs: 0,
+    lockTimeoutMs: 2000,
+    httpTimeoutMs: 2000,
+    probe: accepted,
+    ...extra,
+  });
+  k.on('model', () => passes++);
+  k.on('action', (a) => actions.push(a));
+  return { k, actions, passes: () => passes };
+}
+
+test('a due token whose refresh lock Claude Code holds for 5 s: a handful of passes, not one every 250 ms; its release wakes the keeper', async () => {
+  const h = home({ demo: { type: 'http', url: URL_ } });
+  const key = h.key('demo');
+  // inside the refresh window: due now
+  h.store({
+    [key]: { accessToken: 'at-demo-0123456789', refreshToken: 'rt-0123456789', expiresAt: Date.now() + 60_000 },
+  });
+  // a Claude Code stand-in takes the refresh lock and sits on it for 5 s, then lets go without a write
+  const holder = spawn(process.execPath, [CC_HOLDER, h.paths.secureDir, key, '-', URL_, '0', '5000'], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  const exited = new Promise<number>((r) => holder.on('close', (c) => r(c ?? -1)));
+  let out = '';
+  holder.stdout!.on('data', (d) => (out += d));
+  const { k, actions, passes } = countingKeeper(h);
+  try {
+    const t = Date.now();
+    while (!out.includes('locked')) {
+      if (Date.now() - t > 10_000) throw new Error(`the holder never took the lock: ${out}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await k.start();
+    assert.ok(k.model?.servers[0].status.lock?.held, 'the keeper saw the lock held');
+    await exited;
+    const duringHold = passes();
+    assert.ok(duringHold <= 4, `passes while Claude Code held the lock: ${duringHold} (one every 250 ms would be ~20)`);
+    assert.equal(actions.length, 0, `nothing done while the lock was held: ${JSON.stringify(actions)}`);
+    // the release (the lock directory's removal) wakes the keeper: it tries the refresh itself (the AS is not
+    // there: a failure, then its backoff), long before the lock's stale time or the 5-minute safety reload
+    const released = Date.now();
+    while (!actions.some((a) => a.type === 'failed')) {
+      if (Date.now() - released > 4000) throw new Error(`no refresh after the release: ${JSON.stringify(actions)}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const after = passes();
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.ok(passes() - after <= 2, `passes after the failure (backoff): ${passes() - after}`);
+  } finally {
+    holder.kill();
+    await k.stop();
+    h.cleanup();
+  }
+});
+
+test('Restricted Mode with a due project token, and a due token awaiting approval: a pass or two, not one every 250 ms', async () => {
+  const P_URL = 'http://127.0.0.1:9/p';
+  const Q_URL = 'http://127.0.0.1:9/q';
+  const h = home({}, { proj: { type: 'http', url: P_URL }, pend: { type: 'http', url: Q_URL } });
+  // the folder is trusted by Claude Code and `proj` approved there (pend is not): Claude Code would connect proj
+  const cj = path.join(h.dir, '.claude.json');
+  fs.writeFileSync(cj, JSON.stringify({ mcpServers: {}, projects: { [h.project]: { hasTrustDialogAccepted: true } } }));
+  fs.mkdirSync(path.join(h.project, '.claude'));
+  fs.writeFileSync(
+    path.join(h.project, '.claude', 'settings.local.json'),
+    JSON.stringify({ enabledMcpjsonServers: ['proj'] }),
+  );
+  const due = { accessToken: 'at-p-0123456789', refreshToken: 'rt-p-0123456789', expiresAt: Date.now() + 60_000 };
+  h.store({ [h.key('proj', P_URL)]: due, [h.key('pend', Q_URL)]: { ...due, refreshToken: 'rt-q-0123456789' } });
+  // VS Code's Restricted Mode: the folder's own .mcp.json servers are not acted on
+  const { k, actions, passes } = countingKeeper(h, { canAct: (s) => s.scope !== 'project' });
+  try {
+    await k.start();
+    const states = Object.fromEntries(k.model!.servers.map((r) => [r.config.name, r.status.state]));
+    assert.deepEqual(states, { proj: 'expiring', pend: 'not-approved' });
+    await new Promise((r) => setTimeout(r, 2500));
+    assert.ok(passes() <= 2, `passes in 2.5 s: ${passes()} (one every 250 ms would be ~10)`);
+    assert.deepEqual(actions, [], 'never acted on');
+  } finally {
+    await k.stop();
+    h.cleanup();
+  }
+});
+
+test('runOnce with ten blocked servers the server accepts: every entry removed exactly once (the removals do not overwrite each other)', async () => {
+  const names = Array.from({ length: 10 }, (_, i) => `s${i}`);
+  const h = home(Object.fromEntries(names.map((n) => [n, { type: 'http', url: URL_ }])));
+  try {
+    h.store(Object.fromEntries(names.map((n) => [h.key(n), tok(`at-${n}-0123456789`)])));
+    h.cache(Object.fromEntries(names.map((n) => [n, { timestamp: Date.now() - 1000 }])));
+    const { k, actions } = keeper(h, accepted);
+    await k.runOnce();
+    await k.stop();
+    assert.deepEqual(h.readCache(), {});
+    assert.deepEqual(
+      actions
+        .filter((a) => a.type === 'unblocked')
+        .map((a) => a.name)
+        .sort(),
+      names,
     );
   } finally {
     h.cleanup();

@@ -3,7 +3,7 @@ import * as assert from 'node:assert/strict';
 import * as http from 'node:http';
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { probeServer, parseBearerChallenge, describeProbe } from '../../../../src/core/keeper/probe';
+import { probeServer, parseBearerChallenge, describeProbe, sseEndpoint } from '../../../../src/core/keeper/probe';
 import { Logger } from '../../../../src/core/log';
 import type { ServerConfig } from '../../../../src/core/config/types';
 
@@ -60,6 +60,59 @@ async function mcpServer(): Promise<Srv> {
     }
     void transport.handleRequest(req, res, body ? JSON.parse(body) : undefined);
   });
+}
+
+/** A real MCP server (SDK) answering initialize with an event stream (enableJsonResponse off). */
+async function streamingMcpServer(): Promise<Srv> {
+  const { McpServer } = await import('@modelcontextprotocol/sdk/server/mcp.js');
+  const { StreamableHTTPServerTransport } = await import('@modelcontextprotocol/sdk/server/streamableHttp.js');
+  const mcp = new McpServer({ name: 'probe-test-stream', version: '1' });
+  const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: () => randomUUID() });
+  await mcp.connect(transport);
+  return serve((req, res, body) => {
+    if (req.headers.authorization !== `Bearer ${TOKEN}`) {
+      res.writeHead(401, { 'WWW-Authenticate': 'Bearer error="invalid_token"' });
+      res.end();
+      return;
+    }
+    void transport.handleRequest(req, res, body ? JSON.parse(body) : undefined);
+  });
+}
+
+/** A real MCP server over the older SSE transport (SDK SSEServerTransport): GET /mcp is the stream, POST /messages. */
+async function sseMcpServer(): Promise<Srv & { posted: () => number }> {
+  const { McpServer } = await import('@modelcontextprotocol/sdk/server/mcp.js');
+  const { SSEServerTransport } = await import('@modelcontextprotocol/sdk/server/sse.js');
+  const transports = new Map<string, InstanceType<typeof SSEServerTransport>>();
+  let posted = 0;
+  const srv = await serve((req, res, body) => {
+    if (req.headers.authorization !== `Bearer ${TOKEN}`) {
+      res.writeHead(401, { 'WWW-Authenticate': 'Bearer error="invalid_token", scope="mcp"' });
+      res.end();
+      return;
+    }
+    const u = new URL(req.url ?? '/', 'http://x');
+    if (req.method === 'GET' && u.pathname === '/mcp') {
+      const t = new SSEServerTransport('/messages', res);
+      transports.set(t.sessionId, t);
+      void new McpServer({ name: 'probe-sse', version: '1' }).connect(t);
+      return;
+    }
+    if (req.method === 'POST' && u.pathname === '/messages') {
+      posted++;
+      const t = transports.get(u.searchParams.get('sessionId') ?? '');
+      if (!t) {
+        res.writeHead(404);
+        res.end();
+        return;
+      }
+      void t.handlePostMessage(req, res, JSON.parse(body));
+      return;
+    }
+    res.writeHead(404);
+    res.end();
+  });
+  return { ...srv, posted: () => posted };
 }
 
 const server = (url: string, extra: Partial<ServerConfig> = {}): ServerConfig => ({
@@ -212,4 +265,55 @@ test('parseBearerChallenge: several challenges, unquoted values, none', () => {
   assert.deepEqual(parseBearerChallenge('Bearer'), {});
   assert.equal(parseBearerChallenge('Basic realm="x"'), undefined);
   assert.equal(parseBearerChallenge(null), undefined);
+});
+
+test('2xx to initialize answered as an event stream: accepted, promptly; the session closed (DELETE)', async () => {
+  const s = await streamingMcpServer();
+  try {
+    const t = Date.now();
+    const r = await probeServer(server(s.url), TOKEN, { timeoutMs: 5000 });
+    assert.equal(r.verdict, 'accepted', JSON.stringify(r));
+    assert.ok(Date.now() - t < 4000, `did not wait for the stream to end: ${Date.now() - t} ms`);
+    const del = s.seen.find((x) => x.method === 'DELETE');
+    assert.ok(del?.session, JSON.stringify(s.seen));
+  } finally {
+    await s.close();
+  }
+});
+
+test('SSE transport: the stream, its endpoint event, initialize POSTed there → accepted; a token it rejects → rejected on the stream', async () => {
+  const s = await sseMcpServer();
+  try {
+    const r = await probeServer(server(s.url, { transport: 'sse', headers: { 'X-Team': 'red' } }), TOKEN, {
+      timeoutMs: 5000,
+    });
+    assert.equal(r.verdict, 'accepted', JSON.stringify(r));
+    assert.equal(s.posted(), 1, 'initialize went to the endpoint the stream named');
+    assert.ok(s.seen.every((x) => x.auth === `Bearer ${TOKEN}` && x.team === 'red'));
+    const bad = await probeServer(server(s.url, { transport: 'sse' }), 'another-token-0123456789', { timeoutMs: 5000 });
+    assert.ok(bad.verdict === 'rejected' && bad.status === 401 && bad.error === 'invalid_token', JSON.stringify(bad));
+    assert.equal(s.posted(), 1, 'no POST after a rejected stream');
+  } finally {
+    await s.close();
+  }
+});
+
+test('a redirect is not followed with the bearer token on it: inconclusive', async () => {
+  const s = await serve((_q, res) => {
+    res.writeHead(307, { location: 'http://127.0.0.1:9/elsewhere' });
+    res.end();
+  });
+  try {
+    const r = await probeServer(server(s.url), TOKEN, { timeoutMs: 2000 });
+    assert.ok(r.verdict === 'inconclusive' && r.status === 307, JSON.stringify(r));
+    assert.equal(s.seen.length, 1);
+  } finally {
+    await s.close();
+  }
+});
+
+test('sseEndpoint: the first complete endpoint event, CRLF or LF, comments and other events skipped', () => {
+  assert.equal(sseEndpoint(': hi\n\nevent: endpoint\ndata: /messages?sessionId=1\n\n'), '/messages?sessionId=1');
+  assert.equal(sseEndpoint('event: endpoint\r\ndata: /m\r\n\r\n'), '/m');
+  assert.equal(sseEndpoint('event: message\ndata: x\n\nevent: endpoint\ndata: /y'), undefined, 'not complete yet');
 });
