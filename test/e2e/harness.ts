@@ -15,6 +15,23 @@ import { cliLogin, writeServers, patchEntry, type Stack } from '../helpers/oauth
 
 export const EXT_ID = 'mcp-auth-status.mcp-auth-status';
 
+let shots: string | undefined;
+/**
+ * Where the screenshots go: the README's own (media/readme, tracked) only with UPDATE_SCREENSHOTS=1, else a
+ * temporary folder (named once on stdout), so that a test run leaves the clone clean.
+ */
+export function screenshotDir(): string {
+  if (!shots) {
+    if (process.env.UPDATE_SCREENSHOTS === '1') shots = path.join(ROOT, 'media', 'readme');
+    else {
+      shots = fs.mkdtempSync(path.join(os.tmpdir(), 'mcp-auth-e2e-shots-'));
+      console.log(`# screenshots in ${shots} (UPDATE_SCREENSHOTS=1 writes media/readme)`);
+    }
+    fs.mkdirSync(shots, { recursive: true });
+  }
+  return shots;
+}
+
 export function setup(): string {
   const out = execFileSync('bash', [path.join(ROOT, 'test/e2e/setup.sh')], {
     encoding: 'utf8',

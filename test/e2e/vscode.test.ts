@@ -21,6 +21,7 @@ import {
   openView,
   rowsOf,
   waitRow,
+  screenshotDir,
 } from './harness';
 
 /** what the page showed when a step timed out (for the one who reads the failure) */
@@ -122,7 +123,6 @@ test('extension integration tests in a real VS Code extension host', { timeout: 
 // ---- UI scenarios (issue: end-to-end in a real VS Code in a real browser) ------------------------------
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
-const SHOTS = path.join(ROOT, 'media', 'readme');
 const STATUS_ID = 'mcp-auth-status.mcp-auth-status.mcpAuth.status';
 
 async function palette(page: any, title: string): Promise<void> {
@@ -152,7 +152,7 @@ test(
     await addLiveServers(home, project, stack);
     const cs = await startCodeServer({ cache, home, folder: project, vsix: built, env: { API_TOKEN: 'x' } });
     const b = await launchBrowser(cache);
-    fs.mkdirSync(SHOTS, { recursive: true });
+    const SHOTS = screenshotDir();
     const cacheFile = path.join(home, '.claude', 'mcp-needs-auth-cache.json');
     try {
       const page = b.context.pages()[0] ?? (await b.context.newPage());
@@ -227,6 +227,52 @@ test(
           await inline(view, 'live', 'Refresh');
           await waitRow(page, view, 'live', (d) => /^expires in (59|60) min$/.test(d));
           assert.equal((stack.counters.tokenRequests.refresh_token ?? 0) - before, 1);
+        },
+      );
+
+      await t.test(
+        '4b. inline Refresh while Claude Code keeps rewriting ~/.claude.json: every click refreshes its row, no picker',
+        async () => {
+          // Claude Code rewrites ~/.claude.json all the time (startup counters, session ids, tips): every write
+          // reloads the model. Such a reload used to redraw the whole tree, and a click in between reached the
+          // command without its row ("Refresh which server?"). Nothing on screen changes here: nothing may redraw.
+          const cj = path.join(home, '.claude.json');
+          let writes = 0;
+          const churn = setInterval(() => {
+            const j = JSON.parse(fs.readFileSync(cj, 'utf8'));
+            j.numStartups = (j.numStartups ?? 0) + 1;
+            fs.writeFileSync(`${cj}.churn`, JSON.stringify(j, null, 2));
+            fs.renameSync(`${cj}.churn`, cj); // whole, as Claude Code writes it
+            writes++;
+          }, 150);
+          const picker = page.locator('.quick-input-widget input.input[placeholder*="Refresh which server"]');
+          try {
+            for (let i = 0; i < 5; i++) {
+              const before = stack.counters.tokenRequests.refresh_token ?? 0;
+              await page.mouse.move(1000, 600);
+              await page.waitForTimeout(300);
+              await inline(view, 'live', 'Refresh');
+              for (let n = 0; (stack.counters.tokenRequests.refresh_token ?? 0) === before; n++) {
+                if (await picker.isVisible()) {
+                  await page.screenshot({ path: FAILURE_SHOT }).catch(() => {});
+                  await page.keyboard.press('Escape');
+                  assert.fail(`click ${i + 1}: the inline Refresh lost its row and asked "Refresh which server?"`);
+                }
+                if (n > 600) assert.fail(`click ${i + 1}: no refresh reached the authorization server`);
+                await page.waitForTimeout(50);
+              }
+              assert.equal(
+                (stack.counters.tokenRequests.refresh_token ?? 0) - before,
+                1,
+                `click ${i + 1}: one refresh`,
+              );
+              await waitRow(page, view, 'live', (d) => /^expires in (59|60) min$/.test(d));
+            }
+          } finally {
+            clearInterval(churn);
+          }
+          assert.ok(writes >= 10, `~/.claude.json was rewritten ${writes} times meanwhile`);
+          assert.equal(await picker.isVisible(), false);
         },
       );
 
@@ -405,7 +451,7 @@ test(
       settings: { 'mcpAuth.pasteAfterSeconds': 2 },
     });
     const b = await launchBrowser(cache);
-    fs.mkdirSync(SHOTS, { recursive: true });
+    const SHOTS = screenshotDir();
     try {
       const page = b.context.pages()[0] ?? (await b.context.newPage());
       await page.goto(cs.url);
