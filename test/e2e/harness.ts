@@ -25,7 +25,7 @@ export function screenshotDir(): string {
     if (process.env.UPDATE_SCREENSHOTS === '1') shots = path.join(ROOT, 'media', 'readme');
     else {
       shots = fs.mkdtempSync(path.join(os.tmpdir(), 'mcp-auth-e2e-shots-'));
-      console.log(`# screenshots in ${shots} (UPDATE_SCREENSHOTS=1 writes media/readme)`);
+      console.log(`screenshots in ${shots} (UPDATE_SCREENSHOTS=1 writes media/readme)`);
     }
     fs.mkdirSync(shots, { recursive: true });
   }
