@@ -73,6 +73,19 @@ export function fixtureHome(): { home: string; project: string } {
   return { home, project: path.join(home, 'code', 'proj') };
 }
 
+/**
+ * The fixture's `expiring` and `refreshing` entries expire 120 s and 30 s after the copy: on a loaded machine the
+ * window has not shown them yet when they already expired. Right before code-server starts, give both 4 min (still
+ * inside the 5-min refresh window, so still `expiring`).
+ */
+export function restartExpiringClock(home: string): void {
+  const credsFile = path.join(home, '.claude', '.credentials.json');
+  const creds = JSON.parse(fs.readFileSync(credsFile, 'utf8'));
+  for (const [key, e] of Object.entries<any>(creds.mcpOAuth))
+    if (/^(expiring|refreshing)\|/.test(key)) e.expiresAt = Date.now() + 240_000;
+  fs.writeFileSync(credsFile, JSON.stringify(creds, null, 2), { mode: 0o600 });
+}
+
 /** Add the live servers (on the oauth-stack) to a HOME: `live` signed in then expired, `fresh-login` never signed in. */
 export async function addLiveServers(home: string, project: string, stack: Stack): Promise<void> {
   const h = { home, claudeDir: path.join(home, '.claude'), project, env: cleanEnv(home), cleanup() {} };

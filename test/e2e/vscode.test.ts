@@ -22,6 +22,7 @@ import {
   rowsOf,
   waitRow,
   screenshotDir,
+  restartExpiringClock,
 } from './harness';
 
 /** what the page showed when a step timed out (for the one who reads the failure) */
@@ -63,6 +64,7 @@ test('extension integration tests in a real VS Code extension host', { timeout: 
   delete expected.refreshing; // its lock directory is not part of the copied fixture
   expected.refreshing = 'expiring';
   expected.live = 'expired';
+  restartExpiringClock(home);
   const cs = await startCodeServer({
     cache,
     home,
@@ -150,6 +152,7 @@ test(
     const built = vsix();
     const { home, project } = fixtureHome();
     await addLiveServers(home, project, stack);
+    restartExpiringClock(home);
     const cs = await startCodeServer({ cache, home, folder: project, vsix: built, env: { API_TOKEN: 'x' } });
     const b = await launchBrowser(cache);
     const SHOTS = screenshotDir();
