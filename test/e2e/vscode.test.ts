@@ -172,7 +172,7 @@ test(
           expiring: [/^expires in \d+ (min|s)$/, 'clock'],
           expired: [/^expired, refreshable$/, 'history'],
           stub: [/^needs sign-in$/, 'key'],
-          blocked: [/^blocked by stale needs-auth entry \(4 min old\)$/, 'circle-slash'],
+          blocked: [/^blocked by stale needs-auth entry \([45] min old\)$/, 'circle-slash'],
           files: [/^local \(stdio\)$/, 'circle-outline'],
           badentry: [/^error: store-invalid$/, 'error'],
           signedout: [/^needs sign-in \(refresh token rejected\)$/, 'key'],
