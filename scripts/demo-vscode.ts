@@ -4,7 +4,8 @@
  * A local OAuth server and MCP servers (the oauth-stack fixture), a throwaway HOME with MCP servers in every
  * state that matters, code-server on 127.0.0.1 with the freshly built extension installed and that HOME; it
  * prints the address to open (and opens it unless --no-open). Ctrl-C stops everything and removes the HOME.
- * The first run on a machine installs code-server, Node 24 and Chromium once (test/e2e/setup.sh, cached).
+ * The first run on a machine installs Chromium, code-server and Node 24 once (test/e2e/setup.sh, cached; it runs
+ * the nested npm installs without the outer `npm run`'s npm_config_* description of itself).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -21,7 +22,9 @@ async function main(): Promise<void> {
     process.env.MCP_AUTH_E2E_CACHE ??
     path.join(process.env.XDG_CACHE_HOME ?? path.join(process.env.HOME ?? '', '.cache'), 'mcp-auth-e2e');
   if (!fs.existsSync(path.join(cacheDir, 'cs', 'node_modules', '.bin', 'code-server'))) {
-    say('First run: installing code-server and Node 24 from npm and Chromium from Debian, once (about 2–3 min)…');
+    say(
+      'First run: installing Chromium and libkrb5-dev from Debian (apt-get, as root or through sudo), Node 24 and code-server from npm, once (about 1.2 GB, 4–5 min)…',
+    );
   }
   const cache = setup();
   // 127.0.0.2: loopback, but not an address code-server rewrites through its port proxy when VS Code opens it

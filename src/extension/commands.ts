@@ -53,8 +53,15 @@ async function rowOf(
     }
     return r;
   };
-  if (target && 'kind' in target && target.kind === 'server')
-    return checked(all.find((r) => r.config.name === target.row.config.name) ?? target.row);
+  if (target && 'kind' in target && target.kind === 'server') {
+    // the row as the latest model has it: same name in the same scope (a name may be defined in several)
+    const { name, scope } = target.row.config;
+    return checked(
+      all.find((r) => r.config.name === name && r.config.scope === scope) ??
+        all.find((r) => r.config.name === name) ??
+        target.row,
+    );
+  }
   if (target && 'name' in target) return checked(all.find((r) => r.config.name === target.name));
   const candidates = all.filter((r) => r.config.approval !== 'pending' && canActOn(r, trusted) && fits(r));
   if (candidates.length === 0) {

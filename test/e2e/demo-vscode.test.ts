@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawn } from 'node:child_process';
 import { ROOT } from '../helpers/home';
-import { launchBrowser, openView, rowsOf, setup, waitRow } from './harness';
+import { launchBrowser, openView, rowsOf, screenshotDir, setup, waitRow } from './harness';
 
 test(
   'demo:vscode: the printed address shows the tree with its rows; Ctrl-C stops it and removes its HOME',
@@ -52,7 +52,7 @@ test(
       assert.match(rows['sign-me-in']?.description ?? '', /needs sign-in/);
       assert.equal(rows.admin?.icon, 'shield');
       assert.match(rows.files?.description ?? '', /stdio/);
-      await page.screenshot({ path: path.join(ROOT, 'media', 'readme', 'demo-vscode.png') });
+      await page.screenshot({ path: path.join(screenshotDir(), 'demo-vscode.png') });
     } finally {
       await b.close();
       demo.kill('SIGINT');

@@ -15,6 +15,23 @@ import { cliLogin, writeServers, patchEntry, type Stack } from '../helpers/oauth
 
 export const EXT_ID = 'mcp-auth-status.mcp-auth-status';
 
+let shots: string | undefined;
+/**
+ * Where the screenshots go: the README's own (media/readme, tracked) only with UPDATE_SCREENSHOTS=1, else a
+ * temporary folder (named once on stdout), so that a test run leaves the clone clean.
+ */
+export function screenshotDir(): string {
+  if (!shots) {
+    if (process.env.UPDATE_SCREENSHOTS === '1') shots = path.join(ROOT, 'media', 'readme');
+    else {
+      shots = fs.mkdtempSync(path.join(os.tmpdir(), 'mcp-auth-e2e-shots-'));
+      console.log(`screenshots in ${shots} (UPDATE_SCREENSHOTS=1 writes media/readme)`);
+    }
+    fs.mkdirSync(shots, { recursive: true });
+  }
+  return shots;
+}
+
 export function setup(): string {
   const out = execFileSync('bash', [path.join(ROOT, 'test/e2e/setup.sh')], {
     encoding: 'utf8',
@@ -54,6 +71,19 @@ export function fixtureHome(): { home: string; project: string } {
   fs.writeFileSync(cacheFile, JSON.stringify(cache));
   fs.rmSync(path.join(home, 'managed'), { recursive: true, force: true });
   return { home, project: path.join(home, 'code', 'proj') };
+}
+
+/**
+ * The fixture's `expiring` and `refreshing` entries expire 120 s and 30 s after the copy: on a loaded machine the
+ * window has not shown them yet when they already expired. Right before code-server starts, give both 4 min (still
+ * inside the 5-min refresh window, so still `expiring`).
+ */
+export function restartExpiringClock(home: string): void {
+  const credsFile = path.join(home, '.claude', '.credentials.json');
+  const creds = JSON.parse(fs.readFileSync(credsFile, 'utf8'));
+  for (const [key, e] of Object.entries<any>(creds.mcpOAuth))
+    if (/^(expiring|refreshing)\|/.test(key)) e.expiresAt = Date.now() + 240_000;
+  fs.writeFileSync(credsFile, JSON.stringify(creds, null, 2), { mode: 0o600 });
 }
 
 /** Add the live servers (on the oauth-stack) to a HOME: `live` signed in then expired, `fresh-login` never signed in. */
