@@ -81,11 +81,16 @@ export class FileStore implements StoreBackend {
   }
 }
 
-/** Claude Code's keychain item names: `Claude Code-credentials`, with `-<8 hex of sha256(CLAUDE_CONFIG_DIR)>` when that is set. */
-export function keychainService(configDirEnv: string | undefined): string {
+/**
+ * Claude Code's keychain item name: `Claude Code-credentials`, with `-<8 hex of sha256 (NFC)>` of
+ * `CLAUDE_SECURESTORAGE_CONFIG_DIR` when that is set and non-empty, else of `CLAUDE_CONFIG_DIR` when that is set; no
+ * suffix when neither is set or `CLAUDE_SECURESTORAGE_CONFIG_DIR` is "" (claude-code-format.md; 2.1.332's code).
+ */
+export function keychainService(configDirEnv: string | undefined, secureStorageEnv?: string): string {
   const base = 'Claude Code-credentials';
-  if (!configDirEnv) return base;
-  return `${base}-${createHash('sha256').update(configDirEnv.normalize('NFC')).digest('hex').slice(0, 8)}`;
+  const dir = secureStorageEnv !== undefined ? secureStorageEnv : configDirEnv;
+  if (!dir) return base;
+  return `${base}-${createHash('sha256').update(dir.normalize('NFC')).digest('hex').slice(0, 8)}`;
 }
 
 export function keychainAccount(env: NodeJS.ProcessEnv = process.env): string {
@@ -446,7 +451,12 @@ export function openStore(
   const platform = opts.platform ?? process.platform;
   const env = opts.env ?? process.env;
   if (platform === 'darwin' && env.MCP_AUTH_STORE !== 'file') {
-    return new KeychainStore(keychainService(paths.configDirEnv), keychainAccount(env), file, opts.securityPath);
+    return new KeychainStore(
+      keychainService(paths.configDirEnv, env.CLAUDE_SECURESTORAGE_CONFIG_DIR),
+      keychainAccount(env),
+      file,
+      opts.securityPath,
+    );
   }
   return file;
 }

@@ -3,7 +3,14 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
-import { KeychainStore, FileStore, keychainService, keychainAccount } from '../../../../src/core/store/backend';
+import {
+  KeychainStore,
+  FileStore,
+  keychainService,
+  keychainAccount,
+  openStore,
+} from '../../../../src/core/store/backend';
+import { resolvePaths } from '../../../../src/core/paths';
 import type { StoreData } from '../../../../src/core/store/types';
 import { withHome } from '../../../helpers/home';
 import { fakeSecurity, fakeKeychainItems, itemKey } from '../../../helpers/fake-security';
@@ -306,6 +313,19 @@ test('keychain names follow Claude Code', () => {
   assert.equal(keychainService(undefined), 'Claude Code-credentials');
   const h = createHash('sha256').update('/c').digest('hex').slice(0, 8);
   assert.equal(keychainService('/c'), `Claude Code-credentials-${h}`);
+  // CLAUDE_SECURESTORAGE_CONFIG_DIR names the item when set: its own hash, or no suffix when it is ""
+  const s = createHash('sha256').update('/s').digest('hex').slice(0, 8);
+  assert.equal(keychainService('/c', '/s'), `Claude Code-credentials-${s}`);
+  assert.equal(keychainService(undefined, '/s'), `Claude Code-credentials-${s}`);
+  assert.equal(keychainService('/c', ''), 'Claude Code-credentials');
+  const viaOpen = openStore(
+    resolvePaths({ env: { CLAUDE_CONFIG_DIR: '/c', CLAUDE_SECURESTORAGE_CONFIG_DIR: '/s' }, home: '/h' }),
+    {
+      platform: 'darwin',
+      env: { CLAUDE_SECURESTORAGE_CONFIG_DIR: '/s', USER: 'alice' },
+    },
+  );
+  assert.equal(viaOpen.location, `macOS keychain item "Claude Code-credentials-${s}" (account alice)`);
   assert.equal(keychainAccount({ USER: 'alice.b-1' }), 'alice.b-1');
   assert.equal(keychainAccount({ USER: 'al ice' }), 'claude-code-user');
 });
