@@ -133,6 +133,7 @@ export async function loadModel(opts: LoadOptions): Promise<AuthModel> {
       storeError = { code: e.code, message: e.message };
       issues.push({ code: e.code, message: e.message, file: e.details.file, line: e.details.line });
     }
+    if (storeSnap?.overflowError) issues.push({ ...storeSnap.overflowError });
     try {
       cacheSnap = await readCache(opts.paths.needsAuthCacheFile);
       for (const name of cacheSnap.invalid) {
@@ -165,17 +166,17 @@ export async function loadModel(opts: LoadOptions): Promise<AuthModel> {
     }
     const key = serverKey(config);
     const lock = inspectLock(refreshLock(opts.paths.secureDir, key), now);
+    const entry = Object.prototype.hasOwnProperty.call(mcpOAuth, key) ? mcpOAuth[key] : undefined;
+    // keychain overflow lost: a server without a usable main-item entry may have had its entry there (backend.ts)
+    const lost = storeSnap?.overflowError && !entry?.accessToken ? storeSnap.overflowError : undefined;
     const status = computeStatus(
       config,
-      storeError
-        ? { error: storeError }
-        : { entry: Object.prototype.hasOwnProperty.call(mcpOAuth, key) ? mcpOAuth[key] : undefined },
+      storeError ? { error: storeError } : lost ? { error: lost } : { entry },
       cacheError ? { error: cacheError } : { entry: cacheSnap?.entries[config.name] },
       lock,
       now,
       opts.settings ?? DEFAULT_SETTINGS,
     );
-    const entry = Object.prototype.hasOwnProperty.call(mcpOAuth, key) ? mcpOAuth[key] : undefined;
     const final = withSpentToken(status, storeError ? undefined : spentOf(entry, spentMarks[key], intents[key], lock));
     final.scope = config.scope;
     const row: ServerRow = { config, key, status: final };

@@ -640,6 +640,9 @@ async function readEntryAndSecret(
   const snap = await store.read();
   const s = snap.data.mcpOAuthClientConfig?.[key]?.clientSecret;
   const e = snap.data.mcpOAuth?.[key];
+  // the keychain's overflow item is lost or unreadable: an entry without a usable token there may live in it
+  if (snap.overflowError && !e?.accessToken)
+    throw new McpAuthError(snap.overflowError.code, snap.overflowError.message);
   if (e !== undefined) {
     const problem = entryProblem(e);
     if (problem) throw new McpAuthError('store-invalid', `the stored entry "${key}" is malformed (${problem})`);

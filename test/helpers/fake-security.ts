@@ -25,7 +25,13 @@
  * Behaviour knobs (for failure tests): `exit` makes find-generic-password exit with that code, printing
  * nothing; `item` seeds the item; `stderrBytes` writes that many bytes to stderr before anything else (the
  * write blocks until the reader drains the pipe); `hang` never finishes; `readBack` is what
- * find-generic-password prints instead of the stored item.
+ * find-generic-password prints instead of the stored item; `items` seeds several items by service and account
+ * (e.g. a main item and its overflow item, sealed the way Claude Code 2.1.332 seals them); `dieOnAdd` names a
+ * service whose `add-generic-password` kills the stand-in (SIGKILL, nothing stored), as a crash or a kill between
+ * the writes of two items would.
+ *
+ * Every run's argv is in `dir/argv.log` (see `recordedArgvs`), so a test can assert that no secret was ever on a
+ * command line.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -39,6 +45,8 @@ export interface FakeSecurityBehaviour {
   /** Service and account of the seeded `item` (default: any find answers with it). */
   service?: string;
   account?: string;
+  items?: Array<{ service: string; account: string; data: string }>;
+  dieOnAdd?: string;
 }
 
 const MAX_LINE_LEN = 4096;
@@ -56,6 +64,12 @@ export function fakeSecurity(dir: string, behaviour: FakeSecurityBehaviour = {})
       path.join(dir, 'keychain.json'),
       JSON.stringify({ [key]: Buffer.from(behaviour.item, 'utf8').toString('hex') }),
     );
+  }
+  if (behaviour.items !== undefined) {
+    const obj: Record<string, string> = {};
+    for (const it of behaviour.items)
+      obj[itemKey(it.service, it.account)] = Buffer.from(it.data, 'utf8').toString('hex');
+    fs.writeFileSync(path.join(dir, 'keychain.json'), JSON.stringify(obj));
   }
   const sq = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
   fs.writeFileSync(
@@ -80,6 +94,20 @@ export function fakeKeychainItems(dir: string): Map<string, Buffer> {
     /* no keychain yet */
   }
   return out;
+}
+
+/** Every argv the stand-in was started with, in order (each a list of arguments). */
+export function recordedArgvs(dir: string): string[][] {
+  let log: string;
+  try {
+    log = fs.readFileSync(path.join(dir, 'argv.log'), 'utf8');
+  } catch {
+    return [];
+  }
+  return log
+    .split('---\n')
+    .filter((s) => s !== '')
+    .map((s) => s.replace(/\n$/, '').split('\n'));
 }
 
 export function itemKey(service: string, account: string): string {
@@ -171,6 +199,7 @@ class Tool {
     } else {
       data = Buffer.from(p.o.get('w') ?? p.o.get('p') ?? '', 'utf8');
     }
+    if (this.b.dieOnAdd !== undefined && p.o.get('s') === this.b.dieOnAdd) process.kill(process.pid, 'SIGKILL');
     const key = itemKey(p.o.get('s')!, p.o.get('a')!);
     if (this.items.has(key) && !p.o.has('U')) {
       this.err('SecKeychainItemCreateFromContent (<default>): The specified item already exists in the keychain.');

@@ -10,6 +10,19 @@ import type { StoreData, StoreSnapshot } from './types';
 import { validateStore } from './validate';
 import { TEST_HOOKS } from '../build';
 import { CredmanStore, windowsCredmanForced } from './credman';
+import {
+  OVERFLOW_SLOTS,
+  mergeOverflow,
+  newOverflowKey,
+  nextSlot,
+  overflowPointer,
+  overflowService,
+  sealOverflow,
+  splitStore,
+  unsealOverflow,
+  withoutPointer,
+  type OverflowPointer,
+} from './overflow';
 
 export interface StoreBackend {
   /** `credman`: Claude Code keeps its tokens in Windows Credential Manager (credman.ts); we neither read nor write it */
@@ -71,11 +84,16 @@ export class FileStore implements StoreBackend {
   }
 }
 
-/** Claude Code's keychain item names: `Claude Code-credentials`, with `-<8 hex of sha256(CLAUDE_CONFIG_DIR)>` when that is set. */
-export function keychainService(configDirEnv: string | undefined): string {
+/**
+ * Claude Code's keychain item name: `Claude Code-credentials`, with `-<8 hex of sha256 (NFC)>` of
+ * `CLAUDE_SECURESTORAGE_CONFIG_DIR` when that is set and non-empty, else of `CLAUDE_CONFIG_DIR` when that is set; no
+ * suffix when neither is set or `CLAUDE_SECURESTORAGE_CONFIG_DIR` is "" (claude-code-format.md; 2.1.332's code).
+ */
+export function keychainService(configDirEnv: string | undefined, secureStorageEnv?: string): string {
   const base = 'Claude Code-credentials';
-  if (!configDirEnv) return base;
-  return `${base}-${createHash('sha256').update(configDirEnv.normalize('NFC')).digest('hex').slice(0, 8)}`;
+  const dir = secureStorageEnv !== undefined ? secureStorageEnv : configDirEnv;
+  if (!dir) return base;
+  return `${base}-${createHash('sha256').update(dir.normalize('NFC')).digest('hex').slice(0, 8)}`;
 }
 
 export function keychainAccount(env: NodeJS.ProcessEnv = process.env): string {
@@ -162,13 +180,37 @@ function describeRun(r: SecurityResult): string {
   return `security exited with ${r.code}${detail ? ` (${detail})` : ''}`;
 }
 
+/** One `add-generic-password -U` line for `security -i` (split_line quoting: a backslash takes the next character). */
+function addLine(account: string, service: string, flag: '-X' | '-w', value: string): string {
+  const q = (s: string) => `"${s.replace(/(["\\])/g, '\\$1')}"`;
+  return `add-generic-password -U -a ${q(account)} -s ${q(service)} ${flag} ${q(value)}\n`;
+}
+
+/** What the keychain holds now: the main item (its JSON value) and, when it points at one, the overflow's sections. */
+interface KeychainState {
+  /** the main item's JSON value; undefined when there is no item */
+  main?: Record<string, unknown>;
+  pointer?: OverflowPointer;
+  /** the store as Claude Code 2.1.332 reads it (no pointer) */
+  data: StoreData;
+  overflowError?: StoreSnapshot['overflowError'];
+}
+
 /**
  * The macOS login keychain item Claude Code uses, reached the way Claude Code reaches it: /usr/bin/security
- * through spawn (no shell, no native module). A write goes as one `add-generic-password -U ... -X <hex>` line to
- * `security -i` on stdin, so that the secret never shows in the process list - unless that line is longer than
- * `security -i` reads (SECURITY_LINE_MAX); then, as Claude Code does, the command runs with the hex as an
- * argument, where any local user can see it in the process list (`ps`) while it runs. After a write the item is
- * read back and compared. When there is no item, the file store is read instead.
+ * through spawn (no shell, no native module).
+ *
+ * Read: the main item, then - when it holds a `keychainOverflow` pointer (Claude Code 2.1.332 splits a large store)
+ * - the overflow item it names, opened with the pointer's key and merged by Claude Code's rule (overflow.ts). A
+ * missing or unopenable overflow is `overflowError` on the snapshot, never an empty store.
+ *
+ * Write: every item goes as one line to `security -i` on stdin, so that no secret is ever in a process's
+ * arguments (`ps`). When the main item's line would pass SECURITY_LINE_MAX, the largest entries move, sealed as
+ * Claude Code seals them, into the next overflow slot: that item is written first, then the main item pointing at
+ * it, so that a crash between the two leaves the previous pair readable. A store that does not fit even so is
+ * `store-too-large`, never a command-line argument. Each item is read back and compared. After a verified write
+ * the plaintext fallback file goes, as Claude Code removes it on its first keychain write. When there is no item,
+ * the file store is read instead.
  */
 export class KeychainStore implements StoreBackend {
   readonly kind = 'keychain';
@@ -187,39 +229,145 @@ export class KeychainStore implements StoreBackend {
   }
 
   async read(): Promise<StoreSnapshot> {
-    const r = await this.run(['find-generic-password', '-a', this.account, '-w', '-s', this.service]);
-    if (r.code === 44) return this.fallback.read();
+    const st = await this.state();
+    if (!st.main) return this.fallback.read();
+    return {
+      data: st.data,
+      exists: true,
+      location: this.location,
+      ...(st.overflowError ? { overflowError: st.overflowError } : {}),
+    };
+  }
+
+  /** The main item and its overflow as they are now. Throws keychain-locked / keychain-error / store-parse / store-invalid. */
+  private async state(): Promise<KeychainState> {
+    const r = await this.find(this.service);
+    if (r.code === 44) return { data: {} };
     if (r.code === 36) throw new McpAuthError('keychain-locked', 'the macOS keychain is locked');
     if (r.code !== 0) throw new McpAuthError('keychain-error', describeRun(r));
     const value = parseStrictJson(decodePrintedPassword(r.stdout), this.location, 'store-parse');
-    return { data: validateStore(value, this.location), exists: true, location: this.location };
+    const main = validateStore(value, this.location);
+    const pointer = overflowPointer(main);
+    if (!pointer) return { main, data: validateStore(withoutPointer(main), this.location) };
+
+    const name = overflowService(this.service, pointer.slot);
+    const o = await this.find(name);
+    if (o.code === 36) throw new McpAuthError('keychain-locked', 'the macOS keychain is locked');
+    if (o.code !== 0 && o.code !== 44) throw new McpAuthError('keychain-error', describeRun(o));
+    const sections = o.code === 0 ? unsealOverflow(pointer.key, o.stdout) : undefined;
+    if (!sections) {
+      const overflowError: KeychainState['overflowError'] =
+        o.code === 44
+          ? {
+              code: 'store-overflow-missing',
+              message: `the keychain item "${this.service}" points at its overflow item "${name}" (where Claude Code 2.1.332 moves entries of a large store), and that item is missing`,
+            }
+          : {
+              code: 'store-overflow-unreadable',
+              message: `the keychain item "${this.service}" points at its overflow item "${name}", and that item does not open with the key the main item holds`,
+            };
+      return { main, pointer, data: validateStore(withoutPointer(main), this.location), overflowError };
+    }
+    return { main, pointer, data: validateStore(mergeOverflow(main, sections), this.location) };
   }
 
   async write(data: StoreData): Promise<void> {
-    const text = keychainText(data);
-    const hex = Buffer.from(text, 'utf8').toString('hex');
     for (const s of [this.account, this.service]) {
       if (/[\n\r\0]/.test(s))
         throw new McpAuthError('store-write', 'the keychain item name has a line break or NUL in it');
     }
-    const q = (s: string) => `"${s.replace(/(["\\])/g, '\\$1')}"`;
-    const line = `add-generic-password -U -a ${q(this.account)} -s ${q(this.service)} -X ${q(hex)}\n`;
-    const r =
-      Buffer.byteLength(line) <= SECURITY_LINE_MAX
-        ? await this.run(['-i'], line)
-        : await this.run(['add-generic-password', '-U', '-a', this.account, '-s', this.service, '-X', hex]);
-    if (r.code !== 0) throw new McpAuthError('store-write', `could not write the keychain item: ${describeRun(r)}`);
+    // What is there now decides the next overflow slot; an overflow we cannot read is never written over.
+    let now: KeychainState;
+    try {
+      now = await this.state();
+    } catch (e) {
+      if (e instanceof McpAuthError && (e.code === 'store-parse' || e.code === 'store-invalid')) {
+        now = { data: {} }; // a corrupt item is rebuilt from what the caller holds, as Claude Code does
+      } else {
+        const why = e instanceof McpAuthError ? e.message : String(e);
+        throw new McpAuthError('store-write', `could not read the keychain item before writing it: ${why}`);
+      }
+    }
+    if (now.overflowError) {
+      throw new McpAuthError(
+        now.overflowError.code,
+        `${now.overflowError.message}; not writing the keychain, so that nothing more is lost`,
+      );
+    }
 
-    const back = await this.run(['find-generic-password', '-a', this.account, '-w', '-s', this.service]);
+    const slot = nextSlot(now.pointer?.slot);
+    const ovName = overflowService(this.service, slot);
+    const key = newOverflowKey();
+    const pointer = { slot, key: key.toString('base64') };
+    const mainLine = (main: Record<string, unknown>) =>
+      addLine(this.account, this.service, '-X', Buffer.from(keychainText(main), 'utf8').toString('hex'));
+    const withPointer = (main: Record<string, unknown>) => ({ ...main, keychainOverflow: pointer });
+    const plan = splitStore(
+      withoutPointer(data),
+      (main, p) => Buffer.byteLength(mainLine(p ? withPointer(main) : main)) <= SECURITY_LINE_MAX,
+      (v) => keychainText(v as StoreData).length,
+    );
+    if (!plan) {
+      throw new McpAuthError(
+        'store-too-large',
+        `the store does not fit the keychain item "${this.service}" even with its MCP entries moved to the overflow item; not writing it (a longer line would put it on a command line)`,
+      );
+    }
+
+    if (plan.moved) {
+      const blob = sealOverflow(plan.moved, key);
+      const line = addLine(this.account, ovName, '-w', blob);
+      if (Buffer.byteLength(line) > SECURITY_LINE_MAX) {
+        throw new McpAuthError(
+          'store-too-large',
+          `the entries moved out of the keychain item "${this.service}" do not fit its overflow item "${ovName}" in one security -i line; not writing them (a longer line would put them on a command line)`,
+        );
+      }
+      await this.put(ovName, line, blob);
+    }
+    const main = plan.moved ? withPointer(plan.main) : plan.main;
+    await this.put(this.service, mainLine(main), keychainText(main as StoreData));
+
+    // Claude Code removes the plaintext store on its first keychain write: the keychain now holds what it held.
+    try {
+      await fs.promises.rm(this.fallback.file, { force: true });
+    } catch {
+      /* left in place: the keychain wins over it on every read */
+    }
+  }
+
+  /**
+   * Delete the credentials: the main item and both overflow items (as Claude Code does). A missing item is fine.
+   * Callers hold the storage lock.
+   */
+  async delete(): Promise<void> {
+    for (const name of [this.service, ...OVERFLOW_SLOTS.map((s) => overflowService(this.service, s))]) {
+      const r = await this.run(['delete-generic-password', '-a', this.account, '-s', name]);
+      if (r.code !== 0 && r.code !== 44)
+        throw new McpAuthError('store-write', `could not delete the keychain item "${name}": ${describeRun(r)}`);
+    }
+  }
+
+  private find(service: string): Promise<SecurityResult> {
+    return this.run(['find-generic-password', '-a', this.account, '-w', '-s', service]);
+  }
+
+  /** One `add-generic-password` line to `security -i`, then the item read back and compared with `expected`. */
+  private async put(service: string, line: string, expected: string): Promise<void> {
+    const r = await this.run(['-i'], line);
+    if (r.code !== 0)
+      throw new McpAuthError('store-write', `could not write the keychain item "${service}": ${describeRun(r)}`);
+    const back = await this.find(service);
     if (back.code !== 0)
       throw new McpAuthError(
         'store-write',
-        `could not read the keychain item back after writing it: ${describeRun(back)}`,
+        `could not read the keychain item "${service}" back after writing it: ${describeRun(back)}`,
       );
-    if (decodePrintedPassword(back.stdout) !== text) {
+    const got = decodePrintedPassword(back.stdout);
+    if (got !== expected && got.trim() !== expected) {
       throw new McpAuthError(
         'store-write',
-        'the keychain item read back after the write differs from what was written',
+        `the keychain item "${service}" read back after the write differs from what was written`,
       );
     }
   }
@@ -310,7 +458,12 @@ export function openStore(
     (TEST_HOOKS && env.MCP_AUTH_TEST_PLATFORM ? (env.MCP_AUTH_TEST_PLATFORM as NodeJS.Platform) : process.platform);
   if (windowsCredmanForced(paths, env, platform)) return new CredmanStore(paths.credentialsFile);
   if (platform === 'darwin' && env.MCP_AUTH_STORE !== 'file') {
-    return new KeychainStore(keychainService(paths.configDirEnv), keychainAccount(env), file, opts.securityPath);
+    return new KeychainStore(
+      keychainService(paths.configDirEnv, env.CLAUDE_SECURESTORAGE_CONFIG_DIR),
+      keychainAccount(env),
+      file,
+      opts.securityPath,
+    );
   }
   return file;
 }

@@ -42,4 +42,10 @@ export interface StoreSnapshot {
   mode?: number;
   /** description of where the store lives, for people */
   location: string;
+  /**
+   * macOS keychain: the main item points at an overflow item (Claude Code 2.1.332) that is missing or does not open
+   * with its key. `data` is then the main item alone; a server whose entry is not in it with a non-empty
+   * `accessToken` may have its real entry in the lost part, so it is this error, never "signed out".
+   */
+  overflowError?: { code: 'store-overflow-missing' | 'store-overflow-unreadable'; message: string };
 }

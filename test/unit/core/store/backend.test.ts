@@ -3,7 +3,14 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
-import { KeychainStore, FileStore, keychainService, keychainAccount } from '../../../../src/core/store/backend';
+import {
+  KeychainStore,
+  FileStore,
+  keychainService,
+  keychainAccount,
+  openStore,
+} from '../../../../src/core/store/backend';
+import { resolvePaths } from '../../../../src/core/paths';
 import type { StoreData } from '../../../../src/core/store/types';
 import { withHome } from '../../../helpers/home';
 import { fakeSecurity, fakeKeychainItems, itemKey } from '../../../helpers/fake-security';
@@ -115,8 +122,9 @@ test('keychain: a small store round-trips through `security -i` on stdin; the se
     const data = { mcpOAuth: { 'a|1': { accessToken: 'secret-at-value' } } };
     await s.write(data);
     const calls = invocations(h.home);
-    assert.deepEqual(calls[0], ['-i']);
-    assert.deepEqual(calls[1], ['find-generic-password', '-a', 'alice', '-w', '-s', SERVICE], 'the write is read back');
+    assert.deepEqual(calls[0], ['find-generic-password', '-a', 'alice', '-w', '-s', SERVICE], 'what is there now');
+    assert.deepEqual(calls[1], ['-i']);
+    assert.deepEqual(calls[2], ['find-generic-password', '-a', 'alice', '-w', '-s', SERVICE], 'the write is read back');
     const hex = Buffer.from('secret-at-value').toString('hex');
     assert.ok(!argvLog(h.home).includes('secret-at-value') && !argvLog(h.home).includes(hex));
     const stdin = fs.readFileSync(path.join(h.home, 'stdin.log'), 'utf8');
@@ -129,21 +137,35 @@ test('keychain: a small store round-trips through `security -i` on stdin; the se
   });
 });
 
-test('keychain: a store over 4 KB (claudeAiOauth + 10 MCP entries) round-trips whole (as an argv argument, like Claude Code)', async () => {
+test('keychain: a store over 4 KB (claudeAiOauth + 6 MCP entries) round-trips whole, split into the overflow item, never through argv', async () => {
   await withHome(async (h) => {
     const sec = fakeSecurity(h.home);
     const s = store(h, sec);
-    const data = bigStore(10);
+    const data = bigStore(6);
     assert.ok(JSON.stringify(data).length * 2 > 4096, 'the hex line is longer than security -i reads');
     await s.write(data);
     const item = fakeKeychainItems(h.home).get(itemKey(SERVICE, 'alice'));
     assert.ok(item, 'the item was written');
-    assert.deepEqual(JSON.parse(item.toString('utf8')), data, 'the item holds the whole store, not a truncated one');
-    assert.deepEqual((await s.read()).data, data);
-    const calls = invocations(h.home);
-    assert.deepEqual(calls[0].slice(0, 7), ['add-generic-password', '-U', '-a', 'alice', '-s', SERVICE, '-X']);
-    assert.equal(calls[0].length, 8);
-    assert.ok(!argvLog(h.home).includes('sk-ant-oat01'), 'only hex, never the plain text, is in argv');
+    const main = JSON.parse(item.toString('utf8')) as StoreData;
+    assert.equal((main.keychainOverflow as { slot: string }).slot, 'a', 'the main item points at its overflow');
+    assert.ok(
+      fakeKeychainItems(h.home).get(itemKey(`${SERVICE}-overflow-a`, 'alice')),
+      'the overflow item was written',
+    );
+    assert.deepEqual((await s.read()).data, data, 'read back whole, not truncated');
+    for (const call of invocations(h.home)) assert.ok(call[0] === '-i' || call[0] === 'find-generic-password', call[0]);
+    assert.ok(!argvLog(h.home).includes('sk-ant-oat01'), 'never the plain text in argv');
+    assert.ok(!/[0-9a-f]{64}/.test(argvLog(h.home)), 'never the hex in argv');
+  });
+});
+
+test('keychain: a store too large for the main item and its overflow is store-too-large, where it used to go as argv', async () => {
+  await withHome(async (h) => {
+    const sec = fakeSecurity(h.home);
+    const s = store(h, sec);
+    await assert.rejects(s.write(bigStore(10)), (e: { code: string }) => e.code === 'store-too-large');
+    assert.equal(fakeKeychainItems(h.home).size, 0, 'nothing written');
+    assert.ok(!invocations(h.home).some((c) => c[0] === 'add-generic-password'), 'no add with its data as argv');
   });
 });
 
@@ -181,8 +203,8 @@ test('keychain: a child flooding stderr (1 MB) does not hang the write', { timeo
     const sec = fakeSecurity(h.home, { stderrBytes: 1024 * 1024 });
     const s = store(h, sec);
     await s.write({ mcpOAuth: { 'a|1': { accessToken: 'secret-at-value' } } });
-    await s.write(bigStore(10));
-    assert.deepEqual((await s.read()).data, bigStore(10));
+    await s.write(bigStore(6));
+    assert.deepEqual((await s.read()).data, bigStore(6));
   });
 });
 
@@ -207,7 +229,7 @@ test('keychain: a read-back that differs from what was written is store-write (a
   await withHome(async (h) => {
     const sec = fakeSecurity(h.home, { readBack: '{"mcpOAuth":{"a|1":{"accessToken":"someone-else"}}}' });
     const s = store(h, sec);
-    for (const data of [{ mcpOAuth: { 'a|1': { accessToken: 'secret-at-value' } } }, bigStore(10)]) {
+    for (const data of [{ mcpOAuth: { 'a|1': { accessToken: 'secret-at-value' } } }, bigStore(6)]) {
       await assert.rejects(s.write(data), (e: Error & { code: string }) => {
         assert.equal(e.code, 'store-write');
         assert.ok(
@@ -264,13 +286,13 @@ test('keychain: an item Claude Code wrote with non-ASCII bytes (printed as hex b
   });
 });
 
-test('keychain: the switch to the argv path is at a 4032-byte line, as in Claude Code', async () => {
+test('keychain: the switch to the overflow item is at a 4032-byte line, as in Claude Code; both go to security -i', async () => {
   await withHome(async (h) => {
     const sec = fakeSecurity(h.home);
     const s = store(h, sec);
     const head = `add-generic-password -U -a "alice" -s "${SERVICE}" -X ""\n`.length;
     const base = JSON.stringify({ mcpOAuth: { 'a|1': { accessToken: '' } } }).length;
-    // The hex is an even number of digits: the longest line that still goes to -i, and the next one.
+    // The hex is an even number of digits: the longest line that still goes whole, and the next one.
     const fits = 4032 - ((4032 - head) % 2);
     assert.ok(fits + 2 > 4032);
     for (const lineLen of [fits, fits + 2]) {
@@ -278,7 +300,10 @@ test('keychain: the switch to the argv path is at a 4032-byte line, as in Claude
       const data = { mcpOAuth: { 'a|1': { accessToken: 'x'.repeat((lineLen - head) / 2 - base) } } };
       assert.equal(head + 2 * JSON.stringify(data).length, lineLen);
       await s.write(data);
-      assert.equal(invocations(h.home)[0][0], lineLen <= 4032 ? '-i' : 'add-generic-password', String(lineLen));
+      const writes = invocations(h.home).filter((c) => c[0] !== 'find-generic-password');
+      assert.deepEqual(writes, lineLen <= 4032 ? [['-i']] : [['-i'], ['-i']], String(lineLen));
+      const main = JSON.parse(fakeKeychainItems(h.home).get(itemKey(SERVICE, 'alice'))!.toString('utf8')) as StoreData;
+      assert.equal(main.keychainOverflow === undefined, lineLen <= 4032, String(lineLen));
       assert.deepEqual((await s.read()).data, data);
     }
   });
@@ -288,6 +313,19 @@ test('keychain names follow Claude Code', () => {
   assert.equal(keychainService(undefined), 'Claude Code-credentials');
   const h = createHash('sha256').update('/c').digest('hex').slice(0, 8);
   assert.equal(keychainService('/c'), `Claude Code-credentials-${h}`);
+  // CLAUDE_SECURESTORAGE_CONFIG_DIR names the item when set: its own hash, or no suffix when it is ""
+  const s = createHash('sha256').update('/s').digest('hex').slice(0, 8);
+  assert.equal(keychainService('/c', '/s'), `Claude Code-credentials-${s}`);
+  assert.equal(keychainService(undefined, '/s'), `Claude Code-credentials-${s}`);
+  assert.equal(keychainService('/c', ''), 'Claude Code-credentials');
+  const viaOpen = openStore(
+    resolvePaths({ env: { CLAUDE_CONFIG_DIR: '/c', CLAUDE_SECURESTORAGE_CONFIG_DIR: '/s' }, home: '/h' }),
+    {
+      platform: 'darwin',
+      env: { CLAUDE_SECURESTORAGE_CONFIG_DIR: '/s', USER: 'alice' },
+    },
+  );
+  assert.equal(viaOpen.location, `macOS keychain item "Claude Code-credentials-${s}" (account alice)`);
   assert.equal(keychainAccount({ USER: 'alice.b-1' }), 'alice.b-1');
   assert.equal(keychainAccount({ USER: 'al ice' }), 'claude-code-user');
 });

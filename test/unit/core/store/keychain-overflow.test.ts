@@ -1,0 +1,354 @@
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { KeychainStore, FileStore } from '../../../../src/core/store/backend';
+import { loadModel } from '../../../../src/core/model';
+import { resolvePaths } from '../../../../src/core/paths';
+import type { StoreData } from '../../../../src/core/store/types';
+import { withHome, type TempHome } from '../../../helpers/home';
+import { fakeSecurity, fakeKeychainItems, itemKey, recordedArgvs } from '../../../helpers/fake-security';
+
+/*
+ * The macOS keychain as Claude Code 2.1.332 splits it (claude-code-format.md, "macOS keychain overflow"), through
+ * the `security` stand-in (test/helpers/fake-security.ts): the store class runs the stand-in as it would run
+ * /usr/bin/security, and the items Claude Code would have written are sealed here with node:crypto, independently
+ * of the code under test.
+ */
+
+const SERVICE = 'Claude Code-credentials';
+const ACCOUNT = 'alice';
+const OV_A = `${SERVICE}-overflow-a`;
+const OV_B = `${SERVICE}-overflow-b`;
+
+/** The entry key Claude Code computes for an http server with no headers. */
+function keyOf(name: string, url: string): string {
+  const h = createHash('sha256')
+    .update(JSON.stringify({ type: 'http', url, headers: {} }))
+    .digest('hex')
+    .slice(0, 16);
+  return `${name}|${h}`;
+}
+const urlOf = (i: number) => `https://mcp-${i}.example.com/mcp`;
+
+/** Six MCP servers (two with a static client secret), a claude.ai login and a section we do not know. */
+function sixServers(tag = 'v1'): StoreData {
+  const mcpOAuth: NonNullable<StoreData['mcpOAuth']> = {};
+  const mcpOAuthClientConfig: NonNullable<StoreData['mcpOAuthClientConfig']> = {};
+  for (let i = 0; i < 6; i++) {
+    const k = keyOf(`server-${i}`, urlOf(i));
+    mcpOAuth[k] = {
+      serverName: `server-${i}`,
+      serverUrl: urlOf(i),
+      accessToken: `at-${tag}-${i}-${'A'.repeat(90 + 20 * i)}`,
+      refreshToken: `rt-${tag}-${i}-${'R'.repeat(60)}`,
+      expiresAt: 1795555344627,
+      scope: 'mcp',
+      clientId: `client-${i}`,
+      issuer: `https://auth-${i}.example.com`,
+      discoveryState: { authorizationServerUrl: `https://auth-${i}.example.com`, oauthMetadataFound: true },
+    };
+    if (i % 3 === 0) mcpOAuthClientConfig[k] = { clientSecret: `cs-${tag}-${i}-${'S'.repeat(40)}` };
+  }
+  return {
+    claudeAiOauth: {
+      accessToken: `sk-ant-oat01-${tag}-${'o'.repeat(100)}`,
+      refreshToken: `sk-ant-ort01-${tag}-${'r'.repeat(100)}`,
+      expiresAt: 1795555344627,
+      scopes: ['user:inference', 'user:profile'],
+    },
+    mcpOAuth,
+    mcpOAuthClientConfig,
+    futureSection: { kept: true },
+  };
+}
+
+/** Every secret string in a store (tokens, client secrets). */
+function secretsOf(data: StoreData): string[] {
+  const out: string[] = [];
+  const walk = (v: unknown, k = '') => {
+    if (typeof v === 'string' && /token|secret/i.test(k)) out.push(v);
+    else if (v && typeof v === 'object') for (const [kk, vv] of Object.entries(v)) walk(vv, kk);
+  };
+  walk(data);
+  return out;
+}
+
+/** No argv of any `security` run holds a secret, its hex, its base64, or any long run of hex/base64 (an item). */
+function assertNoSecretInArgv(dir: string, data: StoreData): void {
+  const argvs = recordedArgvs(dir);
+  assert.ok(argvs.length > 0);
+  for (const argv of argvs) {
+    for (const a of argv) {
+      assert.ok(a.length < 100, `an argument of ${a.length} characters: ${argv.slice(0, 7).join(' ')}`);
+      for (const s of secretsOf(data)) {
+        for (const form of [s, Buffer.from(s).toString('hex'), s.slice(0, 24)]) {
+          assert.ok(!a.includes(form), `a secret in argv: ${argv.slice(0, 7).join(' ')}`);
+        }
+      }
+    }
+  }
+}
+
+function seal(sections: Record<string, unknown>, key: Buffer): string {
+  const iv = randomBytes(12);
+  const c = createCipheriv('aes-256-gcm', key, iv);
+  const ct = Buffer.concat([c.update(JSON.stringify(sections), 'utf8'), c.final()]);
+  return Buffer.concat([iv, ct, c.getAuthTag()]).toString('base64');
+}
+function unseal(blob: string, key: Buffer): unknown {
+  const b = Buffer.from(blob, 'base64');
+  const d = createDecipheriv('aes-256-gcm', key, b.subarray(0, 12));
+  d.setAuthTag(b.subarray(b.length - 16));
+  return JSON.parse(Buffer.concat([d.update(b.subarray(12, b.length - 16)), d.final()]).toString('utf8'));
+}
+
+function storeOf(h: TempHome, sec: string): KeychainStore {
+  return new KeychainStore(SERVICE, ACCOUNT, new FileStore(path.join(h.claudeDir, '.credentials.json')), sec);
+}
+function item(h: TempHome, service: string): string | undefined {
+  return fakeKeychainItems(h.home).get(itemKey(service, ACCOUNT))?.toString('utf8');
+}
+function mainItem(h: TempHome): Record<string, unknown> {
+  return JSON.parse(item(h, SERVICE)!) as Record<string, unknown>;
+}
+
+test('overflow: a 6-server store with a claude.ai login round-trips, split as Claude Code splits it, no secret on a command line', async () => {
+  await withHome(async (h) => {
+    const sec = fakeSecurity(h.home);
+    const s = storeOf(h, sec);
+    const data = sixServers();
+    const fullLine = `add-generic-password -U -a "${ACCOUNT}" -s "${SERVICE}" -X "${Buffer.from(JSON.stringify(data)).toString('hex')}"\n`;
+    assert.ok(fullLine.length > 4032, 'the whole store would not fit one security -i line');
+
+    await s.write(data);
+    assert.deepEqual((await s.read()).data, data, 'read back whole, merged');
+
+    // the main item: the pointer, the login, the unknown section, and only what fits
+    const main = mainItem(h);
+    const ptr = main.keychainOverflow as { slot: string; key: string };
+    assert.equal(ptr.slot, 'a');
+    assert.deepEqual(main.claudeAiOauth, data.claudeAiOauth);
+    assert.deepEqual(main.futureSection, { kept: true });
+    const mainLine = `add-generic-password -U -a "${ACCOUNT}" -s "${SERVICE}" -X "${Buffer.from(item(h, SERVICE)!).toString('hex')}"\n`;
+    assert.ok(mainLine.length <= 4032, String(mainLine.length));
+    // the overflow item, opened here with node:crypto: the largest servers, each with its client secret
+    const moved = unseal(item(h, OV_A)!, Buffer.from(ptr.key, 'base64')) as Record<string, Record<string, unknown>>;
+    assert.deepEqual(Object.keys(moved), Object.keys(moved).sort(), 'sections sorted by name');
+    const movedKeys = Object.keys(moved.mcpOAuth);
+    assert.ok(movedKeys.length >= 1 && movedKeys.length < 6, movedKeys.join());
+    assert.ok(movedKeys.includes(keyOf('server-5', urlOf(5))), 'the largest entry moved first');
+    for (const k of movedKeys) {
+      assert.ok(!(k in ((main.mcpOAuth as object | undefined) ?? {})), 'a moved entry is not also in the main item');
+      if (data.mcpOAuthClientConfig![k]) assert.deepEqual(moved.mcpOAuthClientConfig[k], data.mcpOAuthClientConfig![k]);
+    }
+    // every item went to `security -i` on stdin; argv never held a secret
+    assertNoSecretInArgv(h.home, data);
+    assert.ok(recordedArgvs(h.home).some((a) => a.length === 1 && a[0] === '-i'));
+
+    // the next writes alternate the slots: b, then a
+    const v2 = sixServers('v2');
+    await s.write(v2);
+    assert.equal((mainItem(h).keychainOverflow as { slot: string }).slot, 'b');
+    assert.deepEqual((await s.read()).data, v2);
+    const v3 = sixServers('v3');
+    await s.write(v3);
+    assert.equal((mainItem(h).keychainOverflow as { slot: string }).slot, 'a');
+    assert.deepEqual((await s.read()).data, v3);
+    assertNoSecretInArgv(h.home, v2);
+    assertNoSecretInArgv(h.home, v3);
+
+    // a store that fits again goes whole into the main item, with no pointer (what 2.1.328 reads too)
+    const small = { mcpOAuth: { [keyOf('server-0', urlOf(0))]: { accessToken: 'small-secret' } }, futureSection: 1 };
+    await s.write(small);
+    assert.deepEqual(mainItem(h), small);
+    assert.deepEqual((await s.read()).data, small);
+  });
+});
+
+test('overflow: killed between the two items (the main-item write dies), the store still reads as before', async () => {
+  await withHome(async (h) => {
+    const s = storeOf(h, fakeSecurity(h.home));
+    const old = sixServers('old');
+    await s.write(old);
+    const mainBefore = item(h, SERVICE);
+    // the same keychain, now with a `security` that dies when the main item is written
+    const dying = storeOf(h, fakeSecurity(h.home, { dieOnAdd: SERVICE }));
+    await assert.rejects(dying.write(sixServers('new')), (e: Error & { code: string }) => {
+      assert.equal(e.code, 'store-write');
+      assert.ok(!/at-new|sk-ant/.test(e.message), e.message);
+      return true;
+    });
+    assert.ok(item(h, OV_B), 'the new slot was written first');
+    fakeSecurity(h.home); // the stand-in's behaviour is per folder: back to a `security` that does not die
+    assert.equal(item(h, SERVICE), mainBefore, 'the main item is untouched and still points at slot a');
+    assert.deepEqual((await s.read()).data, old, 'the old state reads whole');
+    // and the next write after the crash works, into slot b again
+    await s.write(sixServers('after'));
+    assert.equal((mainItem(h).keychainOverflow as { slot: string }).slot, 'b');
+    assert.deepEqual((await s.read()).data, sixServers('after'));
+  });
+});
+
+/** A main item + overflow as Claude Code 2.1.332 writes them (sealed here), for `n` of the six servers moved. */
+function claudeWritten(opts: { moved: number[]; key?: Buffer; slot?: 'a' | 'b'; stubInMain?: number[] }) {
+  const data = sixServers('cc');
+  const key = opts.key ?? randomBytes(32);
+  const main = structuredClone(data) as Record<string, Record<string, unknown>>;
+  const moved: Record<string, Record<string, unknown>> = { mcpOAuth: {} };
+  for (const i of opts.moved) {
+    const k = keyOf(`server-${i}`, urlOf(i));
+    moved.mcpOAuth[k] = main.mcpOAuth[k];
+    delete main.mcpOAuth[k];
+    if (main.mcpOAuthClientConfig[k]) {
+      (moved.mcpOAuthClientConfig ??= {})[k] = main.mcpOAuthClientConfig[k];
+      delete main.mcpOAuthClientConfig[k];
+    }
+    // a stub Claude Code left in the main item (signed out there) must not hide the overflow entry
+    if (opts.stubInMain?.includes(i)) main.mcpOAuth[k] = { serverName: `server-${i}`, accessToken: '' };
+  }
+  const slot = opts.slot ?? 'b';
+  const mainJson = { ...main, keychainOverflow: { slot, key: key.toString('base64') } };
+  const sorted = Object.fromEntries(
+    Object.keys(moved)
+      .sort()
+      .map((k) => [k, moved[k]]),
+  );
+  return { data, key, slot, main: JSON.stringify(mainJson), blob: seal(sorted, key) };
+}
+
+test('overflow: an item pair written as Claude Code 2.1.332 writes it reads whole (a stub in the main item does not hide the overflow entry)', async () => {
+  await withHome(async (h) => {
+    const cc = claudeWritten({ moved: [5, 4, 3], stubInMain: [4] });
+    const sec = fakeSecurity(h.home, {
+      items: [
+        { service: SERVICE, account: ACCOUNT, data: cc.main },
+        { service: OV_B, account: ACCOUNT, data: cc.blob },
+      ],
+    });
+    const snap = await storeOf(h, sec).read();
+    assert.equal(snap.overflowError, undefined);
+    assert.deepEqual(snap.data, cc.data);
+    assert.equal(snap.data.keychainOverflow, undefined, 'the pointer is not part of the data');
+  });
+});
+
+test('overflow: Claude Code merge rule - a main-item entry with a token wins; sections of other kinds follow the pointer marks', async () => {
+  await withHome(async (h) => {
+    const key = randomBytes(32);
+    const k = keyOf('server-0', urlOf(0));
+    const main = {
+      mcpOAuth: { [k]: { accessToken: 'main-wins' } },
+      pluginSecrets: { p: { a: 'main' } },
+      keychainOverflow: { slot: 'a', key: key.toString('base64'), login: 'x' },
+    };
+    const blob = seal(
+      {
+        claudeAiOauth: { accessToken: 'sk-ant-oat01-from-overflow' },
+        mcpOAuth: { [k]: { accessToken: 'overflow-loses' }, 'other|1': { accessToken: 'only-here' } },
+        organizationUuid: 'stays-section-never-taken',
+        pluginSecrets: { p: { b: 'overflow' } },
+      },
+      key,
+    );
+    const sec = fakeSecurity(h.home, {
+      items: [
+        { service: SERVICE, account: ACCOUNT, data: JSON.stringify(main) },
+        { service: OV_A, account: ACCOUNT, data: blob },
+      ],
+    });
+    const snap = await storeOf(h, sec).read();
+    assert.deepEqual(snap.data, {
+      mcpOAuth: { [k]: { accessToken: 'main-wins' }, 'other|1': { accessToken: 'only-here' } },
+      pluginSecrets: { p: { b: 'overflow', a: 'main' } },
+      claudeAiOauth: { accessToken: 'sk-ant-oat01-from-overflow' },
+    } as unknown as StoreData);
+  });
+});
+
+test('overflow: a missing overflow item and a wrong key are clear errors on the affected rows, never "signed out"; nothing is written', async () => {
+  for (const kind of ['missing', 'wrong-key'] as const) {
+    await withHome(async (h) => {
+      const cc = claudeWritten({ moved: [5, 4], stubInMain: [4], slot: 'a' });
+      const items = [{ service: SERVICE, account: ACCOUNT, data: cc.main }];
+      if (kind === 'wrong-key')
+        items.push({ service: OV_A, account: ACCOUNT, data: seal({ mcpOAuth: {} }, randomBytes(32)) });
+      const sec = fakeSecurity(h.home, { items });
+      const s = storeOf(h, sec);
+      const code = kind === 'missing' ? 'store-overflow-missing' : 'store-overflow-unreadable';
+      const snap = await s.read();
+      assert.equal(snap.overflowError?.code, code);
+
+      // the rows: servers 4 (stub in the main item) and 5 (not in it) are that error; 0-3 read as usual
+      const servers: Record<string, unknown> = {};
+      for (let i = 0; i < 6; i++) servers[`server-${i}`] = { type: 'http', url: urlOf(i) };
+      fs.writeFileSync(path.join(h.home, '.claude.json'), JSON.stringify({ mcpServers: servers }));
+      const paths = resolvePaths({ env: h.env, home: h.home, platform: 'darwin' });
+      const model = await loadModel({ paths, cwd: h.project, env: h.env, store: s, now: 1795555344627 - 3_600_000 });
+      for (const row of model.servers) {
+        const i = Number(row.config.name.slice(-1));
+        if (i >= 4) {
+          assert.equal(row.status.state, 'error', row.config.name);
+          assert.equal(row.status.code, code, row.config.name);
+        } else {
+          assert.equal(row.status.state, 'signed-in', row.config.name);
+        }
+      }
+      assert.ok(model.issues.some((i) => i.code === code));
+
+      // a write now would lose what the overflow held: refused with the same code, nothing sent to security -i
+      const before = fakeKeychainItems(h.home);
+      await assert.rejects(s.write(snap.data), (e: { code: string }) => e.code === code);
+      assert.deepEqual(fakeKeychainItems(h.home), before);
+      assert.ok(!recordedArgvs(h.home).some((a) => a[0] === '-i'));
+    });
+  }
+});
+
+test('overflow: the plaintext fallback file goes after the first verified keychain write, and only then', async () => {
+  await withHome(async (h) => {
+    const file = path.join(h.claudeDir, '.credentials.json');
+    const fileData = { mcpOAuth: { 'a|1': { accessToken: 'from-file' } } };
+    fs.writeFileSync(file, JSON.stringify(fileData), { mode: 0o600 });
+    // a write whose read-back fails leaves the file
+    const bad = storeOf(h, fakeSecurity(h.home, { readBack: '{"other":1}' }));
+    await assert.rejects(bad.write(fileData), (e: { code: string }) => e.code === 'store-write');
+    assert.ok(fs.existsSync(file), 'kept after a failed write');
+    // no item yet: the store reads the file; the first good write moves it into the keychain and removes the file
+    fs.rmSync(path.join(h.home, 'keychain.json'), { force: true });
+    const s = storeOf(h, fakeSecurity(h.home));
+    const snap = await s.read();
+    assert.deepEqual(snap.data, fileData);
+    await s.write(snap.data);
+    assert.ok(!fs.existsSync(file), 'the plaintext file is gone');
+    assert.deepEqual((await s.read()).data, fileData, 'and the keychain holds what it held');
+  });
+});
+
+test('overflow: deleting the credentials deletes the main item and both overflow items', async () => {
+  await withHome(async (h) => {
+    const s = storeOf(h, fakeSecurity(h.home));
+    await s.write(sixServers('1'));
+    await s.write(sixServers('2'));
+    assert.ok(item(h, SERVICE) && item(h, OV_A) && item(h, OV_B));
+    await s.delete();
+    assert.equal(fakeKeychainItems(h.home).size, 0);
+    await s.delete(); // nothing left: still fine
+  });
+});
+
+test('overflow: a store too large even when split is store-too-large; nothing written, nothing on a command line', async () => {
+  await withHome(async (h) => {
+    const s = storeOf(h, fakeSecurity(h.home));
+    const data = sixServers();
+    for (const e of Object.values(data.mcpOAuth!)) e.accessToken += 'T'.repeat(700);
+    await assert.rejects(s.write(data), (e: Error & { code: string }) => {
+      assert.equal(e.code, 'store-too-large');
+      assert.ok(!e.message.includes('TTTT'), e.message);
+      return true;
+    });
+    assert.equal(fakeKeychainItems(h.home).size, 0);
+    assertNoSecretInArgv(h.home, data);
+  });
+});
