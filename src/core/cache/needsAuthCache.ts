@@ -88,9 +88,16 @@ export interface RemoveOptions {
 const MAX_TRIES = 6;
 /** Rounds at most, re-applying writes that went into a file we had just replaced included. */
 const MAX_ROUNDS = 24;
+/**
+ * Once we owe the file a repair (a write in place landed in the file we replaced), giving up would lose Claude
+ * Code's entry: the repair is tried for this long past MAX_ROUNDS, pausing a little after each collision.
+ */
+const REPAIR_MS = 20_000;
 /** A cache that does not parse may be Claude Code's write in place caught half-way: read it again this often. */
 const TORN_READS = 5;
 const TORN_PAUSE_MS = 20;
+/** The file we replaced, caught between Claude Code's truncate and its write: waited for this long at most. */
+const LOST_WRITE_WAIT_MS = 3_000;
 
 /**
  * Remove some keys from the needs-auth cache: re-read, delete, write atomically (temp + rename) keeping the
@@ -107,7 +114,9 @@ const TORN_PAUSE_MS = 20;
  * - after the rename, the file we replaced is read once more through the handle: a write in place that landed
  *   in it between our last check and the rename is no longer at the path, so what it changed (against what we
  *   had read) is applied to the file now at the path, our removal applied again, and written the same way.
- *   Claude Code's entries are not lost.
+ *   Claude Code's entries are not lost. A write in place that had read the file before such a repair and lands
+ *   after it takes the repair back out: the file is looked at once more after a repair, and repaired again.
+ *   A repair that is owed is never given up for the rounds' limit (REPAIR_MS past it).
  * Every removal is remembered with the window its entry stood (cache/cleared.ts: sessions that started inside
  * it still lack the server); `opts.at` is the clear's time.
  */
@@ -152,8 +161,9 @@ async function removeLocked(
   let written = false;
   let pending: Diff | undefined;
   let tries = 0;
+  let repairUntil = 0;
   for (let round = 0; ; round++) {
-    if (round >= MAX_ROUNDS)
+    if (round >= MAX_ROUNDS && !(pending && Date.now() < repairUntil))
       throw new McpAuthError(
         'cache-write',
         `${file} kept being written by another process while we rewrote it; some of its entries may be lost`,
@@ -164,6 +174,7 @@ async function removeLocked(
     let renamed = false;
     try {
       const obj = snap.value;
+      const repairing = pending;
       if (pending) applyDiff(obj, pending);
       const now = Object.keys(obj).filter((n) => names(n, obj[n]));
       if (now.length === 0 && !pending) return { removed: [...removed], written };
@@ -196,12 +207,18 @@ async function removeLocked(
             `${file} kept changing while we rewrote it (${tries} tries); left as it is`,
             { file, reason: 'busy' },
           );
+        // a writer is busy with the file: let it finish before we read it again
+        if (pending) await new Promise((r) => setTimeout(r, 2 + Math.floor(Math.random() * 8)));
         continue;
       }
       written = true;
       for (const k of now) removed.add(k);
       for (const [k, v] of judged) entries.set(k, v);
       pending = await lostWrite(snap, opts.logger);
+      // a repair adds back entries the file at the path lacked: a write in place that had read the file before
+      // our rename and lands after it puts the file back without them; look once more, and repair again
+      if (!pending && repairing) pending = await overwritten(file, repairing, names);
+      if (pending && !repairUntil) repairUntil = Date.now() + REPAIR_MS;
       if (!pending) {
         await recordCleared(
           file,
@@ -296,7 +313,8 @@ function changedSince(file: string, snap: Snapshot): boolean {
  * (shortly); one that never completes is left (it was never a valid file to Claude Code either).
  */
 async function lostWrite(snap: Snapshot, log: Logger | undefined): Promise<Diff | undefined> {
-  for (let attempt = 0; ; attempt++) {
+  const until = Date.now() + LOST_WRITE_WAIT_MS;
+  for (;;) {
     let text: string;
     try {
       text = readAll(snap.handle.fd);
@@ -308,7 +326,7 @@ async function lostWrite(snap: Snapshot, log: Logger | undefined): Promise<Diff 
     try {
       theirs = JSON.parse(text);
     } catch {
-      if (attempt + 1 < TORN_READS * 2) {
+      if (Date.now() < until) {
         await new Promise((r) => setTimeout(r, TORN_PAUSE_MS));
         continue;
       }
@@ -323,6 +341,37 @@ async function lostWrite(snap: Snapshot, log: Logger | undefined): Promise<Diff 
     for (const k of Object.keys(base)) if (!(k in theirs)) diff.deleted.push(k);
     return Object.keys(diff.set).length || diff.deleted.length ? diff : undefined;
   }
+}
+
+/** How long after a repair we look whether a write in place put the file back without it. */
+const REPAIR_CHECK_MS = 30;
+
+/**
+ * After a repair's rename: the entries it added back that the file at the path lacks again (a write in place
+ * based on what the file held before the repair); undefined when they are all there (or the file is gone or not
+ * readable now: the next write of ours starts from it anyway). Entries we remove ourselves are not owed.
+ */
+async function overwritten(
+  file: string,
+  repaired: Diff,
+  names: (name: string, entry: unknown) => boolean,
+): Promise<Diff | undefined> {
+  await new Promise((r) => setTimeout(r, REPAIR_CHECK_MS));
+  let now: unknown;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      now = JSON.parse(fs.readFileSync(file, 'utf8'));
+      break;
+    } catch {
+      // gone, or a write in place caught half-way: look again shortly, then leave it to the next write
+      if (attempt + 1 >= TORN_READS) return undefined;
+      await new Promise((r) => setTimeout(r, TORN_PAUSE_MS));
+    }
+  }
+  if (!isPlainObject(now)) return undefined;
+  const set: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(repaired.set)) if (!(k in now) && !names(k, v)) set[k] = v;
+  return Object.keys(set).length ? { set, deleted: [] } : undefined;
 }
 
 function applyDiff(obj: Record<string, unknown>, d: Diff): void {

@@ -180,6 +180,78 @@ test('needs-auth cache: a write in place just before our rename lands in the fil
   });
 });
 
+test('needs-auth cache: a write in place lost in the file we replaced, then a file that keeps changing for 40 rounds → the repair is not given up, nothing lost', async () => {
+  await inTmp(async (dir) => {
+    const file = path.join(dir, 'mcp-needs-auth-cache.json');
+    fs.writeFileSync(file, JSON.stringify({ gone: { timestamp: 1 }, keep: { timestamp: 2 } }));
+    let landed = false;
+    let busy = 0;
+    const r = await removeCacheEntries(file, (k) => k === 'gone', {
+      // round 1: Claude Code's write in place goes to the file we are about to replace (owed: a repair)
+      atRename: () => {
+        if (landed) return;
+        landed = true;
+        fs.writeFileSync(
+          file,
+          JSON.stringify({ gone: { timestamp: 1 }, keep: { timestamp: 2 }, late: { timestamp: 3 } }),
+        );
+      },
+      // then, for 40 rounds (more than the rounds a plain removal gets), it writes again before each rename
+      beforeRename: () => {
+        if (!landed || busy >= 40) return;
+        const obj = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+        obj[`cc-${busy++}`] = { timestamp: 10 + busy };
+        fs.writeFileSync(file, JSON.stringify(obj));
+      },
+    });
+    assert.equal(busy, 40, 'it kept colliding for 40 rounds');
+    assert.deepEqual(r.removed, ['gone']);
+    const after = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+    assert.deepEqual(
+      Object.keys(after).sort(),
+      ['keep', 'late', ...Array.from({ length: 40 }, (_, i) => `cc-${i}`)].sort(),
+      'the entry written into the replaced file, and every later one, are there',
+    );
+  });
+});
+
+test('needs-auth cache: a write in place that read the file before our repair and lands after it → the repair is made again', async () => {
+  await inTmp(async (dir) => {
+    const file = path.join(dir, 'mcp-needs-auth-cache.json');
+    fs.writeFileSync(file, JSON.stringify({ gone: { timestamp: 1 }, keep: { timestamp: 2 } }));
+    let round = 0;
+    let late: Promise<void> | undefined;
+    await removeCacheEntries(file, (k) => k === 'gone', {
+      atRename: () => {
+        round++;
+        // round 1: Claude Code's write in place goes to the file we are about to replace (a repair is owed)
+        if (round === 1)
+          fs.writeFileSync(
+            file,
+            JSON.stringify({ gone: { timestamp: 1 }, keep: { timestamp: 2 }, late: { timestamp: 3 } }),
+          );
+        // round 2, the repair: Claude Code has read the file as it was before it, and writes just after our rename
+        if (round === 2) {
+          const before = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+          late = new Promise((r) =>
+            setTimeout(() => {
+              fs.writeFileSync(file, JSON.stringify({ ...before, next: { timestamp: 4 } }));
+              r();
+            }, 5),
+          );
+        }
+      },
+    });
+    assert.ok(late, 'the repair round ran');
+    await late;
+    assert.deepEqual(JSON.parse(fs.readFileSync(file, 'utf8')), {
+      keep: { timestamp: 2 },
+      next: { timestamp: 4 },
+      late: { timestamp: 3 },
+    });
+  });
+});
+
 test(
   'side-file lock: a holder SIGKILLed while holding it does not block the next writer for long',
   { timeout: 60_000 },
