@@ -31,7 +31,7 @@
  * the writes of two items would.
  *
  * Every run's argv is in `dir/argv.log` (see `recordedArgvs`), so a test can assert that no secret was ever on a
- * command line.
+ * command line; everything read on stdin is appended to `dir/stdin.log` (see `recordedStdin`).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -108,6 +108,15 @@ export function recordedArgvs(dir: string): string[][] {
     .split('---\n')
     .filter((s) => s !== '')
     .map((s) => s.replace(/\n$/, '').split('\n'));
+}
+
+/** Everything the stand-in read on stdin (`security -i`), over all its runs, in order. */
+export function recordedStdin(dir: string): string {
+  try {
+    return fs.readFileSync(path.join(dir, 'stdin.log'), 'utf8');
+  } catch {
+    return '';
+  }
 }
 
 export function itemKey(service: string, account: string): string {
@@ -330,7 +339,7 @@ async function main(): Promise<void> {
   let result = 0;
   if (args[0] === '-i') {
     const input = fs.readFileSync(0);
-    fs.writeFileSync(path.join(dir, 'stdin.log'), input);
+    fs.appendFileSync(path.join(dir, 'stdin.log'), input);
     const pos = { at: 0 };
     for (;;) {
       const line = readLine(input, pos);

@@ -134,6 +134,8 @@ interface SecurityResult {
   /** the first few KB of stderr (the rest is read and dropped) */
   stderr: string;
   failure?: 'timeout' | 'spawn' | 'output' | 'signal';
+  /** the error code when the child could not start (E2BIG: the arguments pass the system's limit) */
+  errno?: string;
 }
 
 /**
@@ -204,13 +206,16 @@ interface KeychainState {
  * - the overflow item it names, opened with the pointer's key and merged by Claude Code's rule (overflow.ts). A
  * missing or unopenable overflow is `overflowError` on the snapshot, never an empty store.
  *
- * Write: every item goes as one line to `security -i` on stdin, so that no secret is ever in a process's
- * arguments (`ps`). When the main item's line would pass SECURITY_LINE_MAX, the largest entries move, sealed as
- * Claude Code seals them, into the next overflow slot: that item is written first, then the main item pointing at
- * it, so that a crash between the two leaves the previous pair readable. A store that does not fit even so is
- * `store-too-large`, never a command-line argument. Each item is read back and compared. After a verified write
- * the plaintext fallback file goes, as Claude Code removes it on its first keychain write. When there is no item,
- * the file store is read instead.
+ * Write: the main item (the overflow key, the claude.ai login, every token left in it) always goes as one line to
+ * `security -i` on stdin, never in a process's arguments (`ps`). When its line would pass SECURITY_LINE_MAX, the
+ * largest entries move, sealed as Claude Code seals them, into the next overflow slot: that item is written first,
+ * then the main item pointing at it, so that a crash between the two leaves the previous pair readable. The
+ * overflow item goes through `security -i` too when its line fits; when it does not, its base64 - AES-256-GCM
+ * ciphertext under a fresh key that only ever travels inside the main item, on stdin - goes as the `-w` argument
+ * (`putOverflow`). Only a main item that does not fit even with every movable entry moved out is
+ * `store-too-large` (and an overflow past the system's argument limit, E2BIG). Each item is read back and
+ * compared. After a verified write the plaintext fallback file goes, as Claude Code removes it on its first
+ * keychain write. When there is no item, the file store is read instead.
  */
 export class KeychainStore implements StoreBackend {
   readonly kind = 'keychain';
@@ -310,23 +315,13 @@ export class KeychainStore implements StoreBackend {
     if (!plan) {
       throw new McpAuthError(
         'store-too-large',
-        `the store does not fit the keychain item "${this.service}" even with its MCP entries moved to the overflow item; not writing it (a longer line would put it on a command line)`,
+        `the store does not fit the keychain item "${this.service}" even with every movable entry moved to the overflow item; not writing it (a longer line would put it on a command line)`,
       );
     }
 
-    if (plan.moved) {
-      const blob = sealOverflow(plan.moved, key);
-      const line = addLine(this.account, ovName, '-w', blob);
-      if (Buffer.byteLength(line) > SECURITY_LINE_MAX) {
-        throw new McpAuthError(
-          'store-too-large',
-          `the entries moved out of the keychain item "${this.service}" do not fit its overflow item "${ovName}" in one security -i line; not writing them (a longer line would put them on a command line)`,
-        );
-      }
-      await this.put(ovName, line, blob);
-    }
+    if (plan.moved) await this.putOverflow(ovName, sealOverflow(plan.moved, key));
     const main = plan.moved ? withPointer(plan.main) : plan.main;
-    await this.put(this.service, mainLine(main), keychainText(main as StoreData));
+    await this.put(this.service, ['-i'], mainLine(main), keychainText(main as StoreData));
 
     // Claude Code removes the plaintext store on its first keychain write: the keychain now holds what it held.
     try {
@@ -352,9 +347,34 @@ export class KeychainStore implements StoreBackend {
     return this.run(['find-generic-password', '-a', this.account, '-w', '-s', service]);
   }
 
-  /** One `add-generic-password` line to `security -i`, then the item read back and compared with `expected`. */
-  private async put(service: string, line: string, expected: string): Promise<void> {
-    const r = await this.run(['-i'], line);
+  /**
+   * The overflow item: one `security -i` line when it fits; else `add-generic-password -w <base64>` as arguments.
+   * Only this sealed blob may ever be an argument: AES-256-GCM ciphertext (random IV, authenticated) under a key
+   * made for this write that only ever travels inside the main item, on stdin - so `ps` shows nothing that opens.
+   */
+  private async putOverflow(service: string, blob: string): Promise<void> {
+    const line = addLine(this.account, service, '-w', blob);
+    if (Buffer.byteLength(line) <= SECURITY_LINE_MAX) return this.put(service, ['-i'], line, blob);
+    if (service === this.service || !/^[A-Za-z0-9+/]+={0,2}$/.test(blob)) {
+      throw new McpAuthError('store-write', 'refusing to put anything but a sealed overflow item on a command line');
+    }
+    return this.put(
+      service,
+      ['add-generic-password', '-U', '-a', this.account, '-s', service, '-w', blob],
+      undefined,
+      blob,
+    );
+  }
+
+  /** One `add-generic-password` run (`['-i']` with its line on stdin, or its arguments), then the item read back and compared with `expected`. */
+  private async put(service: string, args: string[], input: string | undefined, expected: string): Promise<void> {
+    const r = await this.run(args, input);
+    if (r.failure === 'spawn' && r.errno === 'E2BIG') {
+      throw new McpAuthError(
+        'store-too-large',
+        `the entries moved out of the keychain item "${this.service}" are too large for the system's argument limit when writing its overflow item "${service}"; nothing written`,
+      );
+    }
     if (r.code !== 0)
       throw new McpAuthError('store-write', `could not write the keychain item "${service}": ${describeRun(r)}`);
     const back = await this.find(service);
@@ -384,8 +404,8 @@ export class KeychainStore implements StoreBackend {
           stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
           windowsHide: true,
         });
-      } catch {
-        resolve({ code: undefined, stdout: '', stderr: '', failure: 'spawn' });
+      } catch (e) {
+        resolve({ code: undefined, stdout: '', stderr: '', failure: 'spawn', errno: errnoCode(e) });
         return;
       }
       const out: Buffer[] = [];
@@ -393,6 +413,7 @@ export class KeychainStore implements StoreBackend {
       let err = '';
       let failure: SecurityResult['failure'];
       let exitCode: number | undefined;
+      let errno: string | undefined;
       let settled = false;
       const finish = () => {
         if (settled) return;
@@ -406,6 +427,7 @@ export class KeychainStore implements StoreBackend {
           stdout: Buffer.concat(out).toString('utf8'),
           stderr: err,
           failure,
+          ...(errno ? { errno } : {}),
         });
       };
       const kill = (why: NonNullable<SecurityResult['failure']>) => {
@@ -428,8 +450,9 @@ export class KeychainStore implements StoreBackend {
       });
       child.stdout!.on('error', () => {});
       child.stderr!.on('error', () => {});
-      child.on('error', () => {
+      child.on('error', (e) => {
         failure ??= 'spawn';
+        errno ??= errnoCode(e);
         finish();
       });
       child.on('close', (code) => {

@@ -159,13 +159,49 @@ test('keychain: a store over 4 KB (claudeAiOauth + 6 MCP entries) round-trips wh
   });
 });
 
-test('keychain: a store too large for the main item and its overflow is store-too-large, where it used to go as argv', async () => {
+test('keychain: a 10-server store (store-too-large before) is written: the main item on stdin, only the sealed overflow as argv', async () => {
   await withHome(async (h) => {
     const sec = fakeSecurity(h.home);
     const s = store(h, sec);
-    await assert.rejects(s.write(bigStore(10)), (e: { code: string }) => e.code === 'store-too-large');
-    assert.equal(fakeKeychainItems(h.home).size, 0, 'nothing written');
-    assert.ok(!invocations(h.home).some((c) => c[0] === 'add-generic-password'), 'no add with its data as argv');
+    const data = bigStore(10);
+    await s.write(data);
+    assert.deepEqual((await s.read()).data, data);
+    const adds = invocations(h.home).filter((c) => c[0] === 'add-generic-password');
+    assert.equal(adds.length, 1);
+    assert.deepEqual(adds[0].slice(0, 7), [
+      'add-generic-password',
+      '-U',
+      '-a',
+      'alice',
+      '-s',
+      `${SERVICE}-overflow-a`,
+      '-w',
+    ]);
+    const log = argvLog(h.home);
+    assert.ok(!log.includes('sk-ant-oat01') && !log.includes('at-0-AAAA'), 'never a token in argv');
+    assert.ok(!/[0-9a-f]{64}/.test(log), 'never the hex in argv');
+    const key = (JSON.parse(fakeKeychainItems(h.home).get(itemKey(SERVICE, 'alice'))!.toString('utf8')) as StoreData)
+      .keychainOverflow as { key: string };
+    assert.ok(!log.includes(key.key) && !log.includes(Buffer.from(key.key, 'base64').toString('hex')), 'nor the key');
+  });
+});
+
+test('keychain: an overflow past the system argument limit (E2BIG) is store-too-large; the pair before is untouched', async () => {
+  await withHome(async (h) => {
+    const sec = fakeSecurity(h.home);
+    const s = store(h, sec);
+    const before = bigStore(8);
+    await s.write(before);
+    const items = fakeKeychainItems(h.home);
+    const data = bigStore(3);
+    for (const e of Object.values(data.mcpOAuth!)) e.accessToken += 'T'.repeat(600_000);
+    await assert.rejects(s.write(data), (e: Error & { code: string }) => {
+      assert.equal(e.code, 'store-too-large');
+      assert.ok(!e.message.includes('TTTT'), 'no token in the message');
+      return true;
+    });
+    assert.deepEqual(fakeKeychainItems(h.home), items);
+    assert.deepEqual((await s.read()).data, before);
   });
 });
 

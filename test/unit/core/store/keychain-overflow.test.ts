@@ -8,7 +8,7 @@ import { loadModel } from '../../../../src/core/model';
 import { resolvePaths } from '../../../../src/core/paths';
 import type { StoreData } from '../../../../src/core/store/types';
 import { withHome, type TempHome } from '../../../helpers/home';
-import { fakeSecurity, fakeKeychainItems, itemKey, recordedArgvs } from '../../../helpers/fake-security';
+import { fakeSecurity, fakeKeychainItems, itemKey, recordedArgvs, recordedStdin } from '../../../helpers/fake-security';
 
 /*
  * The macOS keychain as Claude Code 2.1.332 splits it (claude-code-format.md, "macOS keychain overflow"), through
@@ -34,9 +34,14 @@ const urlOf = (i: number) => `https://mcp-${i}.example.com/mcp`;
 
 /** Six MCP servers (two with a static client secret), a claude.ai login and a section we do not know. */
 function sixServers(tag = 'v1'): StoreData {
+  return servers(6, tag);
+}
+
+/** `n` MCP servers (every third with a static client secret), a claude.ai login and a section we do not know. */
+function servers(n: number, tag = 'v1'): StoreData {
   const mcpOAuth: NonNullable<StoreData['mcpOAuth']> = {};
   const mcpOAuthClientConfig: NonNullable<StoreData['mcpOAuthClientConfig']> = {};
-  for (let i = 0; i < 6; i++) {
+  for (let i = 0; i < n; i++) {
     const k = keyOf(`server-${i}`, urlOf(i));
     mcpOAuth[k] = {
       serverName: `server-${i}`,
@@ -75,19 +80,78 @@ function secretsOf(data: StoreData): string[] {
   return out;
 }
 
-/** No argv of any `security` run holds a secret, its hex, its base64, or any long run of hex/base64 (an item). */
-function assertNoSecretInArgv(dir: string, data: StoreData): void {
+/** The overflow keys the main item was ever written with: from every main-item line sent to `security -i`. */
+function overflowKeysSent(dir: string): string[] {
+  const keys = new Set<string>();
+  for (const line of recordedStdin(dir).split('\n')) {
+    const m = /^add-generic-password -U -a "[^"]*" -s "([^"]*)" -X "([0-9a-f]*)"$/.exec(line);
+    if (!m || m[1] !== SERVICE) continue;
+    const v = JSON.parse(Buffer.from(m[2], 'hex').toString('utf8')) as { keychainOverflow?: { key?: unknown } };
+    if (typeof v.keychainOverflow?.key === 'string') keys.add(v.keychainOverflow.key);
+  }
+  return [...keys];
+}
+
+/**
+ * How `bytes` can show inside a longer argument: hex (either case), and base64 / base64url at each of the three
+ * alignments it can have in a longer stream (only the characters that depend on `bytes` alone).
+ */
+function encodedForms(bytes: Buffer): string[] {
+  const out = [bytes.toString('hex'), bytes.toString('hex').toUpperCase()];
+  for (let p = 0; p < 3; p++) {
+    const b64 = Buffer.concat([Buffer.alloc(p), bytes]).toString('base64');
+    const core = b64.slice(p ? 4 : 0, 4 * Math.floor((p + bytes.length) / 3));
+    out.push(core, core.replace(/\+/g, '-').replace(/\//g, '_'));
+  }
+  return out.filter((f) => f.length >= 8);
+}
+
+/**
+ * No argv of any `security` run holds a token, a client secret or an overflow key - as it is, hex, or base64 (any
+ * alignment) - and no argument is long, except, with `overflowArgv`, the sealed overflow blob: the `-w` of an
+ * `add-generic-password` for `<service>-overflow-a|b` (never the main item), base64 that opens with a key sent on
+ * stdin only and with no other key, and that holds no plain text.
+ */
+function assertNoSecretInArgv(dir: string, data: StoreData, opts: { overflowArgv?: boolean } = {}): void {
   const argvs = recordedArgvs(dir);
   assert.ok(argvs.length > 0);
+  const keys = overflowKeysSent(dir);
+  const forms: string[] = [];
+  for (const s of secretsOf(data)) forms.push(s, s.slice(0, 24), ...encodedForms(Buffer.from(s)));
+  for (const k of keys) forms.push(k, ...encodedForms(Buffer.from(k)), ...encodedForms(Buffer.from(k, 'base64')));
   for (const argv of argvs) {
-    for (const a of argv) {
-      assert.ok(a.length < 100, `an argument of ${a.length} characters: ${argv.slice(0, 7).join(' ')}`);
-      for (const s of secretsOf(data)) {
-        for (const form of [s, Buffer.from(s).toString('hex'), s.slice(0, 24)]) {
-          assert.ok(!a.includes(form), `a secret in argv: ${argv.slice(0, 7).join(' ')}`);
-        }
-      }
+    let blobAt = -1;
+    if (argv[0] === 'add-generic-password') {
+      const service = argv[argv.indexOf('-s') + 1];
+      assert.ok(opts.overflowArgv, `an add-generic-password as argv: ${argv.slice(0, 6).join(' ')}`);
+      assert.match(service, /^Claude Code-credentials-overflow-[ab]$/, 'only the overflow item may go as argv');
+      blobAt = argv.indexOf('-w') + 1;
+      assert.ok(blobAt > 0 && blobAt === argv.length - 1, argv.slice(0, 6).join(' '));
+      const blob = argv[blobAt];
+      assert.match(blob, /^[A-Za-z0-9+/]+={0,2}$/);
+      assert.ok(
+        keys.some((k) => opens(blob, Buffer.from(k, 'base64'))),
+        'the blob is the sealed overflow',
+      );
+      assert.ok(!opens(blob, randomBytes(32)), 'and it does not open without its key');
+      const raw = Buffer.from(blob, 'base64');
+      for (const word of ['accessToken', 'refreshToken', 'mcpOAuth', 'serverName', 'clientSecret'])
+        assert.ok(!raw.includes(word), `plain text in the blob: ${word}`);
     }
+    argv.forEach((a, i) => {
+      if (i !== blobAt)
+        assert.ok(a.length < 100, `an argument of ${a.length} characters: ${argv.slice(0, 7).join(' ')}`);
+      for (const form of forms) assert.ok(!a.includes(form), `a secret or key in argv: ${argv.slice(0, 7).join(' ')}`);
+    });
+  }
+}
+
+function opens(blob: string, key: Buffer): boolean {
+  try {
+    unseal(blob, key);
+    return true;
+  } catch {
+    return false;
   }
 }
 
@@ -338,17 +402,79 @@ test('overflow: deleting the credentials deletes the main item and both overflow
   });
 });
 
-test('overflow: a store too large even when split is store-too-large; nothing written, nothing on a command line', async () => {
+test('overflow: a 20-server store with a claude.ai login round-trips; the main item on stdin, only the sealed overflow as argv (store-too-large before)', async () => {
+  await withHome(async (h) => {
+    const s = storeOf(h, fakeSecurity(h.home));
+    const data = servers(20);
+    await s.write(data);
+    assert.deepEqual((await s.read()).data, data, 'read back whole, merged');
+
+    const main = mainItem(h);
+    const ptr = main.keychainOverflow as { slot: string; key: string };
+    assert.equal(ptr.slot, 'a');
+    assert.deepEqual(main.claudeAiOauth, data.claudeAiOauth, 'the login stays in the main item');
+    const mainLine = `add-generic-password -U -a "${ACCOUNT}" -s "${SERVICE}" -X "${Buffer.from(item(h, SERVICE)!).toString('hex')}"\n`;
+    assert.ok(mainLine.length <= 4032, String(mainLine.length));
+    const blob = item(h, OV_A)!;
+    assert.ok(`add-generic-password -U -a "${ACCOUNT}" -s "${OV_A}" -w "${blob}"\n`.length > 4032, 'no one line');
+    // the overflow, opened here with node:crypto, holds exactly the servers the main item lacks
+    const moved = unseal(blob, Buffer.from(ptr.key, 'base64')) as Record<string, Record<string, unknown>>;
+    const inMain = Object.keys((main.mcpOAuth as object | undefined) ?? {});
+    assert.deepEqual([...Object.keys(moved.mcpOAuth), ...inMain].sort(), Object.keys(data.mcpOAuth!).sort());
+
+    // how each item went: the main item as a `security -i` line, the overflow (only it) as arguments
+    const adds = recordedArgvs(h.home).filter((a) => a[0] === 'add-generic-password');
+    assert.deepEqual(
+      adds.map((a) => a.slice(0, 7)),
+      [['add-generic-password', '-U', '-a', ACCOUNT, '-s', OV_A, '-w']],
+    );
+    assert.equal(adds[0][7], blob);
+    assert.match(
+      recordedStdin(h.home),
+      new RegExp(`^add-generic-password -U -a "${ACCOUNT}" -s "${SERVICE}" -X "`, 'm'),
+    );
+    assert.ok(!recordedStdin(h.home).includes(OV_A), 'an overflow too long for a line is not also sent cut short');
+    assertNoSecretInArgv(h.home, data, { overflowArgv: true });
+
+    // the next write goes to slot b, the same way; and a store that fits again is one line, no argv
+    const v2 = servers(20, 'v2');
+    await s.write(v2);
+    assert.equal((mainItem(h).keychainOverflow as { slot: string }).slot, 'b');
+    assert.deepEqual((await s.read()).data, v2);
+    assertNoSecretInArgv(h.home, v2, { overflowArgv: true });
+    assertNoSecretInArgv(h.home, data, { overflowArgv: true });
+    const small = servers(1, 'v3');
+    await s.write(small);
+    assert.deepEqual((await s.read()).data, small);
+    assert.equal(mainItem(h).keychainOverflow, undefined);
+  });
+});
+
+test('overflow: six servers with 700-character tokens (store-too-large before) are written; too large is only a main item that does not fit with everything moved', async () => {
   await withHome(async (h) => {
     const s = storeOf(h, fakeSecurity(h.home));
     const data = sixServers();
     for (const e of Object.values(data.mcpOAuth!)) e.accessToken += 'T'.repeat(700);
-    await assert.rejects(s.write(data), (e: Error & { code: string }) => {
+    await s.write(data);
+    assert.deepEqual((await s.read()).data, data);
+    assert.ok(
+      recordedArgvs(h.home).some((a) => a[0] === 'add-generic-password'),
+      'the overflow is too long for one line: it went as argv',
+    );
+    assertNoSecretInArgv(h.home, data, { overflowArgv: true });
+
+    // a claude.ai login that alone passes the line (it never moves): refused, nothing written, nothing as argv
+    const before = fakeKeychainItems(h.home);
+    fs.rmSync(path.join(h.home, 'argv.log'));
+    const huge = sixServers('huge');
+    (huge.claudeAiOauth as { accessToken: string }).accessToken += 'T'.repeat(2100);
+    await assert.rejects(s.write(huge), (e: Error & { code: string }) => {
       assert.equal(e.code, 'store-too-large');
-      assert.ok(!e.message.includes('TTTT'), e.message);
+      assert.ok(!e.message.includes('TTTT') && !e.message.includes('sk-ant'), e.message);
       return true;
     });
-    assert.equal(fakeKeychainItems(h.home).size, 0);
-    assertNoSecretInArgv(h.home, data);
+    assert.deepEqual(fakeKeychainItems(h.home), before, 'nothing written');
+    assert.ok(!recordedArgvs(h.home).some((a) => a[0] === 'add-generic-password' || a[0] === '-i'));
+    assertNoSecretInArgv(h.home, huge);
   });
 });
