@@ -210,11 +210,10 @@ interface KeychainState {
  * `security -i` on stdin, never in a process's arguments (`ps`). When its line would pass SECURITY_LINE_MAX, the
  * largest entries move, sealed as Claude Code seals them, into the next overflow slot: that item is written first,
  * then the main item pointing at it, so that a crash between the two leaves the previous pair readable. The
- * overflow item goes through `security -i` too when its line fits; when it does not, its base64 - AES-256-GCM
- * ciphertext under a fresh key that only ever travels inside the main item, on stdin - goes as the `-w` argument
- * (`putOverflow`). Only a main item that does not fit even with every movable entry moved out is
- * `store-too-large` (and an overflow past the system's argument limit, E2BIG). Each item is read back and
- * compared. After a verified write the plaintext fallback file goes, as Claude Code removes it on its first
+ * overflow item goes as Claude Code 2.1.332 sends it: its base64 - AES-256-GCM ciphertext under a fresh key that
+ * only ever travels inside the main item, on stdin - as the `-w` argument (`putOverflow`). Only a main item that
+ * does not fit even with every movable entry moved out is `store-too-large` (and an overflow past the system's
+ * argument limit, E2BIG). Each item is read back and compared. After a verified write the plaintext fallback file goes, as Claude Code removes it on its first
  * keychain write. When there is no item, the file store is read instead.
  */
 export class KeychainStore implements StoreBackend {
@@ -348,22 +347,37 @@ export class KeychainStore implements StoreBackend {
   }
 
   /**
-   * The overflow item: one `security -i` line when it fits; else `add-generic-password -w <base64>` as arguments.
-   * Only this sealed blob may ever be an argument: AES-256-GCM ciphertext (random IV, authenticated) under a key
-   * made for this write that only ever travels inside the main item, on stdin - so `ps` shows nothing that opens.
+   * The overflow item, written as Claude Code 2.1.332 writes it: `add-generic-password -U -a <account> -s
+   * <service>-overflow-<slot> -w <base64> [<keychain>]` as arguments, never through `security -i` (whatever its
+   * length), into the keychain that already holds that overflow item, else the main item (`keychainOf`). Only this
+   * sealed blob may ever be an argument: AES-256-GCM ciphertext (random IV, authenticated) under a key made for
+   * this write that only ever travels inside the main item, on stdin - so `ps` shows nothing that opens.
    */
   private async putOverflow(service: string, blob: string): Promise<void> {
-    const line = addLine(this.account, service, '-w', blob);
-    if (Buffer.byteLength(line) <= SECURITY_LINE_MAX) return this.put(service, ['-i'], line, blob);
     if (service === this.service || !/^[A-Za-z0-9+/]+={0,2}$/.test(blob)) {
       throw new McpAuthError('store-write', 'refusing to put anything but a sealed overflow item on a command line');
     }
+    const keychain = await this.keychainOf(service);
     return this.put(
       service,
-      ['add-generic-password', '-U', '-a', this.account, '-s', service, '-w', blob],
+      ['add-generic-password', '-U', '-a', this.account, '-s', service, '-w', blob, ...(keychain ? [keychain] : [])],
       undefined,
       blob,
     );
+  }
+
+  /**
+   * The keychain file the overflow item is in, else the one the main item is in, as Claude Code finds it before
+   * writing the overflow (`find-generic-password` without `-w` prints `keychain: "<path>"` first); undefined when
+   * neither item is there (the default keychain). A run that did not finish fails the write, as in Claude Code.
+   */
+  private async keychainOf(overflow: string): Promise<string | undefined> {
+    const attrs = (service: string) => this.run(['find-generic-password', '-a', this.account, '-s', service]);
+    const [o, m] = await Promise.all([attrs(overflow), attrs(this.service)]);
+    const r = o.code === 44 ? m : o;
+    if (r.code === undefined)
+      throw new McpAuthError('store-write', `could not look up the keychain of "${overflow}": ${describeRun(r)}`);
+    return r.code === 0 ? /^keychain: "(\/[^"\\\n]+)"(?:\n|$)/.exec(r.stdout)?.[1] : undefined;
   }
 
   /** One `add-generic-password` run (`['-i']` with its line on stdin, or its arguments), then the item read back and compared with `expected`. */

@@ -137,7 +137,7 @@ test('keychain: a small store round-trips through `security -i` on stdin; the se
   });
 });
 
-test('keychain: a store over 4 KB (claudeAiOauth + 6 MCP entries) round-trips whole, split into the overflow item, never through argv', async () => {
+test('keychain: a store over 4 KB (claudeAiOauth + 6 MCP entries) round-trips whole, split into the overflow item; only its sealed blob is an argument', async () => {
   await withHome(async (h) => {
     const sec = fakeSecurity(h.home);
     const s = store(h, sec);
@@ -153,7 +153,13 @@ test('keychain: a store over 4 KB (claudeAiOauth + 6 MCP entries) round-trips wh
       'the overflow item was written',
     );
     assert.deepEqual((await s.read()).data, data, 'read back whole, not truncated');
-    for (const call of invocations(h.home)) assert.ok(call[0] === '-i' || call[0] === 'find-generic-password', call[0]);
+    const blob = fakeKeychainItems(h.home)
+      .get(itemKey(`${SERVICE}-overflow-a`, 'alice'))!
+      .toString('utf8');
+    for (const call of invocations(h.home)) {
+      if (call[0] === '-i' || call[0] === 'find-generic-password') continue;
+      assert.deepEqual(call, ['add-generic-password', '-U', '-a', 'alice', '-s', `${SERVICE}-overflow-a`, '-w', blob]);
+    }
     assert.ok(!argvLog(h.home).includes('sk-ant-oat01'), 'never the plain text in argv');
     assert.ok(!/[0-9a-f]{64}/.test(argvLog(h.home)), 'never the hex in argv');
   });
@@ -322,7 +328,7 @@ test('keychain: an item Claude Code wrote with non-ASCII bytes (printed as hex b
   });
 });
 
-test('keychain: the switch to the overflow item is at a 4032-byte line, as in Claude Code; both go to security -i', async () => {
+test('keychain: the switch to the overflow item is at a 4032-byte line, as in Claude Code; the main item always goes to security -i', async () => {
   await withHome(async (h) => {
     const sec = fakeSecurity(h.home);
     const s = store(h, sec);
@@ -337,7 +343,11 @@ test('keychain: the switch to the overflow item is at a 4032-byte line, as in Cl
       assert.equal(head + 2 * JSON.stringify(data).length, lineLen);
       await s.write(data);
       const writes = invocations(h.home).filter((c) => c[0] !== 'find-generic-password');
-      assert.deepEqual(writes, lineLen <= 4032 ? [['-i']] : [['-i'], ['-i']], String(lineLen));
+      assert.deepEqual(
+        writes.map((c) => (c[0] === '-i' ? '-i' : `${c[0]} ${c[5]}`)),
+        lineLen <= 4032 ? ['-i'] : [`add-generic-password ${SERVICE}-overflow-a`, '-i'],
+        String(lineLen),
+      );
       const main = JSON.parse(fakeKeychainItems(h.home).get(itemKey(SERVICE, 'alice'))!.toString('utf8')) as StoreData;
       assert.equal(main.keychainOverflow === undefined, lineLen <= 4032, String(lineLen));
       assert.deepEqual((await s.read()).data, data);

@@ -8,7 +8,14 @@ import { loadModel } from '../../../../src/core/model';
 import { resolvePaths } from '../../../../src/core/paths';
 import type { StoreData } from '../../../../src/core/store/types';
 import { withHome, type TempHome } from '../../../helpers/home';
-import { fakeSecurity, fakeKeychainItems, itemKey, recordedArgvs, recordedStdin } from '../../../helpers/fake-security';
+import {
+  fakeSecurity,
+  fakeKeychainItems,
+  itemKey,
+  keychainFile,
+  recordedArgvs,
+  recordedStdin,
+} from '../../../helpers/fake-security';
 
 /*
  * The macOS keychain as Claude Code 2.1.332 splits it (claude-code-format.md, "macOS keychain overflow"), through
@@ -108,11 +115,11 @@ function encodedForms(bytes: Buffer): string[] {
 
 /**
  * No argv of any `security` run holds a token, a client secret or an overflow key - as it is, hex, or base64 (any
- * alignment) - and no argument is long, except, with `overflowArgv`, the sealed overflow blob: the `-w` of an
- * `add-generic-password` for `<service>-overflow-a|b` (never the main item), base64 that opens with a key sent on
- * stdin only and with no other key, and that holds no plain text.
+ * alignment) - and no argument is long, except the sealed overflow blob, written as Claude Code 2.1.332 writes it:
+ * the `-w` of an `add-generic-password` for `<service>-overflow-a|b` (never the main item), followed only by the
+ * keychain's path, base64 that opens with a key sent on stdin only and with no other key, and holds no plain text.
  */
-function assertNoSecretInArgv(dir: string, data: StoreData, opts: { overflowArgv?: boolean } = {}): void {
+function assertNoSecretInArgv(dir: string, data: StoreData): void {
   const argvs = recordedArgvs(dir);
   assert.ok(argvs.length > 0);
   const keys = overflowKeysSent(dir);
@@ -123,10 +130,14 @@ function assertNoSecretInArgv(dir: string, data: StoreData, opts: { overflowArgv
     let blobAt = -1;
     if (argv[0] === 'add-generic-password') {
       const service = argv[argv.indexOf('-s') + 1];
-      assert.ok(opts.overflowArgv, `an add-generic-password as argv: ${argv.slice(0, 6).join(' ')}`);
       assert.match(service, /^Claude Code-credentials-overflow-[ab]$/, 'only the overflow item may go as argv');
       blobAt = argv.indexOf('-w') + 1;
-      assert.ok(blobAt > 0 && blobAt === argv.length - 1, argv.slice(0, 6).join(' '));
+      assert.ok(blobAt > 0, argv.slice(0, 6).join(' '));
+      assert.deepEqual(
+        argv.slice(blobAt + 1),
+        argv.length === blobAt + 1 ? [] : [keychainFile(dir)],
+        'then the keychain',
+      );
       const blob = argv[blobAt];
       assert.match(blob, /^[A-Za-z0-9+/]+={0,2}$/);
       assert.ok(
@@ -207,15 +218,29 @@ test('overflow: a 6-server store with a claude.ai login round-trips, split as Cl
       assert.ok(!(k in ((main.mcpOAuth as object | undefined) ?? {})), 'a moved entry is not also in the main item');
       if (data.mcpOAuthClientConfig![k]) assert.deepEqual(moved.mcpOAuthClientConfig[k], data.mcpOAuthClientConfig![k]);
     }
-    // every item went to `security -i` on stdin; argv never held a secret
+    // as Claude Code 2.1.332 writes them: the overflow first, its sealed base64 as the -w argument (nothing in any
+    // keychain yet, so no keychain path), then the main item as a `security -i` line; argv never held a secret
+    const writes = () => recordedArgvs(h.home).filter((a) => a[0] !== 'find-generic-password');
+    assert.deepEqual(writes(), [
+      ['add-generic-password', '-U', '-a', ACCOUNT, '-s', OV_A, '-w', item(h, OV_A)],
+      ['-i'],
+    ]);
+    assert.match(
+      recordedStdin(h.home),
+      new RegExp(`^add-generic-password -U -a "${ACCOUNT}" -s "${SERVICE}" -X "[0-9a-f]+"\n$`),
+    );
     assertNoSecretInArgv(h.home, data);
-    assert.ok(recordedArgvs(h.home).some((a) => a.length === 1 && a[0] === '-i'));
 
     // the next writes alternate the slots: b, then a
     const v2 = sixServers('v2');
     await s.write(v2);
     assert.equal((mainItem(h).keychainOverflow as { slot: string }).slot, 'b');
     assert.deepEqual((await s.read()).data, v2);
+    // slot b is new: it goes into the keychain the main item is in, named as `find-generic-password` names it
+    assert.deepEqual(writes().slice(2), [
+      ['add-generic-password', '-U', '-a', ACCOUNT, '-s', OV_B, '-w', item(h, OV_B), keychainFile(h.home)],
+      ['-i'],
+    ]);
     const v3 = sixServers('v3');
     await s.write(v3);
     assert.equal((mainItem(h).keychainOverflow as { slot: string }).slot, 'a');
@@ -237,6 +262,7 @@ test('overflow: killed between the two items (the main-item write dies), the sto
     const old = sixServers('old');
     await s.write(old);
     const mainBefore = item(h, SERVICE);
+    const ovBefore = item(h, OV_A);
     // the same keychain, now with a `security` that dies when the main item is written
     const dying = storeOf(h, fakeSecurity(h.home, { dieOnAdd: SERVICE }));
     await assert.rejects(dying.write(sixServers('new')), (e: Error & { code: string }) => {
@@ -247,11 +273,31 @@ test('overflow: killed between the two items (the main-item write dies), the sto
     assert.ok(item(h, OV_B), 'the new slot was written first');
     fakeSecurity(h.home); // the stand-in's behaviour is per folder: back to a `security` that does not die
     assert.equal(item(h, SERVICE), mainBefore, 'the main item is untouched and still points at slot a');
+    assert.equal(item(h, OV_A), ovBefore, 'and slot a is untouched');
     assert.deepEqual((await s.read()).data, old, 'the old state reads whole');
     // and the next write after the crash works, into slot b again
     await s.write(sixServers('after'));
     assert.equal((mainItem(h).keychainOverflow as { slot: string }).slot, 'b');
     assert.deepEqual((await s.read()).data, sixServers('after'));
+  });
+});
+
+test('overflow: killed while the overflow item (the argv write) is written, neither item changes', async () => {
+  await withHome(async (h) => {
+    const s = storeOf(h, fakeSecurity(h.home));
+    const old = sixServers('old');
+    await s.write(old);
+    const before = fakeKeychainItems(h.home);
+    const dying = storeOf(h, fakeSecurity(h.home, { dieOnAdd: OV_B }));
+    await assert.rejects(dying.write(sixServers('new')), (e: Error & { code: string }) => {
+      assert.equal(e.code, 'store-write');
+      assert.ok(!/at-new|sk-ant/.test(e.message), e.message);
+      return true;
+    });
+    assert.deepEqual(fakeKeychainItems(h.home), before, 'the main item and slot a as they were; slot b not made');
+    assert.ok(!recordedStdin(h.home).includes(Buffer.from('at-new').toString('hex')), 'the main item was not sent');
+    fakeSecurity(h.home);
+    assert.deepEqual((await s.read()).data, old);
   });
 });
 
@@ -402,10 +448,11 @@ test('overflow: deleting the credentials deletes the main item and both overflow
   });
 });
 
-test('overflow: a 20-server store with a claude.ai login round-trips; the main item on stdin, only the sealed overflow as argv (store-too-large before)', async () => {
+test('overflow: a 30-server store (over 8 KB) with a claude.ai login round-trips; the main item on stdin, only the sealed overflow as argv (store-too-large before)', async () => {
   await withHome(async (h) => {
     const s = storeOf(h, fakeSecurity(h.home));
-    const data = servers(20);
+    const data = servers(30);
+    assert.ok(JSON.stringify(data).length > 8192, String(JSON.stringify(data).length));
     await s.write(data);
     assert.deepEqual((await s.read()).data, data, 'read back whole, merged');
 
@@ -434,15 +481,15 @@ test('overflow: a 20-server store with a claude.ai login round-trips; the main i
       new RegExp(`^add-generic-password -U -a "${ACCOUNT}" -s "${SERVICE}" -X "`, 'm'),
     );
     assert.ok(!recordedStdin(h.home).includes(OV_A), 'an overflow too long for a line is not also sent cut short');
-    assertNoSecretInArgv(h.home, data, { overflowArgv: true });
+    assertNoSecretInArgv(h.home, data);
 
     // the next write goes to slot b, the same way; and a store that fits again is one line, no argv
-    const v2 = servers(20, 'v2');
+    const v2 = servers(30, 'v2');
     await s.write(v2);
     assert.equal((mainItem(h).keychainOverflow as { slot: string }).slot, 'b');
     assert.deepEqual((await s.read()).data, v2);
-    assertNoSecretInArgv(h.home, v2, { overflowArgv: true });
-    assertNoSecretInArgv(h.home, data, { overflowArgv: true });
+    assertNoSecretInArgv(h.home, v2);
+    assertNoSecretInArgv(h.home, data);
     const small = servers(1, 'v3');
     await s.write(small);
     assert.deepEqual((await s.read()).data, small);
@@ -461,7 +508,7 @@ test('overflow: six servers with 700-character tokens (store-too-large before) a
       recordedArgvs(h.home).some((a) => a[0] === 'add-generic-password'),
       'the overflow is too long for one line: it went as argv',
     );
-    assertNoSecretInArgv(h.home, data, { overflowArgv: true });
+    assertNoSecretInArgv(h.home, data);
 
     // a claude.ai login that alone passes the line (it never moves): refused, nothing written, nothing as argv
     const before = fakeKeychainItems(h.home);
