@@ -13,9 +13,10 @@ export const SECURITY_TIMEOUT_MS = 15_000;
 /**
  * The longest `add-generic-password` line (with its newline) sent to `security -i`. The tool reads interactive
  * lines into a 4096-byte buffer (MAX_LINE_LEN in Apple's security.c) and cuts a longer line: the command runs
- * with its hex cut short and the rest runs as a command of its own. Claude Code 2.1.328 makes the same choice
- * at 4032 in the keychain writer its Linux build carries (the `Claude Code-device-keys` item:
- * `s.length<=ee ? security -i : security add-generic-password ... -X <hex>`, ee=4032); so do we.
+ * with its hex cut short and the rest runs as a command of its own. Claude Code makes the same choice at 4032:
+ * 2.1.328 in the keychain writer its Linux build carries (the `Claude Code-device-keys` item), and 2.1.332's
+ * credentials writer in its macOS build (`s.length>X`, X=4032, where `s` is the main item's line with its
+ * newline: past it the item is split); so do we.
  */
 export const SECURITY_LINE_MAX = 4032;
 

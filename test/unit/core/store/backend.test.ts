@@ -227,6 +227,30 @@ test('keychain: the stand-in really cuts a long `security -i` line (what the old
   });
 });
 
+test('keychain: the stand-in refuses arguments past macOS ARG_MAX (1 MiB), and Linux refuses one over 128 KiB', async () => {
+  await withHome(async (h) => {
+    const sec = fakeSecurity(h.home);
+    const { spawnSync } = await import('node:child_process');
+    const add = (service: string, w: string, extra: string[] = []) =>
+      spawnSync(sec, ['add-generic-password', '-U', '-a', 'alice', '-s', service, '-w', w, ...extra], {
+        encoding: 'utf8',
+      });
+    // 100 KB: fine on both
+    assert.equal(add('ok', 'b'.repeat(100_000)).status, 0);
+    // ten arguments of 110 KB (each under Linux's per-argument limit, together past a Mac's): refused, not stored
+    const r = add(
+      'mac',
+      'b'.repeat(100),
+      Array.from({ length: 10 }, () => 'p'.repeat(110_000)),
+    );
+    assert.equal(r.status, 126, r.stderr);
+    assert.match(r.stderr, /Argument list too long/);
+    assert.equal(fakeKeychainItems(h.home).get(itemKey('mac', 'alice')), undefined);
+    // one argument over 128 KiB: the kernel refuses it before the stand-in runs
+    assert.equal((add('linux', 'b'.repeat(140_000)).error as NodeJS.ErrnoException | undefined)?.code, 'E2BIG');
+  });
+});
+
 test('keychain: a line of exactly 4095 bytes still fits security -i', async () => {
   await withHome(async (h) => {
     const sec = fakeSecurity(h.home);
