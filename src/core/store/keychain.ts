@@ -82,8 +82,9 @@ interface KeychainState {
  * overflow item goes as Claude Code 2.1.332 sends it: its base64 - AES-256-GCM ciphertext under a fresh key that
  * only ever travels inside the main item, on stdin - as the `-w` argument (`putOverflow`). Only a main item that
  * does not fit even with every movable entry moved out is `store-too-large` (and an overflow past the system's
- * argument limit, E2BIG). Each item is read back and compared. After a verified write the plaintext fallback file goes, as Claude Code removes it on its first
- * keychain write. When there is no item, the file store is read instead.
+ * argument limit, E2BIG). Each item is read back and compared. After a verified write the plaintext fallback
+ * file goes, as Claude Code removes it on its first keychain write. When there is no item, the file store is read
+ * instead.
  */
 export class KeychainStore implements StoreBackend {
   readonly kind = 'keychain';
