@@ -18,6 +18,13 @@
  *   character; at most 32 arguments. A command name matches on a prefix of it (match_command).
  * - `-X` with an odd number of hex digits: how the real tool treats a half byte is not known here; this
  *   stand-in drops it (and still stores the rest). A non-hex digit is an error (exit 1).
+ * - `find-generic-password` without `-w` prints the item's attributes, first `keychain: "<path>"` (this stand-in
+ *   has one keychain file, `keychainFile(dir)`); `add-generic-password` takes an optional keychain path after its
+ *   options and fails (exit 1) on one it does not know.
+ * - Arguments: execve's limits. On a Mac argv plus the environment may hold MAC_ARG_MAX (1 MiB) bytes, past which
+ *   nothing runs (E2BIG); the stand-in refuses that too (exit 126, nothing stored). The Linux kernel under the
+ *   tests refuses a single argument over 128 KiB before the stand-in starts (spawn fails with E2BIG), which is
+ *   stricter than a Mac; an argument between 128 KiB and 1 MiB can therefore not be tested here.
  * - Exit codes are the low byte of the OSStatus: 44 no item (errSecItemNotFound), 45 duplicate, 36 locked.
  * - `find-generic-password -w` prints the data as it is when every byte is printable (0x20-0x7e); otherwise
  *   every byte as `%02x` of a (signed) char - so a byte >= 0x80 prints as `ffffff` + two digits - then '\n'.
@@ -31,7 +38,7 @@
  * the writes of two items would.
  *
  * Every run's argv is in `dir/argv.log` (see `recordedArgvs`), so a test can assert that no secret was ever on a
- * command line.
+ * command line; everything read on stdin is appended to `dir/stdin.log` (see `recordedStdin`).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -109,6 +116,27 @@ export function recordedArgvs(dir: string): string[][] {
     .filter((s) => s !== '')
     .map((s) => s.replace(/\n$/, '').split('\n'));
 }
+
+/** Everything the stand-in read on stdin (`security -i`), over all its runs, in order. */
+export function recordedStdin(dir: string): string {
+  try {
+    return fs.readFileSync(path.join(dir, 'stdin.log'), 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+/** The one keychain file the stand-in has: what `find-generic-password` (no `-w`) names as `keychain: "<path>"`. */
+export function keychainFile(dir: string): string {
+  return path.join(dir, 'Library', 'Keychains', 'login.keychain-db');
+}
+
+/**
+ * macOS's ARG_MAX (`sysctl kern.argmax`): the bytes of argv and the environment together, each string with its
+ * NUL. Past it, execve fails with E2BIG. The Linux kernel that runs these tests refuses a single argument over
+ * 128 KiB (MAX_ARG_STRLEN) itself, before the stand-in starts; this stand-in refuses the rest as a Mac would.
+ */
+export const MAC_ARG_MAX = 1024 * 1024;
 
 export function itemKey(service: string, account: string): string {
   return `${service}\0${account}`;
@@ -188,6 +216,11 @@ class Tool {
       process.stderr.write('Usage: add-generic-password ...\n');
       return 2;
     }
+    // the optional keychain argument: this stand-in has one keychain file, and a path it does not know fails
+    if (p.rest.length === 1 && p.rest[0] !== keychainFile(this.dir)) {
+      this.err(`SecKeychainOpen ${p.rest[0]}: The specified keychain could not be found.`);
+      return 1;
+    }
     let data: Buffer;
     const hex = p.o.get('X');
     if (hex !== undefined) {
@@ -235,7 +268,7 @@ class Tool {
         : [...data].map((c) => (c >= 0x80 ? 'ffffff' : '') + c.toString(16).padStart(2, '0')).join('');
       process.stdout.write(`${text}\n`);
     } else {
-      process.stdout.write(`keychain: "login.keychain-db"\nclass: "genp"\n`);
+      process.stdout.write(`keychain: "${keychainFile(this.dir)}"\nversion: 512\nclass: "genp"\nattributes:\n`);
     }
     return 0;
   }
@@ -326,11 +359,21 @@ async function main(): Promise<void> {
     setInterval(() => {}, 1 << 30);
     return;
   }
+  const argBytes = [...process.argv.slice(3), ...Object.entries(process.env).map(([k, v]) => `${k}=${v}`)].reduce(
+    (n, a) => n + Buffer.byteLength(a) + 1,
+    0,
+  );
+  if (argBytes > MAC_ARG_MAX) {
+    // execve would have failed on a Mac: nothing runs, nothing is stored
+    process.stderr.write('security: Argument list too long\n');
+    process.exitCode = 126;
+    return;
+  }
   const tool = new Tool(dir, b);
   let result = 0;
   if (args[0] === '-i') {
     const input = fs.readFileSync(0);
-    fs.writeFileSync(path.join(dir, 'stdin.log'), input);
+    fs.appendFileSync(path.join(dir, 'stdin.log'), input);
     const pos = { at: 0 };
     for (;;) {
       const line = readLine(input, pos);

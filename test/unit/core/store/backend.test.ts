@@ -137,7 +137,7 @@ test('keychain: a small store round-trips through `security -i` on stdin; the se
   });
 });
 
-test('keychain: a store over 4 KB (claudeAiOauth + 6 MCP entries) round-trips whole, split into the overflow item, never through argv', async () => {
+test('keychain: a store over 4 KB (claudeAiOauth + 6 MCP entries) round-trips whole, split into the overflow item; only its sealed blob is an argument', async () => {
   await withHome(async (h) => {
     const sec = fakeSecurity(h.home);
     const s = store(h, sec);
@@ -153,19 +153,61 @@ test('keychain: a store over 4 KB (claudeAiOauth + 6 MCP entries) round-trips wh
       'the overflow item was written',
     );
     assert.deepEqual((await s.read()).data, data, 'read back whole, not truncated');
-    for (const call of invocations(h.home)) assert.ok(call[0] === '-i' || call[0] === 'find-generic-password', call[0]);
+    const blob = fakeKeychainItems(h.home)
+      .get(itemKey(`${SERVICE}-overflow-a`, 'alice'))!
+      .toString('utf8');
+    for (const call of invocations(h.home)) {
+      if (call[0] === '-i' || call[0] === 'find-generic-password') continue;
+      assert.deepEqual(call, ['add-generic-password', '-U', '-a', 'alice', '-s', `${SERVICE}-overflow-a`, '-w', blob]);
+    }
     assert.ok(!argvLog(h.home).includes('sk-ant-oat01'), 'never the plain text in argv');
     assert.ok(!/[0-9a-f]{64}/.test(argvLog(h.home)), 'never the hex in argv');
   });
 });
 
-test('keychain: a store too large for the main item and its overflow is store-too-large, where it used to go as argv', async () => {
+test('keychain: a 10-server store (store-too-large before) is written: the main item on stdin, only the sealed overflow as argv', async () => {
   await withHome(async (h) => {
     const sec = fakeSecurity(h.home);
     const s = store(h, sec);
-    await assert.rejects(s.write(bigStore(10)), (e: { code: string }) => e.code === 'store-too-large');
-    assert.equal(fakeKeychainItems(h.home).size, 0, 'nothing written');
-    assert.ok(!invocations(h.home).some((c) => c[0] === 'add-generic-password'), 'no add with its data as argv');
+    const data = bigStore(10);
+    await s.write(data);
+    assert.deepEqual((await s.read()).data, data);
+    const adds = invocations(h.home).filter((c) => c[0] === 'add-generic-password');
+    assert.equal(adds.length, 1);
+    assert.deepEqual(adds[0].slice(0, 7), [
+      'add-generic-password',
+      '-U',
+      '-a',
+      'alice',
+      '-s',
+      `${SERVICE}-overflow-a`,
+      '-w',
+    ]);
+    const log = argvLog(h.home);
+    assert.ok(!log.includes('sk-ant-oat01') && !log.includes('at-0-AAAA'), 'never a token in argv');
+    assert.ok(!/[0-9a-f]{64}/.test(log), 'never the hex in argv');
+    const key = (JSON.parse(fakeKeychainItems(h.home).get(itemKey(SERVICE, 'alice'))!.toString('utf8')) as StoreData)
+      .keychainOverflow as { key: string };
+    assert.ok(!log.includes(key.key) && !log.includes(Buffer.from(key.key, 'base64').toString('hex')), 'nor the key');
+  });
+});
+
+test('keychain: an overflow past the system argument limit (E2BIG) is store-too-large; the pair before is untouched', async () => {
+  await withHome(async (h) => {
+    const sec = fakeSecurity(h.home);
+    const s = store(h, sec);
+    const before = bigStore(8);
+    await s.write(before);
+    const items = fakeKeychainItems(h.home);
+    const data = bigStore(3);
+    for (const e of Object.values(data.mcpOAuth!)) e.accessToken += 'T'.repeat(600_000);
+    await assert.rejects(s.write(data), (e: Error & { code: string }) => {
+      assert.equal(e.code, 'store-too-large');
+      assert.ok(!e.message.includes('TTTT'), 'no token in the message');
+      return true;
+    });
+    assert.deepEqual(fakeKeychainItems(h.home), items);
+    assert.deepEqual((await s.read()).data, before);
   });
 });
 
@@ -182,6 +224,30 @@ test('keychain: the stand-in really cuts a long `security -i` line (what the old
     assert.match(r.stderr, /unknown command/);
     const item = fakeKeychainItems(h.home).get(itemKey(SERVICE, 'alice'));
     assert.ok(item && item.length > 0 && item.length < hex.length / 2, 'a truncated item is left behind');
+  });
+});
+
+test('keychain: the stand-in refuses arguments past macOS ARG_MAX (1 MiB), and Linux refuses one over 128 KiB', async () => {
+  await withHome(async (h) => {
+    const sec = fakeSecurity(h.home);
+    const { spawnSync } = await import('node:child_process');
+    const add = (service: string, w: string, extra: string[] = []) =>
+      spawnSync(sec, ['add-generic-password', '-U', '-a', 'alice', '-s', service, '-w', w, ...extra], {
+        encoding: 'utf8',
+      });
+    // 100 KB: fine on both
+    assert.equal(add('ok', 'b'.repeat(100_000)).status, 0);
+    // ten arguments of 110 KB (each under Linux's per-argument limit, together past a Mac's): refused, not stored
+    const r = add(
+      'mac',
+      'b'.repeat(100),
+      Array.from({ length: 10 }, () => 'p'.repeat(110_000)),
+    );
+    assert.equal(r.status, 126, r.stderr);
+    assert.match(r.stderr, /Argument list too long/);
+    assert.equal(fakeKeychainItems(h.home).get(itemKey('mac', 'alice')), undefined);
+    // one argument over 128 KiB: the kernel refuses it before the stand-in runs
+    assert.equal((add('linux', 'b'.repeat(140_000)).error as NodeJS.ErrnoException | undefined)?.code, 'E2BIG');
   });
 });
 
@@ -286,7 +352,7 @@ test('keychain: an item Claude Code wrote with non-ASCII bytes (printed as hex b
   });
 });
 
-test('keychain: the switch to the overflow item is at a 4032-byte line, as in Claude Code; both go to security -i', async () => {
+test('keychain: the switch to the overflow item is at a 4032-byte line, as in Claude Code; the main item always goes to security -i', async () => {
   await withHome(async (h) => {
     const sec = fakeSecurity(h.home);
     const s = store(h, sec);
@@ -301,7 +367,11 @@ test('keychain: the switch to the overflow item is at a 4032-byte line, as in Cl
       assert.equal(head + 2 * JSON.stringify(data).length, lineLen);
       await s.write(data);
       const writes = invocations(h.home).filter((c) => c[0] !== 'find-generic-password');
-      assert.deepEqual(writes, lineLen <= 4032 ? [['-i']] : [['-i'], ['-i']], String(lineLen));
+      assert.deepEqual(
+        writes.map((c) => (c[0] === '-i' ? '-i' : `${c[0]} ${c[5]}`)),
+        lineLen <= 4032 ? ['-i'] : [`add-generic-password ${SERVICE}-overflow-a`, '-i'],
+        String(lineLen),
+      );
       const main = JSON.parse(fakeKeychainItems(h.home).get(itemKey(SERVICE, 'alice'))!.toString('utf8')) as StoreData;
       assert.equal(main.keychainOverflow === undefined, lineLen <= 4032, String(lineLen));
       assert.deepEqual((await s.read()).data, data);

@@ -8,7 +8,14 @@ import { loadModel } from '../../../../src/core/model';
 import { resolvePaths } from '../../../../src/core/paths';
 import type { StoreData } from '../../../../src/core/store/types';
 import { withHome, type TempHome } from '../../../helpers/home';
-import { fakeSecurity, fakeKeychainItems, itemKey, recordedArgvs } from '../../../helpers/fake-security';
+import {
+  fakeSecurity,
+  fakeKeychainItems,
+  itemKey,
+  keychainFile,
+  recordedArgvs,
+  recordedStdin,
+} from '../../../helpers/fake-security';
 
 /*
  * The macOS keychain as Claude Code 2.1.332 splits it (claude-code-format.md, "macOS keychain overflow"), through
@@ -34,9 +41,14 @@ const urlOf = (i: number) => `https://mcp-${i}.example.com/mcp`;
 
 /** Six MCP servers (two with a static client secret), a claude.ai login and a section we do not know. */
 function sixServers(tag = 'v1'): StoreData {
+  return servers(6, tag);
+}
+
+/** `n` MCP servers (every third with a static client secret), a claude.ai login and a section we do not know. */
+function servers(n: number, tag = 'v1'): StoreData {
   const mcpOAuth: NonNullable<StoreData['mcpOAuth']> = {};
   const mcpOAuthClientConfig: NonNullable<StoreData['mcpOAuthClientConfig']> = {};
-  for (let i = 0; i < 6; i++) {
+  for (let i = 0; i < n; i++) {
     const k = keyOf(`server-${i}`, urlOf(i));
     mcpOAuth[k] = {
       serverName: `server-${i}`,
@@ -75,19 +87,82 @@ function secretsOf(data: StoreData): string[] {
   return out;
 }
 
-/** No argv of any `security` run holds a secret, its hex, its base64, or any long run of hex/base64 (an item). */
+/** The overflow keys the main item was ever written with: from every main-item line sent to `security -i`. */
+function overflowKeysSent(dir: string): string[] {
+  const keys = new Set<string>();
+  for (const line of recordedStdin(dir).split('\n')) {
+    const m = /^add-generic-password -U -a "[^"]*" -s "([^"]*)" -X "([0-9a-f]*)"$/.exec(line);
+    if (!m || m[1] !== SERVICE) continue;
+    const v = JSON.parse(Buffer.from(m[2], 'hex').toString('utf8')) as { keychainOverflow?: { key?: unknown } };
+    if (typeof v.keychainOverflow?.key === 'string') keys.add(v.keychainOverflow.key);
+  }
+  return [...keys];
+}
+
+/**
+ * How `bytes` can show inside a longer argument: hex (either case), and base64 / base64url at each of the three
+ * alignments it can have in a longer stream (only the characters that depend on `bytes` alone).
+ */
+function encodedForms(bytes: Buffer): string[] {
+  const out = [bytes.toString('hex'), bytes.toString('hex').toUpperCase()];
+  for (let p = 0; p < 3; p++) {
+    const b64 = Buffer.concat([Buffer.alloc(p), bytes]).toString('base64');
+    const core = b64.slice(p ? 4 : 0, 4 * Math.floor((p + bytes.length) / 3));
+    out.push(core, core.replace(/\+/g, '-').replace(/\//g, '_'));
+  }
+  return out.filter((f) => f.length >= 8);
+}
+
+/**
+ * No argv of any `security` run holds a token, a client secret or an overflow key - as it is, hex, or base64 (any
+ * alignment) - and no argument is long, except the sealed overflow blob, written as Claude Code 2.1.332 writes it:
+ * the `-w` of an `add-generic-password` for `<service>-overflow-a|b` (never the main item), followed only by the
+ * keychain's path, base64 that opens with a key sent on stdin only and with no other key, and holds no plain text.
+ */
 function assertNoSecretInArgv(dir: string, data: StoreData): void {
   const argvs = recordedArgvs(dir);
   assert.ok(argvs.length > 0);
+  const keys = overflowKeysSent(dir);
+  const forms: string[] = [];
+  for (const s of secretsOf(data)) forms.push(s, s.slice(0, 24), ...encodedForms(Buffer.from(s)));
+  for (const k of keys) forms.push(k, ...encodedForms(Buffer.from(k)), ...encodedForms(Buffer.from(k, 'base64')));
   for (const argv of argvs) {
-    for (const a of argv) {
-      assert.ok(a.length < 100, `an argument of ${a.length} characters: ${argv.slice(0, 7).join(' ')}`);
-      for (const s of secretsOf(data)) {
-        for (const form of [s, Buffer.from(s).toString('hex'), s.slice(0, 24)]) {
-          assert.ok(!a.includes(form), `a secret in argv: ${argv.slice(0, 7).join(' ')}`);
-        }
-      }
+    let blobAt = -1;
+    if (argv[0] === 'add-generic-password') {
+      const service = argv[argv.indexOf('-s') + 1];
+      assert.match(service, /^Claude Code-credentials-overflow-[ab]$/, 'only the overflow item may go as argv');
+      blobAt = argv.indexOf('-w') + 1;
+      assert.ok(blobAt > 0, argv.slice(0, 6).join(' '));
+      assert.deepEqual(
+        argv.slice(blobAt + 1),
+        argv.length === blobAt + 1 ? [] : [keychainFile(dir)],
+        'then the keychain',
+      );
+      const blob = argv[blobAt];
+      assert.match(blob, /^[A-Za-z0-9+/]+={0,2}$/);
+      assert.ok(
+        keys.some((k) => opens(blob, Buffer.from(k, 'base64'))),
+        'the blob is the sealed overflow',
+      );
+      assert.ok(!opens(blob, randomBytes(32)), 'and it does not open without its key');
+      const raw = Buffer.from(blob, 'base64');
+      for (const word of ['accessToken', 'refreshToken', 'mcpOAuth', 'serverName', 'clientSecret'])
+        assert.ok(!raw.includes(word), `plain text in the blob: ${word}`);
     }
+    argv.forEach((a, i) => {
+      if (i !== blobAt)
+        assert.ok(a.length < 100, `an argument of ${a.length} characters: ${argv.slice(0, 7).join(' ')}`);
+      for (const form of forms) assert.ok(!a.includes(form), `a secret or key in argv: ${argv.slice(0, 7).join(' ')}`);
+    });
+  }
+}
+
+function opens(blob: string, key: Buffer): boolean {
+  try {
+    unseal(blob, key);
+    return true;
+  } catch {
+    return false;
   }
 }
 
@@ -143,15 +218,29 @@ test('overflow: a 6-server store with a claude.ai login round-trips, split as Cl
       assert.ok(!(k in ((main.mcpOAuth as object | undefined) ?? {})), 'a moved entry is not also in the main item');
       if (data.mcpOAuthClientConfig![k]) assert.deepEqual(moved.mcpOAuthClientConfig[k], data.mcpOAuthClientConfig![k]);
     }
-    // every item went to `security -i` on stdin; argv never held a secret
+    // as Claude Code 2.1.332 writes them: the overflow first, its sealed base64 as the -w argument (nothing in any
+    // keychain yet, so no keychain path), then the main item as a `security -i` line; argv never held a secret
+    const writes = () => recordedArgvs(h.home).filter((a) => a[0] !== 'find-generic-password');
+    assert.deepEqual(writes(), [
+      ['add-generic-password', '-U', '-a', ACCOUNT, '-s', OV_A, '-w', item(h, OV_A)],
+      ['-i'],
+    ]);
+    assert.match(
+      recordedStdin(h.home),
+      new RegExp(`^add-generic-password -U -a "${ACCOUNT}" -s "${SERVICE}" -X "[0-9a-f]+"\n$`),
+    );
     assertNoSecretInArgv(h.home, data);
-    assert.ok(recordedArgvs(h.home).some((a) => a.length === 1 && a[0] === '-i'));
 
     // the next writes alternate the slots: b, then a
     const v2 = sixServers('v2');
     await s.write(v2);
     assert.equal((mainItem(h).keychainOverflow as { slot: string }).slot, 'b');
     assert.deepEqual((await s.read()).data, v2);
+    // slot b is new: it goes into the keychain the main item is in, named as `find-generic-password` names it
+    assert.deepEqual(writes().slice(2), [
+      ['add-generic-password', '-U', '-a', ACCOUNT, '-s', OV_B, '-w', item(h, OV_B), keychainFile(h.home)],
+      ['-i'],
+    ]);
     const v3 = sixServers('v3');
     await s.write(v3);
     assert.equal((mainItem(h).keychainOverflow as { slot: string }).slot, 'a');
@@ -173,6 +262,7 @@ test('overflow: killed between the two items (the main-item write dies), the sto
     const old = sixServers('old');
     await s.write(old);
     const mainBefore = item(h, SERVICE);
+    const ovBefore = item(h, OV_A);
     // the same keychain, now with a `security` that dies when the main item is written
     const dying = storeOf(h, fakeSecurity(h.home, { dieOnAdd: SERVICE }));
     await assert.rejects(dying.write(sixServers('new')), (e: Error & { code: string }) => {
@@ -183,11 +273,31 @@ test('overflow: killed between the two items (the main-item write dies), the sto
     assert.ok(item(h, OV_B), 'the new slot was written first');
     fakeSecurity(h.home); // the stand-in's behaviour is per folder: back to a `security` that does not die
     assert.equal(item(h, SERVICE), mainBefore, 'the main item is untouched and still points at slot a');
+    assert.equal(item(h, OV_A), ovBefore, 'and slot a is untouched');
     assert.deepEqual((await s.read()).data, old, 'the old state reads whole');
     // and the next write after the crash works, into slot b again
     await s.write(sixServers('after'));
     assert.equal((mainItem(h).keychainOverflow as { slot: string }).slot, 'b');
     assert.deepEqual((await s.read()).data, sixServers('after'));
+  });
+});
+
+test('overflow: killed while the overflow item (the argv write) is written, neither item changes', async () => {
+  await withHome(async (h) => {
+    const s = storeOf(h, fakeSecurity(h.home));
+    const old = sixServers('old');
+    await s.write(old);
+    const before = fakeKeychainItems(h.home);
+    const dying = storeOf(h, fakeSecurity(h.home, { dieOnAdd: OV_B }));
+    await assert.rejects(dying.write(sixServers('new')), (e: Error & { code: string }) => {
+      assert.equal(e.code, 'store-write');
+      assert.ok(!/at-new|sk-ant/.test(e.message), e.message);
+      return true;
+    });
+    assert.deepEqual(fakeKeychainItems(h.home), before, 'the main item and slot a as they were; slot b not made');
+    assert.ok(!recordedStdin(h.home).includes(Buffer.from('at-new').toString('hex')), 'the main item was not sent');
+    fakeSecurity(h.home);
+    assert.deepEqual((await s.read()).data, old);
   });
 });
 
@@ -338,17 +448,80 @@ test('overflow: deleting the credentials deletes the main item and both overflow
   });
 });
 
-test('overflow: a store too large even when split is store-too-large; nothing written, nothing on a command line', async () => {
+test('overflow: a 30-server store (over 8 KB) with a claude.ai login round-trips; the main item on stdin, only the sealed overflow as argv (store-too-large before)', async () => {
+  await withHome(async (h) => {
+    const s = storeOf(h, fakeSecurity(h.home));
+    const data = servers(30);
+    assert.ok(JSON.stringify(data).length > 8192, String(JSON.stringify(data).length));
+    await s.write(data);
+    assert.deepEqual((await s.read()).data, data, 'read back whole, merged');
+
+    const main = mainItem(h);
+    const ptr = main.keychainOverflow as { slot: string; key: string };
+    assert.equal(ptr.slot, 'a');
+    assert.deepEqual(main.claudeAiOauth, data.claudeAiOauth, 'the login stays in the main item');
+    const mainLine = `add-generic-password -U -a "${ACCOUNT}" -s "${SERVICE}" -X "${Buffer.from(item(h, SERVICE)!).toString('hex')}"\n`;
+    assert.ok(mainLine.length <= 4032, String(mainLine.length));
+    const blob = item(h, OV_A)!;
+    assert.ok(`add-generic-password -U -a "${ACCOUNT}" -s "${OV_A}" -w "${blob}"\n`.length > 4032, 'no one line');
+    // the overflow, opened here with node:crypto, holds exactly the servers the main item lacks
+    const moved = unseal(blob, Buffer.from(ptr.key, 'base64')) as Record<string, Record<string, unknown>>;
+    const inMain = Object.keys((main.mcpOAuth as object | undefined) ?? {});
+    assert.deepEqual([...Object.keys(moved.mcpOAuth), ...inMain].sort(), Object.keys(data.mcpOAuth!).sort());
+
+    // how each item went: the main item as a `security -i` line, the overflow (only it) as arguments
+    const adds = recordedArgvs(h.home).filter((a) => a[0] === 'add-generic-password');
+    assert.deepEqual(
+      adds.map((a) => a.slice(0, 7)),
+      [['add-generic-password', '-U', '-a', ACCOUNT, '-s', OV_A, '-w']],
+    );
+    assert.equal(adds[0][7], blob);
+    assert.match(
+      recordedStdin(h.home),
+      new RegExp(`^add-generic-password -U -a "${ACCOUNT}" -s "${SERVICE}" -X "`, 'm'),
+    );
+    assert.ok(!recordedStdin(h.home).includes(OV_A), 'an overflow too long for a line is not also sent cut short');
+    assertNoSecretInArgv(h.home, data);
+
+    // the next write goes to slot b, the same way; and a store that fits again is one line, no argv
+    const v2 = servers(30, 'v2');
+    await s.write(v2);
+    assert.equal((mainItem(h).keychainOverflow as { slot: string }).slot, 'b');
+    assert.deepEqual((await s.read()).data, v2);
+    assertNoSecretInArgv(h.home, v2);
+    assertNoSecretInArgv(h.home, data);
+    const small = servers(1, 'v3');
+    await s.write(small);
+    assert.deepEqual((await s.read()).data, small);
+    assert.equal(mainItem(h).keychainOverflow, undefined);
+  });
+});
+
+test('overflow: six servers with 700-character tokens (store-too-large before) are written; too large is only a main item that does not fit with everything moved', async () => {
   await withHome(async (h) => {
     const s = storeOf(h, fakeSecurity(h.home));
     const data = sixServers();
     for (const e of Object.values(data.mcpOAuth!)) e.accessToken += 'T'.repeat(700);
-    await assert.rejects(s.write(data), (e: Error & { code: string }) => {
+    await s.write(data);
+    assert.deepEqual((await s.read()).data, data);
+    assert.ok(
+      recordedArgvs(h.home).some((a) => a[0] === 'add-generic-password'),
+      'the overflow is too long for one line: it went as argv',
+    );
+    assertNoSecretInArgv(h.home, data);
+
+    // a claude.ai login that alone passes the line (it never moves): refused, nothing written, nothing as argv
+    const before = fakeKeychainItems(h.home);
+    fs.rmSync(path.join(h.home, 'argv.log'));
+    const huge = sixServers('huge');
+    (huge.claudeAiOauth as { accessToken: string }).accessToken += 'T'.repeat(2100);
+    await assert.rejects(s.write(huge), (e: Error & { code: string }) => {
       assert.equal(e.code, 'store-too-large');
-      assert.ok(!e.message.includes('TTTT'), e.message);
+      assert.ok(!e.message.includes('TTTT') && !e.message.includes('sk-ant'), e.message);
       return true;
     });
-    assert.equal(fakeKeychainItems(h.home).size, 0);
-    assertNoSecretInArgv(h.home, data);
+    assert.deepEqual(fakeKeychainItems(h.home), before, 'nothing written');
+    assert.ok(!recordedArgvs(h.home).some((a) => a[0] === 'add-generic-password' || a[0] === '-i'));
+    assertNoSecretInArgv(h.home, huge);
   });
 });
