@@ -5,16 +5,13 @@ import { isProblem } from '../core/status';
 import type { CliContext } from './commands';
 import { duration, paint, REASON_TEXT } from './format';
 import { brokenConfigFiles, printIssues } from './report';
-import type { AuthState, Hint } from '../core';
+import type { Hint } from '../core';
+import type { DoctorReport } from './doctor-report';
 import { keeperLines } from './keeper-doctor';
-import {
-  claudeVersionsInPlay,
-  VERIFIED_CLAUDE_VERSIONS,
-  type ClaudeVersionSeen,
-  type VersionVerdict,
-} from '../core/claudeVersions';
-import type { ConnectorsOff } from '../core/connectors';
+import { claudeVersionsInPlay, VERIFIED_CLAUDE_VERSIONS, type ClaudeVersionSeen } from '../core/claudeVersions';
 import { sessionLine } from './sessions';
+
+export type { DoctorReport } from './doctor-report';
 
 /** The CLI's wording of the one fix rule (core/diagnose fixFor): a command to run. */
 export function fixCommand(fix: FixCode | undefined, name: string): string | undefined {
@@ -127,23 +124,6 @@ function checkMessage(c: Check): string {
     case 'temp-file':
       return `${c.name}: temporary file left by an interrupted write (harmless; the store itself is intact)`;
   }
-}
-
-/** The doctor report as printed with --json: the diagnosis worded for the CLI. */
-export interface DoctorReport {
-  configDir: string;
-  secureDir: string;
-  store: string;
-  cacheFile: string;
-  configFiles: string[];
-  /** config files that exist but cannot be read or parsed */
-  unreadableConfigFiles: { file: string; code: string }[];
-  checks: { check: string; ok: boolean; message: string }[];
-  servers: { name: string; scope: string; state: AuthState; reason: string; lines: string[]; fix?: string }[];
-  /** the Claude Code versions in play (core/claudeVersions.ts), each with whether our formats are verified for it */
-  claudeCode: { source: 'path' | 'session'; version: string | null; verdict: VersionVerdict; message: string }[];
-  /** claude.ai connectors: off, and why (ENABLE_CLAUDEAI_MCP_SERVERS or the disableClaudeAiConnectors setting) */
-  claudeAiConnectors: { off: ConnectorsOff | null; message: string };
 }
 
 const VERIFIED = VERIFIED_CLAUDE_VERSIONS.join(', ');

@@ -3,7 +3,7 @@ import { describeKept } from '../core/keeper/keeper';
 import { describeProbe, probeServer } from '../core/keeper/probe';
 import { readKeeperRecord } from '../core/keeper/record';
 import type { CliContext } from './commands';
-import type { DoctorReport } from './doctor';
+import type { DoctorReport } from './doctor-report';
 import { duration } from './format';
 import { actionLine } from './watch';
 

@@ -17,7 +17,7 @@ import type { ErrorCode } from './errors';
 import { McpAuthError, isMcpAuthError } from './errors';
 import { isPlainObject, readJsonFile } from './fsutil';
 import type { ClaudePaths } from './paths';
-import type { CacheInfo, ServerStatus } from './status';
+import type { CacheInfo, ServerStatus } from './statusTypes';
 
 export const CONNECTOR_PREFIX = 'claude.ai ';
 export const CLAUDE_AI_ORIGIN = 'https://claude.ai';

@@ -39,7 +39,7 @@ export function fixFor(row: ServerRow): FixCode | undefined {
       return s.hasRefreshToken ? 'refresh' : 'login';
     case 'needs-auth':
       return 'login';
-    // a sign-in that asks for the union of the stored and the required scopes (login.ts)
+    // a sign-in that asks for the union of the stored and the required scopes (login/client.ts, requestedScope)
     case 'needs-scope':
       return 'grant';
     case 'error':

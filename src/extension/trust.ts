@@ -10,7 +10,7 @@
  */
 import type * as vscode from 'vscode';
 import type { ServerRow } from '../core';
-import type { L10n } from './present';
+import type { L10n } from './words';
 
 /** May this window act on the row (refresh, sign in or out, clear its needs-auth entry)? */
 export function canActOn(row: Pick<ServerRow, 'config'>, trusted: typeof vscode.workspace.isTrusted): boolean {

@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import { isPlainObject } from '../fsutil';
 import type { ClaudePaths } from '../paths';
-import { parseServer } from './discover';
+import { parseServer } from './parse';
 import type { ConfigIssue, ServerConfig } from './types';
 
 /**
