@@ -15,13 +15,13 @@ const ownRepo = !process.argv[2];
 // once those branches are merged; it must be empty then. Only the line limit is waived for them.
 const TEMPORARILY_OVER_LIMIT = new Set(
   ownRepo
-    ? ['src/core/refresh.ts', 'src/core/keeper/keeper.ts', 'src/extension/commands.ts', 'src/core/store/backend.ts']
+    ? ['src/core/refresh.ts', 'src/core/keeper/keeper.ts', 'src/extension/commands.ts']
     : [],
 );
 // TEMPORARY as well, for the same reason: a circle that runs through src/core/store/backend.ts (StoreBackend is
 // declared there and credman.ts implements it; backend.ts builds a CredmanStore), which this branch may not edit.
 // The branch splitting backend.ts should move StoreBackend down (e.g. store/types.ts); then this list goes too.
-const TEMPORARY_CIRCLES = ownRepo ? [['src/core/store/backend.ts', 'src/core/store/credman.ts']] : [];
+const TEMPORARY_CIRCLES = ownRepo ? [] : [];
 
 const root = process.argv[2] ? resolve(process.argv[2]) : fileURLToPath(new URL('..', import.meta.url));
 const src = join(root, 'src');

@@ -1,6 +1,5 @@
-import type { AtomicWriteOptions } from '../fsutil';
 import type { ClaudePaths } from '../paths';
-import type { StoreData, StoreSnapshot } from './types';
+import type { StoreBackend } from './types';
 import { TEST_HOOKS } from '../build';
 import { CredmanStore, windowsCredmanForced } from './credman';
 import { FileStore } from './file';
@@ -9,16 +8,8 @@ import { KeychainStore, keychainAccount, keychainService } from './keychain';
 // The backends live in their own files; their names are exported from here as before.
 export { FileStore } from './file';
 export { KeychainStore, keychainAccount, keychainService } from './keychain';
+export type { StoreBackend } from './types';
 export { SECURITY_LINE_MAX, SECURITY_TIMEOUT_MS, decodePrintedPassword, keychainText } from './security';
-
-export interface StoreBackend {
-  /** `credman`: Claude Code keeps its tokens in Windows Credential Manager (credman.ts); we neither read nor write it */
-  readonly kind: 'file' | 'keychain' | 'credman';
-  readonly location: string;
-  read(): Promise<StoreSnapshot>;
-  /** Write the whole JSON. Callers hold the storage lock. */
-  write(data: StoreData, opts?: AtomicWriteOptions): Promise<void>;
-}
 
 export function openStore(
   paths: ClaudePaths,

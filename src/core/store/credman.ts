@@ -2,8 +2,7 @@ import * as fs from 'node:fs';
 import { McpAuthError } from '../errors';
 import { isPlainObject } from '../fsutil';
 import { joinIn, type ClaudePaths } from '../paths';
-import type { StoreData, StoreSnapshot } from './types';
-import type { StoreBackend } from './backend';
+import type { StoreBackend, StoreData, StoreSnapshot } from './types';
 
 /**
  * Claude Code on Windows keeps its tokens in `S/.credentials.json` (the file store), except when Windows Credential

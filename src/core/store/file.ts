@@ -1,9 +1,8 @@
 import * as fs from 'node:fs';
 import { McpAuthError, errnoCode } from '../errors';
 import { readJsonFile, writeFileAtomic, type AtomicWriteOptions } from '../fsutil';
-import type { StoreData, StoreSnapshot } from './types';
+import type { StoreBackend, StoreData, StoreSnapshot } from './types';
 import { validateStore } from './validate';
-import type { StoreBackend } from './backend';
 
 /** `S/.credentials.json`: Linux, WSL, Windows, and the macOS fallback. */
 export class FileStore implements StoreBackend {

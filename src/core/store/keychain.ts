@@ -4,9 +4,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { McpAuthError, errnoCode } from '../errors';
 import { parseStrictJson } from '../fsutil';
-import type { StoreData, StoreSnapshot } from './types';
+import type { StoreBackend, StoreData, StoreSnapshot } from './types';
 import { validateStore } from './validate';
-import type { StoreBackend } from './backend';
 import type { FileStore } from './file';
 import {
   SECURITY_LINE_MAX,

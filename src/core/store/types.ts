@@ -1,3 +1,4 @@
+import type { AtomicWriteOptions } from '../fsutil';
 /** One entry of `mcpOAuth` as Claude Code writes it. Unknown fields are kept by every writer. */
 export interface TokenEntry {
   serverName?: string;
@@ -48,4 +49,13 @@ export interface StoreSnapshot {
    * `accessToken` may have its real entry in the lost part, so it is this error, never "signed out".
    */
   overflowError?: { code: 'store-overflow-missing' | 'store-overflow-unreadable'; message: string };
+}
+
+export interface StoreBackend {
+  /** `credman`: Claude Code keeps its tokens in Windows Credential Manager (credman.ts); we neither read nor write it */
+  readonly kind: 'file' | 'keychain' | 'credman';
+  readonly location: string;
+  read(): Promise<StoreSnapshot>;
+  /** Write the whole JSON. Callers hold the storage lock. */
+  write(data: StoreData, opts?: AtomicWriteOptions): Promise<void>;
 }
