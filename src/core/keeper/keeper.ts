@@ -129,6 +129,8 @@ export class Keeper extends EventEmitter<KeeperEvents> {
   private again = false;
   private started = false;
   private stopped = false;
+  /** aborted by stop(): a refresh of ours that has not sent its token yet is called off */
+  private readonly halt = new AbortController();
   private lastIssues = '';
   private current: AuthModel | undefined;
 
@@ -193,6 +195,7 @@ export class Keeper extends EventEmitter<KeeperEvents> {
   /** Stop watching and acting; resolves when every refresh and probe under way has ended (their locks released). */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.halt.abort();
     if (this.debounce) clearTimeout(this.debounce);
     if (this.wake) clearTimeout(this.wake);
     for (const w of this.watchers.values()) w.close();
@@ -333,6 +336,10 @@ export class Keeper extends EventEmitter<KeeperEvents> {
     return this.track(
       new Promise<void>((resolve) => {
         const go = () => {
+          if (this.stopped) {
+            resolve();
+            return;
+          }
           this.refreshing.set(key, true);
           void this.refreshNow(row.config, key, all).finally(() => {
             this.refreshing.delete(key);
@@ -367,8 +374,11 @@ export class Keeper extends EventEmitter<KeeperEvents> {
       httpTimeoutMs: this.o.httpTimeoutMs,
       autoClearStaleEntries: this.o.autoClearStaleEntries,
       testHooks: this.o.testHooks,
+      signal: this.halt.signal,
     });
     const at = this.now();
+    // called off by stop() before its token was sent: nothing happened, nothing to retry
+    if (out.result === 'failed' && out.code === 'cancelled' && this.stopped) return;
     if (out.result === 'failed') {
       const delay = Math.min((this.backoff.get(key)?.delay ?? FAILURE_BACKOFF_MIN_MS / 2) * 2, FAILURE_BACKOFF_MAX_MS);
       this.backoff.set(key, { until: at + delay, delay });
