@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import { assertApproved, isMcpAuthError, redact, type Logger, type ServerRow } from '../core';
-import { refreshServer, type RefreshOutcome } from '../core/refresh';
+import type { RefreshOutcome } from '../core/refresh';
 import { removeCacheEntries, cacheNamesFor } from '../core/cache/needsAuthCache';
 import { login } from '../core/login';
 import {
@@ -17,6 +17,7 @@ import type { Node } from './tree';
 import { readSettings, type AuthModelService } from './service';
 import { credmanText, describe, diagnosisText, fixText } from './present';
 import { assertCanActOn, canActOn } from './trust';
+import { operations, refreshTracked } from './operations';
 
 type Target = Node | { name: string } | undefined;
 
@@ -91,7 +92,7 @@ async function refreshServerCommand(ctx: Ctx, target: Target): Promise<RefreshOu
   return vscode.window.withProgress(
     { location: { viewId: 'mcpAuth.servers' }, title: vscode.l10n.t('Refreshing {0}…', row.config.name) },
     async () => {
-      const out = await refreshServer(row.config, ctx.service.coreDeps(ctx.log), {
+      const out = await refreshTracked(row.config, ctx.service.coreDeps(ctx.log), {
         force: row.status.state === 'signed-in',
       });
       ctx.service.schedule(0);
@@ -118,7 +119,7 @@ async function refreshAllCommand(ctx: Ctx): Promise<RefreshOutcome[]> {
       for (const r of targets) {
         if (token.isCancellationRequested) break;
         progress.report({ message: r.config.name, increment: 100 / targets.length });
-        results.push(await refreshServer(r.config, ctx.service.coreDeps(ctx.log)));
+        results.push(await refreshTracked(r.config, ctx.service.coreDeps(ctx.log)));
       }
       ctx.service.schedule(0);
       const failed = results.filter((r) => r.result === 'failed');
@@ -455,7 +456,7 @@ async function signOutCommand(ctx: Ctx, target: Target) {
     );
     if (ok !== yes) return undefined;
   }
-  const out = await logout(row.config, ctx.service.coreDeps(ctx.log));
+  const out = await operations.track(logout(row.config, ctx.service.coreDeps(ctx.log)));
   ctx.service.schedule(0);
   if (out.revokeError)
     void showError(

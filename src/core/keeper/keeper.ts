@@ -10,6 +10,7 @@ import { nullLogger, type Logger } from '../log';
 import { loadModel, type AuthModel, type ModelIssue, type ServerRow } from '../model';
 import { refreshServer, type RefreshDeps, type RefreshOutcome } from '../refresh';
 import { DEFAULT_SETTINGS } from '../status';
+import type { InFlight } from '../inflight';
 import { openStore, type StoreBackend } from '../store/backend';
 import type { TokenEntry } from '../store/types';
 import { refreshDueAt } from '../timing';
@@ -71,6 +72,8 @@ export interface KeeperOptions extends Pick<
   probe?: (server: ServerConfig, accessToken: string) => Promise<ProbeResult>;
   /** may the keeper act on this server? (VS Code's Restricted Mode: not the folder's own .mcp.json servers) */
   canAct?: (server: ServerConfig) => boolean;
+  /** the host's registry of operations under way (the extension's deactivate settles it): refreshes are tracked there too */
+  operations?: InFlight;
   /** test-only switches of RefreshDeps */
   testHooks?: RefreshDeps['testHooks'];
 }
@@ -341,7 +344,9 @@ export class Keeper extends EventEmitter<KeeperEvents> {
             return;
           }
           this.refreshing.set(key, true);
-          void this.refreshNow(row.config, key, all).finally(() => {
+          const run = this.refreshNow(row.config, key, all);
+          this.o.operations?.track(run);
+          void run.finally(() => {
             this.refreshing.delete(key);
             resolve();
             if (!once) this.poke(0);
