@@ -377,7 +377,14 @@ async function slowMetadataAs(delayMs: number) {
     if (req.method === 'POST' && req.url === '/token') {
       tokenPosts++;
       res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify({ access_token: 'at-new-0123456789', refresh_token: 'rt-new-0123456789', token_type: 'Bearer', expires_in: 3600 }));
+      res.end(
+        JSON.stringify({
+          access_token: 'at-new-0123456789',
+          refresh_token: 'rt-new-0123456789',
+          token_type: 'Bearer',
+          expires_in: 3600,
+        }),
+      );
       return;
     }
     res.statusCode = 404;
