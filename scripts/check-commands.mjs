@@ -1,11 +1,11 @@
-// Every command contributed in package.json is registered in src/extension/commands.ts, and vice versa;
+// Every command contributed in package.json is registered in src/extension/commands/index.ts (the COMMANDS table), and vice versa;
 // every menu entry and palette rule names a contributed command; every user-facing manifest string is a %key%
 // with a package.nls.json text, and every package.nls.json text is used.
 import { readFileSync } from 'node:fs';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
 const nls = JSON.parse(readFileSync(new URL('../package.nls.json', import.meta.url), 'utf8'));
-const src = readFileSync(new URL('../src/extension/commands.ts', import.meta.url), 'utf8');
+const src = readFileSync(new URL('../src/extension/commands/index.ts', import.meta.url), 'utf8');
 // the COMMANDS table binds each id to its function; registerCommands registers every key of it
 const table = /const COMMANDS = \{([\s\S]*?)\n\} satisfies/.exec(src)?.[1] ?? '';
 const registered = new Set([...table.matchAll(/^\s*'([^']+)':/gm)].map((m) => m[1]));

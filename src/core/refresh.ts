@@ -68,6 +68,8 @@ export interface RefreshDeps {
   autoClearStaleEntries?: boolean;
   /** all configured servers (to clear cache entries of names sharing the key) */
   allServers?: ServerConfig[];
+  /** called off (the keeper stopped): a refresh that has not sent its token yet returns `cancelled`, sending nothing */
+  signal?: AbortSignal;
   /** test-only hooks: crash points, pauses, running without the refresh lock (never set by the shipped CLI) */
   testHooks?: { crashAt?: CrashPoint; noLock?: boolean; pauseMs?: number; pauseAt?: RefreshStep };
 }
@@ -98,6 +100,11 @@ async function stepHook(deps: RefreshDeps, at: RefreshStep): Promise<void> {
   if (!TEST_HOOKS || deps.testHooks?.pauseAt !== at) return;
   process.stderr.write(`mcp-auth-test: at ${at}\n`);
   await new Promise((r) => setTimeout(r, deps.testHooks?.pauseMs ?? 3000));
+}
+
+/** The caller called the refresh off (deps.signal) before its token was sent: stop here, nothing spent. */
+function calledOff(deps: RefreshDeps): void {
+  if (deps.signal?.aborted) throw new McpAuthError('cancelled', 'the refresh was called off before its token was sent');
 }
 
 /** Everything one refresh needs, built once. */
@@ -196,6 +203,7 @@ export async function refreshServer(
     if (!marked && !inspectLock(refreshLock(deps.paths.secureDir, run.key)).held) await resolve(e0);
 
     // 3. wait or adopt
+    calledOff(deps);
     const t0 = run.now();
     for (let round = 0; ; round++) {
       const got = await lockOrAdopt(run, e0.refreshToken);
@@ -262,6 +270,7 @@ export async function refreshServer(
           clientId,
           clientSecret: clientId === server.oauth?.clientId ? (staticSecret ?? e1.clientSecret) : e1.clientSecret,
         };
+        calledOff(deps);
         lock?.assertHeld('the token request');
         return await postAndPersist(run, lock, e1, rt, as!, creds, waitedMs);
       } finally {

@@ -2,6 +2,7 @@ import * as vscode from 'vscode';
 import { Logger, needsAttention, type AuthModel } from '../core';
 import { recordProfile } from '../core/profiles';
 import { registerCommands } from './commands';
+import { settleWindow } from './operations';
 import { RefreshScheduler } from './scheduler';
 import { AuthModelService } from './service';
 import { AuthStatusBar } from './statusBar';
@@ -90,9 +91,12 @@ export function activate(context: vscode.ExtensionContext): McpAuthApi {
   };
 }
 
-/** Resolves once the keeper's refreshes under way have stored their answers (see RefreshScheduler.stop). */
+/**
+ * Resolves once the refreshes under way — the keeper's (RefreshScheduler.stop) and those commands started
+ * (operations.ts) — have stored their answers, within a bound VS Code allows.
+ */
 export function deactivate(): Promise<void> {
   const s = scheduler;
   scheduler = undefined;
-  return s ? s.stop() : Promise.resolve();
+  return settleWindow(() => (s ? s.stop() : Promise.resolve()));
 }

@@ -3,6 +3,7 @@ import type { Logger, ServerConfig } from '../core';
 import { describeKept, Keeper, type KeeperAction } from '../core/keeper/keeper';
 import type { AuthModelService } from './service';
 import { canActOn } from './trust';
+import { operations } from './operations';
 
 /**
  * The window's share of the background keeper (core/keeper): proactive refresh through Claude Code's lock and
@@ -40,6 +41,7 @@ export class RefreshScheduler implements vscode.Disposable {
       proactiveRefresh: s.proactiveRefresh,
       autoClearStaleEntries: s.autoClearStaleEntries,
       canAct: this.canAct(),
+      operations,
     });
     keeper.on('action', (a: KeeperAction) => {
       this.log.info(this.describe(a));

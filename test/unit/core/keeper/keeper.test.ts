@@ -356,3 +356,83 @@ test('runOnce with ten blocked servers the server accepts: every entry removed e
     h.cleanup();
   }
 });
+
+// ---- stop() calls off the refreshes of a pass that have not sent their token yet (issue 20 review) ------------
+
+/** A loopback authorization server whose metadata answer is slow; it counts the token requests it gets. */
+async function slowMetadataAs(delayMs: number) {
+  const http = await import('node:http');
+  let metadataAsked = 0;
+  let tokenPosts = 0;
+  const srv = http.createServer((req, res) => {
+    const origin = `http://127.0.0.1:${(srv.address() as { port: number }).port}`;
+    if (req.url?.startsWith('/.well-known/')) {
+      metadataAsked++;
+      setTimeout(() => {
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify({ issuer: origin, token_endpoint: `${origin}/token` }));
+      }, delayMs);
+      return;
+    }
+    if (req.method === 'POST' && req.url === '/token') {
+      tokenPosts++;
+      res.setHeader('content-type', 'application/json');
+      res.end(
+        JSON.stringify({
+          access_token: 'at-new-0123456789',
+          refresh_token: 'rt-new-0123456789',
+          token_type: 'Bearer',
+          expires_in: 3600,
+        }),
+      );
+      return;
+    }
+    res.statusCode = 404;
+    res.end();
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+  const origin = `http://127.0.0.1:${(srv.address() as { port: number }).port}`;
+  return {
+    origin,
+    metadataAsked: () => metadataAsked,
+    tokenPosts: () => tokenPosts,
+    close: () => new Promise<void>((r) => srv.close(() => r())),
+  };
+}
+
+test('stop() while a due refresh resolves its metadata: the refresh is called off before its token request (nothing sent, nothing stored)', async () => {
+  const as = await slowMetadataAs(600);
+  const h = home({ demo: { type: 'http', url: URL_ } });
+  const key = h.key('demo');
+  const entry = {
+    accessToken: 'at-demo-0123456789',
+    refreshToken: 'rt-0123456789',
+    expiresAt: Date.now() + 60_000, // inside the refresh window: due now
+    clientId: 'client-1',
+    discoveryState: { authorizationServerUrl: as.origin },
+  };
+  h.store({ [key]: entry });
+  const { k, actions } = countingKeeper(h, { autoClearStaleEntries: false });
+  try {
+    void k.start();
+    const t = Date.now();
+    while (as.metadataAsked() === 0) {
+      if (Date.now() - t > 5000) throw new Error(`the keeper never asked for the metadata: ${JSON.stringify(actions)}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await k.stop();
+    // the metadata answer arrives after stop(): a stopped keeper's refresh must not go on to the token request
+    await new Promise((r) => setTimeout(r, 800));
+    assert.equal(as.tokenPosts(), 0, 'no token request after stop()');
+    const stored = JSON.parse(fs.readFileSync(h.paths.credentialsFile, 'utf8')).mcpOAuth[key];
+    assert.equal(stored.refreshToken, 'rt-0123456789', 'the entry is as it was');
+    assert.deepEqual(
+      actions.filter((a) => a.type === 'refreshed'),
+      [],
+    );
+  } finally {
+    await k.stop();
+    await as.close();
+    h.cleanup();
+  }
+});
