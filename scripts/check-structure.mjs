@@ -15,7 +15,7 @@ const ownRepo = !process.argv[2];
 // once those branches are merged; it must be empty then. Only the line limit is waived for them.
 const TEMPORARILY_OVER_LIMIT = new Set(
   ownRepo
-    ? ['src/core/refresh.ts', 'src/core/keeper/keeper.ts', 'src/extension/commands.ts']
+    ? ['src/core/refresh.ts']
     : [],
 );
 // TEMPORARY as well, for the same reason: a circle that runs through src/core/store/backend.ts (StoreBackend is

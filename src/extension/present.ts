@@ -48,7 +48,7 @@ const ICONS: Record<AuthState, { icon: string; color?: string }> = {
   error: { icon: 'error', color: 'errorForeground' },
 };
 
-/** `t` may also be a bare Translate (src/extension/commands.ts passes one). */
+/** `t` may also be a bare Translate (src/extension/commands/ passes one). */
 export function describe(row: ServerRow, now: number, t: L10n | Translate = plainL10n): string {
   const l10n = typeof t === 'function' ? { t } : t;
   const s = row.status;

@@ -213,7 +213,7 @@ test('contextValue in Restricted Mode: a project server keeps no action but Open
   }
 });
 
-test('describe still takes a bare translate function (commands.ts passes one)', () => {
+test('describe still takes a bare translate function (the commands pass one)', () => {
   const r = row('a', { expiresAt: NOW + 12 * 60_000 });
   assert.equal(
     describe(r, NOW, (m, ...a) => plainT(m.toUpperCase(), ...a)),
