@@ -339,6 +339,9 @@ async function postAndPersist(
             ? 'the authorization server answered 200 with nothing usable: the refresh token sent is spent'
             : 'the request may have reached the authorization server but no answer arrived: the refresh token sent may be spent; mcp-auth will not send it again',
         );
+        // Marked only: the store is not rewritten on an error path (a token endpoint that timed out or answered
+        // garbage leaves the entry as it was). The next refresh of any mcp-auth process — the keeper's pass
+        // included — finds the mark and removes the token from the entry then (settleSpent).
         await noteSpent(run, rt, cause);
       } else await resolveIntent(deps.paths, run.key, rt).catch(() => {});
       throw e;
@@ -353,15 +356,20 @@ async function postAndPersist(
 
 /**
  * After a failed token request: may the refresh token sent be spent? `unstored`: a 200 came with nothing
- * usable. `answer-lost`: the status line said 200 and the body was lost, or the request may have reached the
- * server and no status line came (time-out, broken connection). Nothing spent: another status line (4xx, 5xx),
- * or a request that never left (refused connection, unknown host, refused URL, never sent at all).
+ * usable. `answer-lost`: the status line said 200 and the body was lost, the request may have reached the
+ * server and no status line came (time-out, broken connection), or a 5xx without the server's own
+ * `temporarily_unavailable` came back (a gateway's 502/504 after the server rotated). Nothing spent: a 4xx,
+ * a 5xx `temporarily_unavailable`, or a request that never left (refused connection, unknown host, refused
+ * URL, never sent at all).
  */
 function mayHaveSpent(e: unknown, sent: boolean): SpentCause | undefined {
   if (!sent) return undefined;
   const d = isMcpAuthError(e) ? e.details : {};
   if (d.status === 200) return e instanceof McpAuthError && e.code === 'bad-response' ? 'unstored' : 'answer-lost';
-  if (d.status !== undefined) return undefined;
+  // 4xx: the server refused it. 5xx: handled or not, only the server can say — `temporarily_unavailable` says
+  // not; anything else (a gateway's 502/504, a crash after the rotation was committed) may have spent it
+  if (typeof d.status === 'number' && d.status < 500) return undefined;
+  if (typeof d.status === 'number') return d.oauthError === 'temporarily_unavailable' ? undefined : 'answer-lost';
   if (d.notSent) return undefined;
   return 'answer-lost';
 }
@@ -398,8 +406,20 @@ async function settleSpent(
   rt: string,
   spent: { cause: SpentCause; at: number },
 ): Promise<RefreshOutcome> {
-  const { deps, log, key, server } = run;
-  await markSpent(deps.paths, key, rt, spent.at, spent.cause).catch(() => {});
+  await markSpent(run.deps.paths, run.key, rt, spent.at, spent.cause).catch(() => {});
+  await dropSpent(run, e1, rt, spent.cause);
+  throw new McpAuthError(
+    'token-spent',
+    `the stored refresh token of ${run.server.name} ${SPENT_WORDS[spent.cause]}; sending it again could get the grant revoked (sign in again)`,
+  );
+}
+
+/**
+ * Remove a (possibly) spent refresh token from the entry, only while the entry still holds it, under the storage
+ * lock; the access token stays while it lasts. Best effort: the mark in our notes stands either way.
+ */
+async function dropSpent(run: Run, e1: TokenEntry, rt: string, cause: SpentCause): Promise<void> {
+  const { deps, log, key } = run;
   try {
     const r = await updateEntry(
       deps.store,
@@ -416,16 +436,12 @@ async function settleSpent(
     if (r.written) {
       await noteSpentAccess(deps.paths, key, rt, e1.accessToken ?? '').catch(() => {});
       log.warn(
-        `the stored refresh token ${SPENT_WORDS[spent.cause]}: removed it from the entry so that nobody replays it (sign in again)`,
+        `the stored refresh token ${SPENT_WORDS[cause]}: removed it from the entry so that nobody replays it (sign in again)`,
       );
     }
   } catch (e) {
     log.warn('could not remove the possibly spent refresh token from the entry', e);
   }
-  throw new McpAuthError(
-    'token-spent',
-    `the stored refresh token of ${server.name} ${SPENT_WORDS[spent.cause]}; sending it again could get the grant revoked (sign in again)`,
-  );
 }
 
 /**

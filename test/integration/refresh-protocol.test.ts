@@ -108,6 +108,31 @@ test('3: a 503 spends nothing: the next refresh sends the token and succeeds', {
   });
 });
 
+test(
+  '3: a gateway 504 after the server rotated → possibly spent: never sent again, 0 reuse, the grant alive, the entry without it',
+  { timeout: 60_000 },
+  async () => {
+    await withHome(home, async (h) => {
+      const { key } = entryOf(h, 'demo');
+      const granted0 = stack.counters.tokenSuccess.refresh_token ?? 0;
+      const reuses0 = stack.counters.reusesDetected;
+      const revoked0 = stack.counters.grantsRevoked;
+      stack.mode.tokenStatusAfterGrant = 504;
+      const r = await runCliAsync(['refresh', '--force', 'demo', '--json'], { env: h.env, cwd: h.project });
+      stack.mode.tokenStatusAfterGrant = 0;
+      assert.equal(JSON.parse(r.stdout).results[0].code, 'server-error', r.stderr);
+      assert.equal(stack.counters.tokenSuccess.refresh_token ?? 0, granted0 + 1, 'the server did rotate');
+      const requests = stack.counters.tokenRequests.refresh_token ?? 0;
+      const next = await runCliAsync(['refresh', '--force', 'demo', '--json'], { env: h.env, cwd: h.project });
+      assert.equal(JSON.parse(next.stdout).results[0].code, 'token-spent', next.stderr);
+      assert.equal(stack.counters.tokenRequests.refresh_token ?? 0, requests, 'not sent again');
+      assert.equal(stack.counters.reusesDetected, reuses0, 'no reuse');
+      assert.equal(stack.counters.grantsRevoked, revoked0, 'the grant is alive');
+      assert.equal(readStore(h).mcpOAuth[key].refreshToken, undefined, 'dropped, so Claude Code cannot replay it');
+    });
+  },
+);
+
 test('4: the metadata is fetched before the refresh lock is taken, never under it', { timeout: 60_000 }, async () => {
   await withHome(home, async (h) => {
     const { key } = entryOf(h, 'demo');

@@ -206,10 +206,12 @@ export async function processTokenResponse(
   validate: (r: Response) => Promise<oauth.TokenEndpointResponse>,
 ): Promise<TokenSet> {
   const copy = res.status === 200 ? res.clone() : undefined;
+  const failure = res.status >= 500 ? res.clone() : undefined;
   try {
     return toTokenSet(await validate(res));
   } catch (e) {
     if (!copy && e instanceof oauth.WWWAuthenticateChallengeError) throw await challengeError(e, 'token endpoint');
+    if (failure) throw await serverError(toMcpAuthError(e, 'token endpoint'), failure);
     if (!copy || e instanceof oauth.ResponseBodyError) throw toMcpAuthError(e, 'token endpoint');
     let body: unknown;
     try {
@@ -219,6 +221,24 @@ export async function processTokenResponse(
     }
     return lenientTokenSet(body);
   }
+}
+
+/**
+ * A 5xx answer: oauth4webapi reads the error body of 4xx answers only. The OAuth `error` of a JSON body is kept
+ * (`details.oauthError`): `temporarily_unavailable` is the authorization server saying it did not handle the
+ * request; without it, a 5xx may come after the server rotated the token (a gateway's 502/504, a crash after
+ * the commit), and the caller counts the refresh token as possibly spent.
+ */
+async function serverError(err: McpAuthError, res: Response): Promise<McpAuthError> {
+  if (err.details.oauthError !== undefined) return err;
+  try {
+    const body = (await res.json()) as { error?: unknown };
+    if (typeof body?.error === 'string' && /^[\x20-\x7e]{1,64}$/.test(body.error))
+      return new McpAuthError(err.code, err.message, { ...err.details, oauthError: body.error });
+  } catch {
+    /* not JSON */
+  }
+  return err;
 }
 
 /**

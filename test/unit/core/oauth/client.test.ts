@@ -218,9 +218,12 @@ test('refreshGrant: 400 invalid_client → bad-response (only invalid_grant mean
   });
 });
 
-test('refreshGrant: 503 with an OAuth error body → server-error (oauth4webapi reads error bodies of 4xx only: no oauthError)', async () => {
+test('refreshGrant: 503 with an OAuth error body → server-error carrying its error (oauth4webapi reads error bodies of 4xx only; we read it)', async () => {
   answer = json(503, { error: 'temporarily_unavailable' });
-  assert.deepEqual(await failure(refresh()), { code: 'server-error', details: { status: 503 } });
+  assert.deepEqual(await failure(refresh()), {
+    code: 'server-error',
+    details: { status: 503, oauthError: 'temporarily_unavailable' },
+  });
 });
 
 test('refreshGrant: 503 with an HTML body → server-error', async () => {
