@@ -44,6 +44,10 @@ export async function updateEntry(
     const data = snap.data;
     const all = (data.mcpOAuth ?? {}) as Record<string, TokenEntry>;
     const current = Object.prototype.hasOwnProperty.call(all, key) ? all[key] : undefined;
+    // the keychain's overflow item is lost or unreadable: an entry not found (or without a token) in the main
+    // item may live there; never judge it as removed (a refresh would revoke what it got, a sign-in overwrite it)
+    if (snap.overflowError && !current?.accessToken)
+      throw new McpAuthError(snap.overflowError.code, snap.overflowError.message);
     if (current !== undefined && entryProblem(current)) {
       throw new McpAuthError(
         'store-invalid',
@@ -106,7 +110,8 @@ export async function persistGrantResult(
       return await updateEntry(store, paths, key, mutate, { timeoutMs: 15_000, ...lockOpts }, hooks);
     } catch (e) {
       last = e;
-      if (e instanceof McpAuthError && e.code === 'store-invalid') throw e; // the entry itself is malformed: no retry helps
+      // the entry itself is malformed, or the keychain's overflow is lost: no retry helps
+      if (e instanceof McpAuthError && (e.code === 'store-invalid' || e.code.startsWith('store-overflow-'))) throw e;
       lockOpts.logger?.warn(
         `could not store the new token (attempt ${i + 1} of ${attempts}); retrying the write, not the request`,
         e,

@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import { KeychainStore, FileStore } from '../../../../src/core/store/backend';
 import { loadModel } from '../../../../src/core/model';
+import { updateEntry } from '../../../../src/core/store/write';
 import { resolvePaths } from '../../../../src/core/paths';
 import type { StoreData } from '../../../../src/core/store/types';
 import { withHome, type TempHome } from '../../../helpers/home';
@@ -412,6 +413,18 @@ test('overflow: a missing overflow item and a wrong key are clear errors on the 
       await assert.rejects(s.write(snap.data), (e: { code: string }) => e.code === code);
       assert.deepEqual(fakeKeychainItems(h.home), before);
       assert.ok(!recordedArgvs(h.home).some((a) => a[0] === '-i'));
+
+      // a refresh persisting its answer for server 5 (its entry lives in the lost overflow) must not take the
+      // entry as removed (signed out: revoke what it got): the same error, before its mutate ever runs
+      let mutated = 0;
+      await assert.rejects(
+        updateEntry(s, paths, keyOf('server-5', urlOf(5)), () => {
+          mutated++;
+          return null;
+        }),
+        (e: { code: string }) => e.code === code,
+      );
+      assert.equal(mutated, 0, 'the entry was never judged');
     });
   }
 });
