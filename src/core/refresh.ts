@@ -23,7 +23,8 @@ import type { ClaudePaths } from './paths';
 import type { StoreBackend } from './store/backend';
 import { serverKey } from './store/key';
 import type { TokenEntry } from './store/types';
-import { persistGrantResult, updateEntry } from './store/write';
+import { persistGrantResult, persistWorstCaseMs, updateEntry } from './store/write';
+import { SIDE_LOCK_TIMEOUT_MS } from './lock/sideLock';
 import { entryProblem } from './store/validate';
 import { isRefreshDue, noteIssued } from './timing';
 import { TEST_HOOKS } from './build';
@@ -76,6 +77,16 @@ export interface RefreshDeps {
 
 /** How long the storage lock is waited for when persisting an answer (each attempt). */
 const PERSIST_LOCK_WAIT_MS = 15_000;
+
+/**
+ * How long termination signals may be held for one refresh: the worst case of everything between the intent
+ * record and the resolved answer — the intent record (notes lock), the POST, every write attempt of the answer
+ * (storage lock each time), resolving the intent (notes lock) — and 5 s to spare. A shorter bound would deliver
+ * the signal while the answer is still being stored, losing it.
+ */
+export function heldSectionBoundMs(httpMs: number): number {
+  return SIDE_LOCK_TIMEOUT_MS + httpMs + persistWorstCaseMs(PERSIST_LOCK_WAIT_MS) + SIDE_LOCK_TIMEOUT_MS + 5_000;
+}
 
 /**
  * Refresh tokens this process sent whose answer it could not store or lost: spent, or possibly spent, at the
@@ -300,7 +311,7 @@ async function postAndPersist(
 ): Promise<RefreshOutcome> {
   const { deps, server } = run;
   const httpMs = deps.httpTimeoutMs ?? 15_000;
-  const release = holdSignals(`refresh ${server.name}`, httpMs + PERSIST_LOCK_WAIT_MS + 5_000);
+  const release = holdSignals(`refresh ${server.name}`, heldSectionBoundMs(httpMs));
   try {
     try {
       // (the test-only control without a lock runs without intent records too: no coordination at all)
@@ -547,7 +558,7 @@ async function persist(
         }
         return next;
       },
-      { logger: log, timeoutMs: Math.min(deps.lockTimeoutMs ?? 15_000, 15_000) },
+      { logger: log, timeoutMs: Math.min(deps.lockTimeoutMs ?? PERSIST_LOCK_WAIT_MS, PERSIST_LOCK_WAIT_MS) },
       {
         // No refresh-lock guard here, on purpose: the answer is already issued and the token we sent is
         // spent, so dropping the answer would leave a spent token for the next refresh to replay. Writing only

@@ -9,9 +9,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { withHome, runCliAsync, TEST_CLI, ROOT, type HomeSetup, type TempHome, sleep, waitFor } from '../helpers/home';
+import { withHome, runCliAsync, TEST_CLI, ROOT, type HomeSetup, type TempHome, waitFor } from '../helpers/home';
 import { signedIn, entryOf, callWhoami, patchEntry, readStore, writeStore } from '../helpers/oauth';
 import { useStack } from '../helpers/stack';
+import { holdStorageLock } from '../helpers/storage-lock';
 
 const stack = useStack({ resetCounters: true });
 
@@ -209,24 +210,6 @@ for (const [label, fields] of [
       });
     },
   );
-}
-
-/** Claude Code holding the storage lock (fresh heartbeat) for `ms`. */
-function holdStorageLock(h: TempHome, ms: number): Promise<void> {
-  const dir = path.join(h.claudeDir, '.storage-write.lock');
-  fs.mkdirSync(dir);
-  const t = setInterval(() => {
-    const now = new Date();
-    try {
-      fs.utimesSync(dir, now, now);
-    } catch {
-      /* released */
-    }
-  }, 500);
-  return sleep(ms).then(() => {
-    clearInterval(t);
-    fs.rmdirSync(dir);
-  });
 }
 
 test(

@@ -3,10 +3,11 @@ import * as assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { withHome, runCliAsync, waitFor, sleep, ROOT, type TempHome } from '../helpers/home';
+import { withHome, runCliAsync, waitFor, sleep, ROOT, CLI, type TempHome } from '../helpers/home';
 import { signedIn, entryOf, readStore, callWhoami } from '../helpers/oauth';
 import { runClaude } from '../helpers/claude';
 import { useStack } from '../helpers/stack';
+import { holdStorageLock } from '../helpers/storage-lock';
 
 /**
  * The refresh protocol's edges (issue 20, points 2, 3, 4, 7), each against the real authorization server and
@@ -129,6 +130,44 @@ test(
       assert.equal(stack.counters.reusesDetected, reuses0, 'no reuse');
       assert.equal(stack.counters.grantsRevoked, revoked0, 'the grant is alive');
       assert.equal(readStore(h).mcpOAuth[key].refreshToken, undefined, 'dropped, so Claude Code cannot replay it');
+    });
+  },
+);
+
+test(
+  '5: SIGTERM after the grant while the store stays locked for 27 s (two write attempts) → the signal waits; the answer is stored, then the process dies of it',
+  { timeout: 120_000 },
+  async () => {
+    await withHome(home, async (h) => {
+      const { key, entry } = entryOf(h, 'demo');
+      const rt0 = entry.refreshToken as string;
+      const reuses0 = stack.counters.reusesDetected;
+      const granted0 = stack.counters.tokenSuccess.refresh_token ?? 0;
+      // POST timeout 1 s: the old bound (POST timeout + one storage-lock wait + 5 s) ran out after 21 s
+      const held = holdStorageLock(h, 27_000);
+      const child = spawn(process.execPath, [CLI, 'refresh', '--force', 'demo', '--json'], {
+        env: { ...h.env, MCP_AUTH_HTTP_TIMEOUT: '1' },
+        cwd: h.project,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stderr = '';
+      child.stderr.on('data', (d) => (stderr += d));
+      const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
+        child.on('close', (code, signal) => r({ code, signal })),
+      );
+      await waitFor('the grant', () => (stack.counters.tokenSuccess.refresh_token ?? 0) > granted0, 30_000);
+      child.kill('SIGTERM');
+      const t0 = Date.now();
+      const end = await exited;
+      await held;
+      assert.ok(Date.now() - t0 > 20_000, `it waited for the store (${Date.now() - t0} ms)`);
+      assert.ok(end.signal === 'SIGTERM' || end.code === 143, `died of the signal: ${JSON.stringify(end)} ${stderr}`);
+      const after = readStore(h).mcpOAuth[key];
+      assert.ok(after.refreshToken && after.refreshToken !== rt0, `the answer was stored: ${stderr}`);
+      assert.equal((await callWhoami(stack.mcpUrl, after.accessToken)).sub, 'test-user');
+      const next = await runCliAsync(['refresh', '--force', 'demo', '--json'], { env: h.env, cwd: h.project });
+      assert.equal(JSON.parse(next.stdout).results[0].result, 'refreshed', next.stderr);
+      assert.equal(stack.counters.reusesDetected, reuses0);
     });
   },
 );

@@ -14,7 +14,7 @@ import { acquireLock, type LockSpec } from './lock';
  */
 export const SIDE_LOCK_STALE_MS = 10_000;
 const SIDE_LOCK_UPDATE_MS = 2_000;
-const SIDE_LOCK_TIMEOUT_MS = 15_000;
+export const SIDE_LOCK_TIMEOUT_MS = 15_000;
 
 export function sideFileLock(file: string): LockSpec {
   return { target: file, stale: SIDE_LOCK_STALE_MS, update: SIDE_LOCK_UPDATE_MS };

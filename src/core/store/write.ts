@@ -90,6 +90,15 @@ function forgetReplaced(before: TokenEntry | undefined, after: TokenEntry | unde
     if (before[f] && before[f] !== after?.[f]) forgetSecret(before[f]);
 }
 
+/** Write attempts for a 200's answer, and the pause before attempt i + 1 (× i). */
+export const PERSIST_ATTEMPTS = 4;
+export const PERSIST_RETRY_DELAY_MS = 250;
+
+/** The longest persistGrantResult can take when each attempt waits `lockWaitMs` for the storage lock. */
+export function persistWorstCaseMs(lockWaitMs: number): number {
+  return PERSIST_ATTEMPTS * lockWaitMs + (PERSIST_RETRY_DELAY_MS * PERSIST_ATTEMPTS * (PERSIST_ATTEMPTS - 1)) / 2;
+}
+
 /**
  * Persist what a 200 token answer gave us. The grant we sent is spent by then, so the write must land:
  * retry the write (lock timeout, disk) a bounded number of times — never the request. The last failure is
@@ -103,7 +112,7 @@ export async function persistGrantResult(
   lockOpts: AcquireOptions = {},
   hooks: WriteHooks & { attempts?: number; retryDelayMs?: number } = {},
 ): Promise<{ written: boolean; entry: TokenEntry | undefined }> {
-  const attempts = hooks.attempts ?? 4;
+  const attempts = hooks.attempts ?? PERSIST_ATTEMPTS;
   let last: unknown;
   for (let i = 0; i < attempts; i++) {
     try {
@@ -116,7 +125,8 @@ export async function persistGrantResult(
         `could not store the new token (attempt ${i + 1} of ${attempts}); retrying the write, not the request`,
         e,
       );
-      if (i + 1 < attempts) await new Promise((r) => setTimeout(r, (hooks.retryDelayMs ?? 250) * (i + 1)));
+      if (i + 1 < attempts)
+        await new Promise((r) => setTimeout(r, (hooks.retryDelayMs ?? PERSIST_RETRY_DELAY_MS) * (i + 1)));
     }
   }
   const why = last instanceof McpAuthError ? `${last.code}: ${last.message}` : String((last as Error)?.message ?? last);
