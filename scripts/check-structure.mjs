@@ -13,11 +13,7 @@ const ownRepo = !process.argv[2];
 
 // TEMPORARY (issue 24): the four files other branches are splitting in parallel. The lead removes this list
 // once those branches are merged; it must be empty then. Only the line limit is waived for them.
-const TEMPORARILY_OVER_LIMIT = new Set(
-  ownRepo
-    ? ['src/core/refresh.ts']
-    : [],
-);
+const TEMPORARILY_OVER_LIMIT = new Set(ownRepo ? ['src/core/refresh.ts'] : []);
 // TEMPORARY as well, for the same reason: a circle that runs through src/core/store/backend.ts (StoreBackend is
 // declared there and credman.ts implements it; backend.ts builds a CredmanStore), which this branch may not edit.
 // The branch splitting backend.ts should move StoreBackend down (e.g. store/types.ts); then this list goes too.

@@ -51,7 +51,7 @@ export const COMMAND_HELP: Record<string, CommandHelp> = {
   watch: {
     summary: 'the background keeper: refresh before expiry and unblock stale needs-auth entries, for every process',
     usage: 'mcp-auth watch [--json] [--once]',
-    body: "Watches Claude Code's files and keeps them honest until SIGINT/SIGTERM: refreshes tokens that fall due\n(through Claude Code's lock), and removes a needs-auth entry when the server accepts the stored token or the token\nchanged after the entry was written. One line per action (unblocked, refreshed, adopted, kept, failed); --json\nprints one JSON object per line. --once makes one pass and exits: for cron, CI, or a wrapper of SDK processes.",
+    body: "Watches Claude Code's files and keeps them honest until SIGINT/SIGTERM: refreshes tokens that fall due\n(through Claude Code's lock), and removes a needs-auth entry when the server accepts the stored token or the token\nchanged after the entry was written. One line per action (unblocked, refreshed, adopted, kept, failed); --json\nprints one JSON object per line. --once makes one pass and exits: for cron, CI, or a wrapper of SDK processes. Stopped by a signal, it exits\n128 + its number (130 for Ctrl-C, 143 for SIGTERM), once a refresh under way is stored.",
     examples: ['mcp-auth watch', 'mcp-auth watch --once && my-agent-sdk-job', 'mcp-auth watch --json | jq -c .'],
     exit: '0 stopped by SIGINT/SIGTERM, or (--once) nothing it could fix is left; 1 (--once) a server is still blocked or a refresh failed',
   },

@@ -1,3 +1,4 @@
+import * as os from 'node:os';
 import { recordProfile } from '../core/profiles';
 import { redact, type AuthModel } from '../core';
 import { TEST_HOOKS } from '../core/build';
@@ -127,6 +128,9 @@ export async function runWatch(ctx: CliContext): Promise<number> {
   }
 
   let stopping = false;
+  // stopped by a signal: 128 + its number, as a shell expects of a process a signal ended (130 for Ctrl-C), so
+  // that a script running `mcp-auth watch` in a loop stops with it
+  let exitCode = 0;
   const stopped = new Promise<void>((resolve) => {
     // through core/signals: a signal that comes while a refresh's answer is being stored waits for the write
     onTerminationSignal((sig) => {
@@ -134,10 +138,11 @@ export async function runWatch(ctx: CliContext): Promise<number> {
         process.stderr.write(
           `mcp-auth: ${sig} again: exiting ${currentHolds().length ? 'once the answer under way is stored' : 'now'}\n`,
         );
-        exitWhenSafe(1, sig);
+        exitWhenSafe(128 + (os.constants.signals[sig] ?? 0), sig);
         return;
       }
       stopping = true;
+      exitCode = 128 + (os.constants.signals[sig] ?? 0);
       ctx.logger.info(`${sig}: stopping`);
       void keeper.stop().then(resolve, resolve);
     });
@@ -148,5 +153,5 @@ export async function runWatch(ctx: CliContext): Promise<number> {
   if (ctx.values.verbose)
     process.stderr.write(`mcp-auth: watching ${ctx.paths.secureDir} and ${ctx.paths.configDir} (pid ${process.pid})\n`);
   await stopped;
-  return 0;
+  return exitCode;
 }

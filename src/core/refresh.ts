@@ -5,6 +5,7 @@ import { McpAuthError, isMcpAuthError, type ErrorCode } from './errors';
 import { acquireLock, inspectLock, refreshLock, type HeldLock } from './lock/lock';
 import { nullLogger, rememberSecret, type Logger } from './log';
 import {
+  fingerprint,
   markSpent,
   noteSpentAccess,
   recordClientRejected,
@@ -100,6 +101,46 @@ async function noteSpent(run: Run, rt: string, cause: SpentCause): Promise<void>
   await markSpent(run.deps.paths, run.key, rt, run.now(), cause).catch((e) =>
     run.log.warn('could not record the spent refresh token', e),
   );
+}
+
+/**
+ * Resolve the intent record of `rt` (its answer is stored, or it is known unspent). Retried: a record left
+ * behind reads as "possibly spent" to every process, which would then refuse a token that is fine. Failing
+ * that, a warning; the record stays (erring on the side of never replaying).
+ */
+async function settleIntent(run: Run, rt: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await resolveIntent(run.deps.paths, run.key, rt);
+      return;
+    } catch (e) {
+      if (attempt >= 3) {
+        run.log.warn('could not resolve the intent record: the refresh token will read as possibly spent', e);
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 200 * attempt));
+    }
+  }
+}
+
+/**
+ * This process's own guard, whatever the notes file managed to record: fingerprints of the refresh tokens it
+ * sent, by server key (the last few; a token older than those is long superseded). None is ever sent twice.
+ */
+const sentHere = new Map<string, string[]>();
+const SENT_KEPT = 8;
+const sentBefore = (key: string, rt: string) => sentHere.get(key)?.includes(fingerprint(rt)) === true;
+/** The answer proved the token unspent (a 4xx, `temporarily_unavailable`, a request that never left). */
+function forgetSent(key: string, rt: string): void {
+  const fp = fingerprint(rt);
+  sentHere.set(
+    key,
+    (sentHere.get(key) ?? []).filter((f) => f !== fp),
+  );
+}
+function noteSent(key: string, rt: string): void {
+  const list = [...(sentHere.get(key) ?? []), fingerprint(rt)];
+  sentHere.set(key, list.slice(-SENT_KEPT));
 }
 
 const crash = (deps: RefreshDeps, at: CrashPoint) => {
@@ -313,6 +354,11 @@ async function postAndPersist(
   const httpMs = deps.httpTimeoutMs ?? 15_000;
   const release = holdSignals(`refresh ${server.name}`, heldSectionBoundMs(httpMs));
   try {
+    if (sentBefore(run.key, rt))
+      throw new McpAuthError(
+        'token-spent',
+        `this process already sent the refresh token of ${server.name} once; sending it again could get the grant revoked`,
+      );
     try {
       // (the test-only control without a lock runs without intent records too: no coordination at all)
       if (!(TEST_HOOKS && deps.testHooks?.noLock)) await recordIntent(deps.paths, run.key, rt, run.now());
@@ -329,6 +375,7 @@ async function postAndPersist(
     const http = postFetch(run);
     const tracked: FetchLike = (input, init) => {
       sent = true;
+      noteSent(run.key, rt);
       return http(input, init);
     };
     let tokens: TokenSet;
@@ -337,7 +384,7 @@ async function postAndPersist(
     } catch (e) {
       if (isMcpAuthError(e) && e.code === 'invalid-grant') {
         const out = await onInvalidGrant(run, rt, e);
-        await resolveIntent(deps.paths, run.key, rt).catch(() => {});
+        await settleIntent(run, rt);
         return out;
       }
       if (isMcpAuthError(e) && e.details.oauthError === 'invalid_client') {
@@ -354,7 +401,10 @@ async function postAndPersist(
         // garbage leaves the entry as it was). The next refresh of any mcp-auth process — the keeper's pass
         // included — finds the mark and removes the token from the entry then (settleSpent).
         await noteSpent(run, rt, cause);
-      } else await resolveIntent(deps.paths, run.key, rt).catch(() => {});
+      } else {
+        forgetSent(run.key, rt);
+        await settleIntent(run, rt);
+      }
       throw e;
     }
     await stepHook(deps, 'body-read');
@@ -594,12 +644,12 @@ async function persist(
       'the entry was removed while the refresh was under way (signed out): not recreating it; revoking what the server just issued',
     );
     await revoke().catch((e) => log.warn('could not revoke the tokens issued to a signed-out entry', e));
-    await resolveIntent(deps.paths, key, rt).catch(() => {});
+    await settleIntent(run, rt);
     throw new McpAuthError('no-credentials', `${server.name} was signed out while the refresh was under way`);
   }
   if (fate === 'superseded') {
     log.warn('a newer generation was stored while the refresh was under way: kept it');
-    await resolveIntent(deps.paths, key, rt).catch(() => {});
+    await settleIntent(run, rt);
     return await finish(
       run,
       { name: server.name, result: 'adopted', expiresAt: current?.expiresAt, waitedMs },
@@ -607,7 +657,7 @@ async function persist(
     );
   }
   noteIssued(tokens.accessToken, issuedAt, expiresAt);
-  await resolveIntent(deps.paths, key, rt).catch((e) => log.debug(`could not resolve the intent record: ${e}`));
+  await settleIntent(run, rt);
   if (tokens.warnings.length) await recordTokenWarnings(deps.paths, key, tokens.warnings, issuedAt).catch(() => {});
   log.info(`refreshed; expires ${expiresAt ? new Date(expiresAt).toISOString() : 'never'}`);
   const out: RefreshOutcome = { name: server.name, result: 'refreshed', expiresAt, waitedMs };

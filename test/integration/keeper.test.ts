@@ -159,7 +159,7 @@ test(
         assert.equal(probes, 1, 'one probe in 3 s (at most one per server per minute)');
       } finally {
         w.child.kill('SIGTERM');
-        assert.equal(await w.exited, 0, w.stderr());
+        assert.equal(await w.exited, 143, w.stderr());
       }
       const once = await runCliAsync(['watch', '--once'], { env: h.env, cwd: h.project });
       assert.equal(once.code, 1, once.stdout + once.stderr);
@@ -180,7 +180,7 @@ test(
 );
 
 test(
-  'watch stopped by SIGTERM during a refresh: the refresh completes and is stored, exit 0, no lock, owner or temp file left',
+  'watch stopped by SIGTERM during a refresh: the refresh completes and is stored, exit 143 (128 + SIGTERM), no lock, owner or temp file left',
   { timeout: 60_000 },
   async () => {
     const h = await signedInHome();
@@ -194,7 +194,7 @@ test(
       await waitFor('the POST', () => refreshes() === 1);
       w.child.kill('SIGTERM');
       const code = await w.exited;
-      assert.equal(code, 0, w.stderr());
+      assert.equal(code, 143, `128 + SIGTERM: ${w.stderr()}`);
       assert.deepEqual(
         w.lines.map((l) => l.split(',')[0]),
         ['refreshed demo'],
@@ -281,7 +281,7 @@ test(
         assert.match(after.stdout, /TOOL-RESULT .*test-user/);
       } finally {
         w.child.kill('SIGTERM');
-        assert.equal(await w.exited, 0, w.stderr());
+        assert.equal(await w.exited, 143, w.stderr());
       }
       assert.equal(stack.counters.reusesDetected, 0);
     } finally {
