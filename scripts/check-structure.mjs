@@ -8,17 +8,6 @@ import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const MAX_LINES = 400;
-/** the allow-lists below name this repo's files; a root given on the command line (the tests') gets none */
-const ownRepo = !process.argv[2];
-
-// TEMPORARY (issue 24): the four files other branches are splitting in parallel. The lead removes this list
-// once those branches are merged; it must be empty then. Only the line limit is waived for them.
-const TEMPORARILY_OVER_LIMIT = new Set(ownRepo ? ['src/core/refresh.ts'] : []);
-// TEMPORARY as well, for the same reason: a circle that runs through src/core/store/backend.ts (StoreBackend is
-// declared there and credman.ts implements it; backend.ts builds a CredmanStore), which this branch may not edit.
-// The branch splitting backend.ts should move StoreBackend down (e.g. store/types.ts); then this list goes too.
-const TEMPORARY_CIRCLES = ownRepo ? [] : [];
-
 const root = process.argv[2] ? resolve(process.argv[2]) : fileURLToPath(new URL('..', import.meta.url));
 const src = join(root, 'src');
 const rel = (f) => relative(root, f).split(sep).join('/');
@@ -34,13 +23,8 @@ const problems = [];
 for (const f of files) {
   const text = readFileSync(f, 'utf8');
   const lines = text.split('\n').length - (text.endsWith('\n') ? 1 : 0);
-  if (lines > MAX_LINES && !TEMPORARILY_OVER_LIMIT.has(rel(f)))
-    problems.push(`${rel(f)}: ${lines} lines (more than ${MAX_LINES}): split it along its seams`);
-  if (lines <= MAX_LINES && TEMPORARILY_OVER_LIMIT.has(rel(f)))
-    problems.push(`${rel(f)}: ${lines} lines, in the temporary allow-list but no longer over: remove it from the list`);
+  if (lines > MAX_LINES) problems.push(`${rel(f)}: ${lines} lines (more than ${MAX_LINES}): split it along its seams`);
 }
-for (const p of TEMPORARILY_OVER_LIMIT)
-  if (!existsSync(join(root, p))) problems.push(`${p}: in the temporary allow-list but gone: remove it from the list`);
 
 // 2. circles
 const SPEC =
@@ -118,14 +102,7 @@ function cycleIn(comp) {
   }
   return comp;
 }
-const isCircle = (c, comp) => c.length === comp.length && c.every((f) => comp.map(rel).includes(f));
-const allowedCircle = (comp) => TEMPORARY_CIRCLES.some((c) => isCircle(c, comp));
-for (const c of TEMPORARY_CIRCLES)
-  if (!circles.some((comp) => isCircle(c, comp)))
-    problems.push(
-      `${c.join(' ↔ ')}: in the temporary circle allow-list but no longer a circle: remove it from the list`,
-    );
-for (const comp of circles.filter((comp) => !allowedCircle(comp)))
+for (const comp of circles)
   problems.push(
     `import circle among ${comp.length} file(s): ${cycleIn(comp).map(rel).join(' → ')}; move what they share down to a file both import`,
   );
@@ -135,9 +112,4 @@ if (problems.length) {
   for (const p of problems) console.error(`  ${p}`);
   process.exit(1);
 }
-console.log(
-  `check-structure: ${files.length} files under src/, none over ${MAX_LINES} lines` +
-    (TEMPORARILY_OVER_LIMIT.size ? ` (${TEMPORARILY_OVER_LIMIT.size} temporarily allowed)` : '') +
-    ', no import circle' +
-    (TEMPORARY_CIRCLES.length ? ` (${TEMPORARY_CIRCLES.length} temporarily allowed)` : ''),
-);
+console.log(`check-structure: ${files.length} files under src/, none over ${MAX_LINES} lines, no import circle`);
