@@ -9,6 +9,7 @@ import {
   type AuthorizationServer,
 } from './client';
 import { assertSecureEndpoint, type FetchLike } from './http';
+import { cachedDiscovery, type MetadataCache } from './metadataCache';
 
 export interface ResourceChallenge {
   resourceMetadataUrl?: string;
@@ -185,6 +186,7 @@ export async function authServerForEntry(
   server: ServerConfig,
   entry: TokenEntry,
   http: FetchLike,
+  cache?: MetadataCache,
 ): Promise<AuthorizationServer> {
   const ds = entry.discoveryState ?? {};
   const stored = ds.authorizationServerMetadata as AuthorizationServer | undefined;
@@ -195,7 +197,9 @@ export async function authServerForEntry(
   } else if (server.oauth?.authServerMetadataUrl) {
     as = await fetchMetadataUrl(server.oauth.authServerMetadataUrl, entry.issuer, http);
   } else if (typeof ds.authorizationServerUrl === 'string') {
-    as = await discoverAuthorizationServer(ds.authorizationServerUrl, http);
+    as = cache
+      ? await cachedDiscovery(ds.authorizationServerUrl, http, cache)
+      : await discoverAuthorizationServer(ds.authorizationServerUrl, http);
   } else {
     as = (await discoverFromServer(server, http)).as;
   }

@@ -93,7 +93,7 @@ export async function refreshServer(
     let as: AuthorizationServer | undefined;
     let asFor: string | undefined;
     const resolve = async (e: TokenEntry) => {
-      as = await authServerForEntry(server, e, run.http);
+      as = await authServerForEntry(server, e, run.http, { dir: deps.paths.secureDir, now: run.now });
       asFor = e.issuer ?? '';
       await stepHook(deps, 'metadata-resolved');
     };

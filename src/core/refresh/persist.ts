@@ -3,6 +3,7 @@ import { type HeldLock } from '../lock/lock';
 import { recordClientRejected, recordIntent, recordTokenWarnings } from '../notes';
 import { refreshGrant, type AuthorizationServer, type TokenSet } from '../oauth/client';
 import { holdSignals } from '../signals';
+import { forgetDiscovery } from '../oauth/metadataCache';
 import { type FetchLike } from '../oauth/http';
 import { revokeTokens } from '../oauth/revoke';
 import type { TokenEntry } from '../store/types';
@@ -81,6 +82,8 @@ export async function postAndPersist(
         await settleIntent(run, rt);
         return out;
       }
+      // the endpoint may have moved since the metadata was cached: look it up again next time
+      await forgetDiscovery(e1.discoveryState?.authorizationServerUrl, { dir: deps.paths.secureDir, now: run.now });
       if (isMcpAuthError(e) && e.details.oauthError === 'invalid_client') {
         await recordClientRejected(deps.paths, run.key, creds.clientId, run.now()).catch(() => {});
       }

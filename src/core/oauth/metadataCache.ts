@@ -1,0 +1,66 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { isPlainObject, writeFileAtomic } from '../fsutil';
+import { discoverAuthorizationServer, type AuthorizationServer } from './client';
+import { assertSecureEndpoint, type FetchLike } from './http';
+
+/**
+ * Authorization-server metadata (public documents, no secret) shared by our processes for a while, beside
+ * Claude Code's store: `S/mcp-auth-metadata.json`, `{ "<authorization server URL>": { at, metadata } }`. A fleet
+ * of processes meeting one due token then asks the authorization server for its metadata once, not once each
+ * (bench/refresh.mjs: that was most of the waiters' cost). A cached document is used for TTL_MS; a token request
+ * that fails drops it (forgetDiscovery), so moved endpoints are found again at the next refresh. Writes are
+ * temp + rename without a lock: a cache, where the last writer winning loses nothing that matters.
+ */
+export interface MetadataCache {
+  dir: string;
+  now: () => number;
+}
+
+const TTL_MS = 10 * 60_000;
+const fileOf = (c: MetadataCache) => path.join(c.dir, 'mcp-auth-metadata.json');
+
+type Entries = Record<string, { at: number; metadata: AuthorizationServer }>;
+
+function readEntries(c: MetadataCache): Entries {
+  try {
+    const v: unknown = JSON.parse(fs.readFileSync(fileOf(c), 'utf8'));
+    return isPlainObject(v) ? (v as Entries) : {};
+  } catch {
+    return {};
+  }
+}
+
+function usable(e: Entries[string] | undefined, now: number): e is Entries[string] {
+  if (!isPlainObject(e) || typeof e.at !== 'number' || !isPlainObject(e.metadata)) return false;
+  if (e.at > now || now - e.at >= TTL_MS) return false;
+  return typeof e.metadata.issuer === 'string' && typeof e.metadata.token_endpoint === 'string';
+}
+
+async function writeEntries(c: MetadataCache, entries: Entries): Promise<void> {
+  const now = c.now();
+  const kept: Entries = {};
+  for (const [k, e] of Object.entries(entries)) if (usable(e, now)) kept[k] = e;
+  await writeFileAtomic(fileOf(c), JSON.stringify(kept)).catch(() => {});
+}
+
+/** discoverAuthorizationServer, through the shared cache. */
+export async function cachedDiscovery(url: string, http: FetchLike, c: MetadataCache): Promise<AuthorizationServer> {
+  const hit = readEntries(c)[url];
+  if (usable(hit, c.now())) {
+    assertSecureEndpoint(hit.metadata.token_endpoint as string, 'token endpoint');
+    return hit.metadata;
+  }
+  const metadata = await discoverAuthorizationServer(url, http);
+  await writeEntries(c, { ...readEntries(c), [url]: { at: c.now(), metadata } });
+  return metadata;
+}
+
+/** A token request to what the cache said failed: look the metadata up again next time. */
+export async function forgetDiscovery(url: string | undefined, c: MetadataCache): Promise<void> {
+  if (!url) return;
+  const entries = readEntries(c);
+  if (!(url in entries)) return;
+  delete entries[url];
+  await writeEntries(c, entries);
+}
