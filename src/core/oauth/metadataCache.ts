@@ -8,8 +8,9 @@ import { assertSecureEndpoint, type FetchLike } from './http';
  * Authorization-server metadata (public documents, no secret) shared by our processes for a while, beside
  * Claude Code's store: `S/mcp-auth-metadata.json`, `{ "<authorization server URL>": { at, metadata } }`. A fleet
  * of processes meeting one due token then asks the authorization server for its metadata once, not once each
- * (bench/refresh.mjs: that was most of the waiters' cost). A cached document is used for TTL_MS; a token request
- * that fails drops it (forgetDiscovery), so moved endpoints are found again at the next refresh. Writes are
+ * (bench/refresh.mjs: that was most of the waiters' cost). A document is kept once a token request to it succeeded
+ * (rememberDiscovery) and used for TTL_MS; a token request that fails drops it (forgetDiscovery), so moved
+ * endpoints are found again at the next refresh. Writes are
  * temp + rename without a lock: a cache, where the last writer winning loses nothing that matters.
  */
 export interface MetadataCache {
@@ -51,9 +52,23 @@ export async function cachedDiscovery(url: string, http: FetchLike, c: MetadataC
     assertSecureEndpoint(hit.metadata.token_endpoint as string, 'token endpoint');
     return hit.metadata;
   }
-  const metadata = await discoverAuthorizationServer(url, http);
-  await writeEntries(c, { ...readEntries(c), [url]: { at: c.now(), metadata } });
-  return metadata;
+  return discoverAuthorizationServer(url, http);
+}
+
+/**
+ * After a token request to `metadata`'s endpoint succeeded: keep it for the others (written only then, never on
+ * a refresh's error path; not rewritten while a usable copy stands).
+ */
+export async function rememberDiscovery(
+  url: string | undefined,
+  metadata: AuthorizationServer,
+  c: MetadataCache,
+): Promise<void> {
+  if (!url) return;
+  const entries = readEntries(c);
+  const cur = entries[url];
+  if (usable(cur, c.now()) && cur.metadata.token_endpoint === metadata.token_endpoint) return;
+  await writeEntries(c, { ...entries, [url]: { at: c.now(), metadata } });
 }
 
 /** A token request to what the cache said failed: look the metadata up again next time. */
@@ -62,5 +77,6 @@ export async function forgetDiscovery(url: string | undefined, c: MetadataCache)
   const entries = readEntries(c);
   if (!(url in entries)) return;
   delete entries[url];
-  await writeEntries(c, entries);
+  if (Object.keys(entries).length) await writeEntries(c, entries);
+  else await fs.promises.rm(fileOf(c), { force: true }).catch(() => {});
 }

@@ -3,7 +3,7 @@ import { type HeldLock } from '../lock/lock';
 import { recordClientRejected, recordIntent, recordTokenWarnings } from '../notes';
 import { refreshGrant, type AuthorizationServer, type TokenSet } from '../oauth/client';
 import { holdSignals } from '../signals';
-import { forgetDiscovery } from '../oauth/metadataCache';
+import { forgetDiscovery, rememberDiscovery } from '../oauth/metadataCache';
 import { type FetchLike } from '../oauth/http';
 import { revokeTokens } from '../oauth/revoke';
 import type { TokenEntry } from '../store/types';
@@ -106,7 +106,10 @@ export async function postAndPersist(
     }
     await stepHook(deps, 'body-read');
     crash(deps, 'after-response');
-    return await persist(run, lock, e1, rt, tokens, () => revokeTokens(as, creds, tokens, run.http), waitedMs);
+    const out = await persist(run, lock, e1, rt, tokens, () => revokeTokens(as, creds, tokens, run.http), waitedMs);
+    // the token endpoint answered 200: its metadata is good for the others (only now, never on an error path)
+    await rememberDiscovery(e1.discoveryState?.authorizationServerUrl, as, { dir: deps.paths.secureDir, now: run.now });
+    return out;
   } finally {
     release();
   }

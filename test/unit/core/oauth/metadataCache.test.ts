@@ -5,7 +5,7 @@ import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { cachedDiscovery, forgetDiscovery } from '../../../../src/core/oauth/metadataCache';
+import { cachedDiscovery, forgetDiscovery, rememberDiscovery } from '../../../../src/core/oauth/metadataCache';
 import { makeHttp } from '../../../../src/core/oauth/client';
 
 /** A loopback authorization server that answers RFC 8414 metadata and counts the requests. */
@@ -37,16 +37,20 @@ test('metadata cache: a second lookup within the TTL asks the server nothing; af
     assert.equal(a.token_endpoint, `${issuer}/token`);
     const first = count();
     assert.ok(first >= 1);
+    assert.equal(fs.existsSync(path.join(dir, 'mcp-auth-metadata.json')), false, 'kept only after a token request');
+    await rememberDiscovery(issuer, a, c);
     const b = await cachedDiscovery(issuer, fetcher, c);
     assert.equal(b.token_endpoint, `${issuer}/token`);
     assert.equal(count(), first, 'answered from the cache');
     assert.equal(fs.statSync(path.join(dir, 'mcp-auth-metadata.json')).mode & 0o777, 0o600);
 
     now += 10 * 60_000; // the TTL
-    await cachedDiscovery(issuer, fetcher, c);
+    const again = await cachedDiscovery(issuer, fetcher, c);
     assert.equal(count(), first * 2, 'asked again after the TTL');
+    await rememberDiscovery(issuer, again, c);
 
     await forgetDiscovery(issuer, c);
+    assert.equal(fs.existsSync(path.join(dir, 'mcp-auth-metadata.json')), false, 'nothing left: no file');
     await cachedDiscovery(issuer, fetcher, c);
     assert.equal(count(), first * 3, 'asked again once forgotten');
   });
@@ -60,10 +64,11 @@ test('metadata cache: a broken file, or a cached document with an insecure token
     assert.equal((await cachedDiscovery(issuer, fetcher, c)).issuer, issuer);
     const asked = count();
     assert.ok(asked >= 1, 'a broken cache is a miss');
+    await rememberDiscovery(issuer, await cachedDiscovery(issuer, fetcher, c), c);
     const cached = JSON.parse(fs.readFileSync(file, 'utf8'));
     cached[issuer].metadata.token_endpoint = 'http://evil.example.com/token';
     fs.writeFileSync(file, JSON.stringify(cached));
     await assert.rejects(cachedDiscovery(issuer, fetcher, c), (e: { code?: string }) => e.code === 'insecure-endpoint');
-    assert.equal(count(), asked);
+    assert.equal(count(), asked * 2, 'asked once more to fill the cache, then never for the bad copy');
   });
 });
