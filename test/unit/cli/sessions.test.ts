@@ -13,7 +13,7 @@ const row = (name: string, extra: Partial<ServerRow> = {}): ServerRow => ({
 });
 
 test('CLI: running sessions that lack a server in status --json, under status, and in doctor with the fix for their kind', () => {
-  const base = { cwd: '/work/p', startedAt: NOW - 60_000, entryTimestamp: NOW - 120_000, clearedAt: NOW - 30_000 };
+  const base = { cwd: '/projects/p', startedAt: NOW - 60_000, entryTimestamp: NOW - 120_000, clearedAt: NOW - 30_000 };
   const sdk = {
     ...base,
     pid: 4242,
@@ -25,18 +25,18 @@ test('CLI: running sessions that lack a server in status --json, under status, a
   const tui = {
     ...base,
     pid: 4343,
-    cwd: '/work/p/sub',
+    cwd: '/projects/p/sub',
     kind: 'interactive',
     entrypoint: 'cli',
     fix: 'mcp-command' as const,
   };
   const r = row('demo', { sessionsLacking: [sdk, tui] });
-  const model = { servers: [r], issues: [], configFiles: [], projectKey: '/work/p', storeLocation: 's', now: NOW };
+  const model = { servers: [r], issues: [], configFiles: [], projectKey: '/projects/p', storeLocation: 's', now: NOW };
   // the CLI: status --json, the status lines and doctor's line
   const j = statusJson(model as never) as { servers: { runningSessionsLacking?: Record<string, unknown>[] }[] };
   assert.deepEqual(j.servers[0].runningSessionsLacking?.[0], {
     pid: 4242,
-    cwd: '/work/p',
+    cwd: '/projects/p',
     startedAt: new Date(NOW - 60_000).toISOString(),
     kind: 'interactive',
     entrypoint: 'sdk-cli',
@@ -51,7 +51,7 @@ test('CLI: running sessions that lack a server in status --json, under status, a
   );
   assert.match(
     statusSessionLines([r])[0],
-    /demo: 2 running Claude Code sessions started .*: pid 4242 in \/work\/p; pid 4343 in \/work\/p\/sub/,
+    /demo: 2 running Claude Code sessions started .*: pid 4242 in \/projects\/p; pid 4343 in \/projects\/p\/sub/,
   );
   assert.match(
     sessionLine(sdk, 'demo'),

@@ -39,7 +39,7 @@ function register(h: TempHome, name: string, content: unknown): string {
 const record = (pid: number, procStart: string | undefined, extra: Record<string, unknown> = {}) => ({
   pid,
   sessionId: 'abc',
-  cwd: '/work/p',
+  cwd: '/projects/p',
   startedAt: 1_790_000_000_000,
   procStart,
   version: '2.1.332',
@@ -106,7 +106,7 @@ test('parseSessionRecord: the fields we use; unknown fields ignored; wrong shape
     { ...ok.record, file: undefined },
     {
       pid: 77,
-      cwd: '/work/p',
+      cwd: '/projects/p',
       startedAt: 1_790_000_000_000,
       procStart: '123',
       version: '2.1.332',

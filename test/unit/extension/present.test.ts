@@ -351,7 +351,7 @@ test('statusBarText: Windows Credential Manager mode is said, whatever else the 
 });
 
 test('running sessions that lack a server: on the tooltip, as child rows and in diagnostics, each with the fix for its kind', async () => {
-  const base = { cwd: '/work/p', startedAt: NOW - 60_000, entryTimestamp: NOW - 120_000, clearedAt: NOW - 30_000 };
+  const base = { cwd: '/projects/p', startedAt: NOW - 60_000, entryTimestamp: NOW - 120_000, clearedAt: NOW - 30_000 };
   const sdk = {
     ...base,
     pid: 4242,
@@ -363,7 +363,7 @@ test('running sessions that lack a server: on the tooltip, as child rows and in 
   const tui = {
     ...base,
     pid: 4343,
-    cwd: '/work/p/sub',
+    cwd: '/projects/p/sub',
     kind: 'interactive',
     entrypoint: 'cli',
     fix: 'mcp-command' as const,
@@ -372,19 +372,19 @@ test('running sessions that lack a server: on the tooltip, as child rows and in 
   const tip = present(r, NOW).tooltip.replace(/\\/g, ''); // Markdown escapes off
   assert.match(
     tip,
-    /Running session in \/work\/p \(started .*, interactive, sdk-cli, 2\.1\.332\) .*reconnectMcpServer\(name\)/,
+    /Running session in \/projects\/p \(started .*, interactive, sdk-cli, 2\.1\.332\) .*reconnectMcpServer\(name\)/,
   );
-  assert.match(tip, /Running session in \/work\/p\/sub .*\/mcp, pick the server, then Reconnect/);
+  assert.match(tip, /Running session in \/projects\/p\/sub .*\/mcp, pick the server, then Reconnect/);
   const child = presentSession(tui);
-  assert.equal(child.label, '/work/p/sub');
+  assert.equal(child.label, '/projects/p/sub');
   assert.match(child.description, /^started .* · interactive, cli$/);
   assert.match(child.tooltip, /pid 4343/);
   assert.match(reconnectText('restart'), /end that session and start a new one/);
   // the words go through the translator
   const upper: Translate = (m, ...a) => plainT(m, ...a).toUpperCase();
   assert.match(presentSession(sdk, { t: upper }).tooltip, /RECONNECTMCPSERVER/);
-  const model = { servers: [r], issues: [], configFiles: [], projectKey: '/work/p', storeLocation: 's', now: NOW };
+  const model = { servers: [r], issues: [], configFiles: [], projectKey: '/projects/p', storeLocation: 's', now: NOW };
   const paths = { configDir: '/nowhere', secureDir: '/nowhere', needsAuthCacheFile: '/nowhere/c' } as never;
   const text = diagnosisText(await diagnose(model, paths), [], new Date(NOW));
-  assert.match(text, /running session pid 4242 \(interactive, sdk-cli, 2\.1\.332\) in \/work\/p, started /);
+  assert.match(text, /running session pid 4242 \(interactive, sdk-cli, 2\.1\.332\) in \/projects\/p, started /);
 });
