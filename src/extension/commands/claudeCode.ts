@@ -53,24 +53,7 @@ export async function signInWithClaudeCodeCommand(ctx: Ctx, target: Target): Pro
     return undefined;
   }
   const before = await storedTokenMark(row.config, ctx.service.store);
-  ctx.log.info(`running ${cmd.command} ${cmd.args.join(' ')} in ${cmd.cwd} (a terminal)`);
-  const terminal = vscode.window.createTerminal({
-    name: vscode.l10n.t('Claude Code: sign in to {0}', name),
-    shellPath: cmd.command,
-    shellArgs: cmd.args,
-    cwd: cmd.cwd,
-    env: cmd.env,
-    iconPath: new vscode.ThemeIcon('sign-in'),
-  });
-  const closed = new Promise<vscode.TerminalExitStatus | undefined>((resolve) => {
-    const sub = vscode.window.onDidCloseTerminal((t) => {
-      if (t !== terminal) return;
-      sub.dispose();
-      resolve(t.exitStatus);
-    });
-  });
-  terminal.show();
-  const exit = await closed;
+  const exit = await runLoginTerminal(ctx, cmd, name);
   const exitCode = exit?.code;
   ctx.log.info(`claude mcp login ${name} ended: exit code ${exitCode ?? 'unknown'}`);
   const out = await afterClaudeLogin(
@@ -107,4 +90,33 @@ export async function signInWithClaudeCodeCommand(ctx: Ctx, target: Target): Pro
         : vscode.l10n.t('Claude Code did not sign in to {0} (exit code {1}): no new token was stored.', name, exitCode),
     );
   return { ...out, exitCode };
+}
+
+/**
+ * Run Claude Code's `claude mcp login` (as claudeLoginCommand built it) in a terminal named for the server, and
+ * resolve with the terminal's exit status once it closes.
+ */
+export async function runLoginTerminal(
+  ctx: Ctx,
+  cmd: ReturnType<typeof claudeLoginCommand>,
+  name: string,
+): Promise<vscode.TerminalExitStatus | undefined> {
+  ctx.log.info(`running ${cmd.command} ${cmd.args.join(' ')} in ${cmd.cwd} (a terminal)`);
+  const terminal = vscode.window.createTerminal({
+    name: vscode.l10n.t('Claude Code: sign in to {0}', name),
+    shellPath: cmd.command,
+    shellArgs: cmd.args,
+    cwd: cmd.cwd,
+    env: cmd.env,
+    iconPath: new vscode.ThemeIcon('sign-in'),
+  });
+  const closed = new Promise<vscode.TerminalExitStatus | undefined>((resolve) => {
+    const sub = vscode.window.onDidCloseTerminal((t) => {
+      if (t !== terminal) return;
+      sub.dispose();
+      resolve(t.exitStatus);
+    });
+  });
+  terminal.show();
+  return closed;
 }

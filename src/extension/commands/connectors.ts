@@ -4,6 +4,7 @@ import { claudeLoginCommand } from '../../core/claudeLogin';
 import { startAuthUrl } from '../../core/connectors';
 import { readSettings } from '../service';
 import { isConnectorRow, rowOf, type Ctx, type Target } from './common';
+import { runLoginTerminal } from './claudeCode';
 
 /**
  * Sign In on claude.ai (a claude.ai connector whose needs-auth entry stands): open the connector's start-auth
@@ -64,24 +65,7 @@ export async function connectorSignInCommand(
     paths: ctx.service.paths,
     env: process.env,
   });
-  ctx.log.info(`running ${cmd.command} ${cmd.args.join(' ')} in ${cmd.cwd} (a terminal)`);
-  const term = vscode.window.createTerminal({
-    name: vscode.l10n.t('Claude Code: sign in to {0}', name),
-    shellPath: cmd.command,
-    shellArgs: cmd.args,
-    cwd: cmd.cwd,
-    env: cmd.env,
-    iconPath: new vscode.ThemeIcon('sign-in'),
-  });
-  const closed = new Promise<void>((resolve) => {
-    const sub = vscode.window.onDidCloseTerminal((t) => {
-      if (t !== term) return;
-      sub.dispose();
-      resolve();
-    });
-  });
-  term.show();
-  await closed;
+  await runLoginTerminal(ctx, cmd, name);
   try {
     await ctx.service.reload();
   } catch {
