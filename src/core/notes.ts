@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { isPlainObject, readJsonFile, writeFileAtomic } from './fsutil';
@@ -40,7 +40,17 @@ export interface IntentRecord {
   at: number;
   pid: number;
   host: string;
+  /**
+   * A random name of the writing process, made once per process. A record is this process's own only when it
+   * names this: pid and host repeat (a reboot; `watch` as pid 1 of a container restarted on the same mount), so
+   * a record of a dead process could otherwise be taken for ours and its possibly spent token sent again.
+   */
+  run?: string;
 }
+
+/** This process's name in intent records (see IntentRecord.run). */
+const THIS_RUN = randomBytes(16).toString('hex');
+const ownIntent = (i: IntentRecord) => i.run === THIS_RUN && i.pid === process.pid && i.host === os.hostname();
 
 /**
  * Why a stored refresh token must not be sent: `unstored` — sent and answered 200, but the answer could not be
@@ -76,7 +86,13 @@ async function readNotes(paths: ClaudePaths): Promise<Notes> {
           typeof v.pid === 'number' &&
           typeof v.host === 'string'
         )
-          notes.intents[k] = { fingerprint: v.fingerprint, at: v.at, pid: v.pid, host: v.host };
+          notes.intents[k] = {
+            fingerprint: v.fingerprint,
+            at: v.at,
+            pid: v.pid,
+            host: v.host,
+            ...(typeof v.run === 'string' ? { run: v.run } : {}),
+          };
       }
     }
     if (isPlainObject(clientRejected)) {
@@ -179,7 +195,13 @@ export function noteSpentAccess(
  * with fsync and renamed) before it returns, so a SIGKILL right after leaves it behind.
  */
 export function recordIntent(paths: ClaudePaths, key: string, refreshToken: string, at: number): Promise<void> {
-  const rec: IntentRecord = { fingerprint: fingerprint(refreshToken), at, pid: process.pid, host: os.hostname() };
+  const rec: IntentRecord = {
+    fingerprint: fingerprint(refreshToken),
+    at,
+    pid: process.pid,
+    host: os.hostname(),
+    run: THIS_RUN,
+  };
   return changeNotes(paths, (n) => {
     n.intents[key] = rec;
     return true;
@@ -191,7 +213,7 @@ export function resolveIntent(paths: ClaudePaths, key: string, refreshToken: str
   const fp = fingerprint(refreshToken);
   return changeNotes(paths, (n) => {
     const i = n.intents[key];
-    if (!i || i.fingerprint !== fp || i.pid !== process.pid || i.host !== os.hostname()) return false;
+    if (!i || i.fingerprint !== fp || !ownIntent(i)) return false;
     delete n.intents[key];
     return true;
   });
@@ -219,8 +241,7 @@ export async function spentCause(
   const fp = fingerprint(refreshToken);
   if (m?.fingerprint === fp) return { cause: m.cause ?? 'unstored', at: m.at };
   const i = n.intents[key];
-  if (i?.fingerprint === fp && !(i.pid === process.pid && i.host === os.hostname()))
-    return { cause: 'interrupted', at: i.at };
+  if (i?.fingerprint === fp && !ownIntent(i)) return { cause: 'interrupted', at: i.at };
   return undefined;
 }
 
