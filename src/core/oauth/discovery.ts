@@ -8,7 +8,7 @@ import {
   toMcpAuthError,
   type AuthorizationServer,
 } from './client';
-import { assertSecureEndpoint, type FetchLike } from './http';
+import { assertSecureEndpoint, sameIssuer, type FetchLike } from './http';
 import { cachedDiscovery, type MetadataCache } from './metadataCache';
 
 export interface ResourceChallenge {
@@ -181,6 +181,22 @@ export async function discoverFromServer(server: ServerConfig, http: FetchLike):
   };
 }
 
+const storedMetadata = (entry: TokenEntry): AuthorizationServer | undefined => {
+  const stored = entry.discoveryState?.authorizationServerMetadata as AuthorizationServer | undefined;
+  return stored && typeof stored.issuer === 'string' && typeof stored.token_endpoint === 'string' ? stored : undefined;
+};
+
+/**
+ * The authorization-server URL whose RFC 8414 discovery authServerForEntry uses for this entry (the shared
+ * metadata cache's key), or undefined when the metadata comes from elsewhere (stored in the entry, the config's
+ * metadata URL, discovery from the MCP server): only a document discovered from that URL may be cached under it.
+ */
+export function discoveryUrlOf(server: ServerConfig, entry: TokenEntry): string | undefined {
+  if (storedMetadata(entry) || server.oauth?.authServerMetadataUrl) return undefined;
+  const u = entry.discoveryState?.authorizationServerUrl;
+  return typeof u === 'string' ? u : undefined;
+}
+
 /** The AS for a stored entry: stored metadata, then the config's metadata URL, then the stored AS URL, then full discovery. */
 export async function authServerForEntry(
   server: ServerConfig,
@@ -189,10 +205,10 @@ export async function authServerForEntry(
   cache?: MetadataCache,
 ): Promise<AuthorizationServer> {
   const ds = entry.discoveryState ?? {};
-  const stored = ds.authorizationServerMetadata as AuthorizationServer | undefined;
+  const stored = storedMetadata(entry);
   let as: AuthorizationServer;
-  if (stored && typeof stored.issuer === 'string' && typeof stored.token_endpoint === 'string') {
-    assertSecureEndpoint(stored.token_endpoint, 'token endpoint');
+  if (stored) {
+    assertSecureEndpoint(stored.token_endpoint as string, 'token endpoint');
     as = stored;
   } else if (server.oauth?.authServerMetadataUrl) {
     as = await fetchMetadataUrl(server.oauth.authServerMetadataUrl, entry.issuer, http);
@@ -212,9 +228,4 @@ export async function authServerForEntry(
   return as;
 }
 
-/** Issuers compare exactly, except for the trailing slash an origin-only URL gets when parsed. */
-export function sameIssuer(a: string, b: string): boolean {
-  return a === b || a.replace(/\/$/, '') === b.replace(/\/$/, '');
-}
-
-export { requestOptions };
+export { requestOptions, sameIssuer };

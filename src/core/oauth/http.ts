@@ -202,3 +202,8 @@ export function badPortText(e: unknown, url: string): string | undefined {
   }
   return undefined;
 }
+
+/** Issuers compare exactly, except for the trailing slash an origin-only URL gets when parsed. */
+export function sameIssuer(a: string, b: string): boolean {
+  return a === b || a.replace(/\/$/, '') === b.replace(/\/$/, '');
+}

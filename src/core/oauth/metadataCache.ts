@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isPlainObject, writeFileAtomic } from '../fsutil';
 import { discoverAuthorizationServer, type AuthorizationServer } from './client';
-import { assertSecureEndpoint, type FetchLike } from './http';
+import { assertSecureEndpoint, sameIssuer, type FetchLike } from './http';
 
 /**
  * Authorization-server metadata (public documents, no secret) shared by our processes for a while, beside
@@ -48,7 +48,8 @@ async function writeEntries(c: MetadataCache, entries: Entries): Promise<void> {
 /** discoverAuthorizationServer, through the shared cache. */
 export async function cachedDiscovery(url: string, http: FetchLike, c: MetadataCache): Promise<AuthorizationServer> {
   const hit = readEntries(c)[url];
-  if (usable(hit, c.now())) {
+  // RFC 8414 §3.3, as discovery checks it: a document for `url` names `url` as its issuer
+  if (usable(hit, c.now()) && sameIssuer(hit.metadata.issuer, url)) {
     assertSecureEndpoint(hit.metadata.token_endpoint as string, 'token endpoint');
     return hit.metadata;
   }

@@ -4,6 +4,7 @@ import { recordClientRejected, recordIntent, recordTokenWarnings } from '../note
 import { refreshGrant, type AuthorizationServer, type TokenSet } from '../oauth/client';
 import { holdSignals } from '../signals';
 import { forgetDiscovery, rememberDiscovery } from '../oauth/metadataCache';
+import { discoveryUrlOf } from '../oauth/discovery';
 import { type FetchLike } from '../oauth/http';
 import { revokeTokens } from '../oauth/revoke';
 import type { TokenEntry } from '../store/types';
@@ -83,7 +84,7 @@ export async function postAndPersist(
         return out;
       }
       // the endpoint may have moved since the metadata was cached: look it up again next time
-      await forgetDiscovery(e1.discoveryState?.authorizationServerUrl, { dir: deps.paths.secureDir, now: run.now });
+      await forgetDiscovery(discoveryUrlOf(run.server, e1), { dir: deps.paths.secureDir, now: run.now });
       if (isMcpAuthError(e) && e.details.oauthError === 'invalid_client') {
         await recordClientRejected(deps.paths, run.key, creds.clientId, run.now()).catch(() => {});
       }
@@ -108,7 +109,7 @@ export async function postAndPersist(
     crash(deps, 'after-response');
     const out = await persist(run, lock, e1, rt, tokens, () => revokeTokens(as, creds, tokens, run.http), waitedMs);
     // the token endpoint answered 200: its metadata is good for the others (only now, never on an error path)
-    await rememberDiscovery(e1.discoveryState?.authorizationServerUrl, as, { dir: deps.paths.secureDir, now: run.now });
+    await rememberDiscovery(discoveryUrlOf(run.server, e1), as, { dir: deps.paths.secureDir, now: run.now });
     return out;
   } finally {
     release();

@@ -7,6 +7,12 @@ import * as path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { cachedDiscovery, forgetDiscovery, rememberDiscovery } from '../../../../src/core/oauth/metadataCache';
 import { makeHttp } from '../../../../src/core/oauth/client';
+import { refreshServer } from '../../../../src/core/refresh';
+import { resolvePaths } from '../../../../src/core/paths';
+import { FileStore } from '../../../../src/core/store/backend';
+import { serverKey } from '../../../../src/core/store/key';
+import type { ServerConfig } from '../../../../src/core/config/types';
+import { withHome } from '../../../helpers/home';
 
 /** A loopback authorization server that answers RFC 8414 metadata and counts the requests. */
 async function withAs(fn: (issuer: string, count: () => number, dir: string) => Promise<void>): Promise<void> {
@@ -70,5 +76,73 @@ test('metadata cache: a broken file, or a cached document with an insecure token
     fs.writeFileSync(file, JSON.stringify(cached));
     await assert.rejects(cachedDiscovery(issuer, fetcher, c), (e: { code?: string }) => e.code === 'insecure-endpoint');
     assert.equal(count(), asked * 2, 'asked once more to fill the cache, then never for the bad copy');
+  });
+});
+
+test('metadata cache: a cached document whose issuer is not the URL it is kept under is not used (RFC 8414 as discovery checks it)', async () => {
+  await withAs(async (issuer, count, dir) => {
+    const c = { dir, now: () => 7_000_000 };
+    const other = 'http://127.0.0.1:9/elsewhere';
+    // what another server's metadata, cached under this URL, would look like
+    const doc = { issuer: other, token_endpoint: `${other}/token`, authorization_endpoint: `${other}/auth` };
+    await rememberDiscovery(issuer, doc, c);
+    const got = await cachedDiscovery(issuer, fetcher, c);
+    assert.equal(got.issuer, issuer, 'discovered again');
+    assert.equal(got.token_endpoint, `${issuer}/token`);
+    assert.ok(count() >= 1, 'the server was asked');
+  });
+});
+
+test('metadata cache: a refresh whose metadata came from the config metadata URL keeps nothing under the entry AS URL', async () => {
+  await withHome(async (h) => {
+    let posts = 0;
+    let issuer = '';
+    const server = http.createServer((req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      if (req.method === 'POST') {
+        posts++;
+        res.end(
+          JSON.stringify({ access_token: 'at-new', refresh_token: 'rt-new', token_type: 'Bearer', expires_in: 3600 }),
+        );
+      } else if (req.url === '/custom-metadata')
+        // the config's document: a token endpoint discovery from the AS URL would not give
+        res.end(JSON.stringify({ issuer, token_endpoint: `${issuer}/custom-token` }));
+      else res.end(JSON.stringify({ issuer, token_endpoint: `${issuer}/token` }));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const url = 'https://mcp.example.com/mcp';
+      const cfg = {
+        name: 'm',
+        scope: 'user',
+        transport: 'http',
+        url,
+        headers: {},
+        oauth: { authServerMetadataUrl: `${issuer}/custom-metadata` },
+      } as ServerConfig;
+      const key = serverKey(cfg);
+      const file = path.join(h.claudeDir, '.credentials.json');
+      const entry = {
+        serverName: 'm',
+        serverUrl: url,
+        accessToken: 'at-old',
+        refreshToken: 'rt-old-metadata-url',
+        expiresAt: Date.now() - 1000,
+        clientId: 'c',
+        issuer,
+        discoveryState: { authorizationServerUrl: issuer },
+      };
+      fs.writeFileSync(file, JSON.stringify({ mcpOAuth: { [key]: entry } }), { mode: 0o600 });
+      const paths = resolvePaths({ env: h.env, home: h.home, platform: 'linux' });
+      const out = await refreshServer(cfg, { paths, store: new FileStore(file), lockTimeoutMs: 5000 });
+      assert.equal(out.result, 'refreshed', out.message);
+      assert.equal(posts, 1);
+      const cacheFile = path.join(paths.secureDir, 'mcp-auth-metadata.json');
+      const cached = fs.existsSync(cacheFile) ? JSON.parse(fs.readFileSync(cacheFile, 'utf8')) : {};
+      assert.equal(cached[issuer], undefined, 'the config document was kept under the AS URL');
+    } finally {
+      server.close();
+    }
   });
 });
