@@ -35,6 +35,15 @@ test("login: the URL on stderr, the browser step, a stored entry in Claude Code'
     );
     assert.equal(entry.discoveryState.authorizationServerUrl, stack.issuer);
     assert.equal(fs.statSync(path.join(h.claudeDir, '.credentials.json')).mode & 0o777, 0o600);
+    // the authorization server's metadata is shared for the first refresh of every process (a public document)
+    const meta = path.join(h.claudeDir, 'mcp-auth-metadata.json');
+    const cached = JSON.parse(fs.readFileSync(meta, 'utf8'));
+    assert.deepEqual(Object.keys(cached), [stack.issuer]);
+    assert.equal(cached[stack.issuer].metadata.issuer, stack.issuer);
+    assert.equal(fs.statSync(meta).mode & 0o777, 0o600);
+    assert.ok(
+      !JSON.stringify(cached).includes(entry.accessToken) && !JSON.stringify(cached).includes(entry.refreshToken),
+    );
     assert.deepEqual(
       Object.keys(JSON.parse(fs.readFileSync(path.join(h.claudeDir, 'mcp-needs-auth-cache.json'), 'utf8'))),
       ['other'],

@@ -2,7 +2,8 @@ import { clearNeedsAuth } from '../cache/needsAuthCache';
 import type { ServerConfig } from '../config/types';
 import { nullLogger } from '../log';
 import type { AuthorizationServer, TokenSet } from '../oauth/client';
-import type { Discovered } from '../oauth/discovery';
+import { discoveryUrlOf, type Discovered } from '../oauth/discovery';
+import { rememberDiscovery } from '../oauth/metadataCache';
 import type { TokenEntry } from '../store/types';
 import { persistGrantResult } from '../store/write';
 import { missingScopes } from '../status';
@@ -57,6 +58,11 @@ export async function storeGrant(
     },
     { logger: si.log },
   );
+  // the token endpoint answered: its metadata serves the first refresh of every process (oauth/metadataCache.ts)
+  await rememberDiscovery(discoveryUrlOf(si.server, { discoveryState: d.discoveryState } as TokenEntry), as, {
+    dir: si.deps.paths.secureDir,
+    now: si.now,
+  });
   const cleared = await clearCache(si.server, si.deps);
   return {
     name: si.server.name,

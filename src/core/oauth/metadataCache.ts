@@ -9,7 +9,7 @@ import { assertSecureEndpoint, sameIssuer, type FetchLike } from './http';
  * Claude Code's store: `S/mcp-auth-metadata.json`, `{ "<authorization server URL>": { at, metadata } }`. A fleet
  * of processes meeting one due token then asks the authorization server for its metadata once, not once each
  * (bench/refresh.mjs: that was most of the waiters' cost). A document is kept once a token request to it succeeded
- * (rememberDiscovery) and used for TTL_MS; a token request that fails drops it (forgetDiscovery), so moved
+ * (rememberDiscovery: after a refresh or a sign-in) and used for METADATA_TTL_MS; a token request that fails drops it (forgetDiscovery), so moved
  * endpoints are found again at the next refresh. Writes are
  * temp + rename without a lock: a cache, where the last writer winning loses nothing that matters.
  */
@@ -18,7 +18,12 @@ export interface MetadataCache {
   now: () => number;
 }
 
-const TTL_MS = 10 * 60_000;
+/**
+ * A day: a fleet's refresh storm comes when a token expires (often hourly), long after the last lookup, so a
+ * short TTL would miss at exactly that moment. Metadata documents rarely change, and a token request that
+ * fails drops the copy, so a moved endpoint costs one failed refresh, not a day.
+ */
+export const METADATA_TTL_MS = 24 * 3_600_000;
 const fileOf = (c: MetadataCache) => path.join(c.dir, 'mcp-auth-metadata.json');
 
 type Entries = Record<string, { at: number; metadata: AuthorizationServer }>;
@@ -34,7 +39,7 @@ function readEntries(c: MetadataCache): Entries {
 
 function usable(e: Entries[string] | undefined, now: number): e is Entries[string] {
   if (!isPlainObject(e) || typeof e.at !== 'number' || !isPlainObject(e.metadata)) return false;
-  if (e.at > now || now - e.at >= TTL_MS) return false;
+  if (e.at > now || now - e.at >= METADATA_TTL_MS) return false;
   return typeof e.metadata.issuer === 'string' && typeof e.metadata.token_endpoint === 'string';
 }
 
@@ -65,7 +70,8 @@ export async function rememberDiscovery(
   metadata: AuthorizationServer,
   c: MetadataCache,
 ): Promise<void> {
-  if (!url) return;
+  // only a document that names `url` as its issuer is ever kept under it (a hit is checked the same way)
+  if (!url || typeof metadata.issuer !== 'string' || !sameIssuer(metadata.issuer, url)) return;
   const entries = readEntries(c);
   const cur = entries[url];
   if (usable(cur, c.now()) && cur.metadata.token_endpoint === metadata.token_endpoint) return;

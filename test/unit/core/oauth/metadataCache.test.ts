@@ -5,7 +5,12 @@ import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { cachedDiscovery, forgetDiscovery, rememberDiscovery } from '../../../../src/core/oauth/metadataCache';
+import {
+  METADATA_TTL_MS,
+  cachedDiscovery,
+  forgetDiscovery,
+  rememberDiscovery,
+} from '../../../../src/core/oauth/metadataCache';
 import { makeHttp } from '../../../../src/core/oauth/client';
 import { refreshServer } from '../../../../src/core/refresh';
 import { resolvePaths } from '../../../../src/core/paths';
@@ -50,7 +55,10 @@ test('metadata cache: a second lookup within the TTL asks the server nothing; af
     assert.equal(count(), first, 'answered from the cache');
     assert.equal(fs.statSync(path.join(dir, 'mcp-auth-metadata.json')).mode & 0o777, 0o600);
 
-    now += 10 * 60_000; // the TTL
+    now += METADATA_TTL_MS - 1;
+    await cachedDiscovery(issuer, fetcher, c);
+    assert.equal(count(), first, 'still answered from the cache just before the TTL');
+    now += 1; // the TTL
     const again = await cachedDiscovery(issuer, fetcher, c);
     assert.equal(count(), first * 2, 'asked again after the TTL');
     await rememberDiscovery(issuer, again, c);
@@ -86,6 +94,16 @@ test('metadata cache: a cached document whose issuer is not the URL it is kept u
     // what another server's metadata, cached under this URL, would look like
     const doc = { issuer: other, token_endpoint: `${other}/token`, authorization_endpoint: `${other}/auth` };
     await rememberDiscovery(issuer, doc, c);
+    assert.equal(
+      fs.existsSync(path.join(dir, 'mcp-auth-metadata.json')),
+      false,
+      'never kept under a URL it does not name',
+    );
+    // a file with such a copy (an older version wrote it, or someone else): not used
+    fs.writeFileSync(
+      path.join(dir, 'mcp-auth-metadata.json'),
+      JSON.stringify({ [issuer]: { at: 7_000_000, metadata: doc } }),
+    );
     const got = await cachedDiscovery(issuer, fetcher, c);
     assert.equal(got.issuer, issuer, 'discovered again');
     assert.equal(got.token_endpoint, `${issuer}/token`);
