@@ -1,10 +1,8 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { AddressInfo } from 'node:net';
 import { FileStore } from '../../../src/core/store/backend';
 import { resolvePaths } from '../../../src/core/paths';
 import { refreshServer } from '../../../src/core/refresh';
@@ -12,6 +10,7 @@ import { fingerprint, notesFile, readIntents, recordIntent, resolveIntent } from
 import { serverKey } from '../../../src/core/store/key';
 import type { ServerConfig } from '../../../src/core/config/types';
 import { withHome } from '../../helpers/home';
+import { posts, withLoopbackAs } from '../../helpers/loopback-as';
 
 /*
  * An intent record left by a process killed between its POST and its write marks its refresh token as never to
@@ -22,34 +21,13 @@ import { withHome } from '../../helpers/home';
 
 const URL0 = 'https://mcp-0.example.com/mcp';
 
-async function withAs(fn: (issuer: string, posts: () => number) => Promise<void>): Promise<void> {
-  let posts = 0;
-  const server = http.createServer((req, res) => {
-    const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    res.writeHead(200, { 'content-type': 'application/json' });
-    if (req.method === 'POST') {
-      posts++;
-      res.end(
-        JSON.stringify({ access_token: 'at-new', refresh_token: 'rt-new', token_type: 'Bearer', expires_in: 3600 }),
-      );
-    } else
-      res.end(JSON.stringify({ issuer, token_endpoint: `${issuer}/token`, authorization_endpoint: `${issuer}/auth` }));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  try {
-    await fn(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, () => posts);
-  } finally {
-    server.close();
-  }
-}
-
 for (const [label, writer] of [
   ['another pid', { pid: 999_999 }],
   ['our pid and host, written by an earlier process (no run name: an older version)', { pid: process.pid }],
   ['our pid and host, another run', { pid: process.pid, run: 'f'.repeat(32) }],
 ] as const) {
   test(`intent record of a dead process (${label}): its token is never sent again`, async () => {
-    await withAs(async (issuer, posts) => {
+    await withLoopbackAs(async (issuer, requests) => {
       await withHome(async (h) => {
         const server = { name: 'server-0', scope: 'user', transport: 'http', url: URL0, headers: {} } as ServerConfig;
         const key = serverKey(server);
@@ -76,7 +54,7 @@ for (const [label, writer] of [
           mode: 0o600,
         });
         const out = await refreshServer(server, { paths, store: new FileStore(file), lockTimeoutMs: 5000 });
-        assert.equal(posts(), 0, `the possibly spent refresh token was sent again (${out.result})`);
+        assert.equal(posts(requests).length, 0, `the possibly spent refresh token was sent again (${out.result})`);
         assert.equal(out.code, 'token-spent', out.message);
       });
     });

@@ -1,9 +1,7 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as http from 'node:http';
 import * as path from 'node:path';
-import type { AddressInfo } from 'node:net';
 import { createHash, randomBytes } from 'node:crypto';
 import { KeychainStore, FileStore } from '../../../../src/core/store/backend';
 import { resolvePaths } from '../../../../src/core/paths';
@@ -11,6 +9,7 @@ import { refreshServer } from '../../../../src/core/refresh';
 import { login } from '../../../../src/core/login';
 import type { ServerConfig } from '../../../../src/core/config/types';
 import { withHome } from '../../../helpers/home';
+import { posts, withLoopbackAs } from '../../../helpers/loopback-as';
 import { fakeSecurity, fakeKeychainItems } from '../../../helpers/fake-security';
 
 /*
@@ -30,37 +29,8 @@ const keyOf = (name: string, url: string) =>
     .digest('hex')
     .slice(0, 16)}`;
 
-/** A loopback authorization server: RFC 8414 metadata, a token endpoint that would rotate; counts every request. */
-async function withAs(fn: (issuer: string, requests: string[]) => Promise<void>): Promise<void> {
-  const requests: string[] = [];
-  const server = http.createServer((req, res) => {
-    requests.push(`${req.method} ${req.url}`);
-    const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    res.writeHead(200, { 'content-type': 'application/json' });
-    if (req.method === 'POST')
-      res.end(
-        JSON.stringify({ access_token: 'at-new', refresh_token: 'rt-new', token_type: 'Bearer', expires_in: 3600 }),
-      );
-    else
-      res.end(
-        JSON.stringify({
-          issuer,
-          token_endpoint: `${issuer}/token`,
-          authorization_endpoint: `${issuer}/auth`,
-          code_challenge_methods_supported: ['S256'],
-        }),
-      );
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  try {
-    await fn(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, requests);
-  } finally {
-    server.close();
-  }
-}
-
 test('lost overflow: a refresh sends nothing (the answer could not be stored) and a sign-in does not start; nothing is written', async () => {
-  await withAs(async (issuer, requests) => {
+  await withLoopbackAs(async (issuer, requests) => {
     await withHome(async (h) => {
       const k0 = keyOf('server-0', URL0);
       const main = {
@@ -98,11 +68,7 @@ test('lost overflow: a refresh sends nothing (the answer could not be stored) an
       assert.equal(out.result, 'failed');
       assert.equal(out.code, 'store-overflow-missing', out.message);
       assert.match(out.message ?? '', /the refresh token was not sent/);
-      assert.deepEqual(
-        requests.filter((r) => r.startsWith('POST')),
-        [],
-        'the refresh token was sent though no write could store the answer',
-      );
+      assert.deepEqual(posts(requests), [], 'the refresh token was sent though no write could store the answer');
 
       let opened = 0;
       await assert.rejects(
@@ -111,11 +77,7 @@ test('lost overflow: a refresh sends nothing (the answer could not be stored) an
           e.code === 'store-overflow-missing' && /no sign-in was started/.test(e.message),
       );
       assert.equal(opened, 0, 'no browser was opened');
-      assert.deepEqual(
-        requests.filter((r) => r.startsWith('POST')),
-        [],
-        'no token request of any kind',
-      );
+      assert.deepEqual(posts(requests), [], 'no token request of any kind');
       assert.deepEqual(fakeKeychainItems(h.home), before, 'no keychain item was written');
       assert.equal(fs.existsSync(path.join(h.claudeDir, '.credentials.json')), false, 'no plaintext fallback either');
     });
