@@ -50,7 +50,17 @@ export interface IntentRecord {
 
 /** This process's name in intent records (see IntentRecord.run). */
 const THIS_RUN = randomBytes(16).toString('hex');
-const ownIntent = (i: IntentRecord) => i.run === THIS_RUN && i.pid === process.pid && i.host === os.hostname();
+/** The record this process last wrote, by key: an older mcp-auth rewriting the notes drops `run` it does not know. */
+const writtenHere = new Map<string, { fingerprint: string; at: number }>();
+/**
+ * Is this record this process's own? It names our run; or it names no run (an older version rewrote the notes
+ * meanwhile, keeping only the fields it knows) and is exactly the record we wrote, pid and host included.
+ */
+function ownIntent(key: string, i: IntentRecord): boolean {
+  if (i.run !== undefined) return i.run === THIS_RUN;
+  const w = writtenHere.get(key);
+  return !!w && w.fingerprint === i.fingerprint && w.at === i.at && i.pid === process.pid && i.host === os.hostname();
+}
 
 /**
  * Why a stored refresh token must not be sent: `unstored` — sent and answered 200, but the answer could not be
@@ -202,6 +212,7 @@ export function recordIntent(paths: ClaudePaths, key: string, refreshToken: stri
     host: os.hostname(),
     run: THIS_RUN,
   };
+  writtenHere.set(key, { fingerprint: rec.fingerprint, at });
   return changeNotes(paths, (n) => {
     n.intents[key] = rec;
     return true;
@@ -213,7 +224,7 @@ export function resolveIntent(paths: ClaudePaths, key: string, refreshToken: str
   const fp = fingerprint(refreshToken);
   return changeNotes(paths, (n) => {
     const i = n.intents[key];
-    if (!i || i.fingerprint !== fp || !ownIntent(i)) return false;
+    if (!i || i.fingerprint !== fp || !ownIntent(key, i)) return false;
     delete n.intents[key];
     return true;
   });
@@ -241,7 +252,7 @@ export async function spentCause(
   const fp = fingerprint(refreshToken);
   if (m?.fingerprint === fp) return { cause: m.cause ?? 'unstored', at: m.at };
   const i = n.intents[key];
-  if (i?.fingerprint === fp && !ownIntent(i)) return { cause: 'interrupted', at: i.at };
+  if (i?.fingerprint === fp && !ownIntent(key, i)) return { cause: 'interrupted', at: i.at };
   return undefined;
 }
 

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { FileStore } from '../../../src/core/store/backend';
 import { resolvePaths } from '../../../src/core/paths';
 import { refreshServer } from '../../../src/core/refresh';
-import { fingerprint, notesFile, readIntents, recordIntent, resolveIntent } from '../../../src/core/notes';
+import { fingerprint, notesFile, readIntents, recordIntent, resolveIntent, spentCause } from '../../../src/core/notes';
 import { serverKey } from '../../../src/core/store/key';
 import type { ServerConfig } from '../../../src/core/config/types';
 import { withHome } from '../../helpers/home';
@@ -76,5 +76,15 @@ test('intent record: this process resolves its own record, and only its own', as
     });
     await resolveIntent(paths, 'k|1', 'rt-a');
     assert.equal((await readIntents(paths))['k|1']?.run, '0'.repeat(32), 'left as it was');
+
+    // an older mcp-auth rewrote the notes meanwhile and kept only the fields it knows (no run): still ours,
+    // neither a mark against our own token nor left behind once resolved (second review of session 6)
+    await recordIntent(paths, 'k|2', 'rt-b', 2);
+    const older: Record<string, unknown> = { ...(await readIntents(paths))['k|2'] };
+    delete older.run;
+    fs.writeFileSync(notesFile(paths), JSON.stringify({ intents: { 'k|2': older } }), { mode: 0o600 });
+    assert.equal(await spentCause(paths, 'k|2', 'rt-b'), undefined, 'not a mark against our own refresh');
+    await resolveIntent(paths, 'k|2', 'rt-b');
+    assert.equal((await readIntents(paths))['k|2'], undefined, 'resolved');
   });
 });
