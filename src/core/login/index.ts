@@ -49,12 +49,6 @@ export async function login(server: ServerConfig, deps: LoginDeps, opts: LoginOp
   });
   try {
     const snap = await deps.store.read();
-    // a store that refuses every write (the keychain's overflow item lost): the new grant could not be kept
-    if (snap.overflowError)
-      throw new McpAuthError(
-        snap.overflowError.code,
-        `${snap.overflowError.message}; the store cannot be written, so no sign-in was started`,
-      );
     const existing = snap.data.mcpOAuth?.[key];
     const storeWritten = snap.mtimeMs ?? 0;
     if (usable(existing, now()) && storeWritten >= started) {
@@ -67,6 +61,12 @@ export async function login(server: ServerConfig, deps: LoginDeps, opts: LoginOp
         clearedCacheEntries: cleared,
       };
     }
+    // a store that refuses every write (the keychain's overflow item lost): the new grant could not be kept
+    if (snap.overflowError)
+      throw new McpAuthError(
+        snap.overflowError.code,
+        `${snap.overflowError.message}; the store cannot be written, so no sign-in was started`,
+      );
     return await interactive(
       { server, deps, opts, log, now, key, started, timeoutMs },
       existing,

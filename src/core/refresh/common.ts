@@ -70,33 +70,32 @@ export async function finish(run: Run, out: RefreshOutcome, wrote: boolean | 'ch
 }
 
 /**
- * One read of the store: the entry, and the static client secret Claude Code keeps in mcpOAuthClientConfig.
- * `forWrite`: the caller is about to spend the entry's refresh token and must store the answer, so a store that
- * refuses every write (the keychain's overflow item lost or unreadable) is an error even for an entry that reads
- * whole from the main item: a POST now would spend the token and the answer could not be kept.
+ * One read of the store: the entry, the static client secret Claude Code keeps in mcpOAuthClientConfig, and
+ * whether the store can take a write now (`unwritable`: the keychain's overflow item lost or unreadable, when
+ * store/keychain.ts refuses every write). Whoever is about to spend the entry's refresh token checks that last:
+ * a POST then would spend it, and the answer could not be kept.
  */
 export async function readEntryAndSecret(
   store: StoreBackend,
   key: string,
-  forWrite = false,
-): Promise<{ entry: TokenEntry | undefined; staticSecret: string | undefined }> {
+): Promise<{ entry: TokenEntry | undefined; staticSecret: string | undefined; unwritable?: McpAuthError }> {
   const snap = await store.read();
   const s = snap.data.mcpOAuthClientConfig?.[key]?.clientSecret;
   const e = snap.data.mcpOAuth?.[key];
-  // the keychain's overflow item is lost or unreadable: an entry without a usable token there may live in it,
-  // and no write is taken (store/keychain.ts), so nothing that must be stored may be asked for
-  if (snap.overflowError && (forWrite || !e?.accessToken))
-    throw new McpAuthError(
-      snap.overflowError.code,
-      forWrite && e?.accessToken
-        ? `${snap.overflowError.message}; the store cannot be written, so the refresh token was not sent`
-        : snap.overflowError.message,
-    );
+  // an entry without a usable token in the main item may live in the lost overflow: not readable at all
+  if (snap.overflowError && !e?.accessToken)
+    throw new McpAuthError(snap.overflowError.code, snap.overflowError.message);
   if (e !== undefined) {
     const problem = entryProblem(e);
     if (problem) throw new McpAuthError('store-invalid', `the stored entry "${key}" is malformed (${problem})`);
   }
-  return { entry: e, staticSecret: typeof s === 'string' ? s : undefined };
+  const unwritable = snap.overflowError
+    ? new McpAuthError(
+        snap.overflowError.code,
+        `${snap.overflowError.message}; the store cannot be written, so the refresh token was not sent`,
+      )
+    : undefined;
+  return { entry: e, staticSecret: typeof s === 'string' ? s : undefined, ...(unwritable ? { unwritable } : {}) };
 }
 
 export async function readEntry(store: StoreBackend, key: string): Promise<TokenEntry | undefined> {

@@ -118,7 +118,7 @@ export async function refreshServer(
         // test-only: hold the lock for a while (the test ends this process with a signal meanwhile)
         if (TEST_HOOKS && deps.testHooks?.crashAt === 'pause-after-lock')
           await new Promise((r) => setTimeout(r, deps.testHooks?.pauseMs ?? 30_000));
-        const { entry: e1, staticSecret } = await readEntryAndSecret(deps.store, run.key, true);
+        const { entry: e1, staticSecret, unwritable } = await readEntryAndSecret(deps.store, run.key);
         if (!e1) throw new McpAuthError('no-credentials', `the stored token for ${server.name} was removed meanwhile`);
         const waitedMs = got.waited ? run.now() - t0 : undefined;
         // Someone rotated since we read: theirs is the current generation. Adopt it while it is valid, even
@@ -168,6 +168,8 @@ export async function refreshServer(
           clientSecret: clientId === server.oauth?.clientId ? (staticSecret ?? e1.clientSecret) : e1.clientSecret,
         };
         calledOff(deps);
+        // the answer must be storable before the token is spent (a lost keychain overflow refuses every write)
+        if (unwritable) throw unwritable;
         lock?.assertHeld('the token request');
         return await postAndPersist(run, lock, e1, rt, as!, creds, waitedMs);
       } finally {
