@@ -36,6 +36,7 @@ export type ErrorCode =
   | 'bad-response'
   | 'response-too-large'
   | 'discovery-failed'
+  | 'endpoint-moved'
   | 'issuer-mismatch'
   | 'insecure-endpoint'
   | 'redirect-loop'

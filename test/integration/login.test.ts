@@ -53,10 +53,19 @@ test("login: the URL on stderr, the browser step, a stored entry in Claude Code'
     assert.ok(!r.stderr.includes(entry.accessToken) && !r.stdout.includes(entry.refreshToken));
     const st = await runCliAsync(['status', '--json'], { env: h.env, cwd: h.project });
     assert.equal(JSON.parse(st.stdout).servers[0].state, 'signed-in');
-    // a second login reuses the registered client
+    // a second login reuses the registered client, and drops a metadata copy stored in the entry (Claude Code
+    // keeps one there; a refresh would prefer it to what this sign-in discovered)
     const regs = stack.counters.registrations;
+    const s0 = JSON.parse(fs.readFileSync(path.join(h.claudeDir, '.credentials.json'), 'utf8'));
+    s0.mcpOAuth[key].discoveryState.authorizationServerMetadata = {
+      issuer: stack.issuer,
+      token_endpoint: 'http://127.0.0.1:9/moved-away',
+    };
+    fs.writeFileSync(path.join(h.claudeDir, '.credentials.json'), JSON.stringify(s0), { mode: 0o600 });
     const again = await cliLogin(h, 'demo', ['--timeout', '30']);
     assert.equal(again.code, 0, again.stderr);
+    assert.equal(entryOf(h, 'demo').entry.discoveryState.authorizationServerMetadata, undefined);
+    assert.equal(entryOf(h, 'demo').entry.discoveryState.authorizationServerUrl, stack.issuer);
     assert.equal(stack.counters.registrations, regs);
     assert.equal(entryOf(h, 'demo').entry.clientId, entry.clientId);
   });

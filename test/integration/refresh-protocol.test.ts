@@ -181,8 +181,11 @@ test('4: the metadata is fetched before the refresh lock is taken, never under i
         seen.push({ path: p, locked: fs.existsSync(refreshLockDir(h, key)) });
       if (method === 'POST' && p === '/token') seen.push({ path: p, locked: fs.existsSync(refreshLockDir(h, key)) });
     };
+    // the sign-in left the metadata in the shared cache: without it, this refresh must look it up
+    const cacheFile = path.join(h.claudeDir, 'mcp-auth-metadata.json');
+    assert.ok(fs.existsSync(cacheFile), 'the sign-in kept the metadata for the others');
+    fs.rmSync(cacheFile);
     const r = await runCliAsync(['refresh', '--force', 'demo', '--json'], { env: h.env, cwd: h.project });
-    stack.mode.onRequest = undefined;
     assert.equal(r.code, 0, r.stderr);
     const metadata = seen.filter((s) => s.path.startsWith('/.well-known/'));
     assert.ok(metadata.length >= 1, JSON.stringify(seen));
@@ -194,6 +197,16 @@ test('4: the metadata is fetched before the refresh lock is taken, never under i
     assert.ok(
       seen.some((s) => s.path === '/token' && s.locked),
       'the token request itself is made under the lock',
+    );
+    // and the next refresh finds it in the cache that one kept: no metadata request at all
+    seen.length = 0;
+    const again = await runCliAsync(['refresh', '--force', 'demo', '--json'], { env: h.env, cwd: h.project });
+    stack.mode.onRequest = undefined;
+    assert.equal(again.code, 0, again.stderr);
+    assert.deepEqual(
+      seen.filter((s) => s.path.startsWith('/.well-known/')),
+      [],
+      JSON.stringify(seen),
     );
   });
 });

@@ -52,6 +52,10 @@ export async function storeGrant(
       if (client.entrySecret) next.clientSecret = client.entrySecret;
       else delete next.clientSecret;
       if (next.discoveryState) delete next.discoveryState.tokenlessRejectedAt;
+      // a metadata document stored earlier (Claude Code keeps one there) is not what this sign-in discovered:
+      // a refresh prefers it, so an old copy would send the new tokens to an endpoint that may have moved
+      if (next.discoveryState && !('authorizationServerMetadata' in d.discoveryState))
+        delete next.discoveryState.authorizationServerMetadata;
       if (typeof next.stepUpScope === 'string' && missingScopes(next.stepUpScope, next.scope).length === 0)
         delete next.stepUpScope;
       return next;
@@ -59,10 +63,12 @@ export async function storeGrant(
     { logger: si.log },
   );
   // the token endpoint answered: its metadata serves the first refresh of every process (oauth/metadataCache.ts)
-  await rememberDiscovery(discoveryUrlOf(si.server, { discoveryState: d.discoveryState } as TokenEntry), as, {
-    dir: si.deps.paths.secureDir,
-    now: si.now,
-  });
+  // (not the default endpoints of a server with no metadata at all: a document only)
+  if (!d.defaults)
+    await rememberDiscovery(discoveryUrlOf(si.server, { discoveryState: d.discoveryState } as TokenEntry), as, {
+      dir: si.deps.paths.secureDir,
+      now: si.now,
+    });
   const cleared = await clearCache(si.server, si.deps);
   return {
     name: si.server.name,

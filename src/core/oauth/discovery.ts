@@ -129,6 +129,8 @@ export interface Discovered {
   resource: string;
   scope?: string;
   discoveryState: DiscoveryState;
+  /** no metadata anywhere: `as` holds the 2025-03-26 default endpoints, not a document (never cached) */
+  defaults?: true;
 }
 
 /** Full discovery from the MCP server itself: challenge → PRM → AS metadata (MCP authorization spec). */
@@ -153,10 +155,12 @@ export async function discoverFromServer(server: ServerConfig, http: FetchLike):
   if (found?.prm.authorization_servers?.length) issuer = found.prm.authorization_servers[0];
   else issuer = new URL(server.url).origin; // no PRM: the MCP server's origin is the AS (2025-03-26 fallback)
   let as: AuthorizationServer;
+  let defaults = false;
   try {
     as = await discoverAuthorizationServer(issuer, http);
   } catch (e) {
     if (!found && isMcpAuthError(e) && e.code === 'discovery-failed') {
+      defaults = true;
       // no metadata at all: the default endpoints of the 2025-03-26 spec
       const o = new URL(server.url).origin;
       as = {
@@ -178,6 +182,7 @@ export async function discoverFromServer(server: ServerConfig, http: FetchLike):
       authServerMetadataUrl: null,
       ...(found ? { resourceMetadataUrl: found.url } : {}),
     },
+    ...(defaults ? { defaults: true as const } : {}),
   };
 }
 

@@ -1,7 +1,7 @@
 import { McpAuthError, isMcpAuthError } from '../errors';
 import { type HeldLock } from '../lock/lock';
 import { recordClientRejected, recordIntent, recordTokenWarnings } from '../notes';
-import { refreshGrant, type AuthorizationServer, type TokenSet } from '../oauth/client';
+import { discoverAuthorizationServer, refreshGrant, type AuthorizationServer, type TokenSet } from '../oauth/client';
 import { holdSignals } from '../signals';
 import { forgetDiscovery, rememberDiscovery } from '../oauth/metadataCache';
 import { discoveryUrlOf } from '../oauth/discovery';
@@ -79,6 +79,16 @@ export async function postAndPersist(
       tokens = await refreshGrant(as, creds, rt, server.url, tracked);
     } catch (e) {
       if (isMcpAuthError(e) && e.code === 'invalid-grant') {
+        const moved = await movedEndpoint(run, e1, as);
+        if (moved) {
+          // refused by an endpoint the server no longer names: not the end of the grant. Nothing was spent there
+          forgetSent(run.key, rt);
+          await settleIntent(run, rt);
+          throw new McpAuthError(
+            'endpoint-moved',
+            `${server.name}: the authorization server's token endpoint moved to ${moved}; the old one refused the refresh token, the next refresh uses the new one`,
+          );
+        }
         const out = await onInvalidGrant(run, rt, e);
         await settleIntent(run, rt);
         return out;
@@ -276,4 +286,24 @@ export async function onInvalidGrant(run: Run, rtUsed: string, err: McpAuthError
     code: 'invalid-grant',
     message: `${server.name}: the authorization server rejected the refresh token`,
   };
+}
+
+/**
+ * After an invalid_grant: when the metadata came by discovery (perhaps from the shared cache, kept a day), the
+ * copy is dropped and the server asked again, no token sent. The token endpoint it names now, if another than
+ * the one that refused: a moved endpoint is not a sign-out. Undefined otherwise (or when the lookup fails).
+ */
+async function movedEndpoint(run: Run, e1: TokenEntry, as: AuthorizationServer): Promise<string | undefined> {
+  const url = discoveryUrlOf(run.server, e1);
+  if (!url) return undefined;
+  await forgetDiscovery(url, { dir: run.deps.paths.secureDir, now: run.now });
+  try {
+    const now = await discoverAuthorizationServer(url, run.http);
+    return typeof now.token_endpoint === 'string' && now.token_endpoint !== as.token_endpoint
+      ? now.token_endpoint
+      : undefined;
+  } catch (e) {
+    run.log.warn('could not look the authorization server up again after invalid_grant', e);
+    return undefined;
+  }
 }

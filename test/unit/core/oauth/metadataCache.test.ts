@@ -164,3 +164,72 @@ test('metadata cache: a refresh whose metadata came from the config metadata URL
     }
   });
 });
+
+test('metadata cache: a token endpoint that moved while a copy was cached refuses with invalid_grant: not a sign-out, the copy is dropped, the next refresh uses the new one', async () => {
+  await withHome(async (h) => {
+    let issuer = '';
+    const posts: string[] = [];
+    const server = http.createServer((req, res) => {
+      res.setHeader('content-type', 'application/json');
+      if (req.method === 'POST') {
+        posts.push(req.url ?? '');
+        if (req.url === '/old-token') {
+          // an old deployment that does not know the grant
+          res.writeHead(400);
+          return void res.end(JSON.stringify({ error: 'invalid_grant' }));
+        }
+        res.writeHead(200);
+        return void res.end(
+          JSON.stringify({ access_token: 'at-new', refresh_token: 'rt-new', token_type: 'Bearer', expires_in: 3600 }),
+        );
+      }
+      res.writeHead(200);
+      res.end(JSON.stringify({ issuer, token_endpoint: `${issuer}/token` }));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const url = 'https://mcp.example.com/mcp';
+      const cfg = { name: 'm', scope: 'user', transport: 'http', url, headers: {} } as ServerConfig;
+      const key = serverKey(cfg);
+      const file = path.join(h.claudeDir, '.credentials.json');
+      const entry = {
+        serverName: 'm',
+        serverUrl: url,
+        accessToken: 'at-old',
+        refreshToken: 'rt-old-moved-endpoint',
+        expiresAt: Date.now() - 1000,
+        clientId: 'c',
+        issuer,
+        discoveryState: { authorizationServerUrl: issuer },
+      };
+      fs.writeFileSync(file, JSON.stringify({ mcpOAuth: { [key]: entry } }), { mode: 0o600 });
+      const paths = resolvePaths({ env: h.env, home: h.home, platform: 'linux' });
+      const cacheFile = path.join(paths.secureDir, 'mcp-auth-metadata.json');
+      // a copy from two hours ago, when the endpoint was /old-token
+      fs.writeFileSync(
+        cacheFile,
+        JSON.stringify({
+          [issuer]: { at: Date.now() - 2 * 3_600_000, metadata: { issuer, token_endpoint: `${issuer}/old-token` } },
+        }),
+        { mode: 0o600 },
+      );
+      const store = new FileStore(file);
+      const first = await refreshServer(cfg, { paths, store, lockTimeoutMs: 5000 });
+      assert.equal(first.code, 'endpoint-moved', first.message);
+      assert.deepEqual(posts, ['/old-token']);
+      const kept = JSON.parse(fs.readFileSync(file, 'utf8')).mcpOAuth[key];
+      assert.equal(kept.refreshToken, 'rt-old-moved-endpoint', 'not signed out');
+      assert.equal(kept.accessToken, 'at-old');
+      const cached = fs.existsSync(cacheFile) ? JSON.parse(fs.readFileSync(cacheFile, 'utf8')) : {};
+      assert.equal(cached[issuer], undefined, 'the stale copy was dropped');
+
+      const second = await refreshServer(cfg, { paths, store, lockTimeoutMs: 5000 });
+      assert.equal(second.result, 'refreshed', second.message);
+      assert.deepEqual(posts, ['/old-token', '/token']);
+      assert.equal(JSON.parse(fs.readFileSync(file, 'utf8')).mcpOAuth[key].refreshToken, 'rt-new');
+    } finally {
+      server.close();
+    }
+  });
+});
