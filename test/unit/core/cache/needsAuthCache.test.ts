@@ -41,3 +41,22 @@ test('removeCacheEntries: removes only the named keys, keeps unknown fields and 
     assert.equal(snap.entries.b.ttlMs, 5);
   });
 });
+
+test('removeCacheEntries: a cache over one 64 KB read (read in several chunks into one buffer) keeps every other entry byte for byte', async () => {
+  await withHome(async (h) => {
+    const f = path.join(h.claudeDir, 'mcp-needs-auth-cache.json');
+    const big: Record<string, unknown> = {};
+    // about 200 KB, with multi-byte characters that straddle the chunk boundaries
+    for (let i = 0; i < 2500; i++) big[`server-${i}-ü€😀`] = { timestamp: i, note: 'ä'.repeat(i % 37) };
+    fs.writeFileSync(f, JSON.stringify(big));
+    assert.ok(fs.statSync(f).size > 3 * 64 * 1024);
+    const r = await removeCacheEntries(f, (n) => n === 'server-7-ü€😀');
+    assert.deepEqual(r, { removed: ['server-7-ü€😀'], written: true });
+    const left = JSON.parse(fs.readFileSync(f, 'utf8'));
+    delete big['server-7-ü€😀'];
+    assert.deepEqual(left, big);
+    // a second pass reads the rewritten file through the same buffer
+    assert.deepEqual((await removeCacheEntries(f, (n) => n === 'server-8-ü€😀')).removed, ['server-8-ü€😀']);
+    assert.equal(Object.keys(JSON.parse(fs.readFileSync(f, 'utf8'))).length, 2498);
+  });
+});
