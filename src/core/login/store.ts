@@ -2,7 +2,7 @@ import { clearNeedsAuth } from '../cache/needsAuthCache';
 import type { ServerConfig } from '../config/types';
 import { nullLogger } from '../log';
 import type { AuthorizationServer, TokenSet } from '../oauth/client';
-import { discoveryUrlOf, type Discovered } from '../oauth/discovery';
+import { discoveryUrlOf, isDefaultEndpoints, type Discovered } from '../oauth/discovery';
 import { rememberDiscovery } from '../oauth/metadataCache';
 import type { TokenEntry } from '../store/types';
 import { persistGrantResult } from '../store/write';
@@ -64,7 +64,7 @@ export async function storeGrant(
   );
   // the token endpoint answered: its metadata serves the first refresh of every process (oauth/metadataCache.ts)
   // (not the default endpoints of a server with no metadata at all: a document only)
-  if (!d.defaults)
+  if (!isDefaultEndpoints(as))
     await rememberDiscovery(discoveryUrlOf(si.server, { discoveryState: d.discoveryState } as TokenEntry), as, {
       dir: si.deps.paths.secureDir,
       now: si.now,

@@ -129,8 +129,23 @@ export interface Discovered {
   resource: string;
   scope?: string;
   discoveryState: DiscoveryState;
-  /** no metadata anywhere: `as` holds the 2025-03-26 default endpoints, not a document (never cached) */
-  defaults?: true;
+}
+
+/** The default endpoints made for servers with no metadata at all: not documents, never cached. */
+const defaultsMade = new WeakSet<AuthorizationServer>();
+export const isDefaultEndpoints = (as: AuthorizationServer): boolean => defaultsMade.has(as);
+
+/** No metadata anywhere: the default endpoints of the 2025-03-26 spec, at the MCP server's origin. */
+function defaultEndpoints(serverUrl: string): AuthorizationServer {
+  const o = new URL(serverUrl).origin;
+  const as: AuthorizationServer = {
+    issuer: o,
+    authorization_endpoint: `${o}/authorize`,
+    token_endpoint: `${o}/token`,
+    registration_endpoint: `${o}/register`,
+  };
+  defaultsMade.add(as);
+  return as;
 }
 
 /** Full discovery from the MCP server itself: challenge → PRM → AS metadata (MCP authorization spec). */
@@ -155,21 +170,11 @@ export async function discoverFromServer(server: ServerConfig, http: FetchLike):
   if (found?.prm.authorization_servers?.length) issuer = found.prm.authorization_servers[0];
   else issuer = new URL(server.url).origin; // no PRM: the MCP server's origin is the AS (2025-03-26 fallback)
   let as: AuthorizationServer;
-  let defaults = false;
   try {
     as = await discoverAuthorizationServer(issuer, http);
   } catch (e) {
-    if (!found && isMcpAuthError(e) && e.code === 'discovery-failed') {
-      defaults = true;
-      // no metadata at all: the default endpoints of the 2025-03-26 spec
-      const o = new URL(server.url).origin;
-      as = {
-        issuer: o,
-        authorization_endpoint: `${o}/authorize`,
-        token_endpoint: `${o}/token`,
-        registration_endpoint: `${o}/register`,
-      };
-    } else throw e;
+    if (!found && isMcpAuthError(e) && e.code === 'discovery-failed') as = defaultEndpoints(server.url);
+    else throw e;
   }
   const scope = server.oauth?.scopes ?? challenge.scope ?? found?.prm.scopes_supported?.join(' ');
   return {
@@ -182,7 +187,6 @@ export async function discoverFromServer(server: ServerConfig, http: FetchLike):
       authServerMetadataUrl: null,
       ...(found ? { resourceMetadataUrl: found.url } : {}),
     },
-    ...(defaults ? { defaults: true as const } : {}),
   };
 }
 
@@ -218,9 +222,22 @@ export async function authServerForEntry(
   } else if (server.oauth?.authServerMetadataUrl) {
     as = await fetchMetadataUrl(server.oauth.authServerMetadataUrl, entry.issuer, http);
   } else if (typeof ds.authorizationServerUrl === 'string') {
-    as = cache
-      ? await cachedDiscovery(ds.authorizationServerUrl, http, cache)
-      : await discoverAuthorizationServer(ds.authorizationServerUrl, http);
+    const url = ds.authorizationServerUrl;
+    try {
+      as = cache ? await cachedDiscovery(url, http, cache) : await discoverAuthorizationServer(url, http);
+    } catch (e) {
+      // signed in on the default endpoints (no resource metadata, the AS at the server's origin, no document
+      // there): the same endpoints again, as discoverFromServer chose them at sign-in
+      if (
+        isMcpAuthError(e) &&
+        e.code === 'discovery-failed' &&
+        !ds.resourceMetadataUrl &&
+        server.url &&
+        sameIssuer(url, new URL(server.url).origin)
+      )
+        as = defaultEndpoints(server.url);
+      else throw e;
+    }
   } else {
     as = (await discoverFromServer(server, http)).as;
   }

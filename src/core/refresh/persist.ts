@@ -1,10 +1,10 @@
 import { McpAuthError, isMcpAuthError } from '../errors';
 import { type HeldLock } from '../lock/lock';
-import { recordClientRejected, recordIntent, recordTokenWarnings } from '../notes';
+import { fingerprint, recordClientRejected, recordIntent, recordTokenWarnings } from '../notes';
 import { discoverAuthorizationServer, refreshGrant, type AuthorizationServer, type TokenSet } from '../oauth/client';
 import { holdSignals } from '../signals';
 import { forgetDiscovery, rememberDiscovery } from '../oauth/metadataCache';
-import { discoveryUrlOf } from '../oauth/discovery';
+import { discoveryUrlOf, isDefaultEndpoints } from '../oauth/discovery';
 import { type FetchLike } from '../oauth/http';
 import { revokeTokens } from '../oauth/revoke';
 import type { TokenEntry } from '../store/types';
@@ -79,7 +79,7 @@ export async function postAndPersist(
       tokens = await refreshGrant(as, creds, rt, server.url, tracked);
     } catch (e) {
       if (isMcpAuthError(e) && e.code === 'invalid-grant') {
-        const moved = await movedEndpoint(run, e1, as);
+        const moved = await movedEndpoint(run, e1, as, rt);
         if (moved) {
           // refused by an endpoint the server no longer names: not the end of the grant. Nothing was spent there
           forgetSent(run.key, rt);
@@ -119,7 +119,8 @@ export async function postAndPersist(
     crash(deps, 'after-response');
     const out = await persist(run, lock, e1, rt, tokens, () => revokeTokens(as, creds, tokens, run.http), waitedMs);
     // the token endpoint answered 200: its metadata is good for the others (only now, never on an error path)
-    await rememberDiscovery(discoveryUrlOf(run.server, e1), as, { dir: deps.paths.secureDir, now: run.now });
+    if (!isDefaultEndpoints(as))
+      await rememberDiscovery(discoveryUrlOf(run.server, e1), as, { dir: deps.paths.secureDir, now: run.now });
     return out;
   } finally {
     release();
@@ -288,20 +289,33 @@ export async function onInvalidGrant(run: Run, rtUsed: string, err: McpAuthError
   };
 }
 
+/** Refresh tokens (by key and fingerprint) that already met a moved endpoint in this process. */
+const movedOnce = new Set<string>();
+
 /**
  * After an invalid_grant: when the metadata came by discovery (perhaps from the shared cache, kept a day), the
  * copy is dropped and the server asked again, no token sent. The token endpoint it names now, if another than
  * the one that refused: a moved endpoint is not a sign-out. Undefined otherwise (or when the lookup fails).
  */
-async function movedEndpoint(run: Run, e1: TokenEntry, as: AuthorizationServer): Promise<string | undefined> {
+async function movedEndpoint(
+  run: Run,
+  e1: TokenEntry,
+  as: AuthorizationServer,
+  rt: string,
+): Promise<string | undefined> {
   const url = discoveryUrlOf(run.server, e1);
   if (!url) return undefined;
   await forgetDiscovery(url, { dir: run.deps.paths.secureDir, now: run.now });
+  // once per refresh token: a document that keeps naming other endpoints (a rollout, a hostile server) must not
+  // keep a dead token from being taken as the sign-out it is
+  const once = `${run.key}\0${fingerprint(rt)}`;
+  if (movedOnce.has(once)) return undefined;
   try {
     const now = await discoverAuthorizationServer(url, run.http);
-    return typeof now.token_endpoint === 'string' && now.token_endpoint !== as.token_endpoint
-      ? now.token_endpoint
-      : undefined;
+    if (typeof now.token_endpoint !== 'string' || now.token_endpoint === as.token_endpoint) return undefined;
+    movedOnce.add(once);
+    if (movedOnce.size > 64) movedOnce.delete(movedOnce.values().next().value as string);
+    return new URL(now.token_endpoint).href; // as parsed: no control characters from the document
   } catch (e) {
     run.log.warn('could not look the authorization server up again after invalid_grant', e);
     return undefined;

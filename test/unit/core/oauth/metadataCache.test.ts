@@ -233,3 +233,99 @@ test('metadata cache: a token endpoint that moved while a copy was cached refuse
     }
   });
 });
+
+/** A loopback server on which `handle` answers; the test gets its origin. */
+async function withServer(
+  handle: (req: http.IncomingMessage, res: http.ServerResponse, origin: string) => void,
+  fn: (origin: string) => Promise<void>,
+): Promise<void> {
+  let origin = '';
+  const server = http.createServer((req, res) => handle(req, res, origin));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  try {
+    await fn(origin);
+  } finally {
+    server.close();
+  }
+}
+
+const entryFor = (url: string, issuer: string, rt: string) => ({
+  serverName: 'm',
+  serverUrl: url,
+  accessToken: 'at-old',
+  refreshToken: rt,
+  expiresAt: Date.now() - 1000,
+  clientId: 'c',
+  issuer,
+  discoveryState: { authorizationServerUrl: issuer },
+});
+
+test('a server signed in on the default endpoints (no metadata anywhere) refreshes on them, and they are never cached', async () => {
+  const posts: string[] = [];
+  await withServer(
+    (req, res) => {
+      if (req.method === 'POST') {
+        posts.push(req.url ?? '');
+        res.writeHead(200, { 'content-type': 'application/json' });
+        return void res.end(
+          JSON.stringify({ access_token: 'at-new', refresh_token: 'rt-new', token_type: 'Bearer', expires_in: 3600 }),
+        );
+      }
+      res.writeHead(404);
+      res.end();
+    },
+    async (origin) => {
+      await withHome(async (h) => {
+        const url = `${origin}/mcp`;
+        const cfg = { name: 'm', scope: 'user', transport: 'http', url, headers: {} } as ServerConfig;
+        const key = serverKey(cfg);
+        const file = path.join(h.claudeDir, '.credentials.json');
+        fs.writeFileSync(file, JSON.stringify({ mcpOAuth: { [key]: entryFor(url, origin, 'rt-defaults') } }), {
+          mode: 0o600,
+        });
+        const paths = resolvePaths({ env: h.env, home: h.home, platform: 'linux' });
+        const out = await refreshServer(cfg, { paths, store: new FileStore(file), lockTimeoutMs: 5000 });
+        assert.equal(out.result, 'refreshed', out.message);
+        assert.deepEqual(posts, ['/token']);
+        assert.equal(fs.existsSync(path.join(paths.secureDir, 'mcp-auth-metadata.json')), false, 'not a document');
+      });
+    },
+  );
+});
+
+test('a metadata document that names another token endpoint each time: endpoint-moved once per refresh token, then the sign-out it is', async () => {
+  let gets = 0;
+  const posts: string[] = [];
+  await withServer(
+    (req, res, origin) => {
+      res.setHeader('content-type', 'application/json');
+      if (req.method === 'POST') {
+        posts.push(req.url ?? '');
+        res.writeHead(400);
+        return void res.end(JSON.stringify({ error: 'invalid_grant' }));
+      }
+      res.writeHead(200);
+      res.end(JSON.stringify({ issuer: origin, token_endpoint: `${origin}/token-${++gets}` }));
+    },
+    async (issuer) => {
+      await withHome(async (h) => {
+        const url = 'https://mcp.example.com/mcp';
+        const cfg = { name: 'm', scope: 'user', transport: 'http', url, headers: {} } as ServerConfig;
+        const key = serverKey(cfg);
+        const file = path.join(h.claudeDir, '.credentials.json');
+        fs.writeFileSync(file, JSON.stringify({ mcpOAuth: { [key]: entryFor(url, issuer, 'rt-flapping') } }), {
+          mode: 0o600,
+        });
+        const paths = resolvePaths({ env: h.env, home: h.home, platform: 'linux' });
+        const store = new FileStore(file);
+        const first = await refreshServer(cfg, { paths, store, lockTimeoutMs: 5000 });
+        assert.equal(first.code, 'endpoint-moved', first.message);
+        const second = await refreshServer(cfg, { paths, store, lockTimeoutMs: 5000 });
+        assert.equal(second.code, 'invalid-grant', second.message);
+        assert.equal(posts.length, 2);
+        assert.equal(JSON.parse(fs.readFileSync(file, 'utf8')).mcpOAuth[key].refreshToken, undefined, 'signed out');
+      });
+    },
+  );
+});
