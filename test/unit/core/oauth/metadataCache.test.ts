@@ -17,7 +17,7 @@ import { resolvePaths } from '../../../../src/core/paths';
 import { FileStore } from '../../../../src/core/store/backend';
 import { serverKey } from '../../../../src/core/store/key';
 import type { ServerConfig } from '../../../../src/core/config/types';
-import { withHome } from '../../../helpers/home';
+import { withHome, type TempHome } from '../../../helpers/home';
 
 /** A loopback authorization server that answers RFC 8414 metadata and counts the requests. */
 async function withAs(fn: (issuer: string, count: () => number, dir: string) => Promise<void>): Promise<void> {
@@ -111,129 +111,6 @@ test('metadata cache: a cached document whose issuer is not the URL it is kept u
   });
 });
 
-test('metadata cache: a refresh whose metadata came from the config metadata URL keeps nothing under the entry AS URL', async () => {
-  await withHome(async (h) => {
-    let posts = 0;
-    let issuer = '';
-    const server = http.createServer((req, res) => {
-      res.writeHead(200, { 'content-type': 'application/json' });
-      if (req.method === 'POST') {
-        posts++;
-        res.end(
-          JSON.stringify({ access_token: 'at-new', refresh_token: 'rt-new', token_type: 'Bearer', expires_in: 3600 }),
-        );
-      } else if (req.url === '/custom-metadata')
-        // the config's document: a token endpoint discovery from the AS URL would not give
-        res.end(JSON.stringify({ issuer, token_endpoint: `${issuer}/custom-token` }));
-      else res.end(JSON.stringify({ issuer, token_endpoint: `${issuer}/token` }));
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    try {
-      const url = 'https://mcp.example.com/mcp';
-      const cfg = {
-        name: 'm',
-        scope: 'user',
-        transport: 'http',
-        url,
-        headers: {},
-        oauth: { authServerMetadataUrl: `${issuer}/custom-metadata` },
-      } as ServerConfig;
-      const key = serverKey(cfg);
-      const file = path.join(h.claudeDir, '.credentials.json');
-      const entry = {
-        serverName: 'm',
-        serverUrl: url,
-        accessToken: 'at-old',
-        refreshToken: 'rt-old-metadata-url',
-        expiresAt: Date.now() - 1000,
-        clientId: 'c',
-        issuer,
-        discoveryState: { authorizationServerUrl: issuer },
-      };
-      fs.writeFileSync(file, JSON.stringify({ mcpOAuth: { [key]: entry } }), { mode: 0o600 });
-      const paths = resolvePaths({ env: h.env, home: h.home, platform: 'linux' });
-      const out = await refreshServer(cfg, { paths, store: new FileStore(file), lockTimeoutMs: 5000 });
-      assert.equal(out.result, 'refreshed', out.message);
-      assert.equal(posts, 1);
-      const cacheFile = path.join(paths.secureDir, 'mcp-auth-metadata.json');
-      const cached = fs.existsSync(cacheFile) ? JSON.parse(fs.readFileSync(cacheFile, 'utf8')) : {};
-      assert.equal(cached[issuer], undefined, 'the config document was kept under the AS URL');
-    } finally {
-      server.close();
-    }
-  });
-});
-
-test('metadata cache: a token endpoint that moved while a copy was cached refuses with invalid_grant: not a sign-out, the copy is dropped, the next refresh uses the new one', async () => {
-  await withHome(async (h) => {
-    let issuer = '';
-    const posts: string[] = [];
-    const server = http.createServer((req, res) => {
-      res.setHeader('content-type', 'application/json');
-      if (req.method === 'POST') {
-        posts.push(req.url ?? '');
-        if (req.url === '/old-token') {
-          // an old deployment that does not know the grant
-          res.writeHead(400);
-          return void res.end(JSON.stringify({ error: 'invalid_grant' }));
-        }
-        res.writeHead(200);
-        return void res.end(
-          JSON.stringify({ access_token: 'at-new', refresh_token: 'rt-new', token_type: 'Bearer', expires_in: 3600 }),
-        );
-      }
-      res.writeHead(200);
-      res.end(JSON.stringify({ issuer, token_endpoint: `${issuer}/token` }));
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    try {
-      const url = 'https://mcp.example.com/mcp';
-      const cfg = { name: 'm', scope: 'user', transport: 'http', url, headers: {} } as ServerConfig;
-      const key = serverKey(cfg);
-      const file = path.join(h.claudeDir, '.credentials.json');
-      const entry = {
-        serverName: 'm',
-        serverUrl: url,
-        accessToken: 'at-old',
-        refreshToken: 'rt-old-moved-endpoint',
-        expiresAt: Date.now() - 1000,
-        clientId: 'c',
-        issuer,
-        discoveryState: { authorizationServerUrl: issuer },
-      };
-      fs.writeFileSync(file, JSON.stringify({ mcpOAuth: { [key]: entry } }), { mode: 0o600 });
-      const paths = resolvePaths({ env: h.env, home: h.home, platform: 'linux' });
-      const cacheFile = path.join(paths.secureDir, 'mcp-auth-metadata.json');
-      // a copy from two hours ago, when the endpoint was /old-token
-      fs.writeFileSync(
-        cacheFile,
-        JSON.stringify({
-          [issuer]: { at: Date.now() - 2 * 3_600_000, metadata: { issuer, token_endpoint: `${issuer}/old-token` } },
-        }),
-        { mode: 0o600 },
-      );
-      const store = new FileStore(file);
-      const first = await refreshServer(cfg, { paths, store, lockTimeoutMs: 5000 });
-      assert.equal(first.code, 'endpoint-moved', first.message);
-      assert.deepEqual(posts, ['/old-token']);
-      const kept = JSON.parse(fs.readFileSync(file, 'utf8')).mcpOAuth[key];
-      assert.equal(kept.refreshToken, 'rt-old-moved-endpoint', 'not signed out');
-      assert.equal(kept.accessToken, 'at-old');
-      const cached = fs.existsSync(cacheFile) ? JSON.parse(fs.readFileSync(cacheFile, 'utf8')) : {};
-      assert.equal(cached[issuer], undefined, 'the stale copy was dropped');
-
-      const second = await refreshServer(cfg, { paths, store, lockTimeoutMs: 5000 });
-      assert.equal(second.result, 'refreshed', second.message);
-      assert.deepEqual(posts, ['/old-token', '/token']);
-      assert.equal(JSON.parse(fs.readFileSync(file, 'utf8')).mcpOAuth[key].refreshToken, 'rt-new');
-    } finally {
-      server.close();
-    }
-  });
-});
-
 /** A loopback server on which `handle` answers; the test gets its origin. */
 async function withServer(
   handle: (req: http.IncomingMessage, res: http.ServerResponse, origin: string) => void,
@@ -250,15 +127,121 @@ async function withServer(
   }
 }
 
-const entryFor = (url: string, issuer: string, rt: string) => ({
-  serverName: 'm',
-  serverUrl: url,
-  accessToken: 'at-old',
-  refreshToken: rt,
-  expiresAt: Date.now() - 1000,
-  clientId: 'c',
-  issuer,
-  discoveryState: { authorizationServerUrl: issuer },
+const ROTATED = JSON.stringify({
+  access_token: 'at-new',
+  refresh_token: 'rt-new',
+  token_type: 'Bearer',
+  expires_in: 3600,
+});
+
+/** A home whose store holds one due entry of server `m` at `url`, signed in with `issuer`'s AS. */
+function dueEntry(h: TempHome, url: string, issuer: string, rt: string, oauth?: ServerConfig['oauth']) {
+  const cfg = {
+    name: 'm',
+    scope: 'user',
+    transport: 'http',
+    url,
+    headers: {},
+    ...(oauth ? { oauth } : {}),
+  } as ServerConfig;
+  const key = serverKey(cfg);
+  const file = path.join(h.claudeDir, '.credentials.json');
+  const entry = {
+    serverName: 'm',
+    serverUrl: url,
+    accessToken: 'at-old',
+    refreshToken: rt,
+    expiresAt: Date.now() - 1000,
+    clientId: 'c',
+    issuer,
+    discoveryState: { authorizationServerUrl: issuer },
+  };
+  fs.writeFileSync(file, JSON.stringify({ mcpOAuth: { [key]: entry } }), { mode: 0o600 });
+  const paths = resolvePaths({ env: h.env, home: h.home, platform: 'linux' });
+  const deps = { paths, store: new FileStore(file), lockTimeoutMs: 5000 };
+  const cacheFile = path.join(paths.secureDir, 'mcp-auth-metadata.json');
+  return {
+    cfg,
+    deps,
+    cacheFile,
+    stored: () => JSON.parse(fs.readFileSync(file, 'utf8')).mcpOAuth[key],
+    cached: (): Record<string, unknown> =>
+      fs.existsSync(cacheFile) ? JSON.parse(fs.readFileSync(cacheFile, 'utf8')) : {},
+  };
+}
+
+const MCP_URL = 'https://mcp.example.com/mcp';
+
+test('metadata cache: a refresh whose metadata came from the config metadata URL keeps nothing under the entry AS URL', async () => {
+  let posts = 0;
+  await withServer(
+    (req, res, issuer) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      if (req.method === 'POST') {
+        posts++;
+        res.end(ROTATED);
+      } else if (req.url === '/custom-metadata')
+        // the config's document: a token endpoint discovery from the AS URL would not give
+        res.end(JSON.stringify({ issuer, token_endpoint: `${issuer}/custom-token` }));
+      else res.end(JSON.stringify({ issuer, token_endpoint: `${issuer}/token` }));
+    },
+    async (issuer) => {
+      await withHome(async (h) => {
+        const d = dueEntry(h, MCP_URL, issuer, 'rt-old-metadata-url', {
+          authServerMetadataUrl: `${issuer}/custom-metadata`,
+        });
+        const out = await refreshServer(d.cfg, d.deps);
+        assert.equal(out.result, 'refreshed', out.message);
+        assert.equal(posts, 1);
+        assert.equal(d.cached()[issuer], undefined, 'the config document was kept under the AS URL');
+      });
+    },
+  );
+});
+
+test('metadata cache: a token endpoint that moved while a copy was cached refuses with invalid_grant: not a sign-out, the copy is dropped, the next refresh uses the new one', async () => {
+  const posts: string[] = [];
+  await withServer(
+    (req, res, issuer) => {
+      res.setHeader('content-type', 'application/json');
+      if (req.method === 'POST') {
+        posts.push(req.url ?? '');
+        if (req.url === '/old-token') {
+          // an old deployment that does not know the grant
+          res.writeHead(400);
+          return void res.end(JSON.stringify({ error: 'invalid_grant' }));
+        }
+        res.writeHead(200);
+        return void res.end(ROTATED);
+      }
+      res.writeHead(200);
+      res.end(JSON.stringify({ issuer, token_endpoint: `${issuer}/token` }));
+    },
+    async (issuer) => {
+      await withHome(async (h) => {
+        const d = dueEntry(h, MCP_URL, issuer, 'rt-old-moved-endpoint');
+        // a copy from two hours ago, when the endpoint was /old-token
+        fs.writeFileSync(
+          d.cacheFile,
+          JSON.stringify({
+            [issuer]: { at: Date.now() - 2 * 3_600_000, metadata: { issuer, token_endpoint: `${issuer}/old-token` } },
+          }),
+          { mode: 0o600 },
+        );
+        const first = await refreshServer(d.cfg, d.deps);
+        assert.equal(first.code, 'endpoint-moved', first.message);
+        assert.deepEqual(posts, ['/old-token']);
+        assert.equal(d.stored().refreshToken, 'rt-old-moved-endpoint', 'not signed out');
+        assert.equal(d.stored().accessToken, 'at-old');
+        assert.equal(d.cached()[issuer], undefined, 'the stale copy was dropped');
+
+        const second = await refreshServer(d.cfg, d.deps);
+        assert.equal(second.result, 'refreshed', second.message);
+        assert.deepEqual(posts, ['/old-token', '/token']);
+        assert.equal(d.stored().refreshToken, 'rt-new');
+      });
+    },
+  );
 });
 
 test('a server signed in on the default endpoints (no metadata anywhere) refreshes on them, and they are never cached', async () => {
@@ -268,27 +251,18 @@ test('a server signed in on the default endpoints (no metadata anywhere) refresh
       if (req.method === 'POST') {
         posts.push(req.url ?? '');
         res.writeHead(200, { 'content-type': 'application/json' });
-        return void res.end(
-          JSON.stringify({ access_token: 'at-new', refresh_token: 'rt-new', token_type: 'Bearer', expires_in: 3600 }),
-        );
+        return void res.end(ROTATED);
       }
       res.writeHead(404);
       res.end();
     },
     async (origin) => {
       await withHome(async (h) => {
-        const url = `${origin}/mcp`;
-        const cfg = { name: 'm', scope: 'user', transport: 'http', url, headers: {} } as ServerConfig;
-        const key = serverKey(cfg);
-        const file = path.join(h.claudeDir, '.credentials.json');
-        fs.writeFileSync(file, JSON.stringify({ mcpOAuth: { [key]: entryFor(url, origin, 'rt-defaults') } }), {
-          mode: 0o600,
-        });
-        const paths = resolvePaths({ env: h.env, home: h.home, platform: 'linux' });
-        const out = await refreshServer(cfg, { paths, store: new FileStore(file), lockTimeoutMs: 5000 });
+        const d = dueEntry(h, `${origin}/mcp`, origin, 'rt-defaults');
+        const out = await refreshServer(d.cfg, d.deps);
         assert.equal(out.result, 'refreshed', out.message);
         assert.deepEqual(posts, ['/token']);
-        assert.equal(fs.existsSync(path.join(paths.secureDir, 'mcp-auth-metadata.json')), false, 'not a document');
+        assert.equal(fs.existsSync(d.cacheFile), false, 'not a document');
       });
     },
   );
@@ -310,21 +284,13 @@ test('a metadata document that names another token endpoint each time: endpoint-
     },
     async (issuer) => {
       await withHome(async (h) => {
-        const url = 'https://mcp.example.com/mcp';
-        const cfg = { name: 'm', scope: 'user', transport: 'http', url, headers: {} } as ServerConfig;
-        const key = serverKey(cfg);
-        const file = path.join(h.claudeDir, '.credentials.json');
-        fs.writeFileSync(file, JSON.stringify({ mcpOAuth: { [key]: entryFor(url, issuer, 'rt-flapping') } }), {
-          mode: 0o600,
-        });
-        const paths = resolvePaths({ env: h.env, home: h.home, platform: 'linux' });
-        const store = new FileStore(file);
-        const first = await refreshServer(cfg, { paths, store, lockTimeoutMs: 5000 });
+        const d = dueEntry(h, MCP_URL, issuer, 'rt-flapping');
+        const first = await refreshServer(d.cfg, d.deps);
         assert.equal(first.code, 'endpoint-moved', first.message);
-        const second = await refreshServer(cfg, { paths, store, lockTimeoutMs: 5000 });
+        const second = await refreshServer(d.cfg, d.deps);
         assert.equal(second.code, 'invalid-grant', second.message);
         assert.equal(posts.length, 2);
-        assert.equal(JSON.parse(fs.readFileSync(file, 'utf8')).mcpOAuth[key].refreshToken, undefined, 'signed out');
+        assert.equal(d.stored().refreshToken, undefined, 'signed out');
       });
     },
   );
