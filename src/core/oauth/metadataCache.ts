@@ -8,10 +8,10 @@ import { assertSecureEndpoint, sameIssuer, type FetchLike } from './http';
  * Authorization-server metadata (public documents, no secret) shared by our processes for a while, beside
  * Claude Code's store: `S/mcp-auth-metadata.json`, `{ "<authorization server URL>": { at, metadata } }`. A fleet
  * of processes meeting one due token then asks the authorization server for its metadata once, not once each
- * (bench/refresh.mjs: that was most of the waiters' cost). A document is kept once a token request to it succeeded
- * (rememberDiscovery: after a refresh or a sign-in) and used for METADATA_TTL_MS; a token request that fails drops it (forgetDiscovery), so moved
- * endpoints are found again at the next refresh. Writes are
- * temp + rename without a lock: a cache, where the last writer winning loses nothing that matters.
+ * (bench/refresh.mjs: that was most of the waiters' cost). A document is kept once a token request to it
+ * succeeded (rememberDiscovery: after a refresh or a sign-in) and used for METADATA_TTL_MS; a token request that
+ * fails drops it (forgetDiscovery), so moved endpoints are found again at the next refresh. Writes are temp +
+ * rename without a lock: a cache, where the last writer winning loses nothing that matters.
  */
 export interface MetadataCache {
   dir: string;

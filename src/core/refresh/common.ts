@@ -6,6 +6,7 @@ import type { TokenEntry } from '../store/types';
 import { entryProblem } from '../store/validate';
 import { TEST_HOOKS } from '../build';
 import type { RefreshOutcome, Run } from './types';
+import type { MetadataCache } from '../oauth/metadataCache';
 // What every step of the refresh uses: reading the entry, taking the lock or adopting, the way out (finish, failed).
 
 export const usable = (e: TokenEntry | undefined, now: number): e is TokenEntry =>
@@ -101,3 +102,6 @@ export async function readEntryAndSecret(
 export async function readEntry(store: StoreBackend, key: string): Promise<TokenEntry | undefined> {
   return (await readEntryAndSecret(store, key)).entry;
 }
+
+/** The shared metadata cache of this run's store folder (oauth/metadataCache.ts). */
+export const metadataCacheOf = (run: Run): MetadataCache => ({ dir: run.deps.paths.secureDir, now: run.now });

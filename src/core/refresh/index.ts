@@ -13,7 +13,7 @@ import { TEST_HOOKS } from '../build';
 import { isRemote } from '../config/types';
 import type { RefreshDeps, RefreshOutcome, Run } from './types';
 import { calledOff, crash, stepHook } from './hooks';
-import { failed, finish, lockOrAdopt, readEntry, readEntryAndSecret, usable } from './common';
+import { failed, finish, lockOrAdopt, metadataCacheOf, readEntry, readEntryAndSecret, usable } from './common';
 import { SPENT_WORDS, settleSpent, spentOf } from './spent';
 import { postAndPersist } from './persist';
 // The coordinated refresh of one server: the orchestrator. Its steps live beside it (types, common, spent, persist, hooks).
@@ -93,7 +93,7 @@ export async function refreshServer(
     let as: AuthorizationServer | undefined;
     let asFor: string | undefined;
     const resolve = async (e: TokenEntry) => {
-      as = await authServerForEntry(server, e, run.http, { dir: deps.paths.secureDir, now: run.now });
+      as = await authServerForEntry(server, e, run.http, metadataCacheOf(run));
       asFor = e.issuer ?? '';
       await stepHook(deps, 'metadata-resolved');
     };

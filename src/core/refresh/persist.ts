@@ -14,7 +14,7 @@ import { noteIssued } from '../timing';
 import { TEST_HOOKS } from '../build';
 import type { RefreshOutcome, Run } from './types';
 import { crash, stepHook } from './hooks';
-import { finish, readEntry } from './common';
+import { finish, metadataCacheOf, readEntry } from './common';
 import { forgetSent, mayHaveSpent, noteSent, noteSpent, sentBefore, settleIntent } from './spent';
 // Steps 4–6 of the refresh: with signals held, the intent record, the POST, storing the answer (or marking the
 // token sent), and invalid_grant.
@@ -94,7 +94,7 @@ export async function postAndPersist(
         return out;
       }
       // the endpoint may have moved since the metadata was cached: look it up again next time
-      await forgetDiscovery(discoveryUrlOf(run.server, e1), { dir: deps.paths.secureDir, now: run.now });
+      await forgetDiscovery(discoveryUrlOf(run.server, e1), metadataCacheOf(run));
       if (isMcpAuthError(e) && e.details.oauthError === 'invalid_client') {
         await recordClientRejected(deps.paths, run.key, creds.clientId, run.now()).catch(() => {});
       }
@@ -119,8 +119,7 @@ export async function postAndPersist(
     crash(deps, 'after-response');
     const out = await persist(run, lock, e1, rt, tokens, () => revokeTokens(as, creds, tokens, run.http), waitedMs);
     // the token endpoint answered 200: its metadata is good for the others (only now, never on an error path)
-    if (!isDefaultEndpoints(as))
-      await rememberDiscovery(discoveryUrlOf(run.server, e1), as, { dir: deps.paths.secureDir, now: run.now });
+    if (!isDefaultEndpoints(as)) await rememberDiscovery(discoveryUrlOf(run.server, e1), as, metadataCacheOf(run));
     return out;
   } finally {
     release();
@@ -305,7 +304,7 @@ async function movedEndpoint(
 ): Promise<string | undefined> {
   const url = discoveryUrlOf(run.server, e1);
   if (!url) return undefined;
-  await forgetDiscovery(url, { dir: run.deps.paths.secureDir, now: run.now });
+  await forgetDiscovery(url, metadataCacheOf(run));
   // once per refresh token: a document that keeps naming other endpoints (a rollout, a hostile server) must not
   // keep a dead token from being taken as the sign-out it is
   const once = `${run.key}\0${fingerprint(rt)}`;
